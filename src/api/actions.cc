@@ -1,0 +1,143 @@
+// /api/v1/namespaces/{ns}/actions[/{name}]: CRUD and invoke.
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "api/router.h"
+#include "controller/entity_json.h"
+
+namespace hotrod {
+namespace {
+
+constexpr std::string_view kNotFound = "The requested resource does not exist.";
+
+bool IsJsonContentType(std::string_view content_type) {
+  // "application/json" with optional parameters (charset...).
+  const auto semi = content_type.find(';');
+  std::string_view base = content_type.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  return boost::beast::iequals(base, "application/json");
+}
+
+// The request body as a JSON object: empty is {}. Errors are ready-made responses.
+std::variant<json::object, Response> BodyObject(const Request& request, bool require_json_type) {
+  const auto content_type = request[http::field::content_type];
+  if (request.body().empty()) return json::object();
+  // PUTs must say JSON; invokes accept any Content-Type whose body parses as JSON (curl -d
+  // sends form-urlencoded by default), and say so when it does not parse.
+  const bool declared_json = content_type.empty() || IsJsonContentType(content_type);
+  if (require_json_type && !declared_json)
+    return ErrorResponse(http::status::unsupported_media_type,
+                         fmt::format("The request's Content-Type '{}' is not supported; send application/json.",
+                                     std::string(content_type)));
+  if (require_json_type && content_type.empty())
+    return ErrorResponse(http::status::unsupported_media_type, "The request needs Content-Type: application/json.");
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body(), ec);
+  if (ec && !declared_json)
+    return ErrorResponse(http::status::unsupported_media_type,
+                         fmt::format("The request's Content-Type '{}' is not supported and the body is not JSON; send application/json.",
+                                     std::string(content_type)));
+  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
+  if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
+  return std::move(v.as_object());
+}
+
+Response ActionResponse(ApiContext& ctx, const Action& action, bool with_code) {
+  std::optional<std::string> code;
+  if (with_code) {
+    auto c = ctx.actions.CodeOf(action);
+    if (!c.ok()) return ErrorResponse(c.error());
+    code = std::move(c).value();
+  }
+  return JsonResponse(http::status::ok, ActionToJson(action, code));
+}
+
+Response List(ApiContext& ctx, const Route& route, const Request& request) {
+  auto limit = QueryInt(request.target(), "limit", 30);
+  auto skip = QueryInt(request.target(), "skip", 0);
+  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
+  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  auto actions = ctx.actions.List(route.ns, *skip, *limit == 0 ? 200 : *limit);
+  if (!actions.ok()) return ErrorResponse(actions.error());
+  json::array out;
+  for (const auto& a : *actions) out.push_back(ActionToJson(a, std::nullopt));
+  return JsonResponse(http::status::ok, out);
+}
+
+Response Put(ApiContext& ctx, const Route& route, const Request& request, const std::string& name) {
+  auto body = BodyObject(request, true);
+  if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
+  auto put = ctx.actions.Put(route.ns, name, std::get<json::object>(body), QueryFlag(request.target(), "overwrite"));
+  if (!put.ok()) return ErrorResponse(put.error());
+  return ActionResponse(ctx, *put->action, false);
+}
+
+asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& request, const std::string& name) {
+  const auto received = std::chrono::steady_clock::now();
+  auto action = ctx.actions.Get(route.ns, name);
+  if (!action.ok()) co_return ErrorResponse(action.error());
+  if (!*action) co_return ErrorResponse(http::status::not_found, kNotFound);
+  auto body = BodyObject(request, false);
+  if (auto* error = std::get_if<Response>(&body)) co_return std::move(*error);
+
+  const bool result_only = QueryFlag(request.target(), "result");
+  const bool blocking = result_only || QueryFlag(request.target(), "blocking");
+  auto wait_ms = QueryInt(request.target(), "timeout", 0);
+  if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
+
+  auto done = ctx.invocations.Start(route.caller, *action, std::move(std::get<json::object>(body)), received);
+  json::object id;
+  id["activationId"] = done->activation_id();
+  if (blocking) {
+    // Wait for the record: the action's own time (a cold start may add an init phase of the same
+    // length) bounded by the server's maximum, or less when the caller asks (?timeout=ms).
+    auto bound = std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
+                                                     std::chrono::milliseconds(2 * (*action)->limits.timeout_ms + 1000));
+    if (*wait_ms > 0) bound = std::min<std::chrono::milliseconds>(bound, std::chrono::milliseconds(*wait_ms));
+    if (co_await done->Wait(received + bound)) {
+      const Activation& record = *done->record();
+      const auto status = record.status == ActivationStatus::kSuccess ? http::status::ok : http::status::bad_gateway;
+      Response res = result_only ? JsonResponse(status, record.result) : JsonResponse(status, ActivationToJson(record));
+      res.set("x-openwhisk-activation-id", done->activation_id());
+      co_return res;
+    }
+  }
+  Response res = JsonResponse(http::status::accepted, id);
+  res.set("x-openwhisk-activation-id", done->activation_id());
+  co_return res;
+}
+
+}  // namespace
+
+asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request) {
+  const auto method = request.method();
+  if (route.segments.size() == 1) {
+    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    co_return List(ctx, route, request);
+  }
+  if (route.segments.size() != 2) co_return ErrorResponse(http::status::not_found, kNotFound);
+  const std::string& name = route.segments[1];
+  switch (method) {
+    case http::verb::get: {
+      auto action = ctx.actions.Get(route.ns, name);
+      if (!action.ok()) co_return ErrorResponse(action.error());
+      if (!*action) co_return ErrorResponse(http::status::not_found, kNotFound);
+      auto code = QueryParam(request.target(), "code");
+      co_return ActionResponse(ctx, **action, !code || *code != "false");
+    }
+    case http::verb::put:
+      co_return Put(ctx, route, request, name);
+    case http::verb::delete_: {
+      auto deleted = ctx.actions.Delete(route.ns, name);
+      if (!deleted.ok()) co_return ErrorResponse(deleted.error());
+      co_return ActionResponse(ctx, **deleted, false);
+    }
+    case http::verb::post:
+      co_return co_await Invoke(ctx, route, request, name);
+    default:
+      co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+  }
+}
+
+}  // namespace hotrod

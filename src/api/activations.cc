@@ -1,0 +1,62 @@
+// /api/v1/namespaces/{ns}/activations[/{id}[/logs|/result]]
+#include <fmt/format.h>
+
+#include "api/router.h"
+#include "controller/entity_json.h"
+
+namespace hotrod {
+namespace {
+
+constexpr std::string_view kNotFound = "The requested resource does not exist.";
+
+Response List(ApiContext& ctx, const Route& route, const Request& request) {
+  const auto target = request.target();
+  ActivationQuery q;
+  q.ns = route.ns;
+  if (auto name = QueryParam(target, "name"); name && !name->empty()) {
+    // The npm client may send "pkg/name" or "/ns/name": the last segment is the action.
+    const auto slash = name->rfind('/');
+    q.name = slash == std::string::npos ? *name : name->substr(slash + 1);
+  }
+  auto limit = QueryInt(target, "limit", 30);
+  auto skip = QueryInt(target, "skip", 0);
+  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
+  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  q.limit = *limit == 0 ? 200 : *limit;
+  q.skip = *skip;
+  for (auto [param, field] : {std::pair{"since", &q.since_ms}, std::pair{"upto", &q.upto_ms}}) {
+    if (!QueryParam(target, param)) continue;
+    auto v = QueryInt(target, param, 0);
+    if (!v) return ErrorResponse(http::status::bad_request, fmt::format("{} must be milliseconds since the epoch", param));
+    *field = *v;
+  }
+  auto list = ctx.activations.List(q);
+  if (!list.ok()) return ErrorResponse(list.error());
+  const bool docs = QueryFlag(target, "docs");
+  json::array out;
+  for (const auto& a : *list) out.push_back(ActivationToJson(a, !docs));
+  return JsonResponse(http::status::ok, out);
+}
+
+}  // namespace
+
+Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request) {
+  if (request.method() != http::verb::get) return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+  const auto& s = route.segments;
+  if (s.size() == 1) return List(ctx, route, request);
+  if (s.size() > 3) return ErrorResponse(http::status::not_found, kNotFound);
+  auto found = ctx.activations.Get(route.ns, s[1]);
+  if (!found.ok()) return ErrorResponse(found.error());
+  if (!found->has_value()) return ErrorResponse(http::status::not_found, kNotFound);
+  const Activation& a = **found;
+  if (s.size() == 2) return JsonResponse(http::status::ok, ActivationToJson(a));
+  if (s[2] == "logs") {
+    json::array logs;
+    for (const auto& l : a.logs) logs.emplace_back(l);
+    return JsonResponse(http::status::ok, json::object{{"logs", std::move(logs)}});
+  }
+  if (s[2] == "result") return JsonResponse(http::status::ok, ActivationResponseJson(a));
+  return ErrorResponse(http::status::not_found, kNotFound);
+}
+
+}  // namespace hotrod

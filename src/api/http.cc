@@ -1,0 +1,40 @@
+#include "api/http.h"
+
+#include "common/random.h"
+
+namespace hotrod {
+
+Response JsonResponse(http::status status, const json::value& body) {
+  Response res{status, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = json::serialize(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response ErrorResponse(http::status status, std::string_view message) {
+  json::object body;
+  body["error"] = message;
+  body["code"] = RandomHex(16);  // request id for the operator's logs
+  return JsonResponse(status, body);
+}
+
+http::status StatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return http::status::bad_request;
+    case ErrorCode::kNotFound: return http::status::not_found;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict: return http::status::conflict;
+    case ErrorCode::kTooLarge: return http::status::payload_too_large;
+    case ErrorCode::kUnauthenticated: return http::status::unauthorized;
+    case ErrorCode::kPermissionDenied: return http::status::forbidden;
+    case ErrorCode::kUnavailable: return http::status::service_unavailable;
+    case ErrorCode::kTimeout: return http::status::gateway_timeout;
+    case ErrorCode::kInternal: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+Response ErrorResponse(const Error& error) { return ErrorResponse(StatusFor(error.code), error.message); }
+
+}  // namespace hotrod

@@ -1,0 +1,30 @@
+// HTTP types and JSON response helpers shared by the API's resources. Thread-safe (no state).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "common/result.h"
+
+namespace hotrod {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// A JSON response with Content-Type application/json.
+Response JsonResponse(http::status status, const json::value& body);
+
+// {"error": message, "code": <request id>} with the given status.
+Response ErrorResponse(http::status status, std::string_view message);
+
+// The HTTP status for an Error that crossed into the API (400, 404, 409, 413, 401, 403, 503, 500).
+http::status StatusFor(ErrorCode code);
+Response ErrorResponse(const Error& error);
+
+}  // namespace hotrod

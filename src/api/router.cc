@@ -1,0 +1,133 @@
+#include "api/router.h"
+
+#include <charconv>
+
+#include <boost/url.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace hotrod {
+namespace {
+
+namespace urls = boost::urls;
+
+constexpr std::string_view kNotFound = "The requested resource does not exist.";
+
+// Decoded path segments of target, or nullopt if it is not a valid origin-form target.
+std::optional<std::vector<std::string>> Segments(std::string_view target) {
+  auto parsed = urls::parse_origin_form(target);
+  if (!parsed) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto s : parsed->segments()) out.push_back(s);
+  if (!out.empty() && out.back().empty()) out.pop_back();  // trailing slash
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> QueryParam(std::string_view target, std::string_view name) {
+  auto parsed = urls::parse_origin_form(target);
+  if (!parsed) return std::nullopt;
+  auto params = parsed->params();
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+bool QueryFlag(std::string_view target, std::string_view name) {
+  auto v = QueryParam(target, name);
+  return v && *v == "true";
+}
+
+std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, int64_t fallback) {
+  auto v = QueryParam(target, name);
+  if (!v) return fallback;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+  return n;
+}
+
+size_t Router::BodyLimit(http::verb method, std::string_view target) const {
+  auto segs = Segments(target);
+  // /api/v1/namespaces/{ns}/actions/{name}
+  if (segs && segs->size() == 6 && (*segs)[0] == "api" && (*segs)[3] == "actions") {
+    if (method == http::verb::put) return ctx_.limits.max_action_body;
+    if (method == http::verb::post) return ctx_.limits.max_invoke_body;
+  }
+  return ctx_.limits.max_other_body;
+}
+
+asio::awaitable<Response> Router::Handle(Request request) {
+  const bool keep_alive = request.keep_alive();
+  Response response;
+  try {
+    response = co_await Dispatch(request);
+  } catch (const std::exception& e) {
+    // A handler bug must not take the server down; the client gets a 500 with a request id.
+    spdlog::error("unhandled error on {} {}: {}", std::string(request.method_string()),
+                  std::string(request.target()), e.what());
+    response = ErrorResponse(http::status::internal_server_error, "Internal server error");
+  }
+  response.keep_alive(keep_alive);
+  co_return response;
+}
+
+asio::awaitable<Response> Router::Dispatch(Request& request) {
+  auto segs = Segments(request.target());
+  if (!segs) co_return ErrorResponse(http::status::bad_request, "The request target is not a valid URL path.");
+  const auto method = request.method();
+  auto& s = *segs;
+
+  if (s.size() == 1 && s[0] == "healthz") {
+    json::object ok;
+    ok["status"] = "ok";
+    co_return JsonResponse(http::status::ok, ok);
+  }
+  if (s.size() < 2 || s[0] != "api" || s[1] != "v1") co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (s.size() == 2) {
+    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    co_return HandleInfo(ctx_);
+  }
+  if (s[2] != "namespaces") co_return ErrorResponse(http::status::not_found, kNotFound);
+
+  auto caller = ctx_.auth.Authenticate(request[http::field::authorization]);
+  if (!caller.ok()) co_return ErrorResponse(caller.error());
+
+  if (s.size() == 3) {
+    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    json::array namespaces;
+    namespaces.emplace_back(caller->ns);
+    co_return JsonResponse(http::status::ok, namespaces);
+  }
+  Route route;
+  route.ns = s[3] == "_" ? caller->ns : s[3];
+  if (route.ns != caller->ns)
+    co_return ErrorResponse(http::status::forbidden,
+                            fmt::format("The supplied authentication is not authorized to access '{}'.", s[3]));
+  route.caller = *caller;
+  route.segments.assign(s.begin() + 4, s.end());
+  if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
+  if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
+  co_return ErrorResponse(http::status::not_found, kNotFound);
+}
+
+Response HandleInfo(ApiContext& ctx) {
+  json::object runtimes;
+  for (const auto& r : ctx.runtimes.runtimes()) {
+    json::object k;
+    k["kind"] = r.kind;
+    k["default"] = r.is_default;
+    auto& family = runtimes[r.family];
+    if (!family.is_array()) family = json::array();
+    family.as_array().push_back(std::move(k));
+  }
+  json::object info;
+  info["description"] = "hotrod: OpenWhisk-compatible Functions-as-a-Service";
+  info["api_paths"] = json::array{"/api/v1"};
+  info["runtimes"] = std::move(runtimes);
+  return JsonResponse(http::status::ok, info);
+}
+
+}  // namespace hotrod

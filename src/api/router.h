@@ -1,0 +1,79 @@
+// Router: maps an API request to its resource handler (docs/api.md) and decides body limits.
+//
+// Contract: lives on the event-loop thread. Handle() never throws; every failure becomes a JSON
+// error response. Authentication and namespace checks happen here, once, for every resource.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <boost/asio.hpp>
+
+#include "api/http.h"
+#include "controller/action_service.h"
+#include "controller/auth.h"
+#include "controller/invocations.h"
+#include "runtimes/manifest.h"
+#include "store/sqlite/activation_log.h"
+
+namespace hotrod {
+
+namespace asio = boost::asio;
+
+struct ApiLimits {
+  size_t max_invoke_body = 1 << 20;       // 1 MB
+  size_t max_action_body = 48u << 20;     // 48 MB
+  size_t max_other_body = 1 << 20;
+  std::chrono::milliseconds max_blocking_wait{60'000};
+};
+
+// The parts the resources use. All owned elsewhere; all on the event-loop thread.
+struct ApiContext {
+  Authenticator& auth;
+  ActionService& actions;
+  Invocations& invocations;
+  ActivationLog& activations;
+  const RuntimeManifest& runtimes;
+  ApiLimits limits;
+};
+
+// A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
+struct Route {
+  std::string ns;                     // the caller's namespace ("_" resolved)
+  std::vector<std::string> segments;  // e.g. {"actions", "hello"}
+  Identity caller;
+};
+
+class Router {
+ public:
+  explicit Router(ApiContext ctx) : ctx_(ctx) {}
+
+  // The largest body accepted for a request with this method and target.
+  size_t BodyLimit(http::verb method, std::string_view target) const;
+
+  asio::awaitable<Response> Handle(Request request);
+
+ private:
+  asio::awaitable<Response> Dispatch(Request& request);
+
+  ApiContext ctx_;
+};
+
+// Resource handlers (one file each).
+asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request);
+Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request);
+Response HandleInfo(ApiContext& ctx);
+
+}  // namespace hotrod
+
+namespace hotrod {
+
+// The decoded value of query parameter `name` in `target`, if present.
+std::optional<std::string> QueryParam(std::string_view target, std::string_view name);
+// "true" -> true; absent or anything else -> false.
+bool QueryFlag(std::string_view target, std::string_view name);
+// An integer query parameter: absent -> fallback; not an integer -> nullopt.
+std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, int64_t fallback);
+
+}  // namespace hotrod

@@ -1,0 +1,36 @@
+// The hotrod command line: `hotrod serve` and the client verbs (action, activation...).
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace hotrod {
+
+// Options of `hotrod serve`, parsed by the CLI and handed to the server wiring in main.cc.
+struct ServeOptions {
+  std::string listen = "127.0.0.1:3233";  // host:port
+  std::string data_dir;                   // default: $HOME/.hotrod/data
+  std::string runtimes_file;              // empty: the embedded runtime manifest
+  std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
+  std::string log_level = "info";
+};
+
+using ServeCommand = std::function<int(const ServeOptions&)>;
+
+// Parses argv, runs the chosen command, returns the process exit code.
+// `serve` is called for `hotrod serve`; every other command is a client of the REST API.
+// Never throws: every error becomes a message on stderr and a non-zero exit code (0 success,
+// 1 the server refused or the function failed, 2 bad usage or input).
+int RunCli(int argc, char** argv, const ServeCommand& serve);
+
+// RunCli with explicit arguments (args[0] is the program name) and output streams, for tests and
+// for embedding. Reads the environment and ~/.hotrod/config like RunCli.
+int RunCliArgs(const std::vector<std::string>& args, const ServeCommand& serve, std::ostream& out,
+               std::ostream& err);
+
+// The data directory used when --data-dir is not given: $HOTROD_DATA_DIR, else $HOME/.hotrod/data.
+std::string DefaultDataDir();
+
+}  // namespace hotrod

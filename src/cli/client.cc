@@ -1,0 +1,66 @@
+// Calling the REST API on behalf of a client command: configuration, credentials, error lines.
+#include <boost/json/parse.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+
+namespace hotrod {
+
+void AddClientFlags(CLI::App& cmd, CliContext& ctx) {
+  cmd.add_option("--apihost", ctx.flags.apihost, "API host URL (default: HOTROD_APIHOST, ~/.hotrod/config, " +
+                                                     std::string(kDefaultApiHost) + ")");
+  cmd.add_option("--auth", ctx.flags.auth, "credentials uuid:key (default: HOTROD_AUTH, ~/.hotrod/config, guest.key)");
+  cmd.add_flag("--json", ctx.json, "print the server's raw JSON reply");
+}
+
+Result<ApiReply> CallApi(const CliContext& ctx, std::string_view method, const std::string& target,
+                         std::string_view body) {
+  const ClientConfig config = ResolveClientConfig(ctx.flags);
+  auto endpoint = ParseApiHost(config.apihost);
+  if (!endpoint.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     endpoint.error().message + " (from " + config.apihost_source + ")");
+  }
+  if (config.auth.empty()) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "no credentials: pass --auth UUID:KEY, set HOTROD_AUTH, run `hotrod property set "
+                     "--auth UUID:KEY`, or start `hotrod serve` once so it writes " +
+                         DefaultDataDir() + "/guest.key");
+  }
+  HttpClient client(std::move(*endpoint), config.auth);
+  auto response = client.Send(method, target, body);
+  if (!response.ok()) return response.error();
+  ApiReply reply;
+  reply.status = response->status;
+  reply.body = std::move(response->body);
+  reply.activation_id = response->Header("x-openwhisk-activation-id");
+  if (!reply.body.empty()) {
+    boost::system::error_code ec;
+    reply.json = boost::json::parse(reply.body, ec);
+    reply.is_json = !ec;
+    if (ec) reply.json = nullptr;
+  }
+  return reply;
+}
+
+int ReportError(const CliContext& ctx, const Error& error) {
+  ctx.err << "error: " << error.message << '\n';
+  return error.code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+int ReportHttpError(const CliContext& ctx, const ApiReply& reply) {
+  ctx.err << FormatApiError(reply.status, reply.body) << '\n';
+  return kExitFailure;
+}
+
+int PrintReply(const CliContext& ctx, const ApiReply& reply, const std::function<std::string()>& human) {
+  if (ctx.json) {
+    ctx.out << reply.body;
+    if (!reply.body.empty() && reply.body.back() != '\n') ctx.out << '\n';
+  } else {
+    ctx.out << human();
+  }
+  return kExitOk;
+}
+
+}  // namespace hotrod

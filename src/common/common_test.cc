@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "common/base64.h"
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/random.h"
+#include "common/result.h"
+
+namespace hotrod {
+namespace {
+
+TEST(Digest, Sha256MatchesKnownVector) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Digest, ConstantTimeEquals) {
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret2"));
+}
+
+TEST(Random, ActivationIdIs32Hex) {
+  const auto id = NewActivationId();
+  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{32}"))) << id;
+  EXPECT_NE(id, NewActivationId());
+}
+
+TEST(Random, UuidIsVersion4) {
+  EXPECT_TRUE(std::regex_match(NewUuid(), std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+}
+
+TEST(Base64, RoundTripsBinary) {
+  std::string data;
+  for (int i = 0; i < 256; ++i) data.push_back(static_cast<char>(i));
+  auto decoded = Base64Decode(Base64Encode(data));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(*decoded, data);
+}
+
+TEST(Base64, RejectsNonBase64) {
+  EXPECT_FALSE(Base64Decode("const x = 1;").has_value());
+  EXPECT_FALSE(Base64Decode("abc").has_value());
+  EXPECT_FALSE(Base64Decode("ab=c").has_value());
+  EXPECT_EQ(Base64Decode("aGVs\nbG8=").value(), "hello");
+}
+
+TEST(Clock, IsoTimestampShape) {
+  EXPECT_TRUE(std::regex_match(IsoTimestampNow(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)")));
+  EXPECT_EQ(IsoTimestamp(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00.000000000Z");
+}
+
+TEST(Result, HoldsValueOrError) {
+  Result<int> good = 3;
+  Result<int> bad = MakeError(ErrorCode::kNotFound, "nope");
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 3);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace hotrod

@@ -1,0 +1,223 @@
+#include "controller/action_service.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "common/base64.h"
+#include "common/clock.h"
+#include "store/code/zip_extract.h"
+
+namespace hotrod {
+namespace {
+
+std::string CacheKey(const std::string& ns, const std::string& name) { return ns + '/' + name; }
+
+Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
+
+// [{key: string, value: any}]
+Status ValidateKeyValues(const json::value& v, const char* field) {
+  if (!v.is_array()) return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
+  for (const auto& item : v.as_array()) {
+    if (!item.is_object() || !item.as_object().contains("key") || !item.as_object().at("key").is_string() ||
+        !item.as_object().contains("value"))
+      return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
+  }
+  return Status::Ok();
+}
+
+Status ApplyLimit(const json::object& limits, const char* name, int64_t min, int64_t max, const char* unit,
+                  int64_t& out) {
+  const json::value* v = limits.if_contains(name);
+  if (!v || v->is_null()) return Status::Ok();
+  if (!v->is_int64() && !v->is_uint64())
+    return Invalid(fmt::format("limits.{} must be an integer", name));
+  const int64_t n = v->is_int64() ? v->as_int64() : static_cast<int64_t>(v->as_uint64());
+  if (n < min || n > max)
+    return Invalid(fmt::format("limits.{} of {} {} is out of range: it must be between {} and {} {}", name, n,
+                               unit, min, max, unit));
+  out = n;
+  return Status::Ok();
+}
+
+Status ApplyLimits(const json::value& v, ActionLimits& limits) {
+  if (!v.is_object()) return Invalid("'limits' must be an object");
+  const auto& o = v.as_object();
+  if (auto s = ApplyLimit(o, "timeout", 100, 300'000, "ms", limits.timeout_ms); !s.ok()) return s;
+  if (auto s = ApplyLimit(o, "memory", 128, 2048, "MB", limits.memory_mb); !s.ok()) return s;
+  if (auto s = ApplyLimit(o, "logs", 0, 10, "MB", limits.logs_mb); !s.ok()) return s;
+  if (auto s = ApplyLimit(o, "concurrency", 1, 500, "", limits.concurrency); !s.ok()) return s;
+  return Status::Ok();
+}
+
+void SetAnnotation(json::array& annotations, std::string_view key, json::value value) {
+  for (auto& a : annotations) {
+    auto& o = a.as_object();
+    if (o.at("key").as_string() == key) {
+      o["value"] = std::move(value);
+      return;
+    }
+  }
+  json::object o;
+  o["key"] = key;
+  o["value"] = std::move(value);
+  annotations.push_back(std::move(o));
+}
+
+}  // namespace
+
+bool IsValidEntityName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  if (!word(name.front()) || name.back() == ' ') return false;
+  for (char c : name)
+    if (!word(c) && c != '@' && c != '.' && c != '-' && c != ' ') return false;
+  return true;
+}
+
+std::string BumpPatch(const std::string& version) {
+  int major = 0, minor = 0, patch = 0;
+  if (std::sscanf(version.c_str(), "%d.%d.%d", &major, &minor, &patch) != 3) return "0.0.1";
+  return fmt::format("{}.{}.{}", major, minor, patch + 1);
+}
+
+ActionService::ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes,
+                             ExtractLimits extract_limits)
+    : store_(store), code_(code), runtimes_(runtimes), extract_limits_(extract_limits) {}
+
+Result<std::shared_ptr<const Action>> ActionService::Get(const std::string& ns, const std::string& name) {
+  const std::string key = CacheKey(ns, name);
+  if (auto hit = cache_.find(key); hit != cache_.end()) return hit->second;
+  auto stored = store_.GetAction(ns, name);
+  if (!stored.ok()) return stored.error();
+  if (!stored->has_value()) return std::shared_ptr<const Action>();
+  auto action = std::make_shared<const Action>(std::move(**stored));
+  cache_[key] = action;
+  return action;
+}
+
+Result<std::vector<Action>> ActionService::List(const std::string& ns, int64_t skip, int64_t limit) {
+  return store_.ListActions(ns, skip, limit);
+}
+
+Result<std::string> ActionService::CodeOf(const Action& action) {
+  auto bytes = code_.Read(action.exec.code_digest);
+  if (!bytes.ok()) return bytes.error();
+  if (action.exec.binary) return Base64Encode(*bytes);
+  return std::move(bytes).value();
+}
+
+Result<PutActionResult> ActionService::Put(const std::string& ns, const std::string& name,
+                                           const json::object& body, bool overwrite) {
+  if (!IsValidEntityName(name)) return Invalid(fmt::format("The action name '{}' is not valid.", name));
+  auto existing = Get(ns, name);
+  if (!existing.ok()) return existing.error();
+  if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
+
+  Action action;
+  if (*existing) {
+    action = **existing;
+    action.version = BumpPatch(action.version);
+  } else {
+    action.ns = ns;
+    action.name = name;
+    action.version = "0.0.1";
+  }
+
+  // exec: required on create; on update, an exec without code keeps the code.
+  const json::value* exec_v = body.if_contains("exec");
+  if (!exec_v && !*existing) return Invalid("The request is missing 'exec'.");
+  std::optional<std::string> new_code;
+  if (exec_v) {
+    if (!exec_v->is_object()) return Invalid("'exec' must be an object");
+    const auto& exec = exec_v->as_object();
+    const json::value* kind_v = exec.if_contains("kind");
+    std::string kind = kind_v && kind_v->is_string() ? std::string(kind_v->as_string()) : action.exec.kind;
+    if (kind.empty()) return Invalid("'exec.kind' is required");
+    if (kind == "sequence" || kind == "blackbox")
+      return Invalid(fmt::format("kind '{}' is not supported yet", kind));
+    const RuntimeSpec* runtime = runtimes_.Resolve(kind);
+    if (!runtime) {
+      std::string kinds;
+      for (const auto& k : runtimes_.Kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+      return Invalid(fmt::format("kind '{}' is not supported; supported kinds: {}", kind, kinds));
+    }
+    action.exec.kind = runtime->kind;
+    if (const json::value* main_v = exec.if_contains("main"); main_v && !main_v->is_null()) {
+      if (!main_v->is_string()) return Invalid("'exec.main' must be a string");
+      action.exec.main = std::string(main_v->as_string());
+    }
+    const json::value* code_v = exec.if_contains("code");
+    if (code_v && !code_v->is_null()) {
+      if (!code_v->is_string()) return Invalid("'exec.code' must be a string");
+      new_code = std::string(code_v->as_string());
+    } else if (!*existing) {
+      return Invalid("'exec.code' is required");
+    }
+    const json::value* binary_v = exec.if_contains("binary");
+    if (binary_v && !binary_v->is_bool()) return Invalid("'exec.binary' must be a boolean");
+    if (new_code) {
+      // The npm client sends zips base64 without a `binary` flag: detect by content.
+      std::optional<std::string> zip;
+      if (auto decoded = Base64Decode(*new_code); decoded && LooksLikeZip(*decoded)) zip = std::move(decoded);
+      if (binary_v && binary_v->as_bool() && !zip)
+        return Invalid("'exec.binary' is true but 'exec.code' is not a base64-encoded zip archive");
+      if (new_code->empty()) return Invalid("'exec.code' must not be empty");
+      action.exec.binary = zip.has_value();
+      if (zip) new_code = std::move(zip);
+    }
+  }
+  if (const json::value* p = body.if_contains("parameters"); p && !p->is_null()) {
+    if (auto s = ValidateKeyValues(*p, "parameters"); !s.ok()) return s.error();
+    action.parameters = p->as_array();
+  }
+  if (const json::value* a = body.if_contains("annotations"); a && !a->is_null()) {
+    if (auto s = ValidateKeyValues(*a, "annotations"); !s.ok()) return s.error();
+    action.annotations = a->as_array();
+  }
+  if (const json::value* l = body.if_contains("limits"); l && !l->is_null()) {
+    if (auto s = ApplyLimits(*l, action.limits); !s.ok()) return s.error();
+  }
+  if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
+    if (!p->is_bool()) return Invalid("'publish' must be a boolean");
+    action.publish = p->as_bool();
+  }
+  const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
+  SetAnnotation(action.annotations, "exec", json::value(runtime ? runtime->family : action.exec.kind));
+
+  if (new_code) {
+    auto digest = code_.Put(*new_code);
+    if (!digest.ok()) return digest.error();
+    action.exec.code_digest = *digest;
+    if (action.exec.binary) {
+      // Unpack now (once per code version), so a hostile or oversized archive is refused
+      // before the action exists and invokes never extract.
+      auto unpacked = code_.Unpacked(*digest, extract_limits_);
+      if (!unpacked.ok()) {
+        (void)code_.Remove(*digest);  // a digest that fails to unpack is used by no action
+        const Error& e = unpacked.error();
+        if (e.code == ErrorCode::kInternal) return e;
+        return MakeError(e.code, fmt::format("The zip archive was refused: {}", e.message));
+      }
+    }
+  }
+  action.updated_ms = NowMillis();
+  if (auto s = store_.PutAction(action); !s.ok()) return s.error();
+  auto stored = std::make_shared<const Action>(std::move(action));
+  cache_[CacheKey(ns, name)] = stored;
+  if (*existing && on_change_) on_change_(ns, name);
+  return PutActionResult{stored, !*existing};
+}
+
+Result<std::shared_ptr<const Action>> ActionService::Delete(const std::string& ns, const std::string& name) {
+  auto existing = Get(ns, name);
+  if (!existing.ok()) return existing.error();
+  if (!*existing) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
+  auto deleted = store_.DeleteAction(ns, name);
+  if (!deleted.ok()) return deleted.error();
+  cache_.erase(CacheKey(ns, name));
+  if (on_change_) on_change_(ns, name);
+  return *existing;
+}
+
+}  // namespace hotrod

@@ -1,0 +1,69 @@
+// ActionService: create, update, read, list and delete actions; owns the action cache.
+//
+// Contract:
+//  - Owned by the event-loop thread; not thread-safe. It is the only writer of actions, so its
+//    cache is always current (a single-node property; the cluster issue replaces it).
+//  - Put() validates the whole body before anything is stored: a bad request changes nothing.
+//    Zip code is unpacked (safely, with caps) at deploy time, so invokes never extract.
+//  - Errors are values with OpenWhisk's messages; the API maps codes to HTTP statuses.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "runtimes/manifest.h"
+#include "store/code/code_store.h"
+#include "store/store.h"
+
+namespace hotrod {
+
+struct PutActionResult {
+  std::shared_ptr<const Action> action;
+  bool created = false;
+};
+
+class ActionService {
+ public:
+  ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes, ExtractLimits extract_limits);
+
+  // PUT body (docs/api.md). kAlreadyExists when it exists and !overwrite.
+  Result<PutActionResult> Put(const std::string& ns, const std::string& name, const json::object& body,
+                              bool overwrite);
+  // nullptr when there is no such action.
+  Result<std::shared_ptr<const Action>> Get(const std::string& ns, const std::string& name);
+  Result<std::vector<Action>> List(const std::string& ns, int64_t skip, int64_t limit);
+  // The deleted action; kNotFound when absent.
+  Result<std::shared_ptr<const Action>> Delete(const std::string& ns, const std::string& name);
+
+  // The code as the API returns it: source text, or base64 of a zip.
+  Result<std::string> CodeOf(const Action& action);
+
+  // Called after an action changed or was deleted (the invoker retires its instances).
+  void set_on_change(std::function<void(const std::string& ns, const std::string& name)> f) {
+    on_change_ = std::move(f);
+  }
+
+ private:
+  Store& store_;
+  CodeStore& code_;
+  const RuntimeManifest& runtimes_;
+  ExtractLimits extract_limits_;
+  std::unordered_map<std::string, std::shared_ptr<const Action>> cache_;
+  std::function<void(const std::string&, const std::string&)> on_change_;
+};
+
+// OpenWhisk's entity name rule: 1..256 characters, [A-Za-z0-9_@.- ], starting with a word
+// character, not ending with a space.
+bool IsValidEntityName(std::string_view name);
+
+// "0.0.1" -> "0.0.2"; anything unparsable restarts at "0.0.1".
+std::string BumpPatch(const std::string& version);
+
+}  // namespace hotrod

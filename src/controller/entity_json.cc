@@ -1,0 +1,76 @@
+#include "controller/entity_json.h"
+
+namespace hotrod {
+
+const char* StatusText(ActivationStatus status) {
+  switch (status) {
+    case ActivationStatus::kSuccess: return "success";
+    case ActivationStatus::kApplicationError: return "application error";
+    case ActivationStatus::kDeveloperError: return "action developer error";
+    case ActivationStatus::kInternalError: return "whisk internal error";
+  }
+  return "whisk internal error";
+}
+
+json::object LimitsToJson(const ActionLimits& limits) {
+  json::object o;
+  o["timeout"] = limits.timeout_ms;
+  o["memory"] = limits.memory_mb;
+  o["logs"] = limits.logs_mb;
+  o["concurrency"] = limits.concurrency;
+  return o;
+}
+
+json::object ActionToJson(const Action& action, const std::optional<std::string>& code) {
+  json::object exec;
+  exec["kind"] = action.exec.kind;
+  exec["binary"] = action.exec.binary;
+  if (!action.exec.main.empty()) exec["main"] = action.exec.main;
+  if (code) exec["code"] = *code;
+  json::object o;
+  o["namespace"] = action.ns;
+  o["name"] = action.name;
+  o["version"] = action.version;
+  o["publish"] = action.publish;
+  o["exec"] = std::move(exec);
+  o["parameters"] = action.parameters;
+  o["annotations"] = action.annotations;
+  o["limits"] = LimitsToJson(action.limits);
+  o["updated"] = action.updated_ms;
+  return o;
+}
+
+json::object ActivationResponseJson(const Activation& a) {
+  json::object r;
+  r["status"] = StatusText(a.status);
+  r["statusCode"] = static_cast<int>(a.status);
+  r["success"] = a.status == ActivationStatus::kSuccess;
+  r["result"] = a.result;
+  return r;
+}
+
+json::object ActivationToJson(const Activation& a, bool brief) {
+  json::object o;
+  o["namespace"] = a.ns;
+  o["name"] = a.name;
+  o["version"] = a.version;
+  o["subject"] = a.subject;
+  o["activationId"] = a.activation_id;
+  o["start"] = a.start_ms;
+  o["end"] = a.end_ms;
+  o["duration"] = a.duration_ms;
+  o["statusCode"] = static_cast<int>(a.status);
+  if (!brief) {
+    o["response"] = ActivationResponseJson(a);
+    json::array logs;
+    logs.reserve(a.logs.size());
+    for (const auto& l : a.logs) logs.emplace_back(l);
+    o["logs"] = std::move(logs);
+  }
+  o["annotations"] = a.annotations;
+  if (!a.cause.empty()) o["cause"] = a.cause;
+  o["publish"] = false;
+  return o;
+}
+
+}  // namespace hotrod

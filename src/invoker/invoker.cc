@@ -1,0 +1,221 @@
+#include "invoker/invoker.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+
+namespace hotrod {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Instances of one action revision share a pool key; an update or a re-create makes a new one.
+std::string PoolKey(const Action& a) {
+  return fmt::format("{}/{}@{}/{}", a.ns, a.name, a.version, a.updated_ms);
+}
+
+json::object ErrorResult(std::string message) {
+  json::object o;
+  o["error"] = std::move(message);
+  return o;
+}
+
+int64_t MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+std::string PoolKeyPrefix(const std::string& ns, const std::string& name) {
+  return fmt::format("{}/{}@", ns, name);
+}
+
+Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest& runtimes,
+                 CodeStore& code, InvokerOptions options)
+    : io_(io),
+      launcher_(launcher),
+      runtimes_(runtimes),
+      code_(code),
+      options_(std::move(options)),
+      pool_(io, options_.pool) {}
+
+void Invoker::ActionChanged(const std::string& ns, const std::string& name) {
+  pool_.RetirePrefix(PoolKeyPrefix(ns, name));
+}
+
+void Invoker::Shutdown() { pool_.Shutdown(); }
+
+Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action) {
+  const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
+  if (!runtime) return MakeError(ErrorCode::kInternal, fmt::format("no runtime for kind '{}'", action.exec.kind));
+  SandboxSpec spec;
+  spec.argv.push_back(runtime->interpreter);
+  for (const auto& a : runtime->args) spec.argv.push_back(a);
+  spec.argv.push_back((options_.shim_dir / runtime->shim).string());
+  // A minimal, explicit environment: nothing of the server's own leaks into functions.
+  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp"};
+  spec.workdir = "/tmp";
+  spec.memory_mb = action.limits.memory_mb;
+  auto sandbox = launcher_.Launch(spec);
+  if (!sandbox.ok()) return sandbox.error();
+  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), action.exec.kind,
+                                             static_cast<uint64_t>(action.limits.logs_mb) << 20);
+  instance->Start();
+  return instance;
+}
+
+asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instance, const Action& action,
+                                                                InvokeOutcome& outcome) {
+  std::filesystem::path code_path;
+  if (action.exec.binary) {
+    auto dir = code_.Unpacked(action.exec.code_digest, options_.extract_limits);
+    if (!dir.ok()) {
+      outcome.status = ActivationStatus::kInternalError;
+      co_return fmt::format("Failed to unpack the action's code: {}", dir.error().message);
+    }
+    code_path = *dir;
+  } else {
+    code_path = code_.BlobPath(action.exec.code_digest);
+  }
+  json::object env;
+  env["__OW_NAMESPACE"] = action.ns;
+  env["__OW_ACTION_NAME"] = fmt::format("/{}/{}", action.ns, action.name);
+  env["__OW_ACTION_VERSION"] = action.version;
+  env["__OW_API_HOST"] = options_.api_host;
+  json::object init;
+  init["op"] = "init";
+  init["kind"] = action.exec.kind;
+  init["main"] = action.exec.main;
+  init["binary"] = action.exec.binary;
+  init["code_path"] = code_path.string();
+  init["env"] = std::move(env);
+
+  const auto t0 = Clock::now();
+  const milliseconds timeout{action.limits.timeout_ms};
+  Exchange ex = co_await instance.Send(init, timeout, false, static_cast<uint64_t>(action.limits.logs_mb) << 20);
+  outcome.init_ms = MsSince(t0);
+  outcome.logs = std::move(ex.logs);
+  switch (ex.outcome) {
+    case Exchange::Outcome::kReply:
+      if (ex.reply.contains("ok") && ex.reply.at("ok").is_bool() && ex.reply.at("ok").as_bool()) co_return std::nullopt;
+      instance.Retire();
+      outcome.status = ActivationStatus::kDeveloperError;
+      if (auto* e = ex.reply.if_contains("error"); e && e->is_string())
+        co_return fmt::format("Initialization has failed due to: {}", std::string_view(e->as_string()));
+      co_return "Initialization has failed.";
+    case Exchange::Outcome::kTimeout:
+      outcome.status = ActivationStatus::kDeveloperError;
+      outcome.timed_out = true;
+      co_return fmt::format("The action exceeded its time limits of {} milliseconds during initialization.",
+                            action.limits.timeout_ms);
+    case Exchange::Outcome::kCrashed:
+    case Exchange::Outcome::kProtocolError:
+      break;
+  }
+  outcome.status = ActivationStatus::kDeveloperError;
+  co_return "The action failed to initialize: its runtime exited unexpectedly.";
+}
+
+void Invoker::Finish(const Exchange& run, const Action& action, InvokeOutcome& outcome) const {
+  switch (run.outcome) {
+    case Exchange::Outcome::kTimeout:
+      outcome.status = ActivationStatus::kDeveloperError;
+      outcome.timed_out = true;
+      outcome.result = ErrorResult(fmt::format("The action exceeded its time limits of {} milliseconds.",
+                                         action.limits.timeout_ms));
+      return;
+    case Exchange::Outcome::kCrashed:
+      outcome.status = ActivationStatus::kDeveloperError;
+      outcome.result = ErrorResult("The action did not produce a valid response and exited unexpectedly.");
+      return;
+    case Exchange::Outcome::kProtocolError:
+      outcome.status = ActivationStatus::kDeveloperError;
+      outcome.result = ErrorResult("The action did not produce a valid JSON response.");
+      return;
+    case Exchange::Outcome::kReply:
+      break;
+  }
+  const json::object& reply = run.reply;
+  const json::value* ok = reply.if_contains("ok");
+  if (!ok || !ok->is_bool()) {
+    outcome.status = ActivationStatus::kDeveloperError;
+    outcome.result = ErrorResult("The action did not produce a valid JSON response.");
+    return;
+  }
+  if (!ok->as_bool()) {
+    outcome.status = ActivationStatus::kDeveloperError;
+    const json::value* e = reply.if_contains("error");
+    outcome.result = ErrorResult(e && e->is_string() ? std::string(e->as_string())
+                                               : std::string("An error has occurred."));
+    return;
+  }
+  if (run.reply_bytes > options_.max_result_bytes) {
+    outcome.status = ActivationStatus::kDeveloperError;
+    outcome.result = ErrorResult(fmt::format("The action produced a response that exceeded the allowed length: {} > {} bytes.",
+                                       run.reply_bytes, options_.max_result_bytes));
+    return;
+  }
+  const json::value* result = reply.if_contains("result");
+  if (!result || !result->is_object()) {
+    outcome.status = ActivationStatus::kDeveloperError;
+    outcome.result = ErrorResult("The action did not return a dictionary.");
+    return;
+  }
+  outcome.result = result->as_object();
+  outcome.status = outcome.result.contains("error") ? ActivationStatus::kApplicationError
+                                                    : ActivationStatus::kSuccess;
+}
+
+asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
+  const Action& action = *request.action;
+  const std::string key = PoolKey(action);
+  InvokeOutcome outcome;
+  // A call may wait for capacity as long as it may run; the API bounds the client's wait.
+  const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
+  auto lease = co_await pool_.Acquire(key, [&] { return Spawn(action); }, deadline);
+  outcome.start_ms = NowMillis();
+  outcome.wait_ms = MsSince(request.received);
+  if (!lease.ok()) {
+    spdlog::warn("activation {}: {}", request.activation_id, lease.error().message);
+    outcome.status = ActivationStatus::kInternalError;
+    outcome.result = ErrorResult(lease.error().code == ErrorCode::kUnavailable
+                               ? lease.error().message
+                               : fmt::format("Failed to start the action's runtime: {}", lease.error().message));
+    outcome.end_ms = NowMillis();
+    co_return outcome;
+  }
+  std::shared_ptr<Instance> instance = lease->instance;
+
+  if (lease->cold) {
+    auto init_error = co_await Initialise(*instance, action, outcome);
+    if (init_error) {
+      instance->Retire();
+      outcome.result = ErrorResult(std::move(*init_error));
+      outcome.end_ms = NowMillis();
+      pool_.Release(key, std::move(instance));
+      co_return outcome;
+    }
+    instance->initialized = true;
+  }
+
+  json::object env;
+  env["__OW_ACTIVATION_ID"] = request.activation_id;
+  env["__OW_DEADLINE"] = std::to_string(outcome.start_ms + action.limits.timeout_ms);
+  json::object run;
+  run["op"] = "run";
+  run["params"] = std::move(request.params);
+  run["env"] = std::move(env);
+  Exchange ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true,
+                                        static_cast<uint64_t>(action.limits.logs_mb) << 20);
+  outcome.end_ms = NowMillis();
+  Finish(ex, action, outcome);
+  // Init output (top-level code) belongs to the first activation, before the run's own lines.
+  outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
+                      std::make_move_iterator(ex.logs.end()));
+  pool_.Release(key, std::move(instance));
+  co_return outcome;
+}
+
+}  // namespace hotrod

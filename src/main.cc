@@ -1,0 +1,141 @@
+// Wiring only: parse the command line; for `serve`, build the parts, connect them, run.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/router.h"
+#include "api/server.h"
+#include "cli/cli.h"
+#include "controller/action_service.h"
+#include "controller/auth.h"
+#include "controller/guest.h"
+#include "controller/invocations.h"
+#include "invoker/invoker.h"
+#include "runtimes/manifest.h"
+#include "sandbox/process_launcher.h"
+#include "store/code/code_store.h"
+#include "store/sqlite/activation_log.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace hotrod {
+namespace {
+
+namespace asio = boost::asio;
+
+int Fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return 1;
+}
+
+Result<asio::ip::tcp::endpoint> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  const Error bad = MakeError(ErrorCode::kInvalidArgument, fmt::format("--listen '{}' is not HOST:PORT", listen));
+  if (colon == std::string::npos) return bad;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return bad;
+  }
+  if (ec || port < 0 || port > 65535) return bad;
+  return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+Result<std::string> ReadManifestText(const std::string& file) {
+  if (file.empty()) return std::string(EmbeddedManifestJson());
+  std::ifstream in(file);
+  if (!in) return MakeError(ErrorCode::kInvalidArgument, fmt::format("cannot read runtime manifest {}", file));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Serve(const ServeOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  ::signal(SIGPIPE, SIG_IGN);
+  const std::filesystem::path data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  std::error_code fs_ec;
+  std::filesystem::create_directories(data_dir, fs_ec);
+  if (fs_ec) return Fail(fmt::format("cannot create data directory {}: {}", data_dir.string(), fs_ec.message()));
+  ::chmod(data_dir.c_str(), 0700);
+
+  auto endpoint = ParseListen(options.listen);
+  if (!endpoint.ok()) return Fail(endpoint.error().message);
+  auto manifest_text = ReadManifestText(options.runtimes_file);
+  if (!manifest_text.ok()) return Fail(manifest_text.error().message);
+  auto manifest = RuntimeManifest::Parse(*manifest_text);
+  if (!manifest.ok()) return Fail(fmt::format("runtime manifest: {}", manifest.error().message));
+  const auto shim_dir = data_dir / "runtimes";
+  if (auto s = InstallEmbeddedShims(shim_dir); !s.ok()) return Fail(s.error().message);
+
+  auto store = SqliteStore::Open(data_dir / "hotrod.db");
+  if (!store.ok()) return Fail(store.error().message);
+  const char* env_key = std::getenv("HOTROD_GUEST_KEY");
+  auto guest = EnsureGuestKey(**store, data_dir, env_key && *env_key ? std::optional<std::string>(env_key) : std::nullopt);
+  if (!guest.ok()) return Fail(guest.error().message);
+  CodeStore code(data_dir / "code");
+  if (!code.init_status().ok()) return Fail(code.init_status().error().message);
+
+  asio::io_context io(1);
+  ProcessLauncher launcher;
+  InvokerOptions invoker_options;
+  invoker_options.shim_dir = shim_dir;
+  invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
+  Invoker invoker(io, launcher, *manifest, code, invoker_options);
+  ActivationLog activation_log(**store);
+  ActionService actions(**store, code, *manifest, invoker_options.extract_limits);
+  actions.set_on_change([&](const std::string& ns, const std::string& name) { invoker.ActionChanged(ns, name); });
+  Authenticator auth(**store);
+  Invocations invocations(io, invoker, activation_log);
+  Router router(ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}});
+  HttpServer server(io, router);
+  if (auto s = server.Listen(*endpoint); !s.ok()) return Fail(s.error().message);
+  server.Start();
+
+  const auto bound = server.local_endpoint();
+  const std::string url = fmt::format("http://{}:{}", bound.address().to_string(), bound.port());
+  std::printf("hotrod listening on %s (data in %s)\n", url.c_str(), data_dir.c_str());
+  if (!env_key || !*env_key)
+    std::printf("guest key%s: %s (stored in %s)\n", guest->generated ? " (new)" : "", guest->uuid_key.c_str(),
+                (data_dir / "guest.key").c_str());
+  std::printf("try:  echo 'function main(p) { return {hello: p.name || \"world\"} }' > hello.js\n"
+              "      hotrod action create hello hello.js && hotrod action invoke hello -r -p name you\n");
+  std::fflush(stdout);
+
+  // SIGTERM/SIGINT: stop accepting, let calls in flight finish (bounded), stop every instance,
+  // then leave io.run(); the activation log is flushed below.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
+    server.StopAccepting();
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+      invoker.Shutdown();
+      co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      io.stop();
+    }, asio::detached);
+  });
+  io.run();
+  activation_log.Stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+}  // namespace hotrod
+
+int main(int argc, char** argv) { return hotrod::RunCli(argc, argv, hotrod::Serve); }

@@ -1,0 +1,55 @@
+// Sandbox: starts one function instance in isolation and owns everything it started.
+//
+// Contract:
+//  - Launcher::Launch starts `spec.argv` with fd 0 = /dev/null, fd 1/2 = pipes, fd 3 = the
+//    child's end of a fresh socketpair, the exact environment `spec.env`, and no other open fd.
+//    It returns only when the program has been exec'ed (or setup failed: then nothing runs and
+//    the error names the step that failed — fail closed).
+//  - Instance::Kill() stops every process of the instance; it is idempotent. Destroying an
+//    Instance kills and reaps it: no process of an instance outlives its Instance object.
+//  - Neither type is thread-safe; each instance has one owner (the invoker's pool).
+//  - Implementations: ProcessLauncher (plain child process with rlimits; the foundation).
+//    The namespace/cgroup/seccomp sandbox replaces it behind this interface.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace hotrod {
+
+struct SandboxSpec {
+  std::vector<std::string> argv;  // argv[0] is an absolute path
+  std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
+  std::string workdir;            // working directory of the program
+  int64_t memory_mb = 256;        // the instance's memory limit
+  int64_t max_open_files = 1024;
+  int64_t max_file_size_mb = 512;
+};
+
+class SandboxInstance {
+ public:
+  virtual ~SandboxInstance() = default;
+  virtual pid_t pid() const = 0;
+  // Stops every process of the instance (SIGKILL). Idempotent; never blocks for long.
+  virtual void Kill() = 0;
+
+  // The parent's ends of the instance's channels. The caller takes ownership once.
+  UniqueFd control;    // socketpair end; the child sees the other end as fd 3
+  UniqueFd stdout_fd;  // read end of the child's stdout
+  UniqueFd stderr_fd;  // read end of the child's stderr
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
+};
+
+}  // namespace hotrod

@@ -1,0 +1,89 @@
+// CodeStore: action code on local disk, addressed by the SHA-256 of its bytes.
+//
+// Layout under root:
+//   blobs/<digest>      the code bytes exactly as deployed (source text or a zip archive)
+//   unpacked/<digest>/  a zip blob extracted once (see zip_extract.h for what extraction allows)
+//   tmp/                work area, same filesystem, so every publish is one atomic rename()
+//
+// Promises:
+//  - A blob or unpacked directory that is visible under its final name is complete: it is
+//    written under tmp/, synced, then renamed into place. Readers never see partial content.
+//  - Every digest is checked to be 64 lowercase hex characters before it touches a path;
+//    anything else is kInvalidArgument (or an empty path from BlobPath).
+//  - Unpacked() extracts a digest at most once per process even when many threads ask at once;
+//    they all get the same directory. A failed extraction leaves nothing behind.
+//  - Temp entries are named "<pid>-<random>"; the constructor removes those of dead processes
+//    (a crash mid-write), so several processes and several CodeStore objects may share a root.
+//
+// Thread-safety: all methods may be called concurrently from any thread. Remove() of a digest
+// whose unpacked directory is in use by a running instance is the caller's responsibility.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "store/code/zip_extract.h"
+
+namespace hotrod {
+
+class CodeStore {
+ public:
+  // Creates root/blobs, root/unpacked and root/tmp if needed. If that fails, every call reports
+  // the failure (see init_status()).
+  explicit CodeStore(std::filesystem::path root);
+
+  CodeStore(const CodeStore&) = delete;
+  CodeStore& operator=(const CodeStore&) = delete;
+
+  // Whether the constructor could prepare root.
+  const Status& init_status() const { return init_; }
+
+  // Stores bytes and returns their digest (Sha256Hex). A no-op if the blob already exists.
+  Result<std::string> Put(std::string_view bytes);
+
+  // The stored bytes; kNotFound if absent.
+  Result<std::string> Read(const std::string& digest) const;
+
+  // root/blobs/<digest>, or an empty path if digest is not a valid digest.
+  std::filesystem::path BlobPath(const std::string& digest) const;
+
+  // root/unpacked/<digest>, extracting the blob on first use. kNotFound if the blob is absent;
+  // extraction errors as ExtractZip reports them.
+  Result<std::filesystem::path> Unpacked(const std::string& digest, const ExtractLimits& limits);
+
+  // Extracts zip_bytes into a temp directory and removes it again: the deploy-time check that
+  // rejects a bad archive (400/413) before it is stored.
+  Status Validate(std::string_view zip_bytes, const ExtractLimits& limits) const;
+
+  // Removes the blob and its unpacked directory. Absent entries are not an error.
+  Status Remove(const std::string& digest);
+
+  // 64 lowercase hex characters.
+  static bool IsValidDigest(std::string_view digest);
+
+ private:
+  std::filesystem::path NewTempPath() const;
+  // Returns the lock that serialises Unpacked/Remove of one digest; ReleaseDigestLock drops it.
+  std::shared_ptr<std::mutex> AcquireDigestLock(const std::string& digest);
+  void ReleaseDigestLock(const std::string& digest, std::shared_ptr<std::mutex> lock);
+  Result<std::filesystem::path> UnpackLocked(const std::string& digest,
+                                             const ExtractLimits& limits);
+  void RemoveStaleTemps() const;
+
+  const std::filesystem::path root_;
+  const std::filesystem::path blobs_;
+  const std::filesystem::path unpacked_;
+  const std::filesystem::path tmp_;
+  Status init_;
+
+  std::mutex mu_;
+  // One entry per digest being unpacked or removed right now; guarded by mu_.
+  std::map<std::string, std::shared_ptr<std::mutex>> digest_locks_;
+};
+
+}  // namespace hotrod

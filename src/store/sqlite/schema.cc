@@ -1,0 +1,149 @@
+#include "store/sqlite/schema.h"
+
+#include <fmt/format.h>
+
+#include "store/sqlite/sqlite_util.h"
+
+namespace hotrod::store_internal {
+namespace {
+
+// Version 1: the initial schema.
+// - Namespaces are referenced by credentials and actions (foreign keys), so a namespace row
+//   exists for every entity that lives in it.
+// - Activations are history: no foreign key (they outlive deleted actions) and activation_id is
+//   the primary key (ids are random, unique across namespaces). The two list indexes end with
+//   activation_id so that "newest first" has a total order (ties on start_ms are common at
+//   millisecond resolution) that SQLite reads straight from the index, without a sort step.
+// - JSON columns hold the serialized OpenWhisk shapes as text.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE namespaces (
+  name TEXT PRIMARY KEY NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE credentials (
+  uuid     TEXT PRIMARY KEY NOT NULL,
+  ns       TEXT NOT NULL REFERENCES namespaces(name),
+  key_hash TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX credentials_by_ns ON credentials(ns);
+
+CREATE TABLE actions (
+  ns             TEXT NOT NULL REFERENCES namespaces(name),
+  name           TEXT NOT NULL,
+  version        TEXT NOT NULL,
+  kind           TEXT NOT NULL,
+  main           TEXT NOT NULL,
+  binary         INTEGER NOT NULL,
+  code_digest    TEXT NOT NULL,
+  parameters     TEXT NOT NULL,
+  annotations    TEXT NOT NULL,
+  timeout_ms     INTEGER NOT NULL,
+  memory_mb      INTEGER NOT NULL,
+  logs_mb        INTEGER NOT NULL,
+  concurrency    INTEGER NOT NULL,
+  publish        INTEGER NOT NULL,
+  updated_ms     INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+
+CREATE TABLE activations (
+  activation_id TEXT PRIMARY KEY NOT NULL,
+  ns            TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  subject       TEXT NOT NULL,
+  start_ms      INTEGER NOT NULL,
+  end_ms        INTEGER NOT NULL,
+  duration_ms   INTEGER NOT NULL,
+  status        INTEGER NOT NULL,
+  result        TEXT NOT NULL,
+  logs          TEXT NOT NULL,
+  annotations   TEXT NOT NULL,
+  cause         TEXT NOT NULL
+);
+CREATE INDEX activations_by_ns_start
+  ON activations(ns, start_ms DESC, activation_id DESC);
+CREATE INDEX activations_by_ns_name_start
+  ON activations(ns, name, start_ms DESC, activation_id DESC);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", kSchemaV1},
+};
+
+Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {
+  const auto failed = [&](const Error& e) {
+    return MakeError(e.code, fmt::format("{}: migration to schema version {} ({}) failed: {}", name,
+                                         step.version, step.description, e.message));
+  };
+  // IMMEDIATE takes the write lock up front, so two processes opening the same old file cannot
+  // both run the step: the second one waits (busy_timeout), then sees the new version and skips.
+  if (Status s = Exec(db, "BEGIN IMMEDIATE", "begin migration"); !s.ok()) return failed(s.error());
+  Result<int> current = ReadSchemaVersion(db);
+  Status status = current.ok() ? Status::Ok() : Status(current.error());
+  if (status.ok() && *current < step.version) {
+    status = Exec(db, step.sql, "migration");
+    if (status.ok()) {
+      // user_version lives in the database header, which the transaction covers.
+      const std::string bump = fmt::format("PRAGMA user_version = {}", step.version);
+      status = Exec(db, bump.c_str(), "set user_version");
+    }
+  }
+  if (status.ok()) status = Exec(db, "COMMIT", "commit migration");
+  if (!status.ok()) {
+    (void)Exec(db, "ROLLBACK", "rollback migration");  // best effort; the step's error matters
+    return failed(status.error());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::span<const Migration> SchemaMigrations() { return kMigrations; }
+
+int LatestSchemaVersion() { return SchemaMigrations().back().version; }
+
+Result<int> ReadSchemaVersion(sqlite3* db) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &raw, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "read user_version");
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, "read user_version");
+  return static_cast<int>(sqlite3_column_int64(stmt.get(), 0));
+}
+
+Status Migrate(sqlite3* db, std::span<const Migration> steps, std::string_view name) {
+  HOTROD_CHECK(!steps.empty());
+  for (size_t i = 0; i < steps.size(); ++i)
+    HOTROD_CHECK(steps[i].version == static_cast<int>(i) + 1);
+  const int latest = steps.back().version;
+
+  Result<int> current = ReadSchemaVersion(db);
+  if (!current.ok()) return current.error();
+  if (*current > latest) {
+    return MakeError(ErrorCode::kConflict,
+                     fmt::format("{} has schema version {}, newer than this hotrod binary supports "
+                                 "(up to {}); run a newer hotrod or restore an older database",
+                                 name, *current, latest));
+  }
+  if (*current < 0) {
+    return MakeError(ErrorCode::kConflict,
+                     fmt::format("{} has an invalid schema version {}", name, *current));
+  }
+  for (const Migration& step : steps) {
+    if (step.version <= *current) continue;
+    if (Status s = ApplyStep(db, step, name); !s.ok()) return s;
+  }
+  // Another process may have migrated the file past us between the first read and our steps.
+  Result<int> after = ReadSchemaVersion(db);
+  if (!after.ok()) return after.error();
+  if (*after != latest) {
+    return MakeError(
+        ErrorCode::kConflict,
+        fmt::format("{} has schema version {} after migration, expected {}", name, *after, latest));
+  }
+  return Status::Ok();
+}
+
+}  // namespace hotrod::store_internal

@@ -1,0 +1,556 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <utility>
+
+#include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_util.h"
+#include "store/sqlite/thread_annotations.h"
+
+namespace hotrod {
+
+using store_internal::DbHandle;
+using store_internal::MutexLock;
+using store_internal::SqliteError;
+using store_internal::Stmt;
+
+struct SqliteStore::State {
+  State(DbHandle handle, std::string file)
+      : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
+
+  store_internal::Mutex mu;
+  // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
+  const DbHandle db;
+  const std::string name;  // the file, for messages
+  store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
+};
+
+namespace {
+
+using State = SqliteStore::State;
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Our own rows can nest deeper than an HTTP body parser allows; reading them back must not fail.
+constexpr std::size_t kMaxJsonDepth = 10'000;
+
+constexpr const char* kActionColumns =
+    "ns, name, version, kind, main, binary, code_digest, parameters, annotations, "
+    "timeout_ms, memory_mb, logs_mb, concurrency, publish, updated_ms";
+constexpr const char* kActivationColumns =
+    "activation_id, ns, name, version, subject, start_ms, end_ms, duration_ms, status, "
+    "result, logs, annotations, cause";
+
+// Runs f, turning any exception (Boost.JSON and the standard library allocate and may throw)
+// into an Error so that none escapes a public method.
+template <class F>
+auto NoThrow(std::string_view what, F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite store: {}: unknown exception", what));
+  }
+}
+
+// --- JSON columns -------------------------------------------------------------------------------
+
+Result<json::value> ParseJson(std::string_view text, std::string_view what) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  // Function output may carry bytes that are not UTF-8 (logs especially); they were stored as
+  // they came, so they must read back as they came.
+  options.allow_invalid_utf8 = true;
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec, {}, options);
+  if (ec) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite store: corrupt JSON in {}: {}", what, ec.message()));
+  }
+  return value;
+}
+
+Result<json::array> ParseArray(std::string_view text, std::string_view what) {
+  Result<json::value> v = ParseJson(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_array()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite store: {} is not a JSON array", what));
+  }
+  return std::move(v->as_array());
+}
+
+Result<json::object> ParseObject(std::string_view text, std::string_view what) {
+  Result<json::value> v = ParseJson(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_object()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite store: {} is not a JSON object", what));
+  }
+  return std::move(v->as_object());
+}
+
+std::string LogsToJson(const std::vector<std::string>& logs) {
+  json::array array;
+  array.reserve(logs.size());
+  for (const std::string& line : logs) array.emplace_back(json::string_view(line));
+  return json::serialize(array);
+}
+
+Result<std::vector<std::string>> ParseLogs(std::string_view text, std::string_view what) {
+  Result<json::array> array = ParseArray(text, what);
+  if (!array.ok()) return array.error();
+  std::vector<std::string> logs;
+  logs.reserve(array->size());
+  for (const json::value& line : *array) {
+    if (!line.is_string()) {
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("sqlite store: {} holds a log line that is not a string", what));
+    }
+    logs.emplace_back(line.as_string().data(), line.as_string().size());
+  }
+  return logs;
+}
+
+// --- statements ---------------------------------------------------------------------------------
+
+Status StepDone(State& st, Stmt& stmt, std::string_view what) {
+  const int rc = stmt.Step();
+  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
+  return Status::Ok();
+}
+
+Status Run(State& st, const std::string& sql, std::string_view what) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  return StepDone(st, stmt, what);
+}
+
+// IMMEDIATE: take the write lock at BEGIN, so a busy database shows up here (and waits for
+// busy_timeout) instead of failing a later statement in the middle of the transaction.
+Status Begin(State& st) HOTROD_REQUIRES(st.mu) { return Run(st, "BEGIN IMMEDIATE", "begin"); }
+Status Commit(State& st) HOTROD_REQUIRES(st.mu) { return Run(st, "COMMIT", "commit"); }
+void Rollback(State& st) HOTROD_REQUIRES(st.mu) {
+  // Best effort: SQLite may already have rolled back on its own (e.g. SQLITE_FULL), and the
+  // error that made us roll back is the one worth reporting.
+  if (sqlite3_get_autocommit(st.db.get()) == 0) (void)Run(st, "ROLLBACK", "rollback");
+}
+
+// Finishes a transaction: commits when `status` is ok (and reports a failed commit), otherwise
+// rolls back and returns `status`.
+Status Finish(State& st, Status status) HOTROD_REQUIRES(st.mu) {
+  if (status.ok()) status = Commit(st);
+  if (!status.ok()) Rollback(st);
+  return status;
+}
+
+Status InsertNamespace(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get("INSERT OR IGNORE INTO namespaces (name) VALUES (?1)");
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  stmt.Bind(1, ns);
+  return StepDone(st, stmt, "insert namespace");
+}
+
+Result<Action> ReadAction(const Stmt& row) {
+  Action a;
+  a.ns = row.Text(0);
+  a.name = row.Text(1);
+  a.version = row.Text(2);
+  a.exec.kind = row.Text(3);
+  a.exec.main = row.Text(4);
+  a.exec.binary = row.Int(5) != 0;
+  a.exec.code_digest = row.Text(6);
+  const std::string what = fmt::format("action {}/{}", a.ns, a.name);
+  Result<json::array> parameters = ParseArray(row.TextView(7), what + " parameters");
+  if (!parameters.ok()) return parameters.error();
+  a.parameters = std::move(*parameters);
+  Result<json::array> annotations = ParseArray(row.TextView(8), what + " annotations");
+  if (!annotations.ok()) return annotations.error();
+  a.annotations = std::move(*annotations);
+  a.limits.timeout_ms = row.Int(9);
+  a.limits.memory_mb = row.Int(10);
+  a.limits.logs_mb = row.Int(11);
+  a.limits.concurrency = row.Int(12);
+  a.publish = row.Int(13) != 0;
+  a.updated_ms = row.Int(14);
+  return a;
+}
+
+Result<Activation> ReadActivation(const Stmt& row) {
+  Activation a;
+  a.activation_id = row.Text(0);
+  a.ns = row.Text(1);
+  a.name = row.Text(2);
+  a.version = row.Text(3);
+  a.subject = row.Text(4);
+  a.start_ms = row.Int(5);
+  a.end_ms = row.Int(6);
+  a.duration_ms = row.Int(7);
+  const int64_t status = row.Int(8);
+  const std::string what = "activation " + a.activation_id;
+  if (status < static_cast<int>(ActivationStatus::kSuccess) ||
+      status > static_cast<int>(ActivationStatus::kInternalError)) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite store: {} has an unknown status {}", what, status));
+  }
+  a.status = static_cast<ActivationStatus>(status);
+  Result<json::object> result = ParseObject(row.TextView(9), what + " result");
+  if (!result.ok()) return result.error();
+  a.result = std::move(*result);
+  Result<std::vector<std::string>> logs = ParseLogs(row.TextView(10), what + " logs");
+  if (!logs.ok()) return logs.error();
+  a.logs = std::move(*logs);
+  Result<json::array> annotations = ParseArray(row.TextView(11), what + " annotations");
+  if (!annotations.ok()) return annotations.error();
+  a.annotations = std::move(*annotations);
+  a.cause = row.Text(12);
+  return a;
+}
+
+// Reads every row of a bound statement with `read`.
+template <class T, class ReadRow>
+Result<std::vector<T>> ReadAll(State& st, Stmt& stmt, ReadRow read, std::string_view what) {
+  std::vector<T> rows;
+  for (;;) {
+    const int rc = stmt.Step();
+    if (rc == SQLITE_DONE) return rows;
+    if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
+    Result<T> row = read(stmt);
+    if (!row.ok()) return row.error();
+    rows.push_back(std::move(*row));
+  }
+}
+
+// Reads at most one row.
+template <class T, class ReadRow>
+Result<std::optional<T>> ReadOne(State& st, Stmt& stmt, ReadRow read, std::string_view what) {
+  const int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return std::optional<T>();
+  if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
+  Result<T> row = read(stmt);
+  if (!row.ok()) return row.error();
+  return std::optional<T>(std::move(*row));
+}
+
+Status CheckPaging(int64_t skip, int64_t limit) {
+  if (skip < 0 || limit < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("skip ({}) and limit ({}) must not be negative", skip, limit));
+  }
+  return Status::Ok();
+}
+
+// SQLite reads a negative LIMIT as "no limit".
+int64_t SqlLimit(int64_t limit) { return limit == 0 ? -1 : limit; }
+
+// Creates the file owner-only if it does not exist yet. It holds function results and logs, which
+// are the users' data; SQLite would create it 0644 (less umask), and it gives the -wal and -shm
+// files the mode of the database file.
+Status CreatePrivateFile(const std::string& name) {
+  const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status::Ok();
+  }
+  if (errno == EEXIST) return Status::Ok();
+  return MakeError(ErrorCode::kInternal, fmt::format("sqlite: open {}: cannot create the file: {}",
+                                                     name, std::strerror(errno)));
+}
+
+Status Configure(sqlite3* db, const std::string& name) {
+  sqlite3_extended_result_codes(db, 1);
+  // Waiting beats failing: another process (a backup, the sqlite3 shell) may hold the lock briefly.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  if (Status s = store_internal::Exec(db, "PRAGMA foreign_keys = ON", name); !s.ok()) return s;
+  // journal_mode answers with the mode it ended up in, which is not WAL on some file systems.
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "set journal_mode on " + name);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, "set journal_mode on " + name);
+  const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+  if (mode == nullptr || std::string_view(mode) != "wal") {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("sqlite: {}: cannot use WAL journaling (got \"{}\")", name,
+                                 mode == nullptr ? "" : mode));
+  }
+  stmt.reset();
+  // NORMAL is safe with WAL (no corruption) and skips an fsync per commit; see the header.
+  return store_internal::Exec(db, "PRAGMA synchronous = NORMAL", name);
+}
+
+}  // namespace
+
+// --- lifecycle ----------------------------------------------------------------------------------
+
+SqliteStore::SqliteStore(std::unique_ptr<State> state) : state_(std::move(state)) {}
+SqliteStore::~SqliteStore() = default;
+
+int SqliteStore::SchemaVersion() { return store_internal::LatestSchemaVersion(); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& db_file) {
+  return NoThrow("open", [&]() -> Result<std::unique_ptr<SqliteStore>> {
+    const std::string name = db_file.string();
+    if (Status s = CreatePrivateFile(name); !s.ok()) return s.error();
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(name.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    DbHandle db(raw);  // SQLite returns a handle to close even when opening fails
+    if (rc != SQLITE_OK) return SqliteError(raw, rc, "open " + name);
+    if (Status s = Configure(db.get(), name); !s.ok()) return s.error();
+    if (Status s = store_internal::Migrate(db.get(), store_internal::SchemaMigrations(), name);
+        !s.ok()) {
+      return s.error();
+    }
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(std::make_unique<State>(std::move(db), name)));
+  });
+}
+
+// --- namespaces and credentials -----------------------------------------------------------------
+
+Status SqliteStore::PutNamespace(const std::string& ns) {
+  return NoThrow("put namespace", [&]() -> Status {
+    MutexLock lock(&state_->mu);
+    return InsertNamespace(*state_, ns);
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListNamespaces() {
+  return NoThrow("list namespaces", [&]() -> Result<std::vector<std::string>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get("SELECT name FROM namespaces ORDER BY name");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    return ReadAll<std::string>(
+        st, stmt, [](const Stmt& row) -> Result<std::string> { return row.Text(0); },
+        "list namespaces");
+  });
+}
+
+Status SqliteStore::PutCredential(const Credential& credential) {
+  return NoThrow("put credential", [&]() -> Status {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Begin(st); !s.ok()) return s;
+    Status status = InsertNamespace(st, credential.ns);
+    if (status.ok()) {
+      Result<sqlite3_stmt*> raw = st.stmts.Get(
+          "INSERT OR REPLACE INTO credentials (uuid, ns, key_hash) VALUES (?1, ?2, ?3)");
+      if (raw.ok()) {
+        Stmt stmt(*raw);
+        stmt.Bind(1, credential.uuid);
+        stmt.Bind(2, credential.ns);
+        stmt.Bind(3, credential.key_hash);
+        status = StepDone(st, stmt, "put credential");
+      } else {
+        status = raw.error();
+      }
+    }
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::optional<Credential>> SqliteStore::FindCredential(const std::string& uuid) {
+  return NoThrow("find credential", [&]() -> Result<std::optional<Credential>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw =
+        st.stmts.Get("SELECT uuid, ns, key_hash FROM credentials WHERE uuid = ?1");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, uuid);
+    return ReadOne<Credential>(
+        st, stmt,
+        [](const Stmt& row) -> Result<Credential> {
+          return Credential{row.Text(0), row.Text(1), row.Text(2)};
+        },
+        "find credential");
+  });
+}
+
+// --- actions ------------------------------------------------------------------------------------
+
+Result<std::optional<Action>> SqliteStore::GetAction(const std::string& ns,
+                                                     const std::string& name) {
+  return NoThrow("get action", [&]() -> Result<std::optional<Action>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(
+        fmt::format("SELECT {} FROM actions WHERE ns = ?1 AND name = ?2", kActionColumns));
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    stmt.Bind(2, name);
+    return ReadOne<Action>(st, stmt, ReadAction, "get action");
+  });
+}
+
+Status SqliteStore::PutAction(const Action& action) {
+  return NoThrow("put action", [&]() -> Status {
+    const std::string parameters = json::serialize(action.parameters);
+    const std::string annotations = json::serialize(action.annotations);
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Begin(st); !s.ok()) return s;
+    Status status = InsertNamespace(st, action.ns);
+    if (status.ok()) {
+      Result<sqlite3_stmt*> raw = st.stmts.Get(
+          fmt::format("INSERT OR REPLACE INTO actions ({}) VALUES "
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                      kActionColumns));
+      if (raw.ok()) {
+        Stmt stmt(*raw);
+        stmt.Bind(1, action.ns);
+        stmt.Bind(2, action.name);
+        stmt.Bind(3, action.version);
+        stmt.Bind(4, action.exec.kind);
+        stmt.Bind(5, action.exec.main);
+        stmt.Bind(6, int64_t{action.exec.binary ? 1 : 0});
+        stmt.Bind(7, action.exec.code_digest);
+        stmt.Bind(8, parameters);
+        stmt.Bind(9, annotations);
+        stmt.Bind(10, action.limits.timeout_ms);
+        stmt.Bind(11, action.limits.memory_mb);
+        stmt.Bind(12, action.limits.logs_mb);
+        stmt.Bind(13, action.limits.concurrency);
+        stmt.Bind(14, int64_t{action.publish ? 1 : 0});
+        stmt.Bind(15, action.updated_ms);
+        status = StepDone(st, stmt, "put action");
+      } else {
+        status = raw.error();
+      }
+    }
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::vector<Action>> SqliteStore::ListActions(const std::string& ns, int64_t skip,
+                                                     int64_t limit) {
+  return NoThrow("list actions", [&]() -> Result<std::vector<Action>> {
+    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(fmt::format(
+        "SELECT {} FROM actions WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kActionColumns));
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    stmt.Bind(2, SqlLimit(limit));
+    stmt.Bind(3, skip);
+    return ReadAll<Action>(st, stmt, ReadAction, "list actions");
+  });
+}
+
+Result<bool> SqliteStore::DeleteAction(const std::string& ns, const std::string& name) {
+  return NoThrow("delete action", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get("DELETE FROM actions WHERE ns = ?1 AND name = ?2");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    stmt.Bind(2, name);
+    if (Status s = StepDone(st, stmt, "delete action"); !s.ok()) return s.error();
+    return sqlite3_changes64(st.db.get()) > 0;
+  });
+}
+
+// --- activations --------------------------------------------------------------------------------
+
+Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {
+  return NoThrow("put activations", [&]() -> Status {
+    if (activations.empty()) return Status::Ok();
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw =
+        st.stmts.Get(fmt::format("INSERT OR REPLACE INTO activations ({}) VALUES "
+                                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                 kActivationColumns));
+    if (!raw.ok()) return raw.error();
+    if (Status s = Begin(st); !s.ok()) return s;
+    Status status;
+    for (const Activation& a : activations) {
+      // Serialized per row rather than all up front: a batch of large records would otherwise
+      // hold every JSON text in memory at once.
+      const std::string result = json::serialize(a.result);
+      const std::string logs = LogsToJson(a.logs);
+      const std::string annotations = json::serialize(a.annotations);
+      Stmt stmt(*raw);
+      stmt.Bind(1, a.activation_id);
+      stmt.Bind(2, a.ns);
+      stmt.Bind(3, a.name);
+      stmt.Bind(4, a.version);
+      stmt.Bind(5, a.subject);
+      stmt.Bind(6, a.start_ms);
+      stmt.Bind(7, a.end_ms);
+      stmt.Bind(8, a.duration_ms);
+      stmt.Bind(9, int64_t{static_cast<int>(a.status)});
+      stmt.Bind(10, result);
+      stmt.Bind(11, logs);
+      stmt.Bind(12, annotations);
+      stmt.Bind(13, a.cause);
+      status = StepDone(st, stmt, "put activation " + a.activation_id);
+      if (!status.ok()) break;
+    }
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::optional<Activation>> SqliteStore::GetActivation(const std::string& ns,
+                                                             const std::string& id) {
+  return NoThrow("get activation", [&]() -> Result<std::optional<Activation>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(fmt::format(
+        "SELECT {} FROM activations WHERE activation_id = ?1 AND ns = ?2", kActivationColumns));
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, id);
+    stmt.Bind(2, ns);
+    return ReadOne<Activation>(st, stmt, ReadActivation, "get activation");
+  });
+}
+
+Result<std::vector<Activation>> SqliteStore::ListActivations(const ActivationQuery& query) {
+  return NoThrow("list activations", [&]() -> Result<std::vector<Activation>> {
+    if (Status s = CheckPaging(query.skip, query.limit); !s.ok()) return s.error();
+    // Absent bounds become the widest range, so there are two statements (with and without a
+    // name) rather than eight, and both read rows in order from one of the two list indexes.
+    const int64_t since = query.since_ms.value_or(std::numeric_limits<int64_t>::min());
+    const int64_t upto = query.upto_ms.value_or(std::numeric_limits<int64_t>::max());
+    const std::string sql = fmt::format(
+        "SELECT {} FROM activations WHERE ns = ?1 AND start_ms BETWEEN ?2 AND ?3{} "
+        "ORDER BY start_ms DESC, activation_id DESC LIMIT ?5 OFFSET ?6",
+        kActivationColumns, query.name ? " AND name = ?4" : "");
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, query.ns);
+    stmt.Bind(2, since);
+    stmt.Bind(3, upto);
+    if (query.name) stmt.Bind(4, *query.name);
+    stmt.Bind(5, SqlLimit(query.limit));
+    stmt.Bind(6, query.skip);
+    return ReadAll<Activation>(st, stmt, ReadActivation, "list activations");
+  });
+}
+
+}  // namespace hotrod

@@ -1,0 +1,70 @@
+// SqliteStore: the single-node Store, one SQLite database file (docs/architecture.md, "Store").
+//
+// Contract (in addition to Store's):
+//  - Open() creates the file if it does not exist (its directory must), mode 0600 since it holds
+//    users' results and logs. It configures the connection: WAL journaling (readers never block
+//    the writer), synchronous=NORMAL, a busy timeout of 5 s, foreign keys on. It then migrates
+//    the schema to this binary's version (schema.h); a file with a newer schema is refused with
+//    kConflict and a message saying so.
+//  - Durability: a returned write survives a crash of the process. With synchronous=NORMAL the
+//    last commits before a power loss or kernel crash may roll back; the file stays consistent.
+//  - Thread-safety: all methods may be called from any thread; one connection and a mutex
+//    serialize them, so each call blocks while another is running. Keep calls off event loops.
+//  - PutCredential and PutAction create the entity's namespace if it is missing (in the same
+//    transaction): a key or an action always belongs to a namespace row.
+//  - Upserts: PutCredential replaces by uuid, PutAction by (ns, name), PutActivations by
+//    activation_id (a record written twice is stored once).
+//  - ListActions / ListActivations: skip < 0 or limit < 0 is kInvalidArgument; limit 0 means no
+//    limit (the API layer applies OpenWhisk's defaults and maxima before calling).
+//    Activations come newest first: start_ms descending, ties broken by activation_id
+//    descending, so paging with skip/limit over an unchanged table is stable.
+//  - A row whose JSON does not parse (edited by hand, say) is reported as kInternal naming the
+//    row, never thrown.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace hotrod {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& db_file);
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status PutNamespace(const std::string& ns) override;
+  Result<std::vector<std::string>> ListNamespaces() override;
+  Status PutCredential(const Credential& credential) override;
+  Result<std::optional<Credential>> FindCredential(const std::string& uuid) override;
+
+  Result<std::optional<Action>> GetAction(const std::string& ns, const std::string& name) override;
+  Status PutAction(const Action& action) override;
+  Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip,
+                                          int64_t limit) override;
+  Result<bool> DeleteAction(const std::string& ns, const std::string& name) override;
+
+  Status PutActivations(const std::vector<Activation>& activations) override;
+  Result<std::optional<Activation>> GetActivation(const std::string& ns,
+                                                  const std::string& id) override;
+  Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) override;
+
+  // The schema version this binary writes (PRAGMA user_version of a migrated file).
+  static int SchemaVersion();
+
+  // The connection, its statement cache and its mutex; defined in the .cc so that SQLite stays
+  // a private dependency.
+  struct State;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<State> state);
+
+  const std::unique_ptr<State> state_;
+};
+
+}  // namespace hotrod

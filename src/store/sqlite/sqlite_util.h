@@ -1,0 +1,82 @@
+// Small RAII helpers over the SQLite C API, internal to src/store/sqlite/.
+//
+// Not thread-safe: a connection and its statements belong to whoever holds the store's mutex.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/result.h"
+
+namespace hotrod::store_internal {
+
+// An Error describing a failed SQLite call: the error code picks the ErrorCode (busy/locked ->
+// kUnavailable, constraint -> kInvalidArgument, too big -> kTooLarge, anything else -> kInternal).
+Error SqliteError(sqlite3* db, int rc, std::string_view what);
+
+// Runs SQL text that returns no rows (may hold several statements).
+Status Exec(sqlite3* db, const char* sql, std::string_view what);
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+// One use of a prepared statement. Binds borrow their buffers (SQLITE_STATIC): the caller keeps
+// bound strings alive until the last Step(). The destructor resets the statement and clears its
+// bindings so the cached statement is clean for its next user and holds no dangling pointers.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // Parameter indexes start at 1, as in SQLite. Bind errors surface at Step().
+  void Bind(int index, std::string_view text) {
+    sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  }
+  void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+
+  std::string Text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, column));
+  }
+  std::string_view TextView(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p == nullptr ? std::string_view()
+                        : std::string_view(p, sqlite3_column_bytes(stmt_, column));
+  }
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  sqlite3_stmt* const stmt_;
+};
+
+// Prepared statements of one connection, compiled once and kept for its lifetime.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache();
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  Result<sqlite3_stmt*> Get(const std::string& sql);
+
+ private:
+  sqlite3* const db_;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts_;
+};
+
+}  // namespace hotrod::store_internal

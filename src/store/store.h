@@ -1,0 +1,44 @@
+// Store: durable state of one hotrod installation (docs/architecture.md, "Store").
+//
+// Contract:
+//  - Every method is thread-safe and blocking; callers on the event loop keep calls off the hot
+//    path (actions are cached by the controller; activations go through ActivationLog).
+//  - Errors are values: kNotFound is never returned for "no such row" (that is an empty optional
+//    or false); errors mean the store itself failed (kInternal) or input broke a constraint.
+//  - Implementations: sqlite/ (single node). Later: postgres/.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/types.h"
+
+namespace hotrod {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Namespaces and keys.
+  virtual Status PutNamespace(const std::string& ns) = 0;  // idempotent
+  virtual Result<std::vector<std::string>> ListNamespaces() = 0;
+  virtual Status PutCredential(const Credential& credential) = 0;  // insert or replace by uuid
+  virtual Result<std::optional<Credential>> FindCredential(const std::string& uuid) = 0;
+
+  // Actions, keyed by (ns, name).
+  virtual Result<std::optional<Action>> GetAction(const std::string& ns, const std::string& name) = 0;
+  virtual Status PutAction(const Action& action) = 0;  // insert or replace
+  // Sorted by name; at most `limit` rows (0 means no limit) after skipping `skip`.
+  virtual Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip, int64_t limit) = 0;
+  virtual Result<bool> DeleteAction(const std::string& ns, const std::string& name) = 0;  // false: absent
+
+  // Activations. PutActivations writes all records in one transaction (the batch unit).
+  virtual Status PutActivations(const std::vector<Activation>& activations) = 0;
+  virtual Result<std::optional<Activation>> GetActivation(const std::string& ns, const std::string& id) = 0;
+  virtual Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) = 0;
+};
+
+}  // namespace hotrod

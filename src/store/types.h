@@ -1,0 +1,84 @@
+// The entities hotrod stores: namespaces and their keys, actions, activations.
+// Plain values; JSON fields hold OpenWhisk's own shapes so the API can return them as they are.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace hotrod {
+
+namespace json = boost::json;
+
+// A key that opens one namespace. The key itself is never stored, only its SHA-256.
+struct Credential {
+  std::string uuid;      // the public half of "uuid:key"
+  std::string ns;        // namespace it opens
+  std::string key_hash;  // Sha256Hex(key)
+};
+
+// Per-action limits, in OpenWhisk's units.
+struct ActionLimits {
+  int64_t timeout_ms = 60'000;  // 100 ms .. 300 s
+  int64_t memory_mb = 256;      // 128 .. 2048
+  int64_t logs_mb = 10;         // 0 .. 10
+  int64_t concurrency = 1;      // 1 .. 500
+};
+
+struct ActionExec {
+  std::string kind;         // resolved kind, e.g. "nodejs:20" (never "nodejs:default")
+  std::string main;         // entry point name; empty means the runtime's default ("main")
+  bool binary = false;      // true when the code is a zip archive
+  std::string code_digest;  // Sha256Hex of the code bytes; the bytes live in the CodeStore
+};
+
+struct Action {
+  std::string ns;
+  std::string name;
+  std::string version;  // semver, "0.0.1" on create, patch bumped on every update
+  ActionExec exec;
+  json::array parameters;   // [{key, value}]
+  json::array annotations;  // [{key, value}]
+  ActionLimits limits;
+  bool publish = false;
+  int64_t updated_ms = 0;
+};
+
+// OpenWhisk activation status codes (response.statusCode).
+enum class ActivationStatus : int {
+  kSuccess = 0,
+  kApplicationError = 1,
+  kDeveloperError = 2,
+  kInternalError = 3,
+};
+
+struct Activation {
+  std::string activation_id;  // 32 lowercase hex characters
+  std::string ns;             // namespace the activation belongs to
+  std::string name;           // action name (without namespace)
+  std::string version;        // action version that ran
+  std::string subject;        // who invoked it
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t duration_ms = 0;
+  ActivationStatus status = ActivationStatus::kSuccess;
+  json::object result;            // the function's result, or {"error": "..."}
+  std::vector<std::string> logs;  // "<ISO time> stdout: <line>"
+  json::array annotations;        // [{key, value}]: path, kind, limits, waitTime, initTime...
+  std::string cause;              // activation id of the cause, empty when none
+};
+
+// Filters for listing activations, newest first.
+struct ActivationQuery {
+  std::string ns;
+  std::optional<std::string> name;  // only this action
+  int64_t skip = 0;
+  int64_t limit = 30;               // 0..200
+  std::optional<int64_t> since_ms;  // start >= since
+  std::optional<int64_t> upto_ms;   // start <= upto
+};
+
+}  // namespace hotrod
