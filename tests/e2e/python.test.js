@@ -12,11 +12,11 @@ async function create (name, code, extra = {}) {
   return h.ow.actions.create({ name, action: code, kind: KIND, ...extra })
 }
 
-function invokeResult (name, params) {
+function invokeResult (name, params = {}) {
   return h.ow.actions.invoke({ name, params, blocking: true, result: true })
 }
 
-function invokeRecord (name, params) {
+function invokeRecord (name, params = {}) {
   return h.ow.actions.invoke({ name, params, blocking: true })
 }
 

@@ -139,13 +139,16 @@ class GuestKeyTest(ServerTestCase):
     def stop(self, s):
         self.assertEqual(s.stop(), 0, "hotrod serve should exit 0 on SIGTERM")
 
-    def assert_key_opens(self, server, key):
+    def get_with_key(self, server, key):
         c = Client(server.port, key)
         try:
-            r = c.get("/api/v1/namespaces/_/actions")
-            self.assertEqual(r.status, 200, "key %s: %r" % (key, r))
+            return c.get("/api/v1/namespaces/_/actions")
         finally:
             c.close()
+
+    def assert_key_opens(self, server, key):
+        r = self.get_with_key(server, key)
+        self.assertEqual(r.status, 200, "key %s: %r" % (key, r))
 
     def read_key_file(self, data_dir):
         path = os.path.join(data_dir, "guest.key")
@@ -162,8 +165,7 @@ class GuestKeyTest(ServerTestCase):
         key = self.read_key_file(s.data_dir)
         self.assertIn(key, s.log_text(), "the generated key should be printed at start-up")
         self.assert_key_opens(s, key)
-        self.assertError(Client(s.port, new_guest_key()).get("/api/v1/namespaces/_/actions"),
-                         401, INVALID_AUTH)
+        self.assertError(self.get_with_key(s, new_guest_key()), 401, INVALID_AUTH)
         self.stop(s)
 
         s.start()
@@ -176,7 +178,7 @@ class GuestKeyTest(ServerTestCase):
         b = self.start(use_env_key=False)
         ka, kb = self.read_key_file(a.data_dir), self.read_key_file(b.data_dir)
         self.assertNotEqual(ka, kb)
-        self.assertError(Client(a.port, kb).get("/api/v1/namespaces/_/actions"), 401)
+        self.assertError(self.get_with_key(a, kb), 401, INVALID_AUTH)
         self.stop(a)
         self.stop(b)
 
@@ -184,8 +186,7 @@ class GuestKeyTest(ServerTestCase):
         key = new_guest_key()
         s = self.start(guest_key=key)
         self.assert_key_opens(s, key)
-        self.assertError(Client(s.port, new_guest_key()).get("/api/v1/namespaces/_/actions"),
-                         401, INVALID_AUTH)
+        self.assertError(self.get_with_key(s, new_guest_key()), 401, INVALID_AUTH)
         self.stop(s)
 
 

@@ -165,6 +165,22 @@ class HostileZipTest(ServerTestCase):
         self.assert_refused("hz-link", self.put_zip("hz-link", z), ["passwd", "symlink",
                                                                     "symbolic", "link"])
 
+    def test_relative_symlink_out_of_the_archive_is_400(self):
+        link = zipfile.ZipInfo("passwd")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z = zip_with([("index.js", "exports.main = () => ({});"),
+                      (link, "../../../../../../../../../etc/passwd")])
+        self.assert_refused("hz-rel-link", self.put_zip("hz-rel-link", z),
+                            ["passwd", "symlink", "symbolic", "link"])
+        d = zipfile.ZipInfo("d")
+        d.create_system = 3
+        d.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z = zip_with([("index.js", "exports.main = () => ({});"),
+                      (d, "../../../../../../../../../tmp"), ("d/" + self.marker, "pwned")])
+        self.assert_refused("hz-rel-linkdir", self.put_zip("hz-rel-linkdir", z),
+                            ["symlink", "symbolic", "link", "d/" + self.marker])
+
     def test_symlinked_directory_then_file_through_it_is_400(self):
         link = zipfile.ZipInfo("d")
         link.create_system = 3
