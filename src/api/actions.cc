@@ -116,6 +116,10 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
     if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     co_return List(ctx, route, request);
   }
+  if (route.segments.size() == 3 && method == http::verb::put)
+    co_return ErrorResponse(http::status::bad_request,
+                            fmt::format("The action name '{}/{}' is not valid: packages are not supported yet.",
+                                        route.segments[1], route.segments[2]));
   if (route.segments.size() != 2) co_return ErrorResponse(http::status::not_found, kNotFound);
   const std::string& name = route.segments[1];
   switch (method) {

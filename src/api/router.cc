@@ -51,7 +51,7 @@ std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, 
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   auto segs = Segments(target);
   // /api/v1/namespaces/{ns}/actions/{name}
-  if (segs && segs->size() == 6 && (*segs)[0] == "api" && (*segs)[3] == "actions") {
+  if (segs && segs->size() == 6 && (*segs)[0] == "api" && (*segs)[4] == "actions") {
     if (method == http::verb::put) return ctx_.limits.max_action_body;
     if (method == http::verb::post) return ctx_.limits.max_invoke_body;
   }
@@ -80,6 +80,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   auto& s = *segs;
 
   if (s.size() == 1 && s[0] == "healthz") {
+    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     json::object ok;
     ok["status"] = "ok";
     co_return JsonResponse(http::status::ok, ok);

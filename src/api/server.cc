@@ -56,6 +56,9 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(64 * 1024);
+    // Beast checks Content-Length against its default 1 MiB body limit while reading the
+    // header; lift it so the per-route limit below decides (and answers 413).
+    parser.body_limit(boost::none);
     stream.expires_after(idle_timeout_);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTok);
     if (hec) break;  // closed, idle timeout, stop, or a malformed header: drop the connection

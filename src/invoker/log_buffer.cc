@@ -20,10 +20,12 @@ int LogBuffer::Feed(LogStream stream, std::string_view bytes) {
     const auto nl = bytes.find('\n');
     if (nl == std::string_view::npos) {
       partial.append(bytes);
-      if (partial.size() >= kMaxLineBytes) {
-        AddLine(stream, partial);
-        partial.clear();
+      size_t cut = 0;
+      while (partial.size() - cut >= kMaxLineBytes) {
+        AddLine(stream, std::string_view(partial).substr(cut, kMaxLineBytes));
+        cut += kMaxLineBytes;
       }
+      partial.erase(0, cut);
       break;
     }
     std::string_view line = bytes.substr(0, nl);

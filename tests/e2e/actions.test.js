@@ -4,7 +4,7 @@
 const assert = require('node:assert/strict')
 const { useServer, makeZip, rejection } = require('./lib/hotrod')
 
-const h = useServer()
+const h = useServer('actions')
 
 const HELLO = `function main(params) {
   return { greeting: (params.greeting || 'hello') + ', ' + (params.name || 'world') }
@@ -15,7 +15,7 @@ h.test('namespaces.list returns the guest namespace', async () => {
 })
 
 h.test('create returns the action without code, get returns it with code', async () => {
-  const created = await h.ow.actions.create({ name: 'crud-hello', action: HELLO, kind: 'nodejs:20' })
+  const created = await h.ow.actions.create({ name: 'crud-hello', action: HELLO, kind: 'nodejs:20', annotations: { description: 'says hello' } })
   assert.equal(created.name, 'crud-hello')
   assert.equal(created.namespace, 'guest')
   assert.equal(created.version, '0.0.1')
@@ -29,6 +29,7 @@ h.test('create returns the action without code, get returns it with code', async
   assert.equal(got.exec.kind, 'nodejs:20')
   assert.equal(got.exec.binary, false)
   assert.equal(got.exec.code, HELLO)
+  assert.ok(got.annotations.some(a => a.key === 'description' && a.value === 'says hello'), JSON.stringify(got.annotations))
 
   const noCode = await h.ow.actions.get({ name: 'crud-hello', code: false })
   assert.equal(noCode.name, 'crud-hello')
@@ -122,6 +123,8 @@ h.test('list is sorted by name, honours limit and skip, and carries no code', as
 
 h.test('delete returns the action; afterwards get, invoke and delete are 404', async () => {
   await h.ow.actions.create({ name: 'crud-del', action: HELLO, kind: 'nodejs:20' })
+  // Warm an instance first: the re-created action below has the same name and version.
+  assert.deepEqual(await h.ow.actions.invoke({ name: 'crud-del', blocking: true, result: true }), { greeting: 'hello, world' })
   const deleted = await h.ow.actions.delete('crud-del')
   assert.equal(deleted.name, 'crud-del')
 
@@ -134,7 +137,7 @@ h.test('delete returns the action; afterwards get, invoke and delete are 404', a
   assert.equal(delErr.statusCode, 404)
   assert.ok(!(await h.ow.actions.list({ limit: 0 })).some(a => a.name === 'crud-del'))
 
-  // The name can be used again.
+  // The name can be used again, and calls run the new code, not a warm instance of the old one.
   const again = await h.ow.actions.create({ name: 'crud-del', action: 'function main() { return { again: true } }', kind: 'nodejs:20' })
   assert.equal(again.version, '0.0.1')
   assert.deepEqual(await h.ow.actions.invoke({ name: 'crud-del', blocking: true, result: true }), { again: true })
@@ -147,4 +150,26 @@ h.test('invalid limits and unknown kinds are 400', async () => {
   assert.equal(badKind.statusCode, 400)
   const missing = await rejection(h.ow.actions.get('crud-bad'))
   assert.equal(missing.statusCode, 404, 'a refused create must not leave an action behind')
+})
+
+h.test('an update may change the kind: a Node.js action becomes a Python one', async () => {
+  await h.ow.actions.create({ name: 'crud-kind', action: 'function main() { return { lang: "js" } }', kind: 'nodejs:20' })
+  assert.deepEqual(await h.ow.actions.invoke({ name: 'crud-kind', blocking: true, result: true }), { lang: 'js' })
+  await h.ow.actions.update({ name: 'crud-kind', action: 'def main(args):\n    return {"lang": "py"}\n', kind: 'python:3.11' })
+  const got = await h.ow.actions.get('crud-kind')
+  assert.equal(got.exec.kind, 'python:3.11')
+  assert.equal(got.version, '0.0.2')
+  assert.deepEqual(await h.ow.actions.invoke({ name: 'crud-kind', blocking: true, result: true }), { lang: 'py' })
+})
+
+h.test('a zip action larger than 1 MB can be created and run', async () => {
+  const blob = require('node:crypto').randomBytes(1536 * 1024) // incompressible
+  const zip = makeZip({
+    'index.js': 'const fs = require("fs")\nexports.main = () => ({ size: fs.statSync(__dirname + "/blob.bin").size })\n',
+    'blob.bin': blob
+  })
+  assert.ok(zip.length > 1536 * 1024)
+  await h.ow.actions.create({ name: 'crud-bigzip', action: zip, kind: 'nodejs:20' })
+  assert.ok(Buffer.from((await h.ow.actions.get('crud-bigzip')).exec.code, 'base64').equals(zip))
+  assert.deepEqual(await h.ow.actions.invoke({ name: 'crud-bigzip', blocking: true, result: true }), { size: blob.length })
 })

@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict')
 const { useServer, until404Gone, poll, annotation, parseLogs, rejection } = require('./lib/hotrod')
 
-const h = useServer()
+const h = useServer('activations')
 
 const ECHO = `function main(params) {
   console.log('echo ' + Object.keys(params).sort().map(k => k + '=' + params[k]).join(' '))

@@ -6,7 +6,7 @@ const crypto = require('node:crypto')
 const openwhisk = require('openwhisk')
 const { useServer, client, rejection, poll } = require('./lib/hotrod')
 
-const h = useServer()
+const h = useServer('errors')
 
 const OK = 'function main(p) { return { ok: true } }'
 

@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict')
 const { useServer, makeZip, rejection, annotation, parseLogs, CANARY_ENV } = require('./lib/hotrod')
 
-const h = useServer()
+const h = useServer('node')
 const KIND = 'nodejs:20'
 
 async function create (name, code, extra = {}) {
@@ -212,4 +212,47 @@ h.test('a payload just under 1 MB is delivered whole', async () => {
   await create('node-size', 'function main(p) { return { len: p.data.length, tail: p.data.slice(-3) } }')
   const data = 'x'.repeat(900 * 1024 - 3) + 'end'
   assert.deepEqual(await invokeResult('node-size', { data }), { len: data.length, tail: 'end' })
+})
+
+h.test('concurrent calls each get their own result and their own logs', async () => {
+  await create('node-concurrent', `function main(p) {
+  console.log('start ' + p.tag)
+  return new Promise(resolve => setTimeout(() => { console.log('end ' + p.tag); resolve({ tag: p.tag }) }, 200))
+}`)
+  const tags = ['a', 'b', 'c', 'd']
+  const records = await Promise.all(tags.map(tag => invokeRecord('node-concurrent', { tag })))
+  assert.equal(new Set(records.map(r => r.activationId)).size, tags.length)
+  records.forEach((rec, i) => {
+    assert.deepEqual(rec.response.result, { tag: tags[i] })
+    assert.deepEqual(stdoutTexts(rec), [`start ${tags[i]}`, `end ${tags[i]}`])
+  })
+})
+
+h.test('unicode survives parameters, results and logs', async () => {
+  await create('node-unicode', 'function main(p) { console.log("hi " + p.name); return { name: p.name, len: [...p.name].length } }')
+  const name = 'Zoë 🚀 日本'
+  const rec = await invokeRecord('node-unicode', { name })
+  assert.deepEqual(rec.response.result, { name, len: 8 })
+  assert.deepEqual(stdoutTexts(rec), [`hi ${name}`])
+})
+
+h.test('exec.main names the entry point', async () => {
+  await h.ow.actions.create({ name: 'node-custom-main', action: 'function main() { return { via: "main" } }\nfunction go(p) { return { via: "go", x: p.x } }', kind: KIND, exec: { main: 'go' } })
+  assert.equal((await h.ow.actions.get('node-custom-main')).exec.main, 'go')
+  assert.deepEqual(await invokeResult('node-custom-main', { x: 1 }), { via: 'go', x: 1 })
+})
+
+h.test('logs over limits.logs are cut with a final truncation line', async () => {
+  await create('node-chatty', `function main() {
+  const line = 'y'.repeat(999)
+  for (let i = 0; i < 2048; i++) console.log(line)
+  return { printed: 2048 * 1000 }
+}`, { limits: { logs: 1 } })
+  const rec = await invokeRecord('node-chatty')
+  assert.deepEqual(rec.response.result, { printed: 2048000 })
+  const logs = parseLogs(rec.logs.slice(0, -1))
+  const kept = logs.reduce((n, l) => n + Buffer.byteLength(l.text), 0)
+  assert.ok(kept <= 1024 * 1024, `kept ${kept} bytes of log lines with a 1 MB limit`)
+  assert.ok(kept >= 512 * 1024, `kept only ${kept} bytes of log lines with a 1 MB limit`)
+  assert.match(rec.logs[rec.logs.length - 1], /truncat/i)
 })

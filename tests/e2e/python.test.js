@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict')
 const { useServer, makeZip, rejection, annotation, parseLogs, CANARY_ENV } = require('./lib/hotrod')
 
-const h = useServer()
+const h = useServer('python')
 const KIND = 'python:3.11'
 
 async function create (name, code, extra = {}) {
@@ -171,4 +171,9 @@ def main(args):
 h.test('python:default runs Python 3', async () => {
   await h.ow.actions.create({ name: 'py-default', action: 'import sys\ndef main(args):\n    return {"major": sys.version_info[0]}\n', kind: 'python:default' })
   assert.deepEqual(await invokeResult('py-default'), { major: 3 })
+})
+
+h.test('exec.main names the entry point', async () => {
+  await h.ow.actions.create({ name: 'py-custom-main', action: 'def main(args):\n    return {"via": "main"}\n\ndef go(args):\n    return {"via": "go", "x": args["x"]}\n', kind: KIND, exec: { main: 'go' } })
+  assert.deepEqual(await invokeResult('py-custom-main', { x: 1 }), { via: 'go', x: 1 })
 })

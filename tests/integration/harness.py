@@ -9,6 +9,7 @@ Environment:
 """
 
 import base64
+import ctypes
 import http.client
 import io
 import json
@@ -36,6 +37,16 @@ KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 START_TIMEOUT_S = 20
 STOP_TIMEOUT_S = 15
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the test runner dies (e.g. a CTest timeout), so no
+    server outlives its tests."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def new_guest_key():
@@ -278,7 +289,8 @@ class Server:
         cmd = [HOTROD_BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir] + self.extra_args
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+                                     stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             rc = self.proc.poll()
@@ -368,11 +380,9 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server(extra_args=cls.server_args)
-        try:
-            cls.server.start()
-        except Exception:
-            cls.server.cleanup()
-            raise
+        # Class cleanups run even when a subclass's setUpClass fails after this point.
+        cls.addClassCleanup(cls.server.cleanup)
+        cls.server.start()
         cls.api = cls.server.client()
 
     @classmethod
@@ -380,7 +390,6 @@ class ServerTestCase(unittest.TestCase):
         cls.api.close()
         rc = cls.server.stop()
         log = cls.server.log_text()
-        cls.server.cleanup()
         if rc != 0:
             raise AssertionError("hotrod serve exited with %r on SIGTERM (expected 0); log:\n%s"
                                  % (rc, log))

@@ -130,10 +130,11 @@ class ActivationPersistenceTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server()
+        cls.addClassCleanup(cls.server.cleanup)
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.cleanup()
+        pass
 
     def test_records_survive_a_restart(self):
         s = self.server

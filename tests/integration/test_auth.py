@@ -1,13 +1,37 @@
 """Authentication, the unauthenticated endpoints, routing errors and the guest key's life."""
 
 import base64
+import http.client
+import json
 import os
+import socket
 import stat
 import unittest
 
 from harness import (KEY_RE, Client, Server, ServerTestCase, basic_auth, new_guest_key)
 
 INVALID_AUTH = "The supplied authentication is invalid"
+
+
+class _Unclosable:
+    """A buffered reader that HTTPResponse may "close" after each reply without closing it."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def close(self):
+        pass
+
+
+class _ReaderSocket:
+    def __init__(self, reader):
+        self.reader = reader
+
+    def makefile(self, mode):
+        return self.reader
 
 
 class AuthTest(ServerTestCase):
@@ -115,6 +139,26 @@ class AuthTest(ServerTestCase):
             self.assertEqual(c.connects, 1, "the server closed a keep-alive connection")
         finally:
             c.close()
+
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        auth = basic_auth(self.server.key)
+        reqs = b"".join(
+            ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % (p, auth)).encode()
+            for p in ("/healthz", "/api/v1/namespaces", "/api/v1/namespaces/_/actions/nope",
+                      "/api/v1"))
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(reqs)
+            reader = _Unclosable(s.makefile("rb"))
+            statuses = []
+            for _ in range(4):
+                r = http.client.HTTPResponse(_ReaderSocket(reader), method="GET")
+                r.begin()
+                statuses.append((r.status, json.loads(r.read())))
+        self.assertEqual([st for st, _ in statuses], [200, 200, 404, 200])
+        self.assertEqual(statuses[0][1], {"status": "ok"})
+        self.assertEqual(statuses[1][1], ["guest"])
+        self.assertIn("api_paths", statuses[3][1])
 
 
 class GuestKeyTest(ServerTestCase):

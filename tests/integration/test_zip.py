@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import os
+import socket
 import stat
 import struct
 import time
@@ -250,6 +251,37 @@ class RequestSizeTest(ServerTestCase):
         err = json.loads(body)
         self.assertIsInstance(err.get("error"), str)
         self.assertIsInstance(err.get("code"), str)
+        self.assert_healthy()
+
+    def expect_continue(self, name, declared, body=None):
+        """Sends a PUT with `Expect: 100-continue` and only the headers; returns the first reply
+        line, and (when it is a 100 and `body` is given) the status after sending the body."""
+        head = ("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                "Expect: 100-continue\r\n\r\n"
+                % (self.action_path(name), basic_auth(self.server.key), declared))
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(head.encode())
+            f = s.makefile("rb")
+            first = f.readline()
+            if not first.startswith(b"HTTP/1.1 100") or body is None:
+                return first, None
+            while f.readline() not in (b"\r\n", b""):
+                pass
+            s.sendall(body)
+            return first, f.readline()
+
+    def test_expect_100_continue_is_answered(self):
+        body = json.dumps({"exec": {"kind": "nodejs:20",
+                                    "code": "function main(){return {}}"}}).encode()
+        first, final = self.expect_continue("size-expect", len(body), body)
+        self.assertTrue(first.startswith(b"HTTP/1.1 100"), first)
+        self.assertTrue(final.startswith(b"HTTP/1.1 200"), final)
+        self.assertEqual(self.api.get(self.action_path("size-expect")).status, 200)
+
+    def test_expect_100_continue_over_the_limit_gets_413_instead_of_100(self):
+        first, _ = self.expect_continue("size-expect-big", 64 * MB)
+        self.assertTrue(first.startswith(b"HTTP/1.1 413"), first)
         self.assert_healthy()
 
     def test_chunked_action_put_over_48mb_is_413(self):

@@ -4,10 +4,13 @@
 // useServer() registers before/after hooks on the calling test file and returns a handle:
 //   h.ow            an openwhisk client with the guest key (valid after `before`)
 //   h.server        {url, key, port, root, logPath}
-//   h.test(name, [opts,] fn)   node:test's test(), but a failure also prints the server's log
-//                              lines written while that test ran.
+//   h.test(name, [opts,] fn)   node:test's test() (the name prefixed with useServer's prefix),
+//                              but a failure also prints the server's log lines written while
+//                              that test ran.
+//   h.restart()     stops the server (SIGTERM, must exit 0) and starts it on the same data.
 // The server binary comes from HOTROD_BIN (default ../../build/hotrod relative to this directory).
-// Set HOTROD_E2E_KEEP=1 to keep the temporary data directory and log after the run.
+// Set HOTROD_E2E_KEEP=1 to keep the temporary data directory and log after the run, and
+// HOTROD_E2E_LOG_LEVEL (trace, debug...) to pass --log-level to the server.
 
 const assert = require('node:assert/strict')
 const { spawn, execFileSync } = require('node:child_process')
@@ -70,21 +73,25 @@ function logSize (logPath) {
   try { return fs.statSync(logPath).size } catch { return 0 }
 }
 
-async function startServer () {
+// Starts `hotrod serve`. With `reuse` ({root, port, key} of a stopped server) it starts again
+// on the same data directory, port and key (a restart); otherwise everything is fresh.
+async function startServer (reuse = null) {
   const bin = process.env.HOTROD_BIN ? path.resolve(process.env.HOTROD_BIN) : DEFAULT_BIN
   if (!fs.existsSync(bin)) {
     throw new Error(`hotrod binary not found at ${bin} (set HOTROD_BIN)`)
   }
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hotrod-e2e-'))
+  const root = reuse ? reuse.root : fs.mkdtempSync(path.join(os.tmpdir(), 'hotrod-e2e-'))
   const dataDir = path.join(root, 'data')
-  fs.mkdirSync(dataDir)
+  fs.mkdirSync(dataDir, { recursive: true })
   const logPath = path.join(root, 'server.log')
   const logFd = fs.openSync(logPath, 'a')
-  const port = await freePort()
-  const key = `${crypto.randomUUID()}:${crypto.randomBytes(32).toString('hex')}`
+  const port = reuse ? reuse.port : await freePort()
+  const key = reuse ? reuse.key : `${crypto.randomUUID()}:${crypto.randomBytes(32).toString('hex')}`
   const url = `http://127.0.0.1:${port}`
 
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]
+  if (process.env.HOTROD_E2E_LOG_LEVEL) args.push('--log-level', process.env.HOTROD_E2E_LOG_LEVEL)
+  const child = spawn(bin, args, {
     env: { ...process.env, HOTROD_GUEST_KEY: key, [CANARY_ENV]: 'leaked' },
     stdio: ['ignore', logFd, logFd]
   })
@@ -111,14 +118,25 @@ async function startServer () {
       process.removeListener('exit', killOnExit)
       if (!exited) {
         child.kill('SIGTERM')
-        const timer = sleep(STOP_GRACE_MS).then(() => 'timeout')
-        if (await Promise.race([exitPromise, timer]) === 'timeout') {
+        let timer
+        const grace = new Promise(resolve => { timer = setTimeout(resolve, STOP_GRACE_MS, 'timeout') })
+        const first = await Promise.race([exitPromise, grace])
+        clearTimeout(timer)
+        if (first === 'timeout') {
           child.kill('SIGKILL')
           await exitPromise
           return { ...exited, forced: true }
         }
       }
       return exited
+    },
+    // Stops this server (it must stop cleanly) and starts it again on the same data.
+    async restart () {
+      const status = await this.stop()
+      if (status.forced || status.code !== 0) {
+        throw new Error(`hotrod did not stop cleanly on SIGTERM: ${JSON.stringify(status)}`)
+      }
+      return startServer({ root, port, key })
     }
   }
 
@@ -145,7 +163,7 @@ function client (server, apiKey = server.key) {
   return openwhisk({ apihost: server.url, api_key: apiKey, namespace: '_' })
 }
 
-function useServer () {
+function useServer (prefix = '') {
   const h = { server: null, ow: null, failures: 0 }
 
   before(async () => {
@@ -165,8 +183,14 @@ function useServer () {
     }
   })
 
+  h.restart = async () => {
+    h.server = await h.server.restart()
+    h.ow = client(h.server)
+  }
+
   h.test = (name, opts, fn) => {
     if (typeof opts === 'function') { fn = opts; opts = {} }
+    if (prefix) name = `${prefix}: ${name}`
     return test(name, { timeout: TEST_TIMEOUT_MS, ...opts }, async t => {
       const from = h.server ? h.server.logSize() : 0
       try {

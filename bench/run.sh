@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ (`make bench`). Builds once, then each benchmark with
+# SKIP_BUILD=1; results land in bench/results/. BUILD_DIR (default: build) picks the build tree.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+export BUILD_DIR
+
+[[ -f $BUILD_DIR/CMakeCache.txt ]] ||
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen >/dev/null
+
+# One line per benchmark; each script is standalone and cleans up after itself.
+BENCHMARKS=(warm_invoke.sh)
+for b in "${BENCHMARKS[@]}"; do
+  echo "== $b"
+  SKIP_BUILD=1 "$ROOT/bench/$b"
+done
