@@ -8,8 +8,10 @@ BUILD_DIR=${BUILD_DIR:-build}
 [[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
 export BUILD_DIR
 
-[[ -f $BUILD_DIR/CMakeCache.txt ]] ||
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Configure every time (a second or two): a tree configured before bench/ had targets would
+# not know hotrod_loadgen.
+type_arg=(); [[ -f $BUILD_DIR/CMakeCache.txt ]] || type_arg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake -S "$ROOT" -B "$BUILD_DIR" "${type_arg[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen >/dev/null
 
 # One line per benchmark; each script is standalone and cleans up after itself.

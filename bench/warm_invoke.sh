@@ -23,8 +23,10 @@ log() { printf '[warm_invoke] %s\n' "$*" >&2; }
 
 # --- build ---------------------------------------------------------------------------------
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  [[ -f $BUILD_DIR/CMakeCache.txt ]] ||
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # Configure every time (a second or two): a tree configured before bench/ had targets
+  # would not know hotrod_loadgen.
+  type_arg=(); [[ -f $BUILD_DIR/CMakeCache.txt ]] || type_arg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  cmake -S "$ROOT" -B "$BUILD_DIR" "${type_arg[@]}" >/dev/null
   log "building hotrod and hotrod_loadgen in $BUILD_DIR"
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen >/dev/null
 fi

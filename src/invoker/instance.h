@@ -58,6 +58,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void Retire();
   bool alive() const { return alive_; }
   pid_t pid() const { return sandbox_ ? sandbox_->pid() : -1; }
+  bool memory_limit_hit() const { return sandbox_ && sandbox_->MemoryLimitHit(); }
   const std::string& kind() const { return kind_; }
 
   // Bookkeeping for the pool.

@@ -26,6 +26,10 @@ int64_t MsSince(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
 }
 
+// Where shims and code appear inside a sandbox (read-only bind mounts).
+constexpr const char* kSandboxShimDir = "/runtime";
+std::string SandboxCodePath(const Action& action) { return action.exec.binary ? "/code" : "/code/source"; }
+
 }  // namespace
 
 std::string PoolKeyPrefix(const std::string& ns, const std::string& name) {
@@ -47,13 +51,23 @@ void Invoker::ActionChanged(const std::string& ns, const std::string& name) {
 
 void Invoker::Shutdown() { pool_.Shutdown(); }
 
-Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action) {
+Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
+  if (!action.exec.binary) return code_.BlobPath(action.exec.code_digest);
+  return code_.Unpacked(action.exec.code_digest, options_.extract_limits);  // unpacked at deploy
+}
+
+Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action, const std::filesystem::path& host_code) {
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   if (!runtime) return MakeError(ErrorCode::kInternal, fmt::format("no runtime for kind '{}'", action.exec.kind));
   SandboxSpec spec;
-  spec.argv.push_back(runtime->interpreter);
-  for (const auto& a : runtime->args) spec.argv.push_back(a);
-  spec.argv.push_back((options_.shim_dir / runtime->shim).string());
+  const bool isolated = launcher_.isolates_filesystem();
+  // Inside a sandbox the runtime sees its shims under /runtime and the code under /code, read-only.
+  spec.argv = LaunchArgv(*runtime, isolated ? std::filesystem::path(kSandboxShimDir) : options_.shim_dir);
+  if (isolated) {
+    for (const auto& m : runtime->mounts) spec.mounts.push_back(BindMount{m, m, false});
+    spec.mounts.push_back(BindMount{options_.shim_dir.string(), kSandboxShimDir, false});
+    spec.mounts.push_back(BindMount{host_code.string(), SandboxCodePath(action), false});
+  }
   // A minimal, explicit environment: nothing of the server's own leaks into functions.
   spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp"};
   spec.workdir = "/tmp";
@@ -67,18 +81,8 @@ Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action) {
 }
 
 asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instance, const Action& action,
+                                                                const std::string& code_path,
                                                                 InvokeOutcome& outcome) {
-  std::filesystem::path code_path;
-  if (action.exec.binary) {
-    auto dir = code_.Unpacked(action.exec.code_digest, options_.extract_limits);
-    if (!dir.ok()) {
-      outcome.status = ActivationStatus::kInternalError;
-      co_return fmt::format("Failed to unpack the action's code: {}", dir.error().message);
-    }
-    code_path = *dir;
-  } else {
-    code_path = code_.BlobPath(action.exec.code_digest);
-  }
   json::object env;
   env["__OW_NAMESPACE"] = action.ns;
   env["__OW_ACTION_NAME"] = fmt::format("/{}/{}", action.ns, action.name);
@@ -89,7 +93,7 @@ asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instan
   init["kind"] = action.exec.kind;
   init["main"] = action.exec.main;
   init["binary"] = action.exec.binary;
-  init["code_path"] = code_path.string();
+  init["code_path"] = code_path;
   init["env"] = std::move(env);
 
   const auto t0 = Clock::now();
@@ -118,7 +122,14 @@ asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instan
   co_return "The action failed to initialize: its runtime exited unexpectedly.";
 }
 
-void Invoker::Finish(const Exchange& run, const Action& action, InvokeOutcome& outcome) const {
+void Invoker::Finish(const Exchange& run, const Instance& instance, const Action& action,
+                     InvokeOutcome& outcome) const {
+  if (run.outcome != Exchange::Outcome::kReply && instance.memory_limit_hit()) {
+    outcome.status = ActivationStatus::kDeveloperError;
+    outcome.result = ErrorResult(fmt::format("The action exhausted its memory limit of {} MB and was aborted.",
+                                             action.limits.memory_mb));
+    return;
+  }
   switch (run.outcome) {
     case Exchange::Outcome::kTimeout:
       outcome.status = ActivationStatus::kDeveloperError;
@@ -174,7 +185,15 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   InvokeOutcome outcome;
   // A call may wait for capacity as long as it may run; the API bounds the client's wait.
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
-  auto lease = co_await pool_.Acquire(key, [&] { return Spawn(action); }, deadline);
+  // Only a cold start needs to know where the code is on the host (the warm path skips it).
+  std::filesystem::path host_code;
+  auto spawn = [&]() -> Result<std::shared_ptr<Instance>> {
+    auto path = HostCodePath(action);
+    if (!path.ok()) return path.error();
+    host_code = std::move(path).value();
+    return Spawn(action, host_code);
+  };
+  auto lease = co_await pool_.Acquire(key, spawn, deadline);
   outcome.start_ms = NowMillis();
   outcome.wait_ms = MsSince(request.received);
   if (!lease.ok()) {
@@ -189,7 +208,8 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   std::shared_ptr<Instance> instance = lease->instance;
 
   if (lease->cold) {
-    auto init_error = co_await Initialise(*instance, action, outcome);
+    const std::string code_path = launcher_.isolates_filesystem() ? SandboxCodePath(action) : host_code.string();
+    auto init_error = co_await Initialise(*instance, action, code_path, outcome);
     if (init_error) {
       instance->Retire();
       outcome.result = ErrorResult(std::move(*init_error));
@@ -210,7 +230,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   Exchange ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true,
                                         static_cast<uint64_t>(action.limits.logs_mb) << 20);
   outcome.end_ms = NowMillis();
-  Finish(ex, action, outcome);
+  Finish(ex, *instance, action, outcome);
   // Init output (top-level code) belongs to the first activation, before the run's own lines.
   outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
                       std::make_move_iterator(ex.logs.end()));

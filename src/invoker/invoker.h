@@ -67,10 +67,12 @@ class Invoker {
   const Pool& pool() const { return pool_; }
 
  private:
-  Result<std::shared_ptr<Instance>> Spawn(const Action& action);
+  // Where the action's code is on the host: the source file, or the unpacked zip directory.
+  Result<std::filesystem::path> HostCodePath(const Action& action);
+  Result<std::shared_ptr<Instance>> Spawn(const Action& action, const std::filesystem::path& host_code);
   asio::awaitable<std::optional<std::string>> Initialise(Instance& instance, const Action& action,
-                                                         InvokeOutcome& outcome);
-  void Finish(const Exchange& run, const Action& action, InvokeOutcome& outcome) const;
+                                                         const std::string& code_path, InvokeOutcome& outcome);
+  void Finish(const Exchange& run, const Instance& instance, const Action& action, InvokeOutcome& outcome) const;
 
   asio::io_context& io_;
   Launcher& launcher_;

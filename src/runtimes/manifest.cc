@@ -88,6 +88,17 @@ Result<RuntimeSpec> ParseEntry(const json::value& v, std::size_t index) {
     }
   }
 
+  if (const json::value* m = o->if_contains("mounts")) {
+    const json::array* arr = m->if_array();
+    if (arr == nullptr) return Invalid(where + ": \"mounts\" must be an array of absolute paths");
+    for (const json::value& mount : *arr) {
+      const json::string* s = mount.if_string();
+      if (s == nullptr || s->empty() || s->front() != '/' || !IsContainedRelativePath(std::string(s->subview(1))))
+        return Invalid(where + ": \"mounts\" must be an array of absolute paths without '..'");
+      spec.mounts.emplace_back(s->data(), s->size());
+    }
+  }
+
   auto shim = StringField(*o, "shim", where);
   if (!shim) return shim.error();
   spec.shim = std::move(*shim);

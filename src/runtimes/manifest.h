@@ -30,6 +30,9 @@ struct RuntimeSpec {
   std::string interpreter;        // absolute path, e.g. "/usr/bin/python3.11"
   std::vector<std::string> args;  // interpreter arguments before the shim path, e.g. {"-S"}
   std::string shim;               // path relative to the shim dir, e.g. "python/shim.py"
+  // Host paths the runtime needs inside a sandbox, bind-mounted read-only at the same path
+  // (interpreter, its libraries). Nothing else of the host is visible there.
+  std::vector<std::string> mounts;
 };
 
 class RuntimeManifest {

@@ -10,6 +10,7 @@ namespace hotrod {
 
 class ProcessLauncher final : public Launcher {
  public:
+  bool isolates_filesystem() const override { return false; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) override;
 };
 

@@ -24,11 +24,22 @@
 
 namespace hotrod {
 
+// A read-only (unless `writable`) bind mount of a host path into the sandbox's root.
+struct BindMount {
+  std::string source;  // absolute host path (file or directory)
+  std::string target;  // absolute path inside the sandbox
+  bool writable = false;
+};
+
 struct SandboxSpec {
-  std::vector<std::string> argv;  // argv[0] is an absolute path
+  std::vector<std::string> argv;  // argv[0] is an absolute path (inside the sandbox)
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
-  std::string workdir;            // working directory of the program
-  int64_t memory_mb = 256;        // the instance's memory limit
+  std::string workdir;            // working directory of the program (inside the sandbox)
+  std::vector<BindMount> mounts;  // what the runtime and the code need; nothing else is visible
+  std::string hostname = "hotrod";
+  int64_t memory_mb = 256;        // memory limit (cgroup), no swap
+  int64_t tmp_size_mb = 512;      // size cap of the writable /tmp (tmpfs)
+  int64_t pids_max = 256;         // processes and threads in the instance
   int64_t max_open_files = 1024;
   int64_t max_file_size_mb = 512;
 };
@@ -39,6 +50,8 @@ class SandboxInstance {
   virtual pid_t pid() const = 0;
   // Stops every process of the instance (SIGKILL). Idempotent; never blocks for long.
   virtual void Kill() = 0;
+  // True once the kernel's OOM killer acted inside the instance (memory limit reached).
+  virtual bool MemoryLimitHit() const { return false; }
 
   // The parent's ends of the instance's channels. The caller takes ownership once.
   UniqueFd control;    // socketpair end; the child sees the other end as fd 3
@@ -49,6 +62,9 @@ class SandboxInstance {
 class Launcher {
  public:
   virtual ~Launcher() = default;
+  // True when instances see only spec.mounts (paths inside differ from the host's); false for
+  // the plain-process launcher, where programs see the host file system.
+  virtual bool isolates_filesystem() const = 0;
   virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
 };
 

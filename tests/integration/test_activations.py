@@ -1,10 +1,11 @@
 """Activation records: listing and its filters, logs and result, persistence across restarts."""
 
 import secrets
+import threading
 import time
 import unittest
 
-from harness import ACTIVATION_ID_RE, Client, Server, ServerTestCase
+from harness import ACTIVATION_ID_RE, Response, Server, ServerTestCase
 
 ACT = ("function main(p) { console.log('run ' + p.i); return {i: p.i}; }")
 
@@ -147,6 +148,7 @@ class ActivationPersistenceTest(ServerTestCase):
             r = api.post_json(self.action_path("persist", "?blocking=true"), {"i": i})
             self.assertEqual(r.status, 200, r)
             records.append(r.json())
+            time.sleep(0.005)  # distinct start times: the order of equal starts is not specified
         r = api.post_json(self.action_path("persist"), {"i": 99})  # non-blocking
         self.assertEqual(r.status, 202, r)
         pending = r.json()["activationId"]
@@ -175,6 +177,51 @@ class ActivationPersistenceTest(ServerTestCase):
         finally:
             api.close()
             self.assertEqual(s.stop(), 0, "hotrod serve should exit 0 on SIGTERM")
+
+    def test_sigterm_during_a_blocking_call_answers_it_and_exits_0(self):
+        s = self.server
+        s.start()
+        api = s.client()
+        r = api.put_json(self.action_path("drain"),
+                         {"exec": {"kind": "nodejs:20",
+                                   "code": "function main(p) { return new Promise(r => "
+                                           "setTimeout(() => r({done: true}), 1500)); }"}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(api.post_json(self.action_path("drain", "?blocking=true&result=true"),
+                                       {}).status, 200)  # warm
+        api.close()
+        replies = []
+
+        def call():
+            c = s.client()
+            try:
+                replies.append(c.post_json(self.action_path("drain", "?blocking=true"), {}))
+            except Exception as e:  # checked below
+                replies.append(e)
+            finally:
+                c.close()
+
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.4)
+        self.assertEqual(s.stop(), 0, "hotrod serve should exit 0 on SIGTERM")
+        t.join(30)
+        self.assertEqual(len(replies), 1)
+        r = replies[0]
+        self.assertIsInstance(r, Response, "the in-flight call got no HTTP reply: %r" % (r,))
+        self.assertIn(r.status, (200, 503), r)
+        if r.status == 200:
+            # It was answered, so its record must have been kept.
+            aid = r.json()["activationId"]
+            s.start()
+            api = s.client()
+            try:
+                got = api.get("%s/activations/%s" % (self.ns_path, aid))
+                self.assertEqual(got.status, 200, got)
+                self.assertEqual(got.json()["response"]["result"], {"done": True})
+            finally:
+                api.close()
+                self.assertEqual(s.stop(), 0, "hotrod serve should exit 0 on SIGTERM")
 
 
 if __name__ == "__main__":

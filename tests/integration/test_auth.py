@@ -160,6 +160,23 @@ class AuthTest(ServerTestCase):
         self.assertEqual(statuses[1][1], ["guest"])
         self.assertIn("api_paths", statuses[3][1])
 
+    def test_http_1_0_request_is_answered_and_closed(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break  # the server closed: HTTP/1.0 without keep-alive
+                data += chunk
+        self.assertRegex(data.split(b"\r\n", 1)[0], rb"^HTTP/1\.[01] 200 ")
+        self.assertTrue(data.endswith(b'{"status":"ok"}') or b'"ok"' in data.split(b"\r\n\r\n")[1])
+
+    def test_malformed_target_is_400_json(self):
+        for path in ("/api/v1/namespaces/_/actions/%zz", "/api/v1/namespaces/_/actions/a%"):
+            with self.subTest(path=path):
+                self.assertError(self.api.get(path), 400)
+
 
 class GuestKeyTest(ServerTestCase):
     """Servers started with and without HOTROD_GUEST_KEY (each test runs its own)."""

@@ -201,6 +201,28 @@ class InvokeTest(ServerTestCase):
         self.assertEqual(rec["response"]["result"], {"id": rec["activationId"], "e": {"k": 2}})
         self.assertEqual(annotation(rec, "kind"), "python:3.11")
 
+    def test_lambda_and_callback_handler_styles(self):
+        self.create_action("lambda-style",
+                           "exports.handler = async (event, context) => "
+                           "({id: context.activationId, left: context.getRemainingTimeInMillis() > 0,"
+                           " e: event});", main="handler")
+        r = self.invoke("lambda-style", {"k": 1})
+        self.assertEqual(r.status, 200, r)
+        rec = r.json()
+        self.assertEqual(rec["response"]["result"],
+                         {"id": rec["activationId"], "left": True, "e": {"k": 1}})
+        self.create_action("callback-style",
+                           "exports.main = function (event, context, callback) {"
+                           " setTimeout(() => callback(null, {payload: event.x * 2}), 10); };")
+        r = self.invoke("callback-style", {"x": 21}, query="?blocking=true&result=true")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"payload": 42})
+        self.create_action("callback-err",
+                           "exports.main = (e, c, cb) => cb(new Error('cb failed'));")
+        r = self.invoke("callback-err", query="?blocking=true&result=true")
+        self.assertEqual(r.status, 502, r)
+        self.assertEqual(r.json(), {"error": "cb failed"})
+
     def test_function_sees_its_activation_id_and_names(self):
         self.create_action("env", "function main() { return {id: process.env.__OW_ACTIVATION_ID,"
                                   " ns: process.env.__OW_NAMESPACE,"

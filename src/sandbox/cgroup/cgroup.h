@@ -1,0 +1,111 @@
+// Cgroups behind one small interface: v2 (unified; production hosts) and v1 (this development
+// machine: memory, cpu, pids, freezer hierarchies). Modelled on crun's cgroup-internal.h.
+//
+// Contract:
+//  - CgroupManager::Detect() picks the implementation from /proc/self/mountinfo: v2 when a
+//    cgroup2 mount has the memory, pids and cpu controllers available, else v1 when the v1
+//    memory, cpu, pids and freezer hierarchies are mounted; otherwise an error naming what is
+//    missing. Detect() also prepares hotrod's subtree (see CgroupOptions): it creates the
+//    directory and, on v2, enables +memory +pids +cpu in the parent's and the subtree's
+//    cgroup.subtree_control. It does not remove leftovers: call CleanupStale() for that.
+//  - Create() makes one cgroup per instance under hotrod's own subtree ("hotrod/<name>"),
+//    writes every limit and fails (removing what it made) if any write fails: no limit is ever
+//    silently skipped; the error names the file and the errno. Thread-safe (no shared mutable
+//    state beyond the kernel's).
+//  - A Cgroup is owned by one SandboxInstance; not thread-safe.
+//  - Limits: memory.max = memory_mb (v1 memory.limit_in_bytes), swap 0 where the kernel has swap
+//    accounting; CPU quota proportional to memory as Lambda does (1769 MB = 1 core, period
+//    100 ms, floor `min_cpu_millicores`); pids.max.
+//
+// Operating on a v2/systemd host (see docs/operations.md): v2's "no internal processes" rule
+// forbids enabling controllers in a non-root cgroup that holds processes, so the server must not
+// live in the cgroup that parents hotrod's subtree. Either keep the default (parent "/", the
+// subtree is /sys/fs/cgroup/hotrod, outside systemd's tree; works as root without any unit
+// setting), or run the unit with `Delegate=yes` (systemd >= 252 delegates memory pids cpu) and
+// set `delegated`: the server then moves itself into "<its unit cgroup>/supervisor" and puts the
+// subtree at "<its unit cgroup>/hotrod".
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace hotrod {
+
+class CgroupFs;
+
+struct CgroupLimits {
+  int64_t memory_mb = 256;
+  int64_t pids_max = 256;
+  int64_t min_cpu_millicores = 100;  // floor of the memory-proportional CPU share
+};
+
+// Where hotrod's subtree lives. The defaults suit `hotrod serve` run as root.
+struct CgroupOptions {
+  // Directory name of hotrod's subtree. CleanupStale() kills everything under it, so two servers
+  // (or a server and the tests) on one host must use different names.
+  std::string subtree = "hotrod";
+  // Cgroup (path relative to the hierarchy's root) that holds the subtree; "/" is the root.
+  // Ignored when `delegated` is set.
+  std::string parent = "/";
+  // systemd Delegate=yes: the parent is the server's own cgroup (from /proc/self/cgroup). On v2
+  // the server first moves itself into "<own>/supervisor" so that its own cgroup may enable
+  // controllers for the subtree; when it already lives in ".../supervisor", the parent is the
+  // directory above. On v1 the parent is the own cgroup of each hierarchy (no move needed).
+  bool delegated = false;
+  // Bound for the waits of KillAll()/Destroy() (processes to exit, the v1 freezer, rmdir EBUSY).
+  int kill_timeout_ms = 2000;
+};
+
+// CPU share for a memory size: 1769 MB = 1000 millicores, never below the floor.
+int64_t CpuMillicoresFor(int64_t memory_mb, int64_t min_millicores);
+
+class Cgroup {
+ public:
+  // Implementations call Destroy() and log (never throw) if it fails.
+  virtual ~Cgroup() = default;
+
+  // Moves a process in (v1; v2 prefers clone3's CLONE_INTO_CGROUP with fd()).
+  virtual Status AddProcess(pid_t pid) = 0;
+  // A directory fd of the v2 cgroup for CLONE_INTO_CGROUP; -1 on v1.
+  virtual int fd() const = 0;
+  // Kills every process in the cgroup (v2 cgroup.kill; v1 freeze, SIGKILL all, thaw) and
+  // waits (bounded by CgroupOptions::kill_timeout_ms) until it is empty; kTimeout otherwise.
+  // Processes that were children of the caller stay zombies until the caller reaps them.
+  virtual Status KillAll() = 0;
+  // True if the OOM killer acted in this cgroup (v2 memory.events oom_kill; v1 memory.oom_control
+  // oom_kill, or under_oom/failcnt on kernels before 4.13). False when the file cannot be read.
+  virtual bool OomKilled() const = 0;
+  // Number of processes currently in the cgroup.
+  virtual Result<int64_t> ProcessCount() const = 0;
+  virtual const std::string& path() const = 0;  // the main (memory) cgroup directory
+  // KillAll() and remove the cgroup's directories (retrying briefly on EBUSY). Idempotent; after
+  // success the object only answers path(); AddProcess fails.
+  virtual Status Destroy() = 0;
+};
+
+class CgroupManager {
+ public:
+  virtual ~CgroupManager() = default;
+  static Result<std::unique_ptr<CgroupManager>> Detect();
+  static Result<std::unique_ptr<CgroupManager>> Detect(const CgroupOptions& options);
+
+  virtual int version() const = 0;  // 1 or 2
+  virtual Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) = 0;
+  // Removes leftovers of earlier runs under hotrod's subtree (killing what still runs there).
+  virtual Status CleanupStale() = 0;
+  // CleanupStale() and remove the subtree directory itself (clean shutdown, tests).
+  virtual Status RemoveSubtree() = 0;
+};
+
+// Detect() with the mount table and file access injected (tests use a fake tree in a temp dir).
+Result<std::unique_ptr<CgroupManager>> DetectCgroupManager(const std::string& mountinfo,
+                                                           const CgroupOptions& options,
+                                                           std::shared_ptr<CgroupFs> fs);
+
+}  // namespace hotrod

@@ -1,0 +1,403 @@
+#include "sandbox/rootfs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace hotrod {
+namespace {
+
+constexpr std::string_view kOldRoot = "/.old_root";
+// Paths the plan itself owns; a spec mount at or under one of them is refused.
+constexpr std::string_view kReserved[] = {"/proc", "/dev", "/sys", "/tmp", kOldRoot};
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
+constexpr const char* kUsrLinks[] = {"bin", "lib", "lib64", "sbin"};
+
+// Docker's default masked and read-only /proc paths (moby oci/defaults.go).
+constexpr const char* kMaskedProc[] = {"/proc/acpi",       "/proc/asound",      "/proc/kcore",
+                                       "/proc/keys",       "/proc/latency_stats", "/proc/timer_list",
+                                       "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi"};
+constexpr const char* kReadOnlyProc[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+
+bool IsUnder(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
+// Absolute, no empty/"."/".." components, no trailing slash, not "/" itself.
+bool IsNormalisedAbsolute(std::string_view p) {
+  if (p.size() < 2 || p[0] != '/' || p.back() == '/' || p.find('\0') != std::string_view::npos) return false;
+  size_t i = 1;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    const std::string_view comp = p.substr(i, j - i);
+    if (comp.empty() || comp == "." || comp == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+
+Error MountError(const std::string& target, const std::string& why) {
+  return MakeError(ErrorCode::kInternal, fmt::format("sandbox step 'bind mount {}' failed: {}", target, why));
+}
+
+class Builder {
+ public:
+  Builder(const SandboxSpec& spec, const RootfsLayout& layout) : spec_(spec), root_(layout.root_dir) {}
+
+  std::vector<RootfsOp> ops;
+
+  std::string At(std::string_view inside) const { return root_ + std::string(inside); }
+
+  void Mkdir(std::string_view inside, unsigned mode = 0755) {
+    if (!created_.emplace(inside).second) return;
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kMkdir;
+    op.name = fmt::format("mkdir {}", inside);
+    op.target = At(inside);
+    op.mode = mode;
+    ops.push_back(std::move(op));
+  }
+  void Touch(std::string_view inside) {
+    if (!created_.emplace(inside).second) return;
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kTouch;
+    op.name = fmt::format("create mount point {}", inside);
+    op.target = At(inside);
+    ops.push_back(std::move(op));
+  }
+  void Symlink(std::string_view inside, std::string link_text) {
+    if (!created_.emplace(inside).second) return;
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kSymlink;
+    op.name = fmt::format("symlink {}", inside);
+    op.source = std::move(link_text);
+    op.target = At(inside);
+    ops.push_back(std::move(op));
+  }
+  void WriteFile(std::string_view inside, std::string content) {
+    if (!created_.emplace(inside).second) return;
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kWriteFile;
+    op.name = fmt::format("write {}", inside);
+    op.target = At(inside);
+    op.data = std::move(content);
+    ops.push_back(std::move(op));
+  }
+  void Mount(std::string name, std::string source, std::string target, std::string fstype, unsigned long flags,
+             std::string data, bool optional = false) {
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kMount;
+    op.name = std::move(name);
+    op.source = std::move(source);
+    op.target = std::move(target);
+    op.fstype = std::move(fstype);
+    op.flags = flags;
+    op.data = std::move(data);
+    op.optional = optional;
+    ops.push_back(std::move(op));
+  }
+  void Remount(std::string name, std::string target, unsigned long flags, bool optional = false) {
+    RootfsOp op;
+    op.kind = RootfsOp::Kind::kBindRemount;
+    op.name = std::move(name);
+    op.target = std::move(target);
+    op.flags = flags;
+    op.optional = optional;
+    ops.push_back(std::move(op));
+  }
+  void Simple(RootfsOp::Kind kind, std::string name, std::string target, std::string source = {}) {
+    RootfsOp op;
+    op.kind = kind;
+    op.name = std::move(name);
+    op.target = std::move(target);
+    op.source = std::move(source);
+    ops.push_back(std::move(op));
+  }
+
+  // True if `inside` lies at or under a spec mount target other than `self`: then it comes from
+  // that mount's source and cannot be created in the tmpfs root.
+  bool Covered(std::string_view inside, const BindMount* self = nullptr) const {
+    for (const auto& m : mounts_)
+      if (&m != self && IsUnder(inside, m.target)) return true;
+    return false;
+  }
+  bool Claimed(std::string_view inside) const {  // a mount sits at, above or below `inside`
+    for (const auto& m : mounts_)
+      if (IsUnder(inside, m.target) || IsUnder(m.target, inside)) return true;
+    return created_.count(std::string(inside)) > 0;
+  }
+
+  Status AddSpecMounts() {
+    mounts_ = spec_.mounts;
+    for (const auto& m : mounts_) {
+      if (!IsNormalisedAbsolute(m.target))
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("sandbox mount target '{}' is not a normalised absolute path", m.target));
+      if (!IsNormalisedAbsolute(m.source))
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("sandbox mount source '{}' is not a normalised absolute path", m.source));
+      for (auto r : kReserved)
+        if (IsUnder(m.target, r))
+          return MakeError(ErrorCode::kInvalidArgument,
+                           fmt::format("sandbox mount target '{}' is reserved (under {})", m.target, r));
+    }
+    // Parents sort before their children (a prefix sorts first), so each nested mount lands on
+    // top of the one that contains it.
+    std::sort(mounts_.begin(), mounts_.end(), [](const BindMount& a, const BindMount& b) { return a.target < b.target; });
+    for (size_t i = 1; i < mounts_.size(); ++i)
+      if (mounts_[i].target == mounts_[i - 1].target)
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox mount target '{}' twice", mounts_[i].target));
+
+    for (const auto& m : mounts_) {
+      struct stat st;
+      if (::stat(m.source.c_str(), &st) < 0)
+        return MountError(m.target, fmt::format("{} (source {})", std::strerror(errno), m.source));
+      const bool is_dir = S_ISDIR(st.st_mode);
+      if (!is_dir && !S_ISREG(st.st_mode))
+        return MountError(m.target, fmt::format("source {} is neither a directory nor a regular file", m.source));
+      // The skeleton: every ancestor not inside another mount, then the mount point itself.
+      for (size_t slash = m.target.find('/', 1); slash != std::string::npos; slash = m.target.find('/', slash + 1)) {
+        const std::string_view parent(m.target.data(), slash);
+        if (Covered(parent)) break;  // the rest of the path comes from that mount's source
+        Mkdir(parent);
+      }
+      if (!Covered(m.target, &m)) {
+        if (is_dir)
+          Mkdir(m.target);
+        else
+          Touch(m.target);
+      }
+      const std::string target = At(m.target);
+      Mount(fmt::format("bind mount {}", m.target), m.source, target, "", MS_BIND, "");
+      // nosuid+nodev always; the kernel's locked flags of the source are added at run time.
+      Remount(fmt::format("remount {} {}", m.target, m.writable ? "nosuid,nodev" : "read-only"), target,
+              MS_NOSUID | MS_NODEV | (m.writable ? 0 : MS_RDONLY));
+    }
+    return Status::Ok();
+  }
+
+  void AddUsrLinks() {
+    for (const char* name : kUsrLinks) {
+      const std::string inside = fmt::format("/{}", name);
+      if (!Claimed(inside)) Symlink(inside, fmt::format("usr/{}", name));
+    }
+  }
+
+  void AddEtc() {
+    if (Covered("/etc")) return;  // a spec mount provides all of /etc
+    const std::string& host = spec_.hostname;
+    const std::pair<const char*, std::string> files[] = {
+        {"/etc/passwd",
+         "root:x:0:0:root:/tmp:/bin/sh\n"
+         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+        {"/etc/group", "root:x:0:\nnogroup:x:65534:\n"},
+        {"/etc/hosts", fmt::format("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                   "127.0.1.1\t{}\n",
+                                   host)},
+        {"/etc/hostname", host + "\n"},
+        {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"},
+        {"/etc/resolv.conf", ""},  // no resolver: the instance has no route out
+    };
+    bool have_dir = created_.count("/etc") > 0;
+    for (const auto& [path, content] : files) {
+      if (Covered(path)) continue;
+      if (!have_dir) Mkdir("/etc");
+      have_dir = true;
+      WriteFile(path, content);
+    }
+  }
+
+  void AddTmp() {
+    Mkdir("/tmp");
+    Mount("mount /tmp", "tmpfs", At("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
+          fmt::format("size={}m,mode=1777", spec_.tmp_size_mb));
+  }
+
+  void AddDev() {
+    Mkdir("/dev");
+    const std::string dev = At("/dev");
+    Mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755");
+    for (const char* d : kDevices) {
+      const std::string inside = fmt::format("/dev/{}", d);
+      Touch(inside);
+      // The bind keeps the host device usable: the tmpfs is nodev, the bind mount is not.
+      Mount(fmt::format("bind mount {}", inside), inside, At(inside), "", MS_BIND, "");
+      Remount(fmt::format("remount {}", inside), At(inside), MS_NOSUID | MS_NOEXEC);
+    }
+    Symlink("/dev/fd", "/proc/self/fd");
+    Symlink("/dev/stdin", "/proc/self/fd/0");
+    Symlink("/dev/stdout", "/proc/self/fd/1");
+    Symlink("/dev/stderr", "/proc/self/fd/2");
+    Remount("remount /dev read-only", dev, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  }
+
+  void AddProc(const std::vector<ProcMask>& masks) {
+    Mkdir("/proc", 0555);
+    Mount("mount /proc", "proc", At("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+    for (const auto& m : masks) {
+      const std::string target = At(m.path);
+      switch (m.kind) {
+        case ProcMask::Kind::kNullFile:
+          Mount(fmt::format("mask {}", m.path), "/dev/null", target, "", MS_BIND, "", true);
+          break;
+        case ProcMask::Kind::kEmptyDir:
+          Mount(fmt::format("mask {}", m.path), "tmpfs", target, "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555", true);
+          break;
+        case ProcMask::Kind::kReadOnly:
+          Mount(fmt::format("bind {}", m.path), target, target, "", MS_BIND, "", true);
+          Remount(fmt::format("remount {} read-only", m.path), target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  true);
+          break;
+      }
+    }
+  }
+
+  void AddPivot() {
+    Mkdir(kOldRoot, 0700);
+    Simple(RootfsOp::Kind::kPivotRoot, "pivot_root", root_, At(kOldRoot));
+    Simple(RootfsOp::Kind::kChdir, "chdir /", "/");
+    Simple(RootfsOp::Kind::kUmountDetach, "unmount old root", std::string(kOldRoot));
+    Simple(RootfsOp::Kind::kRmdir, "remove old root", std::string(kOldRoot));
+    Remount("remount / read-only", "/", MS_RDONLY | MS_NOSUID | MS_NODEV);
+  }
+
+ private:
+  const SandboxSpec& spec_;
+  const std::string& root_;
+  std::vector<BindMount> mounts_;
+  std::set<std::string, std::less<>> created_;
+};
+
+// Flags of the mount at `path` that a remount must keep (the kernel refuses to clear locked ones
+// in a user namespace; keeping the unlocked ones too loses nothing).
+unsigned long KeptFlags(const char* path, int* err) noexcept {
+  struct statfs st;
+  if (::statfs(path, &st) < 0) {
+    *err = errno;
+    return 0;
+  }
+  *err = 0;
+  unsigned long flags = 0;
+  if (st.f_flags & ST_RDONLY) flags |= MS_RDONLY;
+  if (st.f_flags & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flags & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
+  return flags;  // atime flags: a remount without any keeps the current ones
+}
+
+int RunOp(const RootfsOp& op) noexcept {
+  const char* target = op.target.c_str();
+  switch (op.kind) {
+    case RootfsOp::Kind::kMount:
+      return ::mount(op.source.empty() ? nullptr : op.source.c_str(), target,
+                     op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                     op.data.empty() ? nullptr : op.data.c_str());
+    case RootfsOp::Kind::kBindRemount: {
+      int err = 0;
+      const unsigned long kept = KeptFlags(target, &err);
+      if (err) {
+        errno = err;
+        return -1;
+      }
+      return ::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | op.flags | kept, nullptr);
+    }
+    case RootfsOp::Kind::kMkdir:
+      return ::mkdir(target, op.mode);
+    case RootfsOp::Kind::kTouch: {
+      const int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+      if (fd < 0) return -1;
+      ::close(fd);
+      return 0;
+    }
+    case RootfsOp::Kind::kSymlink:
+      return ::symlink(op.source.c_str(), target);
+    case RootfsOp::Kind::kWriteFile: {
+      const int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) return -1;
+      const char* p = op.data.data();
+      size_t left = op.data.size();
+      while (left > 0) {
+        const ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          const int e = n < 0 ? errno : EIO;
+          ::close(fd);
+          errno = e;
+          return -1;
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+      }
+      return ::close(fd);
+    }
+    case RootfsOp::Kind::kPivotRoot:
+      return static_cast<int>(::syscall(SYS_pivot_root, target, op.source.c_str()));
+    case RootfsOp::Kind::kUmountDetach:
+      return ::umount2(target, MNT_DETACH);
+    case RootfsOp::Kind::kRmdir:
+      return ::rmdir(target);
+    case RootfsOp::Kind::kChdir:
+      return ::chdir(target);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+}  // namespace
+
+std::vector<ProcMask> RootfsLayout::DetectProcMasks() {
+  std::vector<ProcMask> masks;
+  struct stat st;
+  for (const char* p : kMaskedProc) {
+    if (::lstat(p, &st) < 0) continue;  // this kernel has no such entry
+    masks.push_back({p, S_ISDIR(st.st_mode) ? ProcMask::Kind::kEmptyDir : ProcMask::Kind::kNullFile});
+  }
+  for (const char* p : kReadOnlyProc)
+    if (::lstat(p, &st) == 0) masks.push_back({p, ProcMask::Kind::kReadOnly});
+  return masks;
+}
+
+Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout& layout) {
+  if (!IsNormalisedAbsolute(layout.root_dir))
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox root dir '{}' is not absolute", layout.root_dir));
+  if (spec.tmp_size_mb <= 0)
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox /tmp size must be positive");
+  Builder b(spec, layout);
+  b.Mount("mount root tmpfs", "tmpfs", layout.root_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755");
+  if (auto s = b.AddSpecMounts(); !s.ok()) return s.error();
+  b.AddUsrLinks();
+  b.AddEtc();
+  b.AddTmp();
+  b.AddDev();
+  b.AddProc(layout.proc_masks);
+  b.AddPivot();
+  RootfsPlan plan;
+  plan.ops_ = std::move(b.ops);
+  return plan;
+}
+
+int RootfsPlan::Execute(size_t* failed_op) const noexcept {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (RunOp(ops_[i]) == 0) continue;
+    if (ops_[i].optional && errno == ENOENT) continue;
+    *failed_op = i;
+    return -errno;
+  }
+  return 0;
+}
+
+}  // namespace hotrod
