@@ -19,7 +19,7 @@ WIDE=${WIDE:-32}             # connections of the throughput cases
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 PYTHON=/usr/bin/python3      # the system interpreter: a pyenv shim adds tens of ms per start
 
-log() { printf '[warm_invoke] %s\n' "$*" >&2; }
+log() { printf '[warm_invoke %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # --- build ---------------------------------------------------------------------------------
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then

@@ -58,6 +58,14 @@ size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   return ctx_.limits.max_other_body;
 }
 
+std::optional<Response> Router::Precheck(const http::request_header<>& header) {
+  const auto target = header.target();
+  if (!target.starts_with("/api/v1/namespaces")) return std::nullopt;
+  auto caller = ctx_.auth.Authenticate(header[http::field::authorization]);
+  if (caller.ok()) return std::nullopt;
+  return ErrorResponse(caller.error());
+}
+
 asio::awaitable<Response> Router::Handle(Request request) {
   const bool keep_alive = request.keep_alive();
   Response response;

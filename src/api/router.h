@@ -54,6 +54,10 @@ class Router {
 
   asio::awaitable<Response> Handle(Request request);
 
+  // Checked once the header is read, before any body is: a request that will be refused for
+  // its credentials is answered without buffering its body. nullopt: go on.
+  std::optional<Response> Precheck(const http::request_header<>& header);
+
  private:
   asio::awaitable<Response> Dispatch(Request& request);
 

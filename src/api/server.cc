@@ -69,7 +69,10 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     const auto& header = parser.get();
     const size_t limit = router_.BodyLimit(header.method(), header.target());
     const auto declared = parser.content_length();
-    if (declared && *declared > limit) {
+    if (auto refused = router_.Precheck(header)) {
+      response = std::move(*refused);
+      close_after = !parser.is_done();  // the unread body is still on the wire
+    } else if (declared && *declared > limit) {
       response = ErrorResponse(http::status::payload_too_large,
                                fmt::format("The request content was too large: {} bytes exceeds the limit of {} bytes.",
                                            *declared, limit));

@@ -181,11 +181,14 @@ TEST_F(CliEnvTest, ActionAndActivationTables) {
     {"activationId": "0123456789abcdef0123456789abcdef", "name": "hello", "start": 1764243037123,
      "duration": 12, "response": {"status": "success"}},
     {"activationId": "ffffffffffffffffffffffffffffffff", "name": "x", "start": 1764243037000,
-     "duration": 60000, "response": {"status": "application error"}}])");
+     "duration": 60000, "response": {"status": "application error"}},
+    {"activationId": "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": "y", "start": 1764243037000,
+     "duration": 1, "statusCode": 2}])");
   EXPECT_EQ(FormatActivationTable(activations.as_array()),
-            "ID                                NAME   STATUS             START                DURATION\n"
-            "0123456789abcdef0123456789abcdef  hello  success            2025-11-27 11:30:37  12ms\n"
-            "ffffffffffffffffffffffffffffffff  x      application error  2025-11-27 11:30:37  1m0s\n");
+            "ID                                NAME   STATUS                  START                DURATION\n"
+            "0123456789abcdef0123456789abcdef  hello  success                 2025-11-27 11:30:37  12ms\n"
+            "ffffffffffffffffffffffffffffffff  x      application error       2025-11-27 11:30:37  1m0s\n"
+            "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee  y      action developer error  2025-11-27 11:30:37  1ms\n");
 }
 
 TEST(OutputTest, ApiErrors) {

@@ -161,8 +161,14 @@ std::string FormatActivationTable(const json::array& activations) {
     if (!item.is_object()) continue;
     const auto& a = item.get_object();
     std::string status = "-";
+    int64_t code = -1;
     if (const auto* resp = a.if_contains("response"); resp && resp->is_object()) {
       status = Str(resp->get_object(), "status");
+    } else if (Int(a, "statusCode", &code)) {
+      // The list shape carries only the status code (OpenWhisk's brief records).
+      static constexpr const char* kStatus[] = {"success", "application error", "action developer error",
+                                                "whisk internal error"};
+      if (code >= 0 && code <= 3) status = kStatus[code];
     }
     int64_t start = 0;
     int64_t duration = 0;

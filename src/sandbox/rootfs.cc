@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <string_view>
 
@@ -233,9 +234,9 @@ class Builder {
     for (const char* d : kDevices) {
       const std::string inside = fmt::format("/dev/{}", d);
       Touch(inside);
-      // The bind keeps the host device usable: the tmpfs is nodev, the bind mount is not.
+      // The bind keeps the host device usable: the tmpfs is nodev, the bind mount is not. (No
+      // nosuid/noexec remount: neither means anything for a character device.)
       Mount(fmt::format("bind mount {}", inside), inside, At(inside), "", MS_BIND, "");
-      Remount(fmt::format("remount {}", inside), At(inside), MS_NOSUID | MS_NOEXEC);
     }
     Symlink("/dev/fd", "/proc/self/fd");
     Symlink("/dev/stdin", "/proc/self/fd/0");
@@ -283,78 +284,69 @@ class Builder {
 };
 
 // Flags of the mount at `path` that a remount must keep (the kernel refuses to clear locked ones
-// in a user namespace; keeping the unlocked ones too loses nothing).
-unsigned long KeptFlags(const char* path, int* err) noexcept {
+// in a user namespace; keeping the unlocked ones too loses nothing). Returns -errno on failure.
+HOTROD_SANDBOX_CHILD long KeptFlags(const char* path, unsigned long* flags) noexcept {
   struct statfs st;
-  if (::statfs(path, &st) < 0) {
-    *err = errno;
-    return 0;
-  }
-  *err = 0;
-  unsigned long flags = 0;
-  if (st.f_flags & ST_RDONLY) flags |= MS_RDONLY;
-  if (st.f_flags & ST_NOSUID) flags |= MS_NOSUID;
-  if (st.f_flags & ST_NODEV) flags |= MS_NODEV;
-  if (st.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
-  return flags;  // atime flags: a remount without any keeps the current ones
+  if (long r = ChildSyscall(SYS_statfs, path, &st); r < 0) return r;
+  *flags = 0;
+  if (st.f_flags & ST_RDONLY) *flags |= MS_RDONLY;
+  if (st.f_flags & ST_NOSUID) *flags |= MS_NOSUID;
+  if (st.f_flags & ST_NODEV) *flags |= MS_NODEV;
+  if (st.f_flags & ST_NOEXEC) *flags |= MS_NOEXEC;
+  return 0;  // atime flags: a remount without any keeps the current ones
 }
 
-int RunOp(const RootfsOp& op) noexcept {
+HOTROD_SANDBOX_CHILD long CreateFile(const char* path, unsigned mode, const std::string& content) noexcept {
+  const long fd = ChildSyscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return fd;
+  const char* p = content.data();
+  size_t left = content.size();
+  long r = 0;
+  while (left > 0) {
+    r = ChildSyscall(SYS_write, fd, p, left);
+    if (r == -EINTR) continue;
+    if (r <= 0) {
+      r = r < 0 ? r : -EIO;
+      break;
+    }
+    p += r;
+    left -= static_cast<size_t>(r);
+    r = 0;
+  }
+  const long c = ChildSyscall(SYS_close, fd);
+  return r < 0 ? r : c;
+}
+
+HOTROD_SANDBOX_CHILD long RunOp(const RootfsOp& op) noexcept {
   const char* target = op.target.c_str();
   switch (op.kind) {
     case RootfsOp::Kind::kMount:
-      return ::mount(op.source.empty() ? nullptr : op.source.c_str(), target,
-                     op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
-                     op.data.empty() ? nullptr : op.data.c_str());
+      return ChildSyscall(SYS_mount, op.source.empty() ? nullptr : op.source.c_str(), target,
+                          op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                          op.data.empty() ? nullptr : op.data.c_str());
     case RootfsOp::Kind::kBindRemount: {
-      int err = 0;
-      const unsigned long kept = KeptFlags(target, &err);
-      if (err) {
-        errno = err;
-        return -1;
-      }
-      return ::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | op.flags | kept, nullptr);
+      unsigned long kept = 0;
+      if (long r = KeptFlags(target, &kept); r < 0) return r;
+      return ChildSyscall(SYS_mount, nullptr, target, nullptr, MS_BIND | MS_REMOUNT | op.flags | kept, nullptr);
     }
     case RootfsOp::Kind::kMkdir:
-      return ::mkdir(target, op.mode);
-    case RootfsOp::Kind::kTouch: {
-      const int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-      if (fd < 0) return -1;
-      ::close(fd);
-      return 0;
-    }
+      return ChildSyscall(SYS_mkdirat, AT_FDCWD, target, op.mode);
+    case RootfsOp::Kind::kTouch:
+      return CreateFile(target, 0444, op.data);
     case RootfsOp::Kind::kSymlink:
-      return ::symlink(op.source.c_str(), target);
-    case RootfsOp::Kind::kWriteFile: {
-      const int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd < 0) return -1;
-      const char* p = op.data.data();
-      size_t left = op.data.size();
-      while (left > 0) {
-        const ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          const int e = n < 0 ? errno : EIO;
-          ::close(fd);
-          errno = e;
-          return -1;
-        }
-        p += n;
-        left -= static_cast<size_t>(n);
-      }
-      return ::close(fd);
-    }
+      return ChildSyscall(SYS_symlinkat, op.source.c_str(), AT_FDCWD, target);
+    case RootfsOp::Kind::kWriteFile:
+      return CreateFile(target, 0644, op.data);
     case RootfsOp::Kind::kPivotRoot:
-      return static_cast<int>(::syscall(SYS_pivot_root, target, op.source.c_str()));
+      return ChildSyscall(SYS_pivot_root, target, op.source.c_str());
     case RootfsOp::Kind::kUmountDetach:
-      return ::umount2(target, MNT_DETACH);
+      return ChildSyscall(SYS_umount2, target, MNT_DETACH);
     case RootfsOp::Kind::kRmdir:
-      return ::rmdir(target);
+      return ChildSyscall(SYS_unlinkat, AT_FDCWD, target, AT_REMOVEDIR);
     case RootfsOp::Kind::kChdir:
-      return ::chdir(target);
+      return ChildSyscall(SYS_chdir, target);
   }
-  errno = EINVAL;
-  return -1;
+  return -EINVAL;
 }
 
 }  // namespace
@@ -369,6 +361,30 @@ std::vector<ProcMask> RootfsLayout::DetectProcMasks() {
   for (const char* p : kReadOnlyProc)
     if (::lstat(p, &st) == 0) masks.push_back({p, ProcMask::Kind::kReadOnly});
   return masks;
+}
+
+Result<RootfsLayout> RootfsLayout::Prepare(const std::string& run_dir) {
+  if (run_dir.empty() || run_dir[0] != '/')
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox run dir '{}' must be absolute", run_dir));
+  std::error_code ec;
+  if (std::filesystem::create_directories(run_dir, ec); ec)
+    return MakeError(ErrorCode::kInternal, fmt::format("cannot create sandbox run dir {}: {}", run_dir, ec.message()));
+  const std::filesystem::path root = std::filesystem::path(run_dir).lexically_normal() / "root";
+  if (::mkdir(root.c_str(), 0755) < 0 && errno != EEXIST)
+    return MakeError(ErrorCode::kInternal, fmt::format("cannot create {}: {}", root.string(), std::strerror(errno)));
+  // The child resolves the root dir after switching to its unprivileged uid.
+  for (auto dir = root;; dir = dir.parent_path()) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+      return MakeError(ErrorCode::kInternal, fmt::format("sandbox run dir: {} is not a directory", dir.string()));
+    if (!(st.st_mode & S_IXOTH))
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("sandbox run dir: {} (mode {:o}) must be searchable by others: instances "
+                                   "mount their root there as an unprivileged uid",
+                                   dir.string(), st.st_mode & 07777));
+    if (dir == dir.root_path()) break;
+  }
+  return RootfsLayout{root.string(), DetectProcMasks()};
 }
 
 Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout& layout) {
@@ -392,10 +408,10 @@ Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout
 
 int RootfsPlan::Execute(size_t* failed_op) const noexcept {
   for (size_t i = 0; i < ops_.size(); ++i) {
-    if (RunOp(ops_[i]) == 0) continue;
-    if (ops_[i].optional && errno == ENOENT) continue;
+    const long r = RunOp(ops_[i]);
+    if (r == 0 || (r == -ENOENT && ops_[i].optional)) continue;
     *failed_op = i;
-    return -errno;
+    return static_cast<int>(r);
   }
   return 0;
 }

@@ -25,7 +25,7 @@
 //    step it would have failed in. It runs in the parent; it may allocate.
 //  - Execute() runs in the child, as root of a fresh user namespace that owns fresh mount and pid
 //    namespaces, after mount propagation was made private. Async-signal-safe: syscalls only,
-//    touches only memory prepared by Build(). On failure it returns -errno and the index of the
+//    touches only memory prepared by Build(), never writes errno. On failure it returns -errno and the index of the
 //    failing operation, whose name() the parent reports.
 //  - Bind-mount sources are resolved by the child after it switched to its unprivileged host uid:
 //    every directory above a source (and above root_dir) must be searchable by "others".
@@ -33,12 +33,54 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/result.h"
 #include "sandbox/sandbox.h"
 
 namespace hotrod {
+
+// Code that runs in the sandbox child before execve. The child shares the parent's memory
+// (CLONE_VM, as posix_spawn does, so launch cost does not grow with the server's size) and runs
+// on its own stack but with the launching thread's TLS: it must not allocate, take locks, or even
+// write errno, which that thread may be reading concurrently. Hence raw syscalls returning
+// -errno, and no sanitizer instrumentation (ASan would allocate fake stack frames).
+#define HOTROD_SANDBOX_CHILD __attribute__((no_sanitize("address", "undefined")))
+
+inline long RawSyscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6) noexcept {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 asm("r10") = a4;
+  register long r8 asm("r8") = a5;
+  register long r9 asm("r9") = a6;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+               : "rcx", "r11", "memory");
+  return ret;
+#else
+#error "the sandbox child's raw syscalls are x86_64 only"
+#endif
+}
+
+template <class T>
+long SyscallArg(T v) noexcept {
+  if constexpr (std::is_null_pointer_v<T>)
+    return 0;
+  else if constexpr (std::is_pointer_v<T>)
+    return reinterpret_cast<long>(v);
+  else
+    return static_cast<long>(v);
+}
+
+// ChildSyscall(SYS_mount, src, target, ...): the kernel's result, -errno on failure; errno untouched.
+template <class... A>
+long ChildSyscall(long nr, A... args) noexcept {
+  static_assert(sizeof...(A) <= 6);
+  long a[6] = {SyscallArg(args)...};
+  return RawSyscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 // A /proc path to hide or make read-only, as found on this host's kernel.
 struct ProcMask {
@@ -54,6 +96,9 @@ struct RootfsLayout {
   std::string root_dir;
   std::vector<ProcMask> proc_masks;
 
+  // Creates <run_dir> and <run_dir>/root and checks that every directory down to the root dir
+  // is searchable by others; fills proc_masks.
+  static Result<RootfsLayout> Prepare(const std::string& run_dir);
   // Docker's masked and read-only /proc paths that exist on this kernel (looked up in the host's
   // /proc, which shows the same kernel's entries as the instances' /proc will).
   static std::vector<ProcMask> DetectProcMasks();
@@ -85,7 +130,7 @@ class RootfsPlan {
   static Result<RootfsPlan> Build(const SandboxSpec& spec, const RootfsLayout& layout);
 
   // Child side; see the contract above. Returns 0, or -errno with *failed_op set.
-  int Execute(size_t* failed_op) const noexcept;
+  HOTROD_SANDBOX_CHILD int Execute(size_t* failed_op) const noexcept;
 
   const std::vector<RootfsOp>& ops() const { return ops_; }
 

@@ -103,6 +103,20 @@ TEST(SeccompFilter, LoadRequiresNoNewPrivsOrCapSysAdmin) {
   EXPECT_EQ(r.values[0], 0);
 }
 
+TEST(SeccompFilter, LoadFailureReturnsMinusErrnoAndLeavesErrnoAlone) {
+  // Without no_new_privs and without CAP_SYS_ADMIN (an unprivileged uid), the kernel refuses.
+  auto r = RunChild([](auto& report) {
+    if (::getuid() == 0 && ::setresuid(65534, 65534, 65534) != 0) return 1;
+    errno = 12345;
+    report(Filter().LoadInChild());
+    report(errno);
+    return 0;
+  }, /*filtered=*/false);
+  ASSERT_EQ(r.values.size(), 2u) << Describe(r);
+  EXPECT_EQ(r.values[0], -EACCES);
+  EXPECT_EQ(r.values[1], 12345);
+}
+
 struct Refused {
   const char* name;
   long nr;

@@ -68,4 +68,6 @@ void UidRange::Release(uid_t uid) {
   --in_use_;
 }
 
+void UidLease::Retire() { range_.reset(); }
+
 }  // namespace hotrod

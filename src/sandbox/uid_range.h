@@ -39,6 +39,9 @@ class UidLease {
   gid_t gid() const { return static_cast<gid_t>(uid_); }  // same number: one id per instance
   // Gives the uid back now (idempotent).
   void Release();
+  // Drops the lease without giving the uid back: it stays taken for the range's lifetime. For a
+  // uid that processes which could not be killed may still run as.
+  void Retire();
 
  private:
   friend class UidRange;

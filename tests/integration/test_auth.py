@@ -69,7 +69,6 @@ class AuthTest(ServerTestCase):
                 self.assertError(self.api.get(path, auth=None), 401, INVALID_AUTH)
 
     def test_malformed_authorization_header_is_401(self):
-        uuid_part, key_part = self.server.key.split(":", 1)
         for value in ("Basic",
                       "Basic !!!not-base64!!!",
                       "Basic " + base64.b64encode(b"no-colon-here").decode(),

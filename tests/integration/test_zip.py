@@ -7,13 +7,11 @@ import os
 import socket
 import stat
 import struct
-import time
 import unittest
 import uuid
 import zipfile
-import zlib
 
-from harness import (Client, ServerTestCase, b64, basic_auth, dir_size, send_streaming,
+from harness import (ServerTestCase, b64, basic_auth, dir_size, send_streaming,
                      zip_bytes)
 
 MB = 1 << 20

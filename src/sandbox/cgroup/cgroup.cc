@@ -1,6 +1,8 @@
 // Detection and the helpers both cgroup versions share.
 #include "sandbox/cgroup/cgroup.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -9,9 +11,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "sandbox/cgroup/cgroup_fs.h"
 #include "sandbox/cgroup/cgroup_internal.h"
@@ -26,11 +25,11 @@ int64_t CpuMillicoresFor(int64_t memory_mb, int64_t min_millicores) {
 }
 
 Status ValidateCgroupName(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 200 &&
-                  std::all_of(name.begin(), name.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '_' || c == '-';
-                  });
+  const bool ok =
+      !name.empty() && name.size() <= 200 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      });
   if (ok) return Status::Ok();
   return MakeError(ErrorCode::kInvalidArgument,
                    fmt::format("invalid cgroup name '{}' (want 1-200 of [A-Za-z0-9_-])", name));
@@ -49,9 +48,9 @@ Status ValidateLimits(const CgroupLimits& limits) {
                      fmt::format("cgroup pids limit {} must be positive", limits.pids_max));
   }
   if (limits.min_cpu_millicores <= 0 || limits.min_cpu_millicores > kMaxMillicores) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("cgroup CPU floor {} millicores out of range",
-                                 limits.min_cpu_millicores));
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("cgroup CPU floor {} millicores out of range", limits.min_cpu_millicores));
   }
   return Status::Ok();
 }

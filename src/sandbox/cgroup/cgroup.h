@@ -96,7 +96,8 @@ class CgroupManager {
   static Result<std::unique_ptr<CgroupManager>> Detect(const CgroupOptions& options);
 
   virtual int version() const = 0;  // 1 or 2
-  virtual Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) = 0;
+  virtual Result<std::unique_ptr<Cgroup>> Create(const std::string& name,
+                                                 const CgroupLimits& limits) = 0;
   // Removes leftovers of earlier runs under hotrod's subtree (killing what still runs there).
   virtual Status CleanupStale() = 0;
   // CleanupStale() and remove the subtree directory itself (clean shutdown, tests).

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,17 +12,19 @@
 #include <charconv>
 #include <cstring>
 
-#include <fmt/format.h>
-
 namespace hotrod {
 namespace {
 
 ErrorCode CodeForErrno(int err) {
   switch (err) {
-    case ENOENT: return ErrorCode::kNotFound;
-    case EEXIST: return ErrorCode::kAlreadyExists;
-    case EBUSY: return ErrorCode::kUnavailable;
-    default: return ErrorCode::kInternal;
+    case ENOENT:
+      return ErrorCode::kNotFound;
+    case EEXIST:
+      return ErrorCode::kAlreadyExists;
+    case EBUSY:
+      return ErrorCode::kUnavailable;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
@@ -46,8 +49,8 @@ Result<std::string> ReadFromStart(int fd, const std::string& path) {
 
 Error ErrnoError(const std::string& op, const std::string& path, int err) {
   const char* name = ::strerrorname_np(err);
-  return MakeError(CodeForErrno(err), fmt::format("{} {}: {} ({})", op, path, name ? name : "E?",
-                                                  std::strerror(err)));
+  return MakeError(CodeForErrno(err),
+                   fmt::format("{} {}: {} ({})", op, path, name ? name : "E?", std::strerror(err)));
 }
 
 int64_t FlatKeyValue(std::string_view contents, std::string_view key) {
@@ -95,8 +98,8 @@ Status CgroupFs::Write(const std::string& path, std::string_view value) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return ErrnoError(op, path, errno);
   if (static_cast<size_t>(n) != value.size()) {
-    return MakeError(ErrorCode::kInternal, fmt::format("{} {}: short write ({} of {} bytes)", op,
-                                                       path, n, value.size()));
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{} {}: short write ({} of {} bytes)", op, path, n, value.size()));
   }
   return Status::Ok();
 }
@@ -180,7 +183,8 @@ Status CgroupFs::WaitUntil(const std::string& path,
     struct pollfd pfd = {fd.get(), POLLPRI, 0};
     const int r = ::ppoll(&pfd, 1, &ts, nullptr);
     if (r < 0 && errno != EINTR) return ErrnoError("poll", path, errno);
-    if (r == 0) backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::milliseconds(5));
+    if (r == 0)
+      backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::milliseconds(5));
   }
   std::string shown = last.substr(0, 200);
   std::replace(shown.begin(), shown.end(), '\n', ' ');

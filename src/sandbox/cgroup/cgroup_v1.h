@@ -32,7 +32,8 @@ class V1Manager final : public CgroupManager {
                                                  std::shared_ptr<CgroupFs> fs);
 
   int version() const override { return 1; }
-  Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) override;
+  Result<std::unique_ptr<Cgroup>> Create(const std::string& name,
+                                         const CgroupLimits& limits) override;
   Status CleanupStale() override;
   Status RemoveSubtree() override;
 

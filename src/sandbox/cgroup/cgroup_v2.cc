@@ -1,15 +1,14 @@
 #include "sandbox/cgroup/cgroup_v2.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <set>
 #include <sstream>
 #include <vector>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include "sandbox/cgroup/cgroup_internal.h"
 
@@ -57,7 +56,8 @@ Status EnableControllers(CgroupFs& fs, const std::string& dir) {
     Error e = s.error();
     e.message += fmt::format(
         " (cgroup v2 'no internal processes' rule: {} holds processes; the server must not live "
-        "in the cgroup that parents hotrod's subtree, see CgroupOptions::delegated)", dir);
+        "in the cgroup that parents hotrod's subtree, see CgroupOptions::delegated)",
+        dir);
     return e;
   }
   return s;
@@ -71,7 +71,8 @@ Result<std::string> DelegatedParent(const CgroupMount& mount, CgroupFs& fs) {
   const auto paths = ParseProcCgroup(*text);
   const auto it = paths.find("");
   if (it == paths.end()) {
-    return MakeError(ErrorCode::kUnavailable, "delegated cgroup mode: no cgroup2 entry in /proc/self/cgroup");
+    return MakeError(ErrorCode::kUnavailable,
+                     "delegated cgroup mode: no cgroup2 entry in /proc/self/cgroup");
   }
   const std::string own = CgroupPathUnderMount(it->second, mount.root);
   if (own.empty() || own == "/") {
@@ -81,7 +82,9 @@ Result<std::string> DelegatedParent(const CgroupMount& mount, CgroupFs& fs) {
                                  it->second, mount.mount_point));
   }
   const size_t slash = own.rfind('/');
-  if (own.substr(slash + 1) == kSupervisor) return slash == 0 ? std::string("/") : own.substr(0, slash);
+  if (own.substr(slash + 1) == kSupervisor) {
+    return slash == 0 ? std::string("/") : own.substr(0, slash);
+  }
   const std::string supervisor = JoinCgroupPath(mount.mount_point, own, kSupervisor);
   Status made = fs.MakeDir(supervisor);
   if (!made.ok() && made.error().code != ErrorCode::kAlreadyExists) return made.error();
@@ -107,8 +110,9 @@ Status KillV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds ti
         JoinCgroupPath(dir, "cgroup.events"),
         [](std::string_view events) { return FlatKeyValue(events, "populated") == 0; }, timeout);
   }
-  return KillListedUntilEmpty(fs, {JoinCgroupPath(dir, "cgroup.procs")},
-                              [&fs, &dir]() { return Unpopulated(fs, dir); }, timeout);
+  return KillListedUntilEmpty(
+      fs, {JoinCgroupPath(dir, "cgroup.procs")}, [&fs, &dir]() { return Unpopulated(fs, dir); },
+      timeout);
 }
 
 Status RemoveV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds timeout) {
@@ -148,7 +152,8 @@ Result<std::unique_ptr<Cgroup>> V2Manager::Create(const std::string& name,
   const std::string dir = JoinCgroupPath(subtree_, name);
   if (Status s = fs_->MakeDir(dir); !s.ok()) {
     Error e = s.error();
-    if (e.code == ErrorCode::kAlreadyExists) e.message += " (a leftover? CleanupStale() removes those)";
+    if (e.code == ErrorCode::kAlreadyExists)
+      e.message += " (a leftover? CleanupStale() removes those)";
     return e;
   }
   // From here on every failure removes the fresh (still empty) directory.
@@ -218,7 +223,8 @@ V2Cgroup::~V2Cgroup() {
 }
 
 Status V2Cgroup::AddProcess(pid_t pid) {
-  if (destroyed_) return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path_));
+  if (destroyed_)
+    return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path_));
   return fs_->Write(JoinCgroupPath(path_, "cgroup.procs"), std::to_string(pid));
 }
 

@@ -27,7 +27,8 @@ class V2Manager final : public CgroupManager {
                                                  std::shared_ptr<CgroupFs> fs);
 
   int version() const override { return 2; }
-  Result<std::unique_ptr<Cgroup>> Create(const std::string& name, const CgroupLimits& limits) override;
+  Result<std::unique_ptr<Cgroup>> Create(const std::string& name,
+                                         const CgroupLimits& limits) override;
   Status CleanupStale() override;
   Status RemoveSubtree() override;
 

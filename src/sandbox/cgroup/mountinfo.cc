@@ -10,7 +10,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   size_t start = 0;
   for (;;) {
     const size_t pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    out.push_back(
+        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
     if (pos == std::string_view::npos) return out;
     start = pos + 1;
   }
@@ -102,7 +103,8 @@ std::map<std::string, std::string> ParseProcCgroup(std::string_view text) {
 std::string CgroupPathUnderMount(const std::string& path, const std::string& root) {
   if (root == "/" || root.empty()) return path;
   if (path == root) return "/";
-  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/') {
+  if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+      path[root.size()] == '/') {
     return path.substr(root.size());
   }
   return "";

@@ -1,0 +1,638 @@
+#include "sandbox/namespace_launcher.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace hotrod {
+namespace {
+
+// The kernel's struct clone_args (v2 layout, with `cgroup`), spelled out so <linux/sched.h> and
+// glibc's <sched.h> need not be mixed.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;  // Linux 5.7
+constexpr uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+constexpr size_t kChildStackSize = 64 * 1024;  // the child's frames plus a statfs buffer: a few KiB
+constexpr size_t kGuardSize = 4096;
+
+// The child's steps, in order. A failure is reported as {step, errno, detail}.
+enum ChildStep : int32_t {
+  kWaitParent,
+  kCredentials,
+  kParentDeathSignal,
+  kCgroupNamespace,
+  kSetHostname,
+  kPropagation,
+  kRootfs,  // detail = index of the failing RootfsOp, whose own name is reported
+  kLoopback,
+  kRlimits,
+  kChdir,
+  kStdio,
+  kCloseFds,
+  kDropCapabilities,
+  kNoNewPrivs,
+  kSeccomp,
+  kExecve,
+  kStepCount,
+};
+constexpr const char* kStepNames[kStepCount] = {
+    "wait for parent", "set credentials", "parent death signal", "cgroup namespace", "sethostname",
+    "mount propagation private", "rootfs", "loopback up", "setrlimit", "chdir", "dup2 stdio",
+    "close fds", "drop capabilities", "no_new_privs", "seccomp", "execve"};
+
+struct ChildReport {
+  int32_t step;
+  int32_t err;  // 0 with step kExecve: "about to exec" (sets EOF apart from a death in setup)
+  uint64_t detail;
+};
+
+// The kernel's struct sigaction for rt_sigaction (glibc's differs).
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
+// Everything the child reads, prepared by the parent before clone3.
+struct ChildContext {
+  int sync_fd, status_fd, devnull_fd, stdout_fd, stderr_fd, channel_fd;
+  bool unshare_cgroup;  // v1: the parent moves the child into its cgroup first
+  bool loopback_up;     // the net namespace is the child's own (not a pooled one, already up)
+  const char* hostname;
+  size_t hostname_len;
+  const RootfsPlan* plan;
+  ifreq loopback;
+  rlimit nofile, core, fsize;
+  const char* workdir;
+  int cap_last_cap;
+  const SeccompFilter* seccomp;
+  char* const* argv;
+  char* const* envp;
+};
+
+HOTROD_SANDBOX_CHILD [[noreturn]] void ChildExit() {
+  for (;;) ChildSyscall(SYS_exit_group, 127);
+}
+
+HOTROD_SANDBOX_CHILD [[noreturn]] void ChildFail(const ChildContext& c, ChildStep step, long neg_errno,
+                                                 uint64_t detail = 0) {
+  const ChildReport r{step, neg_errno < 0 ? static_cast<int32_t>(-neg_errno) : EINVAL, detail};
+  ChildSyscall(SYS_write, c.status_fd, &r, sizeof r);
+  ChildExit();
+}
+
+// Runs between clone3 and execve, on its own stack in the parent's memory (see rootfs.h).
+HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
+  // Handlers first, then the mask: a parent handler must never run here. SIG_IGN would also
+  // survive execve.
+  const KernelSigaction dfl{SIG_DFL, 0, nullptr, 0};
+  for (int s = 1; s < NSIG; ++s) ChildSyscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof(uint64_t));
+  const uint64_t no_signals = 0;
+  ChildSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, nullptr, sizeof no_signals);
+
+  char go = 0;
+  long r;
+  do {
+    r = ChildSyscall(SYS_read, c.sync_fd, &go, 1);
+  } while (r == -EINTR);
+  if (r != 1) ChildExit();  // the parent gave up (or died): nothing to report to
+
+  // Become the namespace's root, i.e. the instance's host uid, without supplementary groups.
+  if ((r = ChildSyscall(SYS_setresgid, 0, 0, 0)) < 0 || (r = ChildSyscall(SYS_setgroups, 0, nullptr)) < 0 ||
+      (r = ChildSyscall(SYS_setresuid, 0, 0, 0)) < 0)
+    ChildFail(c, kCredentials, r);
+  // Armed only now: a credential change clears it.
+  if ((r = ChildSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) ChildFail(c, kParentDeathSignal, r);
+  if (c.unshare_cgroup && (r = ChildSyscall(SYS_unshare, CLONE_NEWCGROUP)) < 0) ChildFail(c, kCgroupNamespace, r);
+  if ((r = ChildSyscall(SYS_sethostname, c.hostname, c.hostname_len)) < 0) ChildFail(c, kSetHostname, r);
+  // Nothing mounted from here on may propagate back to the host.
+  if ((r = ChildSyscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) < 0)
+    ChildFail(c, kPropagation, r);
+  size_t failed_op = 0;
+  if ((r = c.plan->Execute(&failed_op)) < 0) ChildFail(c, kRootfs, r, failed_op);
+
+  if (c.loopback_up) {  // loopback works; there is no other interface, hence no route out
+    const long sock = ChildSyscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) ChildFail(c, kLoopback, sock);
+    if ((r = ChildSyscall(SYS_ioctl, sock, SIOCSIFFLAGS, &c.loopback)) < 0) ChildFail(c, kLoopback, r);
+    ChildSyscall(SYS_close, sock);
+  }
+  if ((r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &c.nofile, nullptr)) < 0 ||
+      (r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_CORE, &c.core, nullptr)) < 0 ||
+      (r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &c.fsize, nullptr)) < 0)
+    ChildFail(c, kRlimits, r);
+  if ((r = ChildSyscall(SYS_chdir, c.workdir)) < 0) ChildFail(c, kChdir, r);
+  // Every fd here is >= 4 (the parent made sure), so no dup2 is a no-op that keeps CLOEXEC.
+  if ((r = ChildSyscall(SYS_dup2, c.devnull_fd, 0)) < 0 || (r = ChildSyscall(SYS_dup2, c.stdout_fd, 1)) < 0 ||
+      (r = ChildSyscall(SYS_dup2, c.stderr_fd, 2)) < 0 || (r = ChildSyscall(SYS_dup2, c.channel_fd, 3)) < 0)
+    ChildFail(c, kStdio, r);
+  // Keep 0-3 and the exec-status pipe (CLOEXEC: execve closes it).
+  const unsigned sfd = static_cast<unsigned>(c.status_fd);
+  if ((sfd > 4 && (r = ChildSyscall(SYS_close_range, 4u, sfd - 1, 0u)) < 0) ||
+      (r = ChildSyscall(SYS_close_range, sfd + 1, ~0u, 0u)) < 0)
+    ChildFail(c, kCloseFds, r);
+
+  // Capabilities: empty the bounding set, lock root's special treatment away (so execve as uid 0
+  // grants nothing and nothing can be regained), clear ambient, then drop the rest.
+  for (int cap = 0; cap <= c.cap_last_cap; ++cap)
+    if ((r = ChildSyscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0)) < 0) ChildFail(c, kDropCapabilities, r);
+  const unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if ((r = ChildSyscall(SYS_prctl, PR_SET_SECUREBITS, securebits, 0, 0, 0)) < 0 ||
+      (r = ChildSyscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) < 0)
+    ChildFail(c, kDropCapabilities, r);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  const __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  if ((r = ChildSyscall(SYS_capset, &header, none)) < 0) ChildFail(c, kDropCapabilities, r);
+
+  if ((r = ChildSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) ChildFail(c, kNoNewPrivs, r);
+  // The filter's own prctl may set errno, but only when it fails, and then nothing follows.
+  if ((r = c.seccomp->LoadInChild()) < 0) ChildFail(c, kSeccomp, r);
+  const ChildReport about_to_exec{kExecve, 0, 0};
+  ChildSyscall(SYS_write, c.status_fd, &about_to_exec, sizeof about_to_exec);
+  r = ChildSyscall(SYS_execve, c.argv[0], c.argv, c.envp);
+  ChildFail(c, kExecve, r);
+}
+
+HOTROD_SANDBOX_CHILD [[noreturn]] void ChildEntry(void* context) {
+  ChildMain(*static_cast<const ChildContext*>(context));
+}
+
+// clone3 onto a new stack: the child starts on it with `fn(arg)` (it never returns), the parent
+// gets the pid. glibc exports no clone3 wrapper, and a plain syscall() would have the child
+// return into the parent's frames on its empty stack.
+__attribute__((noinline)) long Clone3OnStack(CloneArgs* args, void (*fn)(void*), void* arg) {
+  long ret;
+  asm volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"  // outermost frame for unwinders
+      "mov %[arg], %%rdi\n\t"
+      "call *%[fn]\n\t"
+      "ud2\n"
+      "1:\n\t"
+      : "=a"(ret)
+      : "a"(SYS_clone3), "D"(args), "S"(sizeof(CloneArgs)), [fn] "r"(fn), [arg] "r"(arg)
+      : "rcx", "r11", "memory");
+  return ret;
+}
+
+// The child's stack: an anonymous mapping with a guard page below it.
+class ChildStack {
+ public:
+  bool Map() {
+    base_ = ::mmap(nullptr, kGuardSize + kChildStackSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base_ == MAP_FAILED) {
+      base_ = nullptr;
+      return false;
+    }
+    return ::mprotect(static_cast<char*>(base_) + kGuardSize, kChildStackSize, PROT_READ | PROT_WRITE) == 0;
+  }
+  ~ChildStack() {
+    if (base_) ::munmap(base_, kGuardSize + kChildStackSize);
+  }
+  uint64_t low() const { return reinterpret_cast<uint64_t>(base_) + kGuardSize; }
+
+ private:
+  void* base_ = nullptr;
+};
+
+Error StepError(std::string_view step, std::string_view why) {
+  return MakeError(ErrorCode::kInternal, fmt::format("sandbox step '{}' failed: {}", step, why));
+}
+Error StepErrno(std::string_view step, int err) { return StepError(step, std::strerror(err)); }
+
+// Child-side fds must not be 0-3: dup2 onto those would clobber or no-op (keeping CLOEXEC).
+bool MoveAbove3(UniqueFd& fd) {
+  if (fd.get() > 3) return true;
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 4);
+  if (moved < 0) return false;
+  fd.reset(moved);
+  return true;
+}
+
+Status WriteProcFile(const std::string& path, std::string_view text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return Error{ErrorCode::kInternal, std::strerror(errno)};
+  return Status::Ok();
+}
+
+bool ValidHostname(const std::string& h) {
+  if (h.empty() || h.size() > 63) return false;
+  for (char ch : h)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.')) return false;
+  return true;
+}
+
+std::string DescribeWait(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  return "stopped";
+}
+
+std::atomic<uint64_t> g_instance_seq{0};
+
+class NamespaceInstance final : public SandboxInstance {
+ public:
+  NamespaceInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, UidLease uid)
+      : pid_(pid), pidfd_(std::move(pidfd)), cgroup_(std::move(cgroup)), uid_(std::move(uid)) {}
+
+  ~NamespaceInstance() override {
+    Kill();
+    Reap();
+    if (auto s = cgroup_->Destroy(); !s.ok())
+      spdlog::warn("sandbox {}: removing cgroup {}: {}", pid_, cgroup_->path(), s.error().message);
+    if (!emptied_) {
+      // Something of this instance may still run as its uid: never hand that uid out again.
+      spdlog::error("sandbox {}: could not empty cgroup {}; uid {} retired", pid_, cgroup_->path(), uid_.uid());
+      uid_.Retire();
+    }
+  }
+
+  pid_t pid() const override { return pid_; }
+
+  void Kill() override {
+    if (emptied_) return;
+    // Killing the namespace's init makes the kernel kill everything else in the pid namespace;
+    // the cgroup kill is the second, independent layer.
+    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+    if (auto s = cgroup_->KillAll(); !s.ok()) {
+      spdlog::warn("sandbox {}: cgroup kill failed: {}", pid_, s.error().message);
+      return;
+    }
+    emptied_ = true;
+  }
+
+  bool MemoryLimitHit() const override { return cgroup_->OomKilled(); }
+
+  // v1: moves the (still waiting) child into its cgroup before it is released.
+  Status Attach() { return cgroup_->AddProcess(pid_); }
+
+  // Blocks until the init process is reaped; returns its wait status.
+  int Reap() {
+    if (!reaped_) {
+      while (::waitpid(pid_, &wait_status_, __WALL) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+    }
+    return wait_status_;
+  }
+
+ private:
+  const pid_t pid_;
+  UniqueFd pidfd_;
+  std::unique_ptr<Cgroup> cgroup_;
+  UidLease uid_;
+  bool emptied_ = false;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+}  // namespace
+
+// Fresh network namespaces made ahead of time by one background thread: creating one costs
+// 0.4-1 ms of kernel work (loopback registration, sysctl tables) that would otherwise sit on
+// every launch. Each is used by exactly one instance. They belong to the host's user namespace,
+// so an instance holds no capability over its network namespace, not even during setup.
+class NetnsPool {
+ public:
+  explicit NetnsPool(size_t target) : target_(target), thread_([this] { Run(); }) {}
+  ~NetnsPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // A fresh namespace, or an invalid fd when none is ready (the launch then makes its own).
+  UniqueFd Take() {
+    std::lock_guard lock(mu_);
+    if (ready_.empty()) return UniqueFd();
+    UniqueFd fd = std::move(ready_.front());
+    ready_.pop_front();
+    cv_.notify_all();
+    return fd;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (ready_.size() >= target_) {
+        cv_.wait(lock);
+        continue;
+      }
+      lock.unlock();
+      auto fd = MakeOne();
+      lock.lock();
+      if (!fd.ok()) {
+        spdlog::warn("sandbox: network namespace pool stopped: {}", fd.error().message);
+        return;  // launches create their namespaces inline, as without a pool
+      }
+      ready_.push_back(std::move(fd).value());
+    }
+  }
+
+  // This thread moves into a new namespace each time; the previous one lives on through its fd.
+  static Result<UniqueFd> MakeOne() {
+    if (::unshare(CLONE_NEWNET) < 0) return Error{ErrorCode::kInternal, fmt::format("unshare: {}", std::strerror(errno))};
+    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq lo{};
+    std::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
+    lo.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if (!sock.valid() || ::ioctl(sock.get(), SIOCSIFFLAGS, &lo) < 0)
+      return Error{ErrorCode::kInternal, fmt::format("loopback up: {}", std::strerror(errno))};
+    UniqueFd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!ns.valid()) return Error{ErrorCode::kInternal, fmt::format("open netns: {}", std::strerror(errno))};
+    return ns;
+  }
+
+  const size_t target_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<UniqueFd> ready_;  // guarded by mu_
+  bool stop_ = false;           // guarded by mu_
+  std::thread thread_;
+};
+
+NamespaceLauncher::~NamespaceLauncher() = default;
+
+Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const SandboxSpec& spec) {
+  // --- validate and prepare everything the child will touch ---
+  if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/')
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: argv[0] must be an absolute path");
+  if (!ValidHostname(spec.hostname))
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: invalid hostname '{}'", spec.hostname));
+  if (!spec.workdir.empty() && spec.workdir[0] != '/')
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: workdir must be absolute");
+  if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0)
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: limits must be positive");
+  auto plan = RootfsPlan::Build(spec, layout_);
+  if (!plan.ok()) return plan.error();
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  ChildContext ctx{};
+  ctx.hostname = spec.hostname.c_str();
+  ctx.hostname_len = spec.hostname.size();
+  ctx.plan = &*plan;
+  std::strncpy(ctx.loopback.ifr_name, "lo", IFNAMSIZ - 1);
+  ctx.loopback.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+  ctx.nofile = {static_cast<rlim_t>(spec.max_open_files), static_cast<rlim_t>(spec.max_open_files)};
+  ctx.core = {0, 0};
+  const rlim_t fsize = static_cast<rlim_t>(spec.max_file_size_mb) << 20;
+  ctx.fsize = {fsize, fsize};
+  ctx.workdir = spec.workdir.empty() ? "/" : spec.workdir.c_str();
+  ctx.cap_last_cap = cap_last_cap_;
+  ctx.seccomp = seccomp_.get();
+  ctx.argv = argv.data();
+  ctx.envp = envp.data();
+  ctx.unshare_cgroup = cgroups_->version() == 1;
+
+  // --- step: uid ---
+  auto uid = uids_->Acquire();
+  if (!uid.ok()) return StepError("uid", uid.error().message);
+  const std::string uid_map = fmt::format("0 {} 1\n", uid->uid());
+  const std::string gid_map = fmt::format("0 {} 1\n", uid->gid());
+
+  // --- step: channels ---
+  int sp[2], out[2], err[2], status[2], sync[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) return StepErrno("socketpair", errno);
+  UniqueFd sp_parent(sp[0]), sp_child(sp[1]);
+  if (::pipe2(out, O_CLOEXEC) < 0) return StepErrno("pipe stdout", errno);
+  UniqueFd out_read(out[0]), out_write(out[1]);
+  if (::pipe2(err, O_CLOEXEC) < 0) return StepErrno("pipe stderr", errno);
+  UniqueFd err_read(err[0]), err_write(err[1]);
+  if (::pipe2(status, O_CLOEXEC) < 0) return StepErrno("pipe exec-status", errno);
+  UniqueFd status_read(status[0]), status_write(status[1]);
+  if (::pipe2(sync, O_CLOEXEC) < 0) return StepErrno("pipe sync", errno);
+  UniqueFd sync_read(sync[0]), sync_write(sync[1]);
+  if (!MoveAbove3(sp_child) || !MoveAbove3(out_write) || !MoveAbove3(err_write) || !MoveAbove3(status_write) ||
+      !MoveAbove3(sync_read))
+    return StepErrno("channels", errno);
+  ctx.sync_fd = sync_read.get();
+  ctx.status_fd = status_write.get();
+  ctx.devnull_fd = devnull_.get();
+  ctx.stdout_fd = out_write.get();
+  ctx.stderr_fd = err_write.get();
+  ctx.channel_fd = sp_child.get();
+  ChildStack stack;
+  if (!stack.Map()) return StepErrno("child stack", errno);
+
+  // --- step: cgroup ---
+  const CgroupLimits limits{spec.memory_mb, spec.pids_max, options_.min_cpu_millicores};
+  // Unique across launchers and across servers whose lifetimes overlap (tests run several).
+  const std::string cgroup_name = fmt::format("{}-{}-{}", options_.cgroup_prefix, ::getpid(), ++g_instance_seq);
+  auto cgroup = cgroups_->Create(cgroup_name, limits);
+  if (!cgroup.ok()) return StepError("cgroup", cgroup.error().message);
+
+  // --- step: clone3 --- CLONE_VM: the child borrows this address space until execve instead
+  // of copying its page tables (and tearing the copy down at exec), as posix_spawn does.
+  int pidfd = -1;
+  CloneArgs args{};
+  args.flags = kNamespaces | CLONE_VM | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  args.stack = stack.low();
+  args.stack_size = kChildStackSize;
+  if ((*cgroup)->fd() >= 0) {  // v2: born inside its cgroup, which becomes its cgroup ns root
+    args.flags |= kCloneIntoCgroup | CLONE_NEWCGROUP;
+    args.cgroup = static_cast<uint64_t>((*cgroup)->fd());
+  }
+  // A pooled network namespace is entered by this thread just for the clone (the child inherits
+  // it); otherwise the child gets a new one of its own.
+  UniqueFd netns = netns_pool_ ? netns_pool_->Take() : UniqueFd();
+  if (netns.valid() && ::setns(netns.get(), CLONE_NEWNET) < 0) {
+    spdlog::warn("sandbox: entering a pooled network namespace: {}", std::strerror(errno));
+    netns.reset();
+  }
+  ctx.loopback_up = !netns.valid();
+  if (!netns.valid()) args.flags |= CLONE_NEWNET;
+  const long pid = Clone3OnStack(&args, ChildEntry, &ctx);  // -errno on failure
+  // A server thread left in an instance's network namespace would open its sockets there.
+  if (netns.valid()) HOTROD_CHECK(::setns(host_netns_.get(), CLONE_NEWNET) == 0);
+  if (pid < 0) return StepErrno("clone3", static_cast<int>(-pid));
+
+  // From here the instance owns child, cgroup and uid: any return below undoes all of them, and
+  // its destruction (kill + reap) comes before that of ctx, plan and the stack the child uses.
+  auto instance = std::make_unique<NamespaceInstance>(static_cast<pid_t>(pid), UniqueFd(pidfd),
+                                                      std::move(cgroup).value(), std::move(uid).value());
+  sync_read.reset();
+  status_write.reset();
+  sp_child.reset();
+  out_write.reset();
+  err_write.reset();
+
+  // --- step: id maps --- ("setgroups" stays "allow": the child must drop the supplementary
+  // groups it inherits from the server, root's among them; with "deny" it never could.)
+  const std::string proc = fmt::format("/proc/{}/", pid);
+  if (auto s = WriteProcFile(proc + "uid_map", uid_map); !s.ok()) return StepError("uid_map", s.error().message);
+  if (auto s = WriteProcFile(proc + "gid_map", gid_map); !s.ok()) return StepError("gid_map", s.error().message);
+  // --- step: cgroup attach (v1) ---
+  if (ctx.unshare_cgroup) {
+    if (auto s = instance->Attach(); !s.ok()) return StepError("cgroup attach", s.error().message);
+  }
+  // --- step: release ---
+  if (::write(sync_write.get(), "g", 1) != 1) return StepErrno("release child", errno);
+  sync_write.reset();
+
+  // --- wait for exec: records until EOF ---
+  bool about_to_exec = false;
+  ChildReport report{};
+  size_t have = 0;
+  for (;;) {
+    const ssize_t n = ::read(status_read.get(), reinterpret_cast<char*>(&report) + have, sizeof report - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    if (have < sizeof report) continue;
+    have = 0;
+    if (report.step == kExecve && report.err == 0) {
+      about_to_exec = true;
+      continue;
+    }
+    const int step = report.step >= 0 && report.step < kStepCount ? report.step : kExecve;
+    if (step == kRootfs && report.detail < plan->ops().size())
+      return StepErrno(plan->ops()[report.detail].name, report.err);
+    return StepErrno(kStepNames[step], report.err);
+  }
+  if (!about_to_exec)
+    return StepError("setup", fmt::format("the sandbox child died before exec ({})", DescribeWait(instance->Reap())));
+
+  instance->control = std::move(sp_parent);
+  instance->stdout_fd = std::move(out_read);
+  instance->stderr_fd = std::move(err_read);
+  return std::unique_ptr<SandboxInstance>(std::move(instance));
+}
+
+namespace {
+
+// The effective capabilities the parent side needs: id maps for arbitrary host uids (SETUID,
+// SETGID), signals to instances running as other uids (KILL), namespaces and cgroups (SYS_ADMIN).
+Status CheckPrivileges() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) < 0)
+    return MakeError(ErrorCode::kPermissionDenied, fmt::format("sandbox: capget failed: {}", std::strerror(errno)));
+  const std::pair<int, const char*> needed[] = {
+      {CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}, {CAP_SETUID, "CAP_SETUID"}, {CAP_SETGID, "CAP_SETGID"}, {CAP_KILL, "CAP_KILL"}};
+  std::string missing;
+  for (const auto& [cap, name] : needed)
+    if (!(data[cap / 32].effective & (1u << (cap % 32)))) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", name);
+  if (missing.empty()) return Status::Ok();
+  return MakeError(ErrorCode::kPermissionDenied,
+                   fmt::format("the function sandbox needs root (running as uid {}); missing capabilities: {}",
+                               ::geteuid(), missing));
+}
+
+Result<std::string> ReadFirstLine(const char* path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!in || !std::getline(in, text))
+    return MakeError(ErrorCode::kInternal, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  return text;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLauncherOptions options) {
+  std::unique_ptr<NamespaceLauncher> l(new NamespaceLauncher());
+  if (auto s = CheckPrivileges(); !s.ok()) return s.error();
+
+  if (auto max_ns = ReadFirstLine("/proc/sys/user/max_user_namespaces"); max_ns.ok() && *max_ns == "0")
+    return MakeError(ErrorCode::kUnavailable,
+                     "the function sandbox needs user namespaces: /proc/sys/user/max_user_namespaces is 0");
+  auto last_cap = ReadFirstLine("/proc/sys/kernel/cap_last_cap");
+  if (!last_cap.ok()) return last_cap.error();
+  l->cap_last_cap_ = std::atoi(last_cap->c_str());
+  if (l->cap_last_cap_ < CAP_SYS_ADMIN || l->cap_last_cap_ > 63)
+    return MakeError(ErrorCode::kInternal, fmt::format("unexpected cap_last_cap '{}'", *last_cap));
+
+  auto layout = RootfsLayout::Prepare(options.run_dir);
+  if (!layout.ok()) return layout.error();
+  l->layout_ = std::move(layout).value();
+
+  l->cgroups_ = options.cgroups;
+  if (!l->cgroups_) {
+    auto detected = CgroupManager::Detect();
+    if (!detected.ok())
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("the function sandbox needs cgroups: {}", detected.error().message));
+    l->cgroups_ = std::move(detected).value();
+  }
+  l->seccomp_ = options.seccomp;
+  if (!l->seccomp_) {
+    auto built = SeccompFilter::Build();
+    if (!built.ok())
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("the function sandbox's seccomp filter: {}", built.error().message));
+    l->seccomp_ = std::move(built).value();
+  }
+  l->uids_ = options.uids;
+  if (!l->uids_) {
+    auto range = UidRange::Create(options.first_uid, options.uid_count);
+    if (!range.ok()) return range.error();
+    l->uids_ = std::move(range).value();
+  }
+  l->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  l->host_netns_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!l->devnull_.valid() || !l->host_netns_.valid())
+    return MakeError(ErrorCode::kInternal, fmt::format("sandbox: opening /dev/null or the network namespace: {}",
+                                                       std::strerror(errno)));
+  l->options_ = std::move(options);
+
+  // Self-test: a launch that must get through every step and fail only at execve (the program
+  // does not exist). It proves clone3 with all namespaces, the id maps, cgroups, every mount,
+  // pivot_root, the capability drop and the seccomp filter work on this host.
+  SandboxSpec probe;
+  probe.argv = {"/nonexistent/hotrod-sandbox-self-test"};
+  probe.memory_mb = 32;
+  probe.tmp_size_mb = 1;
+  probe.pids_max = 4;
+  auto r = l->Launch(probe);
+  if (r.ok()) return MakeError(ErrorCode::kInternal, "sandbox self-test: a missing program was executed");
+  if (r.error().message.find("'execve' failed: " + std::string(std::strerror(ENOENT))) == std::string::npos)
+    return MakeError(ErrorCode::kUnavailable, fmt::format("sandbox self-test failed: {}", r.error().message));
+  if (l->options_.netns_pool_size > 0) l->netns_pool_ = std::make_unique<NetnsPool>(l->options_.netns_pool_size);
+  return l;
+}
+
+}  // namespace hotrod
