@@ -2,7 +2,7 @@
 //
 //   loadgen --url http://127.0.0.1:PORT/path [--method GET|POST] [--auth uuid:key] [--body JSON]
 //           --connections N (--duration-s S | --requests R) [--warmup-s W] [--threads T]
-//           [--timeout-s X] [--samples-out FILE] [--json]
+//           [--timeout-s X] [--max-time-s X] [--samples-out FILE] [--json]
 //   loadgen --merge FILE [--merge FILE...] [--json]
 //
 // Closed loop: each connection sends its next request only when the previous reply is complete,
@@ -18,6 +18,10 @@
 // request count or a duration (and a hard wall-clock cap), every request has a timeout.
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,11 +35,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/url.hpp>
 
 namespace {
 
@@ -70,13 +69,15 @@ struct Options {
 };
 
 [[noreturn]] void Usage(const std::string& error) {
-  std::fprintf(stderr,
-               "loadgen: %s\n"
-               "usage: loadgen --url http://127.0.0.1:PORT/path [--method GET|POST] [--auth uuid:key]\n"
-               "               [--body JSON] --connections N (--duration-s S | --requests R)\n"
-               "               [--warmup-s W] [--threads T] [--timeout-s X] [--samples-out FILE] [--json]\n"
-               "       loadgen --merge FILE [--merge FILE...] [--json]\n",
-               error.c_str());
+  std::fprintf(
+      stderr,
+      "loadgen: %s\n"
+      "usage: loadgen --url http://127.0.0.1:PORT/path [--method GET|POST] [--auth uuid:key]\n"
+      "               [--body JSON] --connections N (--duration-s S | --requests R)\n"
+      "               [--warmup-s W] [--threads T] [--timeout-s X] [--max-time-s X]\n"
+      "               [--samples-out FILE] [--json]\n"
+      "       loadgen --merge FILE [--merge FILE...] [--json]\n",
+      error.c_str());
   std::exit(2);
 }
 
@@ -84,8 +85,8 @@ double ParseNumber(std::string_view flag, const std::string& text, double min, d
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > max)
-    Usage(std::string(flag) + " wants a number in [" + std::to_string(min) + ", " + std::to_string(max) +
-          "], got '" + text + "'");
+    Usage(std::string(flag) + " wants a number in [" + std::to_string(min) + ", " +
+          std::to_string(max) + "], got '" + text + "'");
   return v;
 }
 
@@ -102,9 +103,12 @@ Options ParseArgs(int argc, char** argv) {
     if (flag == "--url") {
       o.url = value;
     } else if (flag == "--method") {
-      if (value == "GET") o.method = http::verb::get;
-      else if (value == "POST") o.method = http::verb::post;
-      else Usage("--method must be GET or POST");
+      if (value == "GET")
+        o.method = http::verb::get;
+      else if (value == "POST")
+        o.method = http::verb::post;
+      else
+        Usage("--method must be GET or POST");
     } else if (flag == "--auth") {
       o.auth = value;
     } else if (flag == "--body") {
@@ -114,7 +118,8 @@ Options ParseArgs(int argc, char** argv) {
     } else if (flag == "--duration-s") {
       o.duration_s = ParseNumber(flag, value, 0.001, kMaxSeconds);
     } else if (flag == "--requests") {
-      o.requests = static_cast<uint64_t>(ParseNumber(flag, value, 1, static_cast<double>(kMaxRequests)));
+      o.requests =
+          static_cast<uint64_t>(ParseNumber(flag, value, 1, static_cast<double>(kMaxRequests)));
     } else if (flag == "--warmup-s") {
       o.warmup_s = ParseNumber(flag, value, 0, kMaxSeconds);
     } else if (flag == "--threads") {
@@ -133,12 +138,14 @@ Options ParseArgs(int argc, char** argv) {
   }
   if (!o.merge.empty()) return o;
   if (o.url.empty()) Usage("--url is required");
-  if ((o.duration_s > 0) == (o.requests > 0)) Usage("give exactly one of --duration-s and --requests");
+  if ((o.duration_s > 0) == (o.requests > 0))
+    Usage("give exactly one of --duration-s and --requests");
   return o;
 }
 
 std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
@@ -171,7 +178,8 @@ Target ResolveUrl(const std::string& url) {
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
-  if (ec || !address.is_loopback()) Usage("--url must name a loopback address (127.0.0.0/8, ::1 or localhost)");
+  if (ec || !address.is_loopback())
+    Usage("--url must name a loopback address (127.0.0.0/8, ::1 or localhost)");
   if (!parsed->has_port() || parsed->port_number() == 0) Usage("--url needs an explicit port");
   Target t;
   t.endpoint = tcp::endpoint(address, parsed->port_number());
@@ -205,7 +213,7 @@ struct Schedule {
   Clock::time_point warmup_end;  // requests sent before this are not recorded
   Clock::time_point stop;        // no request is sent at or after this
   bool by_count = false;
-  std::atomic<int64_t> budget{0};  // --requests: measured requests left to send
+  std::atomic<int64_t> budget{0};       // --requests: measured requests left to send
   std::chrono::microseconds timeout{};  // per exchange (connect, or request and reply)
 };
 
@@ -232,15 +240,19 @@ class ResponseSink final : public http::basic_parser<false> {
   void on_response_impl(int code, beast::string_view, int, boost::system::error_code&) override {
     status_ = static_cast<unsigned>(code);
   }
-  void on_field_impl(http::field, beast::string_view, beast::string_view, boost::system::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view, beast::string_view,
+                     boost::system::error_code&) override {}
   void on_header_impl(boost::system::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&,
+                         boost::system::error_code&) override {}
   size_t on_body_impl(beast::string_view body, boost::system::error_code&) override {
     Keep(body);
     return body.size();
   }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
-  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, boost::system::error_code&) override {
+  void on_chunk_header_impl(std::uint64_t, beast::string_view,
+                            boost::system::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                            boost::system::error_code&) override {
     Keep(body);
     return body.size();
   }
@@ -283,7 +295,8 @@ asio::awaitable<void> RunConnection(Conn& c) {
     const auto sent = Clock::now();
     if (sent >= sched.stop) break;
     const bool measured = sent >= sched.warmup_end;
-    if (measured && sched.by_count && sched.budget.fetch_sub(1, std::memory_order_relaxed) <= 0) break;
+    if (measured && sched.by_count && sched.budget.fetch_sub(1, std::memory_order_relaxed) <= 0)
+      break;
 
     c.busy = true;
     c.since = sent;
@@ -296,13 +309,17 @@ asio::awaitable<void> RunConnection(Conn& c) {
     }
     ResponseSink parser;
     parser.body_limit(64 << 20);
-    if (!ec) std::tie(ec, std::ignore) = co_await asio::async_write(*c.socket, asio::buffer(*c.request), kTok);
+    if (!ec)
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(*c.socket, asio::buffer(*c.request), kTok);
     if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(*c.socket, buffer, parser, kTok);
     const auto done = Clock::now();
     c.busy = false;
     if (ec) {
+      if (measured) c.stats.last_done = done;
       const bool timed_out = done - sent >= sched.timeout;
-      NoteError(c.stats, measured, timed_out ? "transport: timed out" : "transport: " + ec.message());
+      NoteError(c.stats, measured,
+                timed_out ? "transport: timed out" : "transport: " + ec.message());
       c.socket.reset();
       asio::steady_timer pause(executor, std::chrono::milliseconds(10));
       co_await pause.async_wait(kTok);
@@ -332,7 +349,8 @@ asio::awaitable<void> RunConnection(Conn& c) {
 // pending read then fails and the connection counts an error), until all of them are done.
 asio::awaitable<void> Watchdog(std::vector<Conn*> conns, std::chrono::microseconds timeout) {
   asio::steady_timer tick(co_await asio::this_coro::executor);
-  const auto period = std::min<std::chrono::microseconds>(timeout / 4, std::chrono::milliseconds(100));
+  const auto period =
+      std::min<std::chrono::microseconds>(timeout / 4, std::chrono::milliseconds(100));
   for (;;) {
     tick.expires_after(period);
     co_await tick.async_wait(kTok);
@@ -390,23 +408,27 @@ Figures Compute(const Summary& s) {
 
 void Print(const Figures& f, bool as_json, int connections, const std::string& label) {
   if (as_json) {
-    std::printf("{\"count\":%llu,\"errors\":%llu,\"elapsed_s\":%.6f,\"rps\":%.1f,\"mean_us\":%.1f,"
-                "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"connections\":%d}\n",
-                static_cast<unsigned long long>(f.count), static_cast<unsigned long long>(f.errors), f.elapsed_s,
-                f.rps, f.mean_us, f.p50, f.p90, f.p99, f.p999, f.max, connections);
+    std::printf(
+        "{\"count\":%llu,\"errors\":%llu,\"elapsed_s\":%.6f,\"rps\":%.1f,\"mean_us\":%.1f,"
+        "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"connections\":%d}"
+        "\n",
+        static_cast<unsigned long long>(f.count), static_cast<unsigned long long>(f.errors),
+        f.elapsed_s, f.rps, f.mean_us, f.p50, f.p90, f.p99, f.p999, f.max, connections);
     return;
   }
   std::printf("%s\n", label.c_str());
-  std::printf("  %llu ok, %llu errors in %.3f s: %.1f requests/s\n", static_cast<unsigned long long>(f.count),
-              static_cast<unsigned long long>(f.errors), f.elapsed_s, f.rps);
-  std::printf("  latency us: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u  mean %.1f\n", f.p50, f.p90, f.p99, f.p999,
-              f.max, f.mean_us);
+  std::printf("  %llu ok, %llu errors in %.3f s: %.1f requests/s\n",
+              static_cast<unsigned long long>(f.count), static_cast<unsigned long long>(f.errors),
+              f.elapsed_s, f.rps);
+  std::printf("  latency us: p50 %u  p90 %u  p99 %u  p99.9 %u  max %u  mean %.1f\n", f.p50, f.p90,
+              f.p99, f.p999, f.max, f.mean_us);
 }
 
 // Samples file: a header line "<magic> <errors> <elapsed_us>", then one latency (us) per line.
 void WriteSamples(const std::string& file, const Summary& s) {
   std::ofstream out(file, std::ios::trunc);
-  out << kSamplesMagic << ' ' << s.errors << ' ' << static_cast<uint64_t>(s.elapsed_s * 1e6) << '\n';
+  out << kSamplesMagic << ' ' << s.errors << ' ' << static_cast<uint64_t>(s.elapsed_s * 1e6)
+      << '\n';
   std::string text;
   for (uint32_t v : s.latencies_us) (text += std::to_string(v)) += '\n';
   out << text;
@@ -421,7 +443,8 @@ Summary Merge(const std::vector<std::string>& files) {
     std::ifstream in(file);
     std::string magic;
     uint64_t errors = 0, elapsed_us = 0;
-    if (!(in >> magic >> errors >> elapsed_us) || magic != kSamplesMagic) Usage("not a samples file: " + file);
+    if (!(in >> magic >> errors >> elapsed_us) || magic != kSamplesMagic)
+      Usage("not a samples file: " + file);
     total.errors += errors;
     total.elapsed_s += static_cast<double>(elapsed_us) / 1e6;
     uint32_t v;
@@ -467,7 +490,8 @@ Summary RunLoad(const Options& o) {
   for (size_t t = 0; t < contexts.size(); ++t)
     asio::co_spawn(*contexts[t], Watchdog(per_thread[t], timeout), crash_on_exception);
   std::vector<std::thread> workers;
-  for (size_t i = 1; i < contexts.size(); ++i) workers.emplace_back([&ctx = *contexts[i]] { ctx.run(); });
+  for (size_t i = 1; i < contexts.size(); ++i)
+    workers.emplace_back([&ctx = *contexts[i]] { ctx.run(); });
   contexts[0]->run();
   for (auto& w : workers) w.join();
 
@@ -475,7 +499,8 @@ Summary RunLoad(const Options& o) {
   Clock::time_point last = sched.warmup_end;
   std::string first_error;
   for (auto& c : conns) {
-    s.latencies_us.insert(s.latencies_us.end(), c.stats.latencies_us.begin(), c.stats.latencies_us.end());
+    s.latencies_us.insert(s.latencies_us.end(), c.stats.latencies_us.begin(),
+                          c.stats.latencies_us.end());
     s.errors += c.stats.errors;
     last = std::max(last, c.stats.last_done);
     if (first_error.empty()) first_error = c.stats.first_error;
@@ -499,7 +524,8 @@ int main(int argc, char** argv) {
   const Summary s = RunLoad(o);
   if (!o.samples_out.empty()) WriteSamples(o.samples_out, s);
   Print(Compute(s), o.json, o.connections,
-        std::string(o.method == http::verb::get ? "GET " : "POST ") + o.url + "  connections=" +
-            std::to_string(o.connections) + " threads=" + std::to_string(std::min(o.threads, o.connections)));
+        std::string(o.method == http::verb::get ? "GET " : "POST ") + o.url +
+            "  connections=" + std::to_string(o.connections) +
+            " threads=" + std::to_string(std::min(o.threads, o.connections)));
   return s.latencies_us.empty() ? 1 : 0;
 }

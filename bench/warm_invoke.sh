@@ -5,8 +5,8 @@
 # cases alternate in rotating order over several short rounds, and each case's percentiles are
 # computed over the union of its rounds' samples (hotrod_loadgen --merge).
 #
-# Usage: bench/warm_invoke.sh            (BUILD_DIR, ROUNDS, RUN_S, SKIP_BUILD=1 and
-#                                         RESULTS_DIR from the environment; see below)
+# Usage: bench/warm_invoke.sh   (BUILD_DIR, ROUNDS, RUN_S, WIDE, SKIP_BUILD=1, HOTROD_BIN,
+#                                LOADGEN_BIN and RESULTS_DIR from the environment; see below)
 # Writes the table to stdout and to bench/results/warm_invoke-<date>.md.
 set -euo pipefail
 
@@ -30,8 +30,9 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   log "building hotrod and hotrod_loadgen in $BUILD_DIR"
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen >/dev/null
 fi
-HOTROD=$BUILD_DIR/hotrod
-LOADGEN=$BUILD_DIR/hotrod_loadgen
+# HOTROD_BIN / LOADGEN_BIN measure given binaries instead (e.g. an older build, to compare).
+HOTROD=${HOTROD_BIN:-$BUILD_DIR/hotrod}
+LOADGEN=${LOADGEN_BIN:-$BUILD_DIR/hotrod_loadgen}
 [[ -x $HOTROD && -x $LOADGEN ]] || { log "missing $HOTROD or $LOADGEN"; exit 1; }
 
 # wrk is the independent cross-check of the throughput figure; the run goes on without it.
@@ -56,7 +57,9 @@ cleanup() {
       log "server did not stop on SIGTERM; killing it"
       kill -KILL "$SERVER_PID" 2>/dev/null || true
     fi
-    wait "$SERVER_PID" 2>/dev/null || true
+    local server_rc=0
+    wait "$SERVER_PID" 2>/dev/null || server_rc=$?
+    [[ $server_rc = 0 ]] || log "server exited with status $server_rc after SIGTERM"
   fi
   if [[ $rc != 0 && -f $WORK/server.log ]]; then
     log "failed (exit $rc); server log tail:"
@@ -161,25 +164,40 @@ if [[ $HAVE_WRK = 1 ]]; then
     [[ $name = node ]] && url=$NODE_URL method=POST body='{}'
     [[ $name = python ]] && url=$PY_URL method=POST body='{}'
     log "wrk: $name x $WIDE"
+    # A cross-check only: a failed wrk run is reported and skipped, not fatal.
     out=$(WRK_METHOD=$method WRK_BODY=$body WRK_AUTH_B64=$AUTH_B64 \
-      wrk -t1 -c"$WIDE" -d"${RUN_S}s" --timeout 10s -s "$ROOT/bench/wrk_invoke.lua" "$url")
-    line=$(grep '^{' <<<"$out" | tail -n1)
-    printf '{"case":"%s","result":%s}\n' "$name" "$line" >>"$WORK/wrk.jsonl"
+      wrk -t1 -c"$WIDE" -d"${RUN_S}s" --timeout 10s -s "$ROOT/bench/wrk_invoke.lua" "$url" 2>&1) ||
+      log "wrk failed on $name"
+    line=$(grep '^{' <<<"$out" | tail -n1 || true)
+    if [[ -n $line ]]; then
+      printf '{"case":"%s","result":%s}\n' "$name" "$line" >>"$WORK/wrk.jsonl"
+    else
+      log "wrk gave no result for $name: $(tail -n2 <<<"$out")"
+    fi
   done
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# How many instances the wide cases made the pool start: context for the throughput figures.
+INSTANCES=$(for c in $(pgrep -P "$SERVER_PID" || true); do cat "/proc/$c/comm" 2>/dev/null || true; done |
+  sort | uniq -c | awk '{printf "%s%s x %s", sep, $2, $1; sep=", "}')
 
 # --- report ----------------------------------------------------------------------------------
 mkdir -p "$RESULTS_DIR"
 REPORT=$RESULTS_DIR/warm_invoke-$(date +%Y-%m-%d).md
 git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && git_rev="$git_rev (with uncommitted changes)"
-export BENCH_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ) BENCH_GIT=$git_rev BENCH_NPROC=$(nproc) \
-  BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) \
-  BENCH_KERNEL=$(uname -r) BENCH_NODE=$(/usr/bin/node --version 2>/dev/null || echo '?') \
-  BENCH_PYTHON=$(/usr/bin/python3.11 --version 2>/dev/null || echo '?') \
-  BENCH_LOAD="$LOAD_BEFORE (before) / $LOAD_AFTER (after)" BENCH_ROUNDS=$ROUNDS BENCH_RUN_S=$RUN_S \
-  BENCH_WIDE=$WIDE
+# Machine and run facts for the report header (the report script reads BENCH_* variables).
+BENCH_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+BENCH_NODE=$(/usr/bin/node --version 2>/dev/null || echo '?')
+BENCH_PYTHON=$(/usr/bin/python3.11 --version 2>/dev/null || echo '?')
+BENCH_NPROC=$(nproc)
+BENCH_KERNEL=$(uname -r)
+export BENCH_DATE BENCH_CPU BENCH_NODE BENCH_PYTHON BENCH_NPROC BENCH_KERNEL
+export BENCH_GIT=$git_rev BENCH_LOAD="$LOAD_BEFORE (before) / $LOAD_AFTER (after)"
+BENCH_BINARY="$HOTROD (built $(date -r "$HOTROD" +'%Y-%m-%d %H:%M'))"
+export BENCH_BINARY
+export BENCH_ROUNDS=$ROUNDS BENCH_RUN_S=$RUN_S BENCH_WIDE=$WIDE BENCH_INSTANCES=${INSTANCES:-none}
 "$PYTHON" "$ROOT/bench/warm_invoke_report.py" "$WORK/rounds.jsonl" "$WORK/merged.jsonl" "$WORK/wrk.jsonl" \
   >"$WORK/report.md"
 cp "$WORK/report.md" "$REPORT"

@@ -42,6 +42,8 @@ def main():
     w(f"- machine: nproc {env('BENCH_NPROC')}, {env('BENCH_CPU')}, kernel {env('BENCH_KERNEL')}; "
       f"load average {env('BENCH_LOAD')}")
     w(f"- runtimes: Node.js {env('BENCH_NODE')}, {env('BENCH_PYTHON')}; hotrod at {env('BENCH_GIT')}")
+    w(f"- server binary: `{env('BENCH_BINARY')}`")
+    w(f"- instances running after the wide cases: {env('BENCH_INSTANCES')}")
     w(f"- method: `bench/warm_invoke.sh`. hotrod_loadgen (closed loop, HTTP/1.1 keep-alive, one "
       f"thread, on the same cores as the server); {env('BENCH_ROUNDS')} rounds x "
       f"{env('BENCH_RUN_S')} s per case, case order rotated every round; percentiles over the "

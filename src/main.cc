@@ -21,7 +21,8 @@
 #include "controller/invocations.h"
 #include "invoker/invoker.h"
 #include "runtimes/manifest.h"
-#include "sandbox/process_launcher.h"
+#include "sandbox/disabled_launcher.h"
+#include "sandbox/namespace_launcher.h"
 #include "store/code/code_store.h"
 #include "store/sqlite/activation_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -70,6 +71,7 @@ int Serve(const ServeOptions& options) {
   std::error_code fs_ec;
   std::filesystem::create_directories(data_dir, fs_ec);
   if (fs_ec) return Fail(fmt::format("cannot create data directory {}: {}", data_dir.string(), fs_ec.message()));
+  // Private: sandboxes get their code and shims as mounts the server (root) clones for them.
   ::chmod(data_dir.c_str(), 0700);
 
   auto endpoint = ParseListen(options.listen);
@@ -89,12 +91,22 @@ int Serve(const ServeOptions& options) {
   CodeStore code(data_dir / "code");
   if (!code.init_status().ok()) return Fail(code.init_status().error().message);
 
+  // Functions run only inside hotrod's sandbox. Without the privileges it needs, the server still
+  // serves the API but refuses to run functions, and says why (fail closed, no fallback).
+  std::unique_ptr<Launcher> launcher;
+  if (auto sandbox = NamespaceLauncher::Create(NamespaceLauncherOptions{}); sandbox.ok()) {
+    spdlog::info("sandbox ready (cgroup v{})", (*sandbox)->cgroup_version());
+    launcher = std::move(sandbox).value();
+  } else {
+    spdlog::error("the sandbox is unavailable, so functions will not run: {}", sandbox.error().message);
+    launcher = std::make_unique<DisabledLauncher>(sandbox.error().message);
+  }
+
   asio::io_context io(1);
-  ProcessLauncher launcher;
   InvokerOptions invoker_options;
   invoker_options.shim_dir = shim_dir;
   invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
-  Invoker invoker(io, launcher, *manifest, code, invoker_options);
+  Invoker invoker(io, *launcher, *manifest, code, invoker_options);
   ActivationLog activation_log(**store);
   ActionService actions(**store, code, *manifest, invoker_options.extract_limits);
   actions.set_on_change([&](const std::string& ns, const std::string& name) { invoker.ActionChanged(ns, name); });

@@ -54,8 +54,8 @@ Response ActionResponse(ApiContext& ctx, const Action& action, bool with_code) {
 }
 
 Response List(ApiContext& ctx, const Route& route, const Request& request) {
-  auto limit = QueryInt(request.target(), "limit", 30);
-  auto skip = QueryInt(request.target(), "skip", 0);
+  auto limit = QueryInt(route, "limit", 30);
+  auto skip = QueryInt(route, "skip", 0);
   if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
   if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
   auto actions = ctx.actions.List(route.ns, *skip, *limit == 0 ? 200 : *limit);
@@ -68,7 +68,7 @@ Response List(ApiContext& ctx, const Route& route, const Request& request) {
 Response Put(ApiContext& ctx, const Route& route, const Request& request, const std::string& name) {
   auto body = BodyObject(request, true);
   if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
-  auto put = ctx.actions.Put(route.ns, name, std::get<json::object>(body), QueryFlag(request.target(), "overwrite"));
+  auto put = ctx.actions.Put(route.ns, name, std::get<json::object>(body), QueryFlag(route, "overwrite"));
   if (!put.ok()) return ErrorResponse(put.error());
   return ActionResponse(ctx, *put->action, false);
 }
@@ -81,9 +81,9 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   auto body = BodyObject(request, false);
   if (auto* error = std::get_if<Response>(&body)) co_return std::move(*error);
 
-  const bool result_only = QueryFlag(request.target(), "result");
-  const bool blocking = result_only || QueryFlag(request.target(), "blocking");
-  auto wait_ms = QueryInt(request.target(), "timeout", 0);
+  const bool result_only = QueryFlag(route, "result");
+  const bool blocking = result_only || QueryFlag(route, "blocking");
+  auto wait_ms = QueryInt(route, "timeout", 0);
   if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
   auto done = ctx.invocations.Start(route.caller, *action, std::move(std::get<json::object>(body)), received);
@@ -127,7 +127,7 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
       auto action = ctx.actions.Get(route.ns, name);
       if (!action.ok()) co_return ErrorResponse(action.error());
       if (!*action) co_return ErrorResponse(http::status::not_found, kNotFound);
-      auto code = QueryParam(request.target(), "code");
+      auto code = QueryParam(route, "code");
       co_return ActionResponse(ctx, **action, !code || *code != "false");
     }
     case http::verb::put:

@@ -10,29 +10,28 @@ namespace {
 constexpr std::string_view kNotFound = "The requested resource does not exist.";
 
 Response List(ApiContext& ctx, const Route& route, const Request& request) {
-  const auto target = request.target();
   ActivationQuery q;
   q.ns = route.ns;
-  if (auto name = QueryParam(target, "name"); name && !name->empty()) {
+  if (auto name = QueryParam(route, "name"); name && !name->empty()) {
     // The npm client may send "pkg/name" or "/ns/name": the last segment is the action.
     const auto slash = name->rfind('/');
     q.name = slash == std::string::npos ? *name : name->substr(slash + 1);
   }
-  auto limit = QueryInt(target, "limit", 30);
-  auto skip = QueryInt(target, "skip", 0);
+  auto limit = QueryInt(route, "limit", 30);
+  auto skip = QueryInt(route, "skip", 0);
   if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
   if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
   q.limit = *limit == 0 ? 200 : *limit;
   q.skip = *skip;
   for (auto [param, field] : {std::pair{"since", &q.since_ms}, std::pair{"upto", &q.upto_ms}}) {
-    if (!QueryParam(target, param)) continue;
-    auto v = QueryInt(target, param, 0);
+    if (!QueryParam(route, param)) continue;
+    auto v = QueryInt(route, param, 0);
     if (!v) return ErrorResponse(http::status::bad_request, fmt::format("{} must be milliseconds since the epoch", param));
     *field = *v;
   }
   auto list = ctx.activations.List(q);
   if (!list.ok()) return ErrorResponse(list.error());
-  const bool docs = QueryFlag(target, "docs");
+  const bool docs = QueryFlag(route, "docs");
   json::array out;
   for (const auto& a : *list) out.push_back(ActivationToJson(a, !docs));
   return JsonResponse(http::status::ok, out);

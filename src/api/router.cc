@@ -13,34 +13,38 @@ namespace urls = boost::urls;
 
 constexpr std::string_view kNotFound = "The requested resource does not exist.";
 
-// Decoded path segments of target, or nullopt if it is not a valid origin-form target.
-std::optional<std::vector<std::string>> Segments(std::string_view target) {
+struct ParsedTarget {
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> query;
+};
+
+// Decoded path segments and query of target (parsed once per request), or nullopt if it is
+// not a valid origin-form target.
+std::optional<ParsedTarget> ParseTarget(std::string_view target) {
   auto parsed = urls::parse_origin_form(target);
   if (!parsed) return std::nullopt;
-  std::vector<std::string> out;
-  for (auto s : parsed->segments()) out.push_back(s);
-  if (!out.empty() && out.back().empty()) out.pop_back();  // trailing slash
+  ParsedTarget out;
+  for (auto s : parsed->segments()) out.segments.push_back(s);
+  if (!out.segments.empty() && out.segments.back().empty()) out.segments.pop_back();  // trailing slash
+  for (auto p : parsed->params()) out.query.emplace_back(p.key, p.value);
   return out;
 }
 
 }  // namespace
 
-std::optional<std::string> QueryParam(std::string_view target, std::string_view name) {
-  auto parsed = urls::parse_origin_form(target);
-  if (!parsed) return std::nullopt;
-  auto params = parsed->params();
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  return std::string((*it).value);
+std::optional<std::string> QueryParam(const Route& route, std::string_view name) {
+  for (const auto& [key, value] : route.query)
+    if (key == name) return value;
+  return std::nullopt;
 }
 
-bool QueryFlag(std::string_view target, std::string_view name) {
-  auto v = QueryParam(target, name);
+bool QueryFlag(const Route& route, std::string_view name) {
+  auto v = QueryParam(route, name);
   return v && *v == "true";
 }
 
-std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, int64_t fallback) {
-  auto v = QueryParam(target, name);
+std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64_t fallback) {
+  auto v = QueryParam(route, name);
   if (!v) return fallback;
   int64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -49,12 +53,17 @@ std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, 
 }
 
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
-  auto segs = Segments(target);
-  // /api/v1/namespaces/{ns}/actions/{name}
-  if (segs && segs->size() == 6 && (*segs)[0] == "api" && (*segs)[4] == "actions") {
-    if (method == http::verb::put) return ctx_.limits.max_action_body;
-    if (method == http::verb::post) return ctx_.limits.max_invoke_body;
-  }
+  // /api/v1/namespaces/{ns}/actions/{name}[?query]: a cheap scan, the full parse comes later.
+  constexpr std::string_view kPrefix = "/api/v1/namespaces/";
+  if (!target.starts_with(kPrefix)) return ctx_.limits.max_other_body;
+  std::string_view rest = target.substr(kPrefix.size());
+  rest = rest.substr(0, rest.find('?'));
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos || !rest.substr(slash + 1).starts_with("actions/"))
+    return ctx_.limits.max_other_body;
+  if (rest.substr(slash + 1 + 8).find('/') != std::string_view::npos) return ctx_.limits.max_other_body;
+  if (method == http::verb::put) return ctx_.limits.max_action_body;
+  if (method == http::verb::post) return ctx_.limits.max_invoke_body;
   return ctx_.limits.max_other_body;
 }
 
@@ -82,10 +91,10 @@ asio::awaitable<Response> Router::Handle(Request request) {
 }
 
 asio::awaitable<Response> Router::Dispatch(Request& request) {
-  auto segs = Segments(request.target());
-  if (!segs) co_return ErrorResponse(http::status::bad_request, "The request target is not a valid URL path.");
+  auto parsed = ParseTarget(request.target());
+  if (!parsed) co_return ErrorResponse(http::status::bad_request, "The request target is not a valid URL path.");
   const auto method = request.method();
-  auto& s = *segs;
+  auto& s = parsed->segments;
 
   if (s.size() == 1 && s[0] == "healthz") {
     if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
@@ -116,6 +125,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
                             fmt::format("The supplied authentication is not authorized to access '{}'.", s[3]));
   route.caller = *caller;
   route.segments.assign(s.begin() + 4, s.end());
+  route.query = std::move(parsed->query);
   if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);

@@ -42,6 +42,7 @@ struct ApiContext {
 struct Route {
   std::string ns;                     // the caller's namespace ("_" resolved)
   std::vector<std::string> segments;  // e.g. {"actions", "hello"}
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Identity caller;
 };
 
@@ -73,11 +74,11 @@ Response HandleInfo(ApiContext& ctx);
 
 namespace hotrod {
 
-// The decoded value of query parameter `name` in `target`, if present.
-std::optional<std::string> QueryParam(std::string_view target, std::string_view name);
+// The decoded value of query parameter `name` of the request, if present.
+std::optional<std::string> QueryParam(const Route& route, std::string_view name);
 // "true" -> true; absent or anything else -> false.
-bool QueryFlag(std::string_view target, std::string_view name);
+bool QueryFlag(const Route& route, std::string_view name);
 // An integer query parameter: absent -> fallback; not an integer -> nullopt.
-std::optional<int64_t> QueryInt(std::string_view target, std::string_view name, int64_t fallback);
+std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64_t fallback);
 
 }  // namespace hotrod

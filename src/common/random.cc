@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -37,6 +38,36 @@ std::string RandomHex(size_t n_bytes) {
   std::vector<uint8_t> buf(n_bytes);
   FillRandom(buf.data(), n_bytes);
   return ToHex(buf.data(), n_bytes);
+}
+
+std::string NewActivationId() {
+  // xoshiro256** (public domain, Blackman & Vigna): fast, and seeded from the kernel per thread.
+  thread_local uint64_t state[4] = {0, 0, 0, 0};
+  thread_local bool seeded = false;
+  if (!seeded) {
+    FillRandom(reinterpret_cast<uint8_t*>(state), sizeof state);
+    seeded = true;
+  }
+  auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  auto next = [&] {
+    const uint64_t result = rotl(state[1] * 5, 7) * 9;
+    const uint64_t t = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= t;
+    state[3] = rotl(state[3], 45);
+    return result;
+  };
+  const uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  uint8_t bytes[16];
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  const uint64_t a = next(), b = next();
+  for (int i = 0; i < 8; ++i) bytes[6 + i] = static_cast<uint8_t>(a >> (8 * i));
+  for (int i = 0; i < 2; ++i) bytes[14 + i] = static_cast<uint8_t>(b >> (8 * i));
+  return ToHex(bytes, sizeof bytes);
 }
 
 std::string NewUuid() {

@@ -1,5 +1,9 @@
 #include "invoker/instance.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include "invoker/frame.h"
@@ -51,14 +55,28 @@ void Instance::Notify() { log_signal_.cancel(); }
 
 asio::awaitable<void> Instance::ReadLogs(LogStream stream) {
   const int i = static_cast<int>(stream);
+  auto& pipe = streams_[i];
+  pipe.non_blocking(true);
   char buf[16 * 1024];
-  for (;;) {
-    auto [ec, n] = co_await streams_[i].async_read_some(asio::buffer(buf), kTok);
-    if (ec) break;
-    const int completed = logs_.Feed(stream, std::string_view(buf, n));
-    if (completed > 0) {
-      sentinels_[i] += completed;
-      Notify();
+  bool open = true;
+  while (open) {
+    // Wait for readability, then drain with plain reads: a short read means the pipe is empty,
+    // which saves the read that would only return EAGAIN.
+    auto [wec] = co_await pipe.async_wait(asio::posix::stream_descriptor::wait_read, kTok);
+    if (wec) break;
+    for (;;) {
+      const ssize_t n = ::read(pipe.native_handle(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        break;
+      }
+      const int completed = logs_.Feed(stream, std::string_view(buf, static_cast<size_t>(n)));
+      if (completed > 0) {
+        sentinels_[i] += completed;
+        Notify();
+      }
+      if (static_cast<size_t>(n) < sizeof buf) break;
     }
   }
   logs_.FlushPartial(stream);
@@ -109,21 +127,34 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   frame.reserve(payload.size() + 4);
   AppendFrame(frame, payload);
 
+  // One read usually brings the whole reply frame; keep reading until it is complete.
   bool channel_ok = false;
-  std::string body;
+  std::string_view body;
   auto [wec, wn] = co_await asio::async_write(control_, asio::buffer(frame), kTok);
   if (!wec) {
-    unsigned char header[4];
-    auto [hec, hn] = co_await asio::async_read(control_, asio::buffer(header), kTok);
-    if (!hec) {
-      const uint32_t len = DecodeFrameLength(header);
-      if (len > kMaxFrameBytes) {
-        ex.outcome = Exchange::Outcome::kProtocolError;
-      } else {
-        body.resize(len);
-        auto [bec, bn] = co_await asio::async_read(control_, asio::buffer(body), kTok);
-        channel_ok = !bec;
+    size_t have = 0;
+    uint32_t len = 0;
+    bool have_len = false;
+    for (;;) {
+      if (!have_len && have >= 4) {
+        len = DecodeFrameLength(reinterpret_cast<const unsigned char*>(read_buf_.data()));
+        if (len > kMaxFrameBytes) {
+          ex.outcome = Exchange::Outcome::kProtocolError;
+          break;
+        }
+        have_len = true;
       }
+      if (have_len && have >= 4 + static_cast<size_t>(len)) {
+        channel_ok = have == 4 + static_cast<size_t>(len);  // a reply never has a successor
+        body = std::string_view(read_buf_.data() + 4, len);
+        if (!channel_ok) ex.outcome = Exchange::Outcome::kProtocolError;
+        break;
+      }
+      const size_t want = have_len ? 4 + static_cast<size_t>(len) : std::max<size_t>(have + 4096, 64 * 1024);
+      if (read_buf_.size() < want) read_buf_.resize(want);
+      auto [rec, rn] = co_await control_.async_read_some(asio::buffer(read_buf_.data() + have, read_buf_.size() - have), kTok);
+      if (rec) break;
+      have += rn;
     }
   }
   in_exchange_ = false;
@@ -132,6 +163,7 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   if (channel_ok) {
     boost::system::error_code jec;
     json::value v = json::parse(body, jec);
+    if (read_buf_.size() > 1024 * 1024) std::string().swap(read_buf_);  // do not keep a huge buffer
     if (!jec && v.is_object()) {
       ex.outcome = Exchange::Outcome::kReply;
       ex.reply = std::move(v.as_object());

@@ -80,6 +80,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   asio::steady_timer deadline_;
   asio::steady_timer log_signal_;  // cancelled to wake AwaitLogs
   LogBuffer logs_;
+  std::string read_buf_;  // reply frames from the control channel
   int64_t sentinels_[2] = {0, 0};
   bool eof_[2] = {false, false};
   int64_t runs_ = 0;

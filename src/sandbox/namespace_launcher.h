@@ -5,35 +5,47 @@
 //
 // Launch runs ordered, named steps (as Firecracker's jailer does); the first that fails aborts
 // the launch with "sandbox step '<name>' failed: <errno text>" and everything made so far (child,
-// cgroup, uid) is undone: the program never runs half-isolated (fail closed). Between clone and
-// exec the child only makes syscalls on memory the parent prepared (no allocation).
+// cgroup, uid) is undone: the program never runs half-isolated (fail closed).
 //
-// Parent                                  Child (PID 1 of its pid namespace)
+// Parent (launching thread)               Child (PID 1 of its pid namespace)
 //  uid lease, channels, cgroup Create
-//  clone3(NEWUSER|NEWNS|NEWPID|NEWIPC|
-//         NEWUTS|NEWNET[|NEWCGROUP|
-//         INTO_CGROUP on v2], PIDFD)  ->   waits on the sync pipe
+//  [setns into a pooled netns]
+//  clone3(CLONE_VM, own stack, NEWUSER|   waits on the sync pipe
+//    NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]
+//    [|NEWCGROUP|INTO_CGROUP on v2], PIDFD)
+//  [setns back]
 //  uid_map "0 <uid> 1", gid_map
 //  v1: cgroup AddProcess(pid)
 //  release (sync pipe)                ->   setresgid/setresuid(0), setgroups({}), PDEATHSIG
 //                                          v1: unshare(NEWCGROUP) (its root = the instance cgroup)
 //                                          sethostname, mount propagation private
 //                                          rootfs plan ... pivot_root, root read-only
-//                                          lo up, rlimits, chdir, stdio + fd 3, close other fds
-//                                          drop caps (bounding, securebits, ambient, capset)
-//                                          no_new_privs, seccomp, execve
+//                                          lo up (own netns), rlimits, chdir, stdio + fd 3,
+//                                          close other fds, drop caps (bounding set, securebits,
+//                                          ambient, capset), no_new_privs, seccomp, execve
 //  reads the exec-status pipe: EOF after the "about to exec" record = running.
 //
+// The child shares the parent's memory until execve (CLONE_VM, as posix_spawn does): launch
+// cost does not grow with the server's size (a fork-style copy of a 100 MB process costs
+// milliseconds). So between clone and exec the child makes raw syscalls only, on memory the
+// parent prepared and keeps alive until the child has exec'ed or died: no allocation, no locks,
+// not even errno (rootfs.h).
+//
 // Contract:
-//  - Create() checks every privilege and facility up front and fails with a message saying
-//    exactly what is missing (the server then refuses to run functions with it).
+//  - Create() checks every privilege and facility up front, then runs a self-test launch; it
+//    fails with a message saying exactly what is missing (the server then refuses to run
+//    functions with it).
 //  - Launch() is thread-safe (the uid range locks, the cgroup manager is thread-safe, the seccomp
-//    filter immutable). Instances follow sandbox.h: one owner, not thread-safe.
+//    filter immutable, the netns pool locks). It must be called from threads in the server's
+//    own network namespace. Instances follow sandbox.h: one owner, not thread-safe.
 //  - Instances: Kill() SIGKILLs the namespace's init (the kernel then kills the whole pid
 //    namespace) and kills the cgroup as a group; the destructor also reaps, removes the cgroup and
-//    returns the uid. Nothing of an instance survives it (setsid or double fork included).
-//  - The sandbox child is tied to the launching thread's life (PR_SET_PDEATHSIG): Launch from a
-//    long-lived thread.
+//    returns the uid (or retires it if the cgroup could not be emptied). Nothing of an instance
+//    survives it (setsid or double fork included).
+//  - The child dies with the thread that launched it (PR_SET_PDEATHSIG): launch from long-lived
+//    threads. CgroupManager::CleanupStale() at server start removes what a crashed server left.
+//  - Bind-mount sources (and the run dir) are resolved by the child as its unprivileged host uid:
+//    they must be reachable and readable by "others" (rootfs.h).
 #pragma once
 
 #include <sys/types.h>
@@ -55,7 +67,7 @@ namespace hotrod {
 struct NamespaceLauncherOptions {
   // Holds the (empty) directory every instance mounts its root on, inside its own mount
   // namespace. It and its ancestors must be searchable by others (the child resolves it as its
-  // unprivileged host uid); Create() makes it (mode 0711) and checks that.
+  // unprivileged host uid); Create() makes it if missing and checks that.
   std::string run_dir = "/run/hotrod";
   // Host uids (gid = same number) instance roots map to; one per live instance.
   uid_t first_uid = 100000;

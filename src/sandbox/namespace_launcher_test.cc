@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,6 +127,41 @@ TEST(RootfsPlan, SkeletonStopsAtEnclosingMountsAndFilesGetFileMountPoints) {
 }
 
 // ---------- real sandboxes (root) ----------
+
+// Fail closed, with the reason: without privileges Create() names what is missing.
+TEST(NamespaceLauncherCreate, RefusesWithoutPrivilegesAndSaysWhy) {
+  if (::geteuid() != 0) {
+    auto l = NamespaceLauncher::Create({});
+    ASSERT_FALSE(l.ok());
+    EXPECT_NE(l.error().message.find("needs root"), std::string::npos) << l.error().message;
+    return;
+  }
+  // As root: drop to nobody in a child process (this one must keep its privileges).
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    if (::setgroups(0, nullptr) < 0 || ::setresgid(65534, 65534, 65534) < 0 || ::setresuid(65534, 65534, 65534) < 0)
+      ::_exit(2);
+    auto l = NamespaceLauncher::Create({});
+    const std::string msg = l.ok() ? "created" : l.error().message;
+    (void)!::write(pipefd[1], msg.data(), msg.size());
+    ::_exit(l.ok() ? 1 : 0);
+  }
+  ::close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) msg.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << msg;
+  EXPECT_EQ(msg,
+            "the function sandbox needs root (running as uid 65534); missing capabilities: CAP_SYS_ADMIN, CAP_SETUID, "
+            "CAP_SETGID, CAP_KILL");
+}
 
 struct Output {
   std::string out, err;
@@ -335,6 +372,24 @@ TEST_F(Sandbox, ChannelAndFileBindMount) {
   const auto o = Collect(**inst);
   EXPECT_EQ(o.out, "from-code\ncode-ro\n");
   ::unlink(host_file.c_str());
+}
+
+TEST_F(Sandbox, WritableBindMountIsWritableButNotSetuid) {
+  const std::string dir = "/run/hotrod-test/rw-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0777), 0);
+  ::chmod(dir.c_str(), 0777);  // the instance writes as its own host uid
+  auto spec = Shell("echo data > /data/out && echo wrote; grep ' /data ' /proc/self/mountinfo | grep -o 'rw,nosuid,nodev'");
+  spec.mounts.push_back({dir, "/data", true});
+  const auto o = Run(spec);
+  EXPECT_EQ(o.out, "wrote\nrw,nosuid,nodev\n") << o.err;
+  std::ifstream in(dir + "/out");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "data");
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/out").c_str(), &st), 0);
+  EXPECT_GE(st.st_uid, launcher_->uids().first());  // owned by the instance's host uid, not root
+  std::filesystem::remove_all(dir);
 }
 
 // Host pids of every process in the same pid namespace as `pid` (itself included).

@@ -1,6 +1,7 @@
 #include "sandbox/rootfs.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -59,6 +60,7 @@ class Builder {
   Builder(const SandboxSpec& spec, const RootfsLayout& layout) : spec_(spec), root_(layout.root_dir) {}
 
   std::vector<RootfsOp> ops;
+  std::vector<UniqueFd> source_trees;  // see RootfsPlan::source_trees_
 
   std::string At(std::string_view inside) const { return root_ + std::string(inside); }
 
@@ -166,6 +168,10 @@ class Builder {
       struct stat st;
       if (::stat(m.source.c_str(), &st) < 0)
         return MountError(m.target, fmt::format("{} (source {})", std::strerror(errno), m.source));
+      UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(),
+                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+      if (!tree.valid())
+        return MountError(m.target, fmt::format("open_tree: {} (source {})", std::strerror(errno), m.source));
       const bool is_dir = S_ISDIR(st.st_mode);
       if (!is_dir && !S_ISREG(st.st_mode))
         return MountError(m.target, fmt::format("source {} is neither a directory nor a regular file", m.source));
@@ -182,7 +188,15 @@ class Builder {
           Touch(m.target);
       }
       const std::string target = At(m.target);
-      Mount(fmt::format("bind mount {}", m.target), m.source, target, "", MS_BIND, "");
+      {
+        RootfsOp op;
+        op.kind = RootfsOp::Kind::kMoveMount;
+        op.name = fmt::format("bind mount {}", m.target);
+        op.target = target;
+        op.fd = tree.get();
+        ops.push_back(std::move(op));
+      }
+      source_trees.push_back(std::move(tree));
       // nosuid+nodev always; the kernel's locked flags of the source are added at run time.
       Remount(fmt::format("remount {} {}", m.target, m.writable ? "nosuid,nodev" : "read-only"), target,
               MS_NOSUID | MS_NODEV | (m.writable ? 0 : MS_RDONLY));
@@ -345,6 +359,8 @@ HOTROD_SANDBOX_CHILD long RunOp(const RootfsOp& op) noexcept {
       return ChildSyscall(SYS_unlinkat, AT_FDCWD, target, AT_REMOVEDIR);
     case RootfsOp::Kind::kChdir:
       return ChildSyscall(SYS_chdir, target);
+    case RootfsOp::Kind::kMoveMount:
+      return ChildSyscall(SYS_move_mount, op.fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
   }
   return -EINVAL;
 }
@@ -403,6 +419,7 @@ Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout
   b.AddPivot();
   RootfsPlan plan;
   plan.ops_ = std::move(b.ops);
+  plan.source_trees_ = std::move(b.source_trees);
   return plan;
 }
 

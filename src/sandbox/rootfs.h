@@ -6,7 +6,10 @@
 //  - a small tmpfs as the new root (nosuid, nodev, mode 0755), read-only once set up;
 //  - spec.mounts as bind mounts, read-only unless `writable`, always nosuid+nodev, keeping every
 //    flag the source mount has (in a user namespace the kernel locks the inherited ones, and a
-//    remount that would clear them fails with EPERM);
+//    remount that would clear them fails with EPERM). The parent, root on the host, clones each
+//    source with open_tree(OPEN_TREE_CLONE) (not recursive: mounts below a source stay hidden)
+//    and the child attaches the clone with move_mount: the child's unprivileged uid never has to
+//    resolve a host path, so sources may sit under private directories (the data dir, /root);
 //  - bin, lib, lib64, sbin -> usr/... symlinks (merged-/usr Debian) unless a mount claims them;
 //  - a generated minimal /etc (passwd, group, hosts, hostname, nsswitch.conf, empty resolv.conf),
 //    file by file unless a mount provides it;
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "sandbox/sandbox.h"
 
 namespace hotrod {
@@ -116,12 +120,14 @@ struct RootfsOp {
     kUmountDetach,  // umount2(target, MNT_DETACH)
     kRmdir,         // rmdir(target)
     kChdir,         // chdir(target)
+    kMoveMount,     // move_mount(fd, "", target): attach a detached tree the parent cloned
   };
   Kind kind = Kind::kMkdir;
   std::string name;  // the step name reported when this op fails, e.g. "bind mount /usr"
   std::string source, target, fstype, data;
   unsigned long flags = 0;
   unsigned mode = 0755;
+  int fd = -1;  // kMoveMount: the parent's open_tree(OPEN_TREE_CLONE) fd
   bool optional = false;  // ENOENT is not a failure (kernel-dependent /proc entries)
 };
 
@@ -136,6 +142,11 @@ class RootfsPlan {
 
  private:
   std::vector<RootfsOp> ops_;
+  // Detached clones of the bind sources, made by the parent (root on the host) with open_tree:
+  // the child runs as an unprivileged host uid and could not even resolve a source under a
+  // private directory (the data dir, /root...). They stay open until the plan is destroyed,
+  // which the launcher does only after the child has exec'ed or failed.
+  std::vector<UniqueFd> source_trees_;
 };
 
 }  // namespace hotrod

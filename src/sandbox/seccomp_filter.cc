@@ -62,61 +62,61 @@ constexpr unsigned kMaxReviewedSyscall = __NR_set_mempolicy_home_node;  // 450
 static_assert(kMaxReviewedSyscall == 450);
 
 // Docker's default allowlist for x86_64 (unconditional entries), minus the removals listed above.
+// clang-format off
 constexpr int kAllowed[] = {
     __NR_accept, __NR_accept4, __NR_access, __NR_alarm, __NR_arch_prctl, __NR_bind, __NR_brk,
     __NR_capget, __NR_capset, __NR_chdir, __NR_chmod, __NR_chown, __NR_clock_getres,
     __NR_clock_gettime, __NR_clock_nanosleep, __NR_close, __NR_close_range, __NR_connect,
     __NR_copy_file_range, __NR_creat, __NR_dup, __NR_dup2, __NR_dup3, __NR_epoll_create,
     __NR_epoll_create1, __NR_epoll_ctl, __NR_epoll_ctl_old, __NR_epoll_pwait, __NR_epoll_pwait2,
-    __NR_epoll_wait, __NR_epoll_wait_old, __NR_eventfd, __NR_eventfd2, __NR_execve,
-    __NR_execveat, __NR_exit, __NR_exit_group, __NR_faccessat, __NR_faccessat2, __NR_fadvise64,
-    __NR_fallocate, __NR_fanotify_mark, __NR_fchdir, __NR_fchmod, __NR_fchmodat, __NR_fchown,
-    __NR_fchownat, __NR_fcntl, __NR_fdatasync, __NR_fgetxattr, __NR_flistxattr, __NR_flock,
-    __NR_fork, __NR_fremovexattr, __NR_fsetxattr, __NR_fstat, __NR_fstatfs, __NR_fsync,
-    __NR_ftruncate, __NR_futex, __NR_futex_waitv, __NR_futimesat, __NR_getcpu, __NR_getcwd,
-    __NR_getdents, __NR_getdents64, __NR_getegid, __NR_geteuid, __NR_getgid, __NR_getgroups,
-    __NR_getitimer, __NR_getpeername, __NR_getpgid, __NR_getpgrp, __NR_getpid, __NR_getppid,
-    __NR_getpriority, __NR_getrandom, __NR_getresgid, __NR_getresuid, __NR_getrlimit,
-    __NR_get_robust_list, __NR_getrusage, __NR_getsid, __NR_getsockname, __NR_getsockopt,
-    __NR_get_thread_area, __NR_gettid, __NR_gettimeofday, __NR_getuid, __NR_getxattr,
-    __NR_inotify_add_watch, __NR_inotify_init, __NR_inotify_init1, __NR_inotify_rm_watch,
-    __NR_io_cancel, __NR_ioctl, __NR_io_destroy, __NR_io_getevents, __NR_io_pgetevents,
-    __NR_ioprio_get, __NR_ioprio_set, __NR_io_setup, __NR_io_submit, __NR_kill,
-    __NR_landlock_add_rule, __NR_landlock_create_ruleset, __NR_landlock_restrict_self,
-    __NR_lchown, __NR_lgetxattr, __NR_link, __NR_linkat, __NR_listen, __NR_listxattr,
-    __NR_llistxattr, __NR_lremovexattr, __NR_lseek, __NR_lsetxattr, __NR_lstat, __NR_madvise,
-    __NR_membarrier, __NR_memfd_create, __NR_memfd_secret, __NR_mincore, __NR_mkdir,
+    __NR_epoll_wait, __NR_epoll_wait_old, __NR_eventfd, __NR_eventfd2, __NR_execve, __NR_execveat,
+    __NR_exit, __NR_exit_group, __NR_faccessat, __NR_faccessat2, __NR_fadvise64, __NR_fallocate,
+    __NR_fanotify_mark, __NR_fchdir, __NR_fchmod, __NR_fchmodat, __NR_fchown, __NR_fchownat,
+    __NR_fcntl, __NR_fdatasync, __NR_fgetxattr, __NR_flistxattr, __NR_flock, __NR_fork,
+    __NR_fremovexattr, __NR_fsetxattr, __NR_fstat, __NR_fstatfs, __NR_fsync, __NR_ftruncate,
+    __NR_futex, __NR_futex_waitv, __NR_futimesat, __NR_getcpu, __NR_getcwd, __NR_getdents,
+    __NR_getdents64, __NR_getegid, __NR_geteuid, __NR_getgid, __NR_getgroups, __NR_getitimer,
+    __NR_getpeername, __NR_getpgid, __NR_getpgrp, __NR_getpid, __NR_getppid, __NR_getpriority,
+    __NR_getrandom, __NR_getresgid, __NR_getresuid, __NR_getrlimit, __NR_get_robust_list,
+    __NR_getrusage, __NR_getsid, __NR_getsockname, __NR_getsockopt, __NR_get_thread_area,
+    __NR_gettid, __NR_gettimeofday, __NR_getuid, __NR_getxattr, __NR_inotify_add_watch,
+    __NR_inotify_init, __NR_inotify_init1, __NR_inotify_rm_watch, __NR_io_cancel, __NR_ioctl,
+    __NR_io_destroy, __NR_io_getevents, __NR_io_pgetevents, __NR_ioprio_get, __NR_ioprio_set,
+    __NR_io_setup, __NR_io_submit, __NR_kill, __NR_landlock_add_rule, __NR_landlock_create_ruleset,
+    __NR_landlock_restrict_self, __NR_lchown, __NR_lgetxattr, __NR_link, __NR_linkat, __NR_listen,
+    __NR_listxattr, __NR_llistxattr, __NR_lremovexattr, __NR_lseek, __NR_lsetxattr, __NR_lstat,
+    __NR_madvise, __NR_membarrier, __NR_memfd_create, __NR_memfd_secret, __NR_mincore, __NR_mkdir,
     __NR_mkdirat, __NR_mknod, __NR_mknodat, __NR_mlock, __NR_mlock2, __NR_mlockall, __NR_mmap,
     __NR_mprotect, __NR_mq_getsetattr, __NR_mq_notify, __NR_mq_open, __NR_mq_timedreceive,
     __NR_mq_timedsend, __NR_mq_unlink, __NR_mremap, __NR_msgctl, __NR_msgget, __NR_msgrcv,
     __NR_msgsnd, __NR_msync, __NR_munlock, __NR_munlockall, __NR_munmap, __NR_nanosleep,
     __NR_newfstatat, __NR_open, __NR_openat, __NR_openat2, __NR_pause, __NR_pidfd_open,
     __NR_pidfd_send_signal, __NR_pipe, __NR_pipe2, __NR_pkey_alloc, __NR_pkey_free,
-    __NR_pkey_mprotect, __NR_poll, __NR_ppoll, __NR_prctl, __NR_pread64, __NR_preadv,
-    __NR_preadv2, __NR_prlimit64, __NR_process_mrelease, __NR_pselect6, __NR_pwrite64,
-    __NR_pwritev, __NR_pwritev2, __NR_read, __NR_readahead, __NR_readlink, __NR_readlinkat,
-    __NR_readv, __NR_recvfrom, __NR_recvmmsg, __NR_recvmsg, __NR_remap_file_pages,
-    __NR_removexattr, __NR_rename, __NR_renameat, __NR_renameat2, __NR_restart_syscall,
-    __NR_rmdir, __NR_rseq, __NR_rt_sigaction, __NR_rt_sigpending, __NR_rt_sigprocmask,
-    __NR_rt_sigqueueinfo, __NR_rt_sigreturn, __NR_rt_sigsuspend, __NR_rt_sigtimedwait,
-    __NR_rt_tgsigqueueinfo, __NR_sched_getaffinity, __NR_sched_getattr, __NR_sched_getparam,
-    __NR_sched_get_priority_max, __NR_sched_get_priority_min, __NR_sched_getscheduler,
-    __NR_sched_rr_get_interval, __NR_sched_setaffinity, __NR_sched_setattr,
-    __NR_sched_setparam, __NR_sched_setscheduler, __NR_sched_yield, __NR_seccomp, __NR_select,
-    __NR_semctl, __NR_semget, __NR_semop, __NR_semtimedop, __NR_sendfile, __NR_sendmmsg,
-    __NR_sendmsg, __NR_sendto, __NR_setfsgid, __NR_setfsuid, __NR_setgid, __NR_setgroups,
-    __NR_setitimer, __NR_setpgid, __NR_setpriority, __NR_setregid, __NR_setresgid,
-    __NR_setresuid, __NR_setreuid, __NR_setrlimit, __NR_set_robust_list, __NR_setsid,
-    __NR_setsockopt, __NR_set_thread_area, __NR_set_tid_address, __NR_setuid, __NR_setxattr,
-    __NR_shmat, __NR_shmctl, __NR_shmdt, __NR_shmget, __NR_shutdown, __NR_sigaltstack,
-    __NR_signalfd, __NR_signalfd4, __NR_socketpair, __NR_splice, __NR_stat, __NR_statfs,
-    __NR_statx, __NR_symlink, __NR_symlinkat, __NR_sync, __NR_sync_file_range, __NR_syncfs,
-    __NR_sysinfo, __NR_tee, __NR_tgkill, __NR_time, __NR_timer_create, __NR_timer_delete,
-    __NR_timer_getoverrun, __NR_timer_gettime, __NR_timer_settime, __NR_timerfd_create,
-    __NR_timerfd_gettime, __NR_timerfd_settime, __NR_times, __NR_tkill, __NR_truncate,
-    __NR_umask, __NR_uname, __NR_unlink, __NR_unlinkat, __NR_utime, __NR_utimensat,
+    __NR_pkey_mprotect, __NR_poll, __NR_ppoll, __NR_prctl, __NR_pread64, __NR_preadv, __NR_preadv2,
+    __NR_prlimit64, __NR_process_mrelease, __NR_pselect6, __NR_pwrite64, __NR_pwritev,
+    __NR_pwritev2, __NR_read, __NR_readahead, __NR_readlink, __NR_readlinkat, __NR_readv,
+    __NR_recvfrom, __NR_recvmmsg, __NR_recvmsg, __NR_remap_file_pages, __NR_removexattr,
+    __NR_rename, __NR_renameat, __NR_renameat2, __NR_restart_syscall, __NR_rmdir, __NR_rseq,
+    __NR_rt_sigaction, __NR_rt_sigpending, __NR_rt_sigprocmask, __NR_rt_sigqueueinfo,
+    __NR_rt_sigreturn, __NR_rt_sigsuspend, __NR_rt_sigtimedwait, __NR_rt_tgsigqueueinfo,
+    __NR_sched_getaffinity, __NR_sched_getattr, __NR_sched_getparam, __NR_sched_get_priority_max,
+    __NR_sched_get_priority_min, __NR_sched_getscheduler, __NR_sched_rr_get_interval,
+    __NR_sched_setaffinity, __NR_sched_setattr, __NR_sched_setparam, __NR_sched_setscheduler,
+    __NR_sched_yield, __NR_seccomp, __NR_select, __NR_semctl, __NR_semget, __NR_semop,
+    __NR_semtimedop, __NR_sendfile, __NR_sendmmsg, __NR_sendmsg, __NR_sendto, __NR_setfsgid,
+    __NR_setfsuid, __NR_setgid, __NR_setgroups, __NR_setitimer, __NR_setpgid, __NR_setpriority,
+    __NR_setregid, __NR_setresgid, __NR_setresuid, __NR_setreuid, __NR_setrlimit,
+    __NR_set_robust_list, __NR_setsid, __NR_setsockopt, __NR_set_thread_area, __NR_set_tid_address,
+    __NR_setuid, __NR_setxattr, __NR_shmat, __NR_shmctl, __NR_shmdt, __NR_shmget, __NR_shutdown,
+    __NR_sigaltstack, __NR_signalfd, __NR_signalfd4, __NR_socketpair, __NR_splice, __NR_stat,
+    __NR_statfs, __NR_statx, __NR_symlink, __NR_symlinkat, __NR_sync, __NR_sync_file_range,
+    __NR_syncfs, __NR_sysinfo, __NR_tee, __NR_tgkill, __NR_time, __NR_timer_create,
+    __NR_timer_delete, __NR_timer_getoverrun, __NR_timer_gettime, __NR_timer_settime,
+    __NR_timerfd_create, __NR_timerfd_gettime, __NR_timerfd_settime, __NR_times, __NR_tkill,
+    __NR_truncate, __NR_umask, __NR_uname, __NR_unlink, __NR_unlinkat, __NR_utime, __NR_utimensat,
     __NR_utimes, __NR_vfork, __NR_vmsplice, __NR_wait4, __NR_waitid, __NR_write, __NR_writev,
 };
+// clang-format on
 
 // Docker's clone rule without CAP_SYS_ADMIN: CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER |
 // NEWPID | NEWNET. (CLONE_NEWTIME sits in clone()'s exit-signal byte; only clone3/unshare take it.)
@@ -125,8 +125,8 @@ constexpr uint64_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_
                                           CLONE_NEWNET;
 static_assert(kCloneNamespaceFlags == 2114060288);
 
-constexpr uint64_t kPersonalities[] = {PER_LINUX, PER_LINUX32, UNAME26, uint64_t{UNAME26} | PER_LINUX32,
-                                       0xffffffffu};
+constexpr uint64_t kPersonalities[] = {PER_LINUX, PER_LINUX32, UNAME26,
+                                       uint64_t{UNAME26} | PER_LINUX32, 0xffffffffu};
 
 constexpr uint64_t kSocketTypeMask = 0xf;  // SOCK_TYPE_MASK in the kernel
 
@@ -166,19 +166,18 @@ Status AddRules(scmp_filter_ctx ctx) {
     return SeccompError("clone3 rule", rc);
 
   for (uint64_t p : kPersonalities) {
-    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_personality, 1,
-                               SCMP_A0(SCMP_CMP_EQ, p))) < 0)
+    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_personality, 1, SCMP_A0(SCMP_CMP_EQ, p))) <
+        0)
       return SeccompError("personality rule", rc);
   }
 
   // socket(): AF_UNIX any type; AF_INET/6 stream or datagram; AF_NETLINK routing only.
-  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 1,
-                             SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0)
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) <
+      0)
     return SeccompError("socket rule", rc);
   for (uint64_t family : {AF_INET, AF_INET6}) {
     for (uint64_t type : {SOCK_STREAM, SOCK_DGRAM}) {
-      if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2,
-                                 SCMP_A0(SCMP_CMP_EQ, family),
+      if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2, SCMP_A0(SCMP_CMP_EQ, family),
                                  SCMP_A1(SCMP_CMP_MASKED_EQ, kSocketTypeMask, type))) < 0)
         return SeccompError("socket rule", rc);
     }
@@ -216,7 +215,7 @@ Result<std::vector<sock_filter>> Export(scmp_filter_ctx ctx) {
 Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::Build() {
   Ctx ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
   if (!ctx) return MakeError(ErrorCode::kInternal, "seccomp: seccomp_init failed");
-  // seccomp_init adds the native arch only; make sure it is x86_64 and nothing else.
+  // seccomp_init adds the native arch only (x86_64: see the #error above); check it is there.
   if (seccomp_arch_exist(ctx.get(), SCMP_ARCH_X86_64) != 0)
     return MakeError(ErrorCode::kInternal, "seccomp: native arch is not x86_64");
   int rc;

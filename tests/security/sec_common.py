@@ -133,6 +133,8 @@ class SecurityTestCase(ServerTestCase):
     """A class of security tests sharing one server. Markers registered with self.track(marker)
     are used to kill leaked processes after each test, whatever its outcome."""
 
+    maxDiff = None  # the raw facts are the point: show them whole
+
     def setUp(self):
         super().setUp()
         self._markers = []

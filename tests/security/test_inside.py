@@ -310,7 +310,7 @@ class InsideTest(SecurityTestCase):
 
     def test_root_code_proc_sys_unwritable(self):
         opens = ["/proc/sys/kernel/hostname", "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger",
-                 "/sys/kernel/mm/transparent_hugepage/enabled", "/proc/1/attr/current"]
+                 "/sys/kernel/mm/transparent_hugepage/enabled", "/proc/sys/net/ipv4/ip_forward"]
         creates = ["/", "/usr", "/etc", "/sys", "/proc/sys/kernel"]
         name = self.deploy("sec-files-write", FILES_PY)
         facts = self.call_ok(name, {"read": [], "create": creates, "open_write": opens})

@@ -61,6 +61,10 @@ def main(args):
 DAEMON_PY = r'''
 import os, sys
 
+# The daemon itself reports its pid once exec'ed (so its argv, with the marker, is in place).
+DAEMON = "import os, sys, time\nfd = int(sys.argv[1])\nos.write(fd, str(os.getpid()).encode())\n" \
+         "os.close(fd)\ntime.sleep(1000)\n"
+
 def main(args):
     marker = args["marker"]
     r, w = os.pipe()
@@ -68,21 +72,28 @@ def main(args):
     if pid == 0:
         os.setsid()
         if os.fork() == 0:
-            os.write(w, str(os.getpid()).encode())
             try:
                 null = os.open("/dev/null", os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
             except OSError:
                 pass
-            os.closerange(3, 65536)  # holds none of the runtime's channels
-            os.execv(sys.executable, [sys.executable, "-S", "-c",
-                                      "import time; time.sleep(1000)", marker])
+            os.set_inheritable(w, True)
+            os.closerange(3, w)  # holds none of the runtime's channels
+            os.closerange(w + 1, 4096)
+            os.execv(sys.executable, [sys.executable, "-S", "-c", DAEMON, str(w), marker])
         os._exit(0)
     os.close(w)
     os.waitpid(pid, 0)
-    daemon_pid = int(os.read(r, 64) or b"0")
+    data = b""
+    while True:
+        chunk = os.read(r, 64)
+        if not chunk:
+            break
+        data += chunk
     os.close(r)
+    daemon_pid = int(data or b"0")
+    print("daemon started: pid %d" % daemon_pid, flush=True)
     if args.get("crash"):
         os._exit(1)
     return {"daemon_pid": daemon_pid}
@@ -199,6 +210,10 @@ class ResourceTest(SecurityTestCase):
         name = self.deploy("sec-daemon-crash", DAEMON_PY)
         status, rec = self.call(name, {"marker": marker, "crash": True})
         self.assertEqual(status, 502, rec)
+        self.assertEqual(rec["response"]["statusCode"], 2, "the runtime should have crashed: %r"
+                         % rec["response"])
+        self.assertTrue(any("daemon started" in line for line in rec["logs"]),
+                        "the daemon did not start: %r" % rec["logs"])
         self.assert_gone(marker, 5, "daemon (double fork + setsid) after its runtime exited")
 
     def test_tmp_fill_stops_at_its_cap(self):

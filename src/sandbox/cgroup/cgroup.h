@@ -17,13 +17,13 @@
 //    accounting; CPU quota proportional to memory as Lambda does (1769 MB = 1 core, period
 //    100 ms, floor `min_cpu_millicores`); pids.max.
 //
-// Operating on a v2/systemd host (see docs/operations.md): v2's "no internal processes" rule
-// forbids enabling controllers in a non-root cgroup that holds processes, so the server must not
-// live in the cgroup that parents hotrod's subtree. Either keep the default (parent "/", the
-// subtree is /sys/fs/cgroup/hotrod, outside systemd's tree; works as root without any unit
-// setting), or run the unit with `Delegate=yes` (systemd >= 252 delegates memory pids cpu) and
-// set `delegated`: the server then moves itself into "<its unit cgroup>/supervisor" and puts the
-// subtree at "<its unit cgroup>/hotrod".
+// Operating on a v2/systemd host (README.md here; docs/operations.md): v2's "no internal
+// processes" rule forbids enabling controllers in a non-root cgroup that holds processes, so the
+// server must not live in the cgroup that parents hotrod's subtree. Either keep the default
+// (parent "/": the subtree is /sys/fs/cgroup/hotrod, outside systemd's tree; works as root with no
+// unit setting), or, recommended, run the unit with `Delegate=yes` and set `delegated`: the server
+// then moves itself into "<its unit cgroup>/supervisor" and puts the subtree at
+// "<its unit cgroup>/hotrod".
 #pragma once
 
 #include <sys/types.h>
@@ -50,8 +50,8 @@ struct CgroupOptions {
   // Directory name of hotrod's subtree. CleanupStale() kills everything under it, so two servers
   // (or a server and the tests) on one host must use different names.
   std::string subtree = "hotrod";
-  // Cgroup (path relative to the hierarchy's root) that holds the subtree; "/" is the root.
-  // Ignored when `delegated` is set.
+  // Cgroup that holds the subtree, as a path below the mount point ("/" is the mount itself,
+  // the hierarchy's root outside containers). Ignored when `delegated` is set.
   std::string parent = "/";
   // systemd Delegate=yes: the parent is the server's own cgroup (from /proc/self/cgroup). On v2
   // the server first moves itself into "<own>/supervisor" so that its own cgroup may enable

@@ -326,7 +326,14 @@ TEST_F(CgroupFakeV2, DelegatedModeMovesTheServerIntoALeafFirst) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ((*again)->subtree_path(), unit + "/hotrod");
 
+  // In a container the server sits at its cgroup namespace's root: the leaf goes right below.
   fake_->proc_self_cgroup = "0::/\n";
+  auto in_container = Open(options);
+  ASSERT_TRUE(in_container.ok()) << in_container.error().message;
+  EXPECT_EQ((*in_container)->subtree_path(), root_ + "/hotrod");
+  EXPECT_EQ(FakeCgroupFs::Get(root_ + "/supervisor/cgroup.procs"), std::to_string(::getpid()));
+
+  fake_->proc_self_cgroup = "1:memory:/x\n";  // no cgroup2 line
   EXPECT_FALSE(Open(options).ok());
 }
 

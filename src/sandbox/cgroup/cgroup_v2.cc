@@ -75,12 +75,13 @@ Result<std::string> DelegatedParent(const CgroupMount& mount, CgroupFs& fs) {
                      "delegated cgroup mode: no cgroup2 entry in /proc/self/cgroup");
   }
   const std::string own = CgroupPathUnderMount(it->second, mount.root);
-  if (own.empty() || own == "/") {
+  if (own.empty()) {
     return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("delegated cgroup mode: the server's cgroup '{}' is not a "
-                                 "delegated one below {} (run it in a unit with Delegate=yes)",
+                     fmt::format("delegated cgroup mode: the server's cgroup '{}' is not below "
+                                 "the cgroup2 mount at {}",
                                  it->second, mount.mount_point));
   }
+  // own == "/" is a container's cgroup namespace root: it too must be emptied into a leaf.
   const size_t slash = own.rfind('/');
   if (own.substr(slash + 1) == kSupervisor) {
     return slash == 0 ? std::string("/") : own.substr(0, slash);
