@@ -21,6 +21,8 @@
 #include "controller/invocations.h"
 #include "invoker/invoker.h"
 #include "runtimes/manifest.h"
+#include "common/digest.h"
+#include "sandbox/cgroup/cgroup.h"
 #include "sandbox/disabled_launcher.h"
 #include "sandbox/namespace_launcher.h"
 #include "store/code/code_store.h"
@@ -64,6 +66,26 @@ Result<std::string> ReadManifestText(const std::string& file) {
   return ss.str();
 }
 
+using SandboxParts = std::pair<std::unique_ptr<Launcher>, std::shared_ptr<CgroupManager>>;
+
+// The sandbox of this server. Its cgroups live in a subtree named after the data directory, so
+// several servers share a host safely and a restart on the same data cleans up what a crashed
+// run left behind (instances that outlived it included).
+Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
+  CgroupOptions cgroup_options;
+  cgroup_options.subtree = "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+  auto cgroups = CgroupManager::Detect(cgroup_options);
+  if (!cgroups.ok()) return cgroups.error();
+  std::shared_ptr<CgroupManager> shared = std::move(cgroups).value();
+  if (auto s = shared->CleanupStale(); !s.ok()) return s.error();
+  NamespaceLauncherOptions options;
+  options.cgroups = shared;
+  auto launcher = NamespaceLauncher::Create(options);
+  if (!launcher.ok()) return launcher.error();
+  spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
+  return SandboxParts{std::move(launcher).value(), shared};
+}
+
 int Serve(const ServeOptions& options) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   ::signal(SIGPIPE, SIG_IGN);
@@ -94,13 +116,22 @@ int Serve(const ServeOptions& options) {
   // Functions run only inside hotrod's sandbox. Without the privileges it needs, the server still
   // serves the API but refuses to run functions, and says why (fail closed, no fallback).
   std::unique_ptr<Launcher> launcher;
-  if (auto sandbox = NamespaceLauncher::Create(NamespaceLauncherOptions{}); sandbox.ok()) {
-    spdlog::info("sandbox ready (cgroup v{})", (*sandbox)->cgroup_version());
-    launcher = std::move(sandbox).value();
+  std::shared_ptr<CgroupManager> cgroups;
+  if (auto s = MakeSandbox(data_dir); s.ok()) {
+    std::tie(launcher, cgroups) = std::move(s).value();
   } else {
-    spdlog::error("the sandbox is unavailable, so functions will not run: {}", sandbox.error().message);
-    launcher = std::make_unique<DisabledLauncher>(sandbox.error().message);
+    spdlog::error("the sandbox is unavailable, so functions will not run: {}", s.error().message);
+    launcher = std::make_unique<DisabledLauncher>(s.error().message);
   }
+  // Declared before the io_context, so it runs after every instance is gone (the io_context's
+  // destruction ends the coroutines that still hold some): nothing of ours stays in cgroupfs.
+  struct RemoveCgroupSubtree {
+    std::shared_ptr<CgroupManager> cgroups;
+    ~RemoveCgroupSubtree() {
+      if (!cgroups) return;
+      if (auto s = cgroups->RemoveSubtree(); !s.ok()) spdlog::warn("cgroup cleanup: {}", s.error().message);
+    }
+  } remove_cgroup_subtree{cgroups};
 
   asio::io_context io(1);
   InvokerOptions invoker_options;
