@@ -1,6 +1,7 @@
 // Wiring only: parse the command line; for `serve`, build the parts, connect them, run.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +73,11 @@ using SandboxParts = std::pair<std::unique_ptr<Launcher>, std::shared_ptr<Cgroup
 // several servers share a host safely and a restart on the same data cleans up what a crashed
 // run left behind (instances that outlived it included).
 Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
+  // Say the likely cause first; NamespaceLauncher::Create checks every capability precisely.
+  if (::geteuid() != 0)
+    return MakeError(ErrorCode::kPermissionDenied,
+                     fmt::format("the function sandbox needs root (running as uid {}); start hotrod serve as root",
+                                 ::geteuid()));
   CgroupOptions cgroup_options;
   cgroup_options.subtree = "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
   auto cgroups = CgroupManager::Detect(cgroup_options);
