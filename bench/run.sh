@@ -9,13 +9,13 @@ BUILD_DIR=${BUILD_DIR:-build}
 export BUILD_DIR
 
 # Configure every time (a second or two): a tree configured before bench/ had targets would
-# not know hotrod_loadgen.
+# not know hotrod_loadgen or hotrod_sandbox_bench.
 type_arg=(); [[ -f $BUILD_DIR/CMakeCache.txt ]] || type_arg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 cmake -S "$ROOT" -B "$BUILD_DIR" "${type_arg[@]}" >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen hotrod_sandbox_bench >/dev/null
 
 # One line per benchmark; each script is standalone and cleans up after itself.
-BENCHMARKS=(warm_invoke.sh)
+BENCHMARKS=(warm_invoke.sh sandbox.sh)
 for b in "${BENCHMARKS[@]}"; do
   echo "== $b"
   SKIP_BUILD=1 "$ROOT/bench/$b"

@@ -172,9 +172,12 @@ int Serve(const ServeOptions& options) {
     spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
     server.StopAccepting();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      co_await invocations.Drain(deadline);
       invoker.Shutdown();
       co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      // Requests still being read or answered (an upload, a blocking invoke's reply) finish.
+      co_await server.Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
       io.stop();
     }, asio::detached);
   });

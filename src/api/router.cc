@@ -55,9 +55,19 @@ std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   // /api/v1/namespaces/{ns}/actions/{name}[?query]: a cheap scan, the full parse comes later.
   constexpr std::string_view kPrefix = "/api/v1/namespaces/";
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path.find('%') != std::string_view::npos || path.ends_with('/')) {
+    // Escapes or a trailing slash: decide on the decoded segments, exactly as routing will.
+    auto parsed = ParseTarget(target);
+    if (parsed && parsed->segments.size() == 6 && parsed->segments[0] == "api" && parsed->segments[1] == "v1" &&
+        parsed->segments[2] == "namespaces" && parsed->segments[4] == "actions") {
+      if (method == http::verb::put) return ctx_.limits.max_action_body;
+      if (method == http::verb::post) return ctx_.limits.max_invoke_body;
+    }
+    return ctx_.limits.max_other_body;
+  }
   if (!target.starts_with(kPrefix)) return ctx_.limits.max_other_body;
-  std::string_view rest = target.substr(kPrefix.size());
-  rest = rest.substr(0, rest.find('?'));
+  std::string_view rest = path.substr(kPrefix.size());
   const auto slash = rest.find('/');
   if (slash == std::string_view::npos || !rest.substr(slash + 1).starts_with("actions/"))
     return ctx_.limits.max_other_body;

@@ -12,7 +12,8 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, Router& router) : io_(io), router_(router), acceptor_(io) {}
+HttpServer::HttpServer(asio::io_context& io, Router& router)
+    : io_(io), router_(router), acceptor_(io), drained_(io) {}
 
 Status HttpServer::Listen(const tcp::endpoint& endpoint) {
   boost::system::error_code ec;
@@ -41,7 +42,11 @@ asio::awaitable<void> HttpServer::Accept() {
     auto [ec, socket] = co_await acceptor_.async_accept(kTok);
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
-      spdlog::warn("accept failed: {}", ec.message());
+      // Out of file descriptors (or similar): the pending connection keeps the listener
+      // readable, so retrying at once would spin. Back off and say so once per pause.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTok);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);  // small JSON replies must not wait for Nagle
@@ -100,7 +105,7 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     stream.expires_after(idle_timeout_);
     auto [wec, wn] = co_await http::async_write(stream, response, kTok);
     self->busy = false;
-    if (wec || !response.keep_alive()) break;
+    if (wec || !response.keep_alive() || stopping_) break;
   }
   // Lingering close: after an early 413 the client may still be sending; reading (and dropping)
   // what arrives for a moment lets it see our reply instead of a connection reset.
@@ -113,6 +118,14 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     if (rec) break;
   }
   connections_.erase(self);
+  if (stopping_ && connections_.empty()) drained_.cancel();
+}
+
+asio::awaitable<void> HttpServer::Drain(std::chrono::steady_clock::time_point deadline) {
+  while (!connections_.empty() && std::chrono::steady_clock::now() < deadline) {
+    drained_.expires_at(deadline);
+    co_await drained_.async_wait(kTok);
+  }
 }
 
 }  // namespace hotrod

@@ -28,6 +28,8 @@ class HttpServer {
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
   void Start();
   void StopAccepting();
+  // Completes when every connection has closed (after StopAccepting) or at the deadline.
+  asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
 
  private:
   struct Connection {
@@ -42,6 +44,7 @@ class HttpServer {
   asio::ip::tcp::acceptor acceptor_;
   std::list<Connection> connections_;
   bool stopping_ = false;
+  asio::steady_timer drained_;  // cancelled when the last connection closes while stopping
   std::chrono::seconds idle_timeout_{60};
 };
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <spdlog/spdlog.h>
@@ -33,6 +34,9 @@ Instance::Instance(asio::io_context& io, std::unique_ptr<SandboxInstance> sandbo
 Instance::~Instance() { Retire(); }
 
 void Instance::Start() {
+  // Non-blocking before anyone reads: both the reader coroutines and DrainNow rely on it.
+  streams_[0].non_blocking(true);
+  streams_[1].non_blocking(true);
   for (auto stream : {LogStream::kStdout, LogStream::kStderr}) {
     asio::co_spawn(io_, [self = shared_from_this(), stream] { return self->ReadLogs(stream); },
                    asio::detached);
@@ -56,7 +60,6 @@ void Instance::Notify() { log_signal_.cancel(); }
 asio::awaitable<void> Instance::ReadLogs(LogStream stream) {
   const int i = static_cast<int>(stream);
   auto& pipe = streams_[i];
-  pipe.non_blocking(true);
   char buf[16 * 1024];
   bool open = true;
   while (open) {
@@ -82,6 +85,20 @@ asio::awaitable<void> Instance::ReadLogs(LogStream stream) {
   logs_.FlushPartial(stream);
   eof_[i] = true;
   Notify();
+}
+
+void Instance::DrainNow(LogStream stream) {
+  const int i = static_cast<int>(stream);
+  if (eof_[i] || !streams_[i].is_open()) return;
+  char buf[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(streams_[i].native_handle(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // empty (EAGAIN) or EOF: the reader coroutine sees EOF by itself
+    const int completed = logs_.Feed(stream, std::string_view(buf, static_cast<size_t>(n)));
+    sentinels_[i] += completed;
+    if (static_cast<size_t>(n) < sizeof buf) return;
+  }
 }
 
 asio::awaitable<void> Instance::AwaitLogs(int64_t want, std::chrono::milliseconds bound) {
@@ -160,7 +177,10 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   in_exchange_ = false;
   deadline_.cancel();
 
-  if (channel_ok) {
+  if (channel_ok && timed_out_) {
+    // The reply and the deadline crossed: the instance is already being killed.
+    ex.outcome = Exchange::Outcome::kTimeout;
+  } else if (channel_ok) {
     boost::system::error_code jec;
     json::value v = json::parse(body, jec);
     if (read_buf_.size() > 1024 * 1024) std::string().swap(read_buf_);  // do not keep a huge buffer
@@ -180,7 +200,14 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   if (ex.outcome == Exchange::Outcome::kReply) {
     if (expect_sentinel) {
       ++runs_;
+      // The shim writes its sentinels before the reply, so they are usually in the pipes
+      // already: read them now rather than wait for two more wake-ups.
+      DrainNow(LogStream::kStdout);
+      DrainNow(LogStream::kStderr);
       co_await AwaitLogs(runs_, kLogDrainBound);
+      // A sentinel that never came (the function closed stdout...) must not make every later
+      // run wait for it too.
+      for (auto& count : sentinels_) count = std::max(count, runs_);
     }
   } else {
     // The instance is finished: kill it and collect what it wrote before it went.

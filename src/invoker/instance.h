@@ -71,6 +71,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // Waits (bounded) until each stream has produced `want` sentinels or reached EOF.
   asio::awaitable<void> AwaitLogs(int64_t want, std::chrono::milliseconds bound);
   void Notify();
+  // Reads what a log pipe holds right now, without waiting (the pipe is non-blocking).
+  void DrainNow(LogStream stream);
 
   asio::io_context& io_;
   std::unique_ptr<SandboxInstance> sandbox_;

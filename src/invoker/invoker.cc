@@ -13,7 +13,8 @@ using std::chrono::milliseconds;
 
 // Instances of one action revision share a pool key; an update or a re-create makes a new one.
 std::string PoolKey(const Action& a) {
-  return fmt::format("{}/{}@{}/{}", a.ns, a.name, a.version, a.updated_ms);
+  // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
+  return fmt::format("{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms);
 }
 
 json::object ErrorResult(std::string message) {
@@ -33,7 +34,7 @@ std::string SandboxCodePath(const Action& action) { return action.exec.binary ? 
 }  // namespace
 
 std::string PoolKeyPrefix(const std::string& ns, const std::string& name) {
-  return fmt::format("{}/{}@", ns, name);
+  return fmt::format("{}/{}/", ns, name);
 }
 
 Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest& runtimes,

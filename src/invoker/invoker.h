@@ -82,7 +82,7 @@ class Invoker {
   Pool pool_;
 };
 
-// "ns/name@" : the prefix of every pool key of one action.
+// "ns/name/" : the prefix of every pool key of one action.
 std::string PoolKeyPrefix(const std::string& ns, const std::string& name);
 
 }  // namespace hotrod

@@ -21,7 +21,8 @@ int LogBuffer::Feed(LogStream stream, std::string_view bytes) {
     if (nl == std::string_view::npos) {
       partial.append(bytes);
       size_t cut = 0;
-      while (partial.size() - cut >= kMaxLineBytes) {
+      // Keep a sentinel's length in reserve, so a cut never splits one that is still arriving.
+      while (partial.size() - cut >= kMaxLineBytes + kActivationSentinel.size()) {
         AddLine(stream, std::string_view(partial).substr(cut, kMaxLineBytes));
         cut += kMaxLineBytes;
       }

@@ -58,6 +58,19 @@ TEST(LogBuffer, EndlessLineIsCutIntoPieces) {
   EXPECT_GE(b.Take(1 << 20).size(), 3u);
 }
 
+TEST(LogBuffer, CuttingALongLineNeverSplitsASentinel) {
+  // A long unterminated line followed by the sentinel, read in 16 KiB chunks as the invoker does:
+  // wherever the chunks end, the sentinel must still be counted.
+  const std::string stream = std::string(2 * 65536 - 10, 'a') + std::string(kActivationSentinel) + "\n";
+  for (size_t chunk : {size_t{16 * 1024}, size_t{4096}, size_t{7}}) {
+    LogBuffer b(1 << 20);
+    int sentinels = 0;
+    for (size_t at = 0; at < stream.size(); at += chunk)
+      sentinels += b.Feed(LogStream::kStdout, std::string_view(stream).substr(at, chunk));
+    EXPECT_EQ(sentinels, 1) << "chunk " << chunk;
+  }
+}
+
 TEST(LogBuffer, FlushPartialOnEof) {
   LogBuffer b(1 << 20);
   b.Feed(LogStream::kStderr, "no newline");

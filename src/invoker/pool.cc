@@ -22,15 +22,18 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const std::string& key, const Spawn
                                              std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     if (shut_down_) co_return MakeError(ErrorCode::kUnavailable, "the invoker is shutting down");
-    auto& list = entries_[key];
-    for (auto& e : list) {
-      if (!e.instance->busy && !e.retired && e.instance->alive()) {
-        e.instance->busy = true;
-        co_return Lease{e.instance, false};
+    auto found = entries_.find(key);
+    const size_t count = found == entries_.end() ? 0 : found->second.size();
+    if (found != entries_.end()) {
+      for (auto& e : found->second) {
+        if (!e.instance->busy && !e.retired && e.instance->alive()) {
+          e.instance->busy = true;
+          co_return Lease{e.instance, false};
+        }
       }
     }
-    if (total_ >= options_.max_instances && list.size() < options_.max_per_action) EvictOneIdle();
-    if (total_ < options_.max_instances && list.size() < options_.max_per_action) {
+    if (total_ >= options_.max_instances && count < options_.max_per_action) EvictOneIdle();
+    if (total_ < options_.max_instances && count < options_.max_per_action) {
       auto spawned = spawn();
       if (!spawned.ok()) co_return spawned.error();
       auto instance = std::move(spawned).value();
