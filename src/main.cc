@@ -147,6 +147,11 @@ int Serve(const ServeOptions& options) {
   ActivationLog activation_log(**store);
   ActionService actions(**store, code, *manifest, invoker_options.extract_limits);
   actions.set_on_change([&](const std::string& ns, const std::string& name) { invoker.ActionChanged(ns, name); });
+  // No instance runs yet, so code of old versions and deleted actions can go.
+  if (auto removed = actions.RemoveUnusedCode(); !removed.ok())
+    spdlog::warn("code cleanup: {}", removed.error().message);
+  else if (*removed > 0)
+    spdlog::info("removed {} unused code blob(s)", *removed);
   Authenticator auth(**store);
   Invocations invocations(io, invoker, activation_log);
   Router router(ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}});

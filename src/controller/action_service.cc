@@ -1,6 +1,7 @@
 #include "controller/action_service.h"
 
 #include <charconv>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -98,6 +99,26 @@ Result<std::shared_ptr<const Action>> ActionService::Get(const std::string& ns, 
 
 Result<std::vector<Action>> ActionService::List(const std::string& ns, int64_t skip, int64_t limit) {
   return store_.ListActions(ns, skip, limit);
+}
+
+Result<size_t> ActionService::RemoveUnusedCode() {
+  auto namespaces = store_.ListNamespaces();
+  if (!namespaces.ok()) return namespaces.error();
+  std::unordered_set<std::string> used;
+  for (const auto& ns : *namespaces) {
+    auto actions = store_.ListActions(ns, 0, 0);
+    if (!actions.ok()) return actions.error();
+    for (const auto& a : *actions) used.insert(a.exec.code_digest);
+  }
+  auto digests = code_.Digests();
+  if (!digests.ok()) return digests.error();
+  size_t removed = 0;
+  for (const auto& d : *digests) {
+    if (used.contains(d)) continue;
+    if (auto s = code_.Remove(d); !s.ok()) return s.error();
+    ++removed;
+  }
+  return removed;
 }
 
 Result<std::string> ActionService::CodeOf(const Action& action) {

@@ -42,6 +42,11 @@ class ActionService {
   // The deleted action; kNotFound when absent.
   Result<std::shared_ptr<const Action>> Delete(const std::string& ns, const std::string& name);
 
+  // Removes stored code that no action refers to any more (old versions, deleted actions).
+  // Call it only while no instance runs (at start): a running instance may still have the
+  // old code mounted. Returns how many blobs were removed.
+  Result<size_t> RemoveUnusedCode();
+
   // The code as the API returns it: source text, or base64 of a zip.
   Result<std::string> CodeOf(const Action& action);
 

@@ -104,6 +104,19 @@ TEST_F(ControllerTest, DeleteReturnsTheActionAndForgetsIt) {
   EXPECT_EQ(actions_->Delete("guest", "d").error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(ControllerTest, RemoveUnusedCodeKeepsOnlyWhatActionsUse) {
+  ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v1"}})"), false).ok());
+  ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v2"}})"), true).ok());
+  ASSERT_TRUE(actions_->Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"gone"}})"), false).ok());
+  ASSERT_TRUE(actions_->Delete("guest", "b").ok());
+  auto removed = actions_->RemoveUnusedCode();
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, 2u);  // "v1" and "gone"
+  auto a = actions_->Get("guest", "a");
+  EXPECT_EQ(actions_->CodeOf(**a).value(), "v2");
+  EXPECT_EQ(code_->Digests()->size(), 1u);
+}
+
 TEST(EntityNames, FollowOpenWhiskRule) {
   EXPECT_TRUE(IsValidEntityName("hello"));
   EXPECT_TRUE(IsValidEntityName("hello-world_1.2@x"));

@@ -73,6 +73,18 @@ CodeStore::CodeStore(std::filesystem::path root)
   RemoveStaleTemps();
 }
 
+Result<std::vector<std::string>> CodeStore::Digests() const {
+  if (!init_.ok()) return init_.error();
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(blobs_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (IsValidDigest(name)) out.push_back(std::move(name));
+  }
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot list " + blobs_.string() + ": " + ec.message());
+  return out;
+}
+
 bool CodeStore::IsValidDigest(std::string_view digest) {
   if (digest.size() != 64) return false;
   for (const char c : digest) {

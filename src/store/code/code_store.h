@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "store/code/zip_extract.h"
@@ -62,6 +63,9 @@ class CodeStore {
 
   // Removes the blob and its unpacked directory. Absent entries are not an error.
   Status Remove(const std::string& digest);
+
+  // Every stored digest (the names under blobs/), in no particular order.
+  Result<std::vector<std::string>> Digests() const;
 
   // 64 lowercase hex characters.
   static bool IsValidDigest(std::string_view digest);
