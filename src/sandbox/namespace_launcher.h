@@ -41,7 +41,10 @@
 //  - Instances: Kill() SIGKILLs the namespace's init (the kernel then kills the whole pid
 //    namespace) and kills the cgroup as a group; the destructor also reaps, removes the cgroup and
 //    returns the uid (or retires it if the cgroup could not be emptied). Nothing of an instance
-//    survives it (setsid or double fork included).
+//    survives it (setsid or double fork included). When the cgroup is empty and the init already
+//    a zombie (so the whole pid namespace is gone), the destructor returns the uid at once and
+//    leaves the reap and the cgroup's removal to a background thread of the launcher, whose
+//    destructor finishes all such pending work.
 //  - The child dies with the thread that launched it (PR_SET_PDEATHSIG): launch from long-lived
 //    threads. CgroupManager::CleanupStale() at server start removes what a crashed server left.
 //  - Bind-mount sources (and the run dir) are resolved by the child as its unprivileged host uid:
@@ -85,6 +88,7 @@ struct NamespaceLauncherOptions {
 };
 
 class NetnsPool;
+class InstanceReaper;
 
 class NamespaceLauncher final : public Launcher {
  public:
@@ -109,6 +113,7 @@ class NamespaceLauncher final : public Launcher {
   UniqueFd devnull_;     // the child's stdin, opened once
   UniqueFd host_netns_;  // where a launching thread returns after cloning into a pooled netns
   std::unique_ptr<NetnsPool> netns_pool_;
+  std::shared_ptr<InstanceReaper> reaper_;  // shared with instances that outlive the launcher
 };
 
 }  // namespace hotrod
