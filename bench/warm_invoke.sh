@@ -89,12 +89,16 @@ done
 BASE=http://127.0.0.1:$PORT
 log "server pid $SERVER_PID on $BASE"
 
+# The actions' memory limit: the sandbox gives CPU in proportion to it (1769 MB = 1 core), so
+# at 256 MB a single warm instance is capped at 0.144 core and the figures measure that cap.
+MEMORY_MB=${MEMORY_MB:-256}
+
 # PUT an action; fails the run unless the server says 200.
 create_action() {
   local name=$1 kind=$2 code=$3 status
   status=$(curl -sS -o "$WORK/put.out" -w '%{http_code}' -u "$AUTH" -X PUT \
     -H 'Content-Type: application/json' "$BASE/api/v1/namespaces/_/actions/$name" \
-    --data "{\"exec\": {\"kind\": \"$kind\", \"code\": \"$code\"}}")
+    --data "{\"exec\": {\"kind\": \"$kind\", \"code\": \"$code\"}, \"limits\": {\"memory\": $MEMORY_MB}}")
   [[ $status = 200 ]] || { log "creating $name: HTTP $status $(cat "$WORK/put.out")"; exit 1; }
 }
 create_action noop-node nodejs:20 'function main() { return {} }'
@@ -197,6 +201,7 @@ export BENCH_DATE BENCH_CPU BENCH_NODE BENCH_PYTHON BENCH_NPROC BENCH_KERNEL
 export BENCH_GIT=$git_rev BENCH_LOAD="$LOAD_BEFORE (before) / $LOAD_AFTER (after)"
 BENCH_BINARY="$HOTROD (built $(date -r "$HOTROD" +'%Y-%m-%d %H:%M'))"
 export BENCH_BINARY
+export BENCH_MEMORY_MB=$MEMORY_MB
 export BENCH_ROUNDS=$ROUNDS BENCH_RUN_S=$RUN_S BENCH_WIDE=$WIDE BENCH_INSTANCES=${INSTANCES:-none}
 "$PYTHON" "$ROOT/bench/warm_invoke_report.py" "$WORK/rounds.jsonl" "$WORK/merged.jsonl" "$WORK/wrk.jsonl" \
   >"$WORK/report.md"

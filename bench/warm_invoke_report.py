@@ -44,6 +44,7 @@ def main():
     w(f"- runtimes: Node.js {env('BENCH_NODE')}, {env('BENCH_PYTHON')}; hotrod at {env('BENCH_GIT')}")
     w(f"- server binary: `{env('BENCH_BINARY')}`")
     w(f"- instances running after the wide cases: {env('BENCH_INSTANCES')}")
+    w(f"- actions' memory limit: {env('BENCH_MEMORY_MB', '256')} MB (CPU share = memory / 1769 MB of a core)")
     w(f"- method: `bench/warm_invoke.sh`. hotrod_loadgen (closed loop, HTTP/1.1 keep-alive, one "
       f"thread, on the same cores as the server); {env('BENCH_ROUNDS')} rounds x "
       f"{env('BENCH_RUN_S')} s per case, case order rotated every round; percentiles over the "

@@ -172,6 +172,8 @@ Result<std::unique_ptr<Cgroup>> V2Manager::Create(const std::string& name,
       {"memory.oom.group", "1", false},
       {"pids.max", std::to_string(limits.pids_max), false},
       {"cpu.max", fmt::format("{} {}", CpuQuotaMicros(limits), kCpuPeriodMicros), false},
+      // Unused quota may be banked up to one period's worth (see cgroup_v1.cc).
+      {"cpu.max.burst", std::to_string(CpuQuotaMicros(limits)), true},
   };
   for (const auto& setting : settings) {
     const std::string file = JoinCgroupPath(dir, setting.file);
