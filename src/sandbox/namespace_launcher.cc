@@ -1,4 +1,5 @@
 #include "sandbox/namespace_launcher.h"
+#include "sandbox/launcher_workers.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -266,74 +267,6 @@ std::atomic<uint64_t> g_instance_seq{0};
 
 }  // namespace
 
-// Teardown taken off the launch path by one background thread per launcher: reaping an
-// instance's init (already a zombie) and removing its (empty) cgroup — rmdir in every v1
-// hierarchy, ~100 us — after the instance's destructor has killed it and returned its uid.
-// Stop() finishes every pending job and joins; afterwards Post() refuses (the caller then tears
-// down inline). Holds no cgroup pool: pre-creating cgroups in the background measured slower
-// end to end on a loaded 2-core v1 host (likely contention with the launch path in the kernel).
-class InstanceReaper {
- public:
-  struct Job {
-    pid_t pid;
-    UniqueFd pidfd;  // kept until reaped: the pid cannot be reused before
-    std::unique_ptr<Cgroup> cgroup;
-  };
-
-  InstanceReaper() : thread_([this] { Run(); }) {}
-  ~InstanceReaper() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  bool Post(Job job) {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return false;
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_all();
-    return true;
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (!jobs_.empty()) {
-        Job job = std::move(jobs_.front());
-        jobs_.pop_front();
-        lock.unlock();
-        Finish(std::move(job));
-        lock.lock();
-        continue;
-      }
-      if (stop_) return;  // only once every posted job is done
-      cv_.wait(lock);
-    }
-  }
-
-  static void Finish(Job job) {
-    int status = 0;
-    while (::waitpid(job.pid, &status, __WALL) < 0 && errno == EINTR) {
-    }
-    if (auto s = job.cgroup->Destroy(); !s.ok())
-      spdlog::warn("sandbox {}: removing cgroup {}: {}", job.pid, job.cgroup->path(), s.error().message);
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;  // guarded by mu_
-  bool stop_ = false;     // guarded by mu_
-  std::thread thread_;    // last: starts once everything above is initialised
-};
 
 namespace {
 
@@ -417,72 +350,6 @@ class NamespaceInstance final : public SandboxInstance {
 
 }  // namespace
 
-// Fresh network namespaces made ahead of time by one background thread: creating one costs
-// 0.4-1 ms of kernel work (loopback registration, sysctl tables) that would otherwise sit on
-// every launch. Each is used by exactly one instance. They belong to the host's user namespace,
-// so an instance holds no capability over its network namespace, not even during setup.
-class NetnsPool {
- public:
-  explicit NetnsPool(size_t target) : target_(target), thread_([this] { Run(); }) {}
-  ~NetnsPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  // A fresh namespace, or an invalid fd when none is ready (the launch then makes its own).
-  UniqueFd Take() {
-    std::lock_guard lock(mu_);
-    if (ready_.empty()) return UniqueFd();
-    UniqueFd fd = std::move(ready_.front());
-    ready_.pop_front();
-    cv_.notify_all();
-    return fd;
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      if (ready_.size() >= target_) {
-        cv_.wait(lock);
-        continue;
-      }
-      lock.unlock();
-      auto fd = MakeOne();
-      lock.lock();
-      if (!fd.ok()) {
-        spdlog::warn("sandbox: network namespace pool stopped: {}", fd.error().message);
-        return;  // launches create their namespaces inline, as without a pool
-      }
-      ready_.push_back(std::move(fd).value());
-    }
-  }
-
-  // This thread moves into a new namespace each time; the previous one lives on through its fd.
-  static Result<UniqueFd> MakeOne() {
-    if (::unshare(CLONE_NEWNET) < 0) return Error{ErrorCode::kInternal, fmt::format("unshare: {}", std::strerror(errno))};
-    UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ifreq lo{};
-    std::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
-    lo.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
-    if (!sock.valid() || ::ioctl(sock.get(), SIOCSIFFLAGS, &lo) < 0)
-      return Error{ErrorCode::kInternal, fmt::format("loopback up: {}", std::strerror(errno))};
-    UniqueFd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!ns.valid()) return Error{ErrorCode::kInternal, fmt::format("open netns: {}", std::strerror(errno))};
-    return ns;
-  }
-
-  const size_t target_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<UniqueFd> ready_;  // guarded by mu_
-  bool stop_ = false;           // guarded by mu_
-  std::thread thread_;
-};
 
 NamespaceLauncher::~NamespaceLauncher() {
   // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes.
