@@ -69,20 +69,56 @@ function writeAll(fd, buf) {
   }
 }
 
-const header = Buffer.allocUnsafe(4);
+// Requests usually arrive whole in one read (the invoker writes header and body at once), so
+// the first read takes up to 64 KiB; a larger body is completed with readExact.
+const inbox = Buffer.allocUnsafe(64 * 1024);
+let inboxStart = 0;  // bytes of inbox[inboxStart, inboxEnd) are read but not yet consumed
+let inboxEnd = 0;
+
+function fillAtLeast(n) {
+  if (inbox.length - inboxStart < n) {  // keep room to read into (n is at most 4 here)
+    inbox.copy(inbox, 0, inboxStart, inboxEnd);
+    inboxEnd -= inboxStart;
+    inboxStart = 0;
+  }
+  while (inboxEnd - inboxStart < n) {
+    let got;
+    try {
+      got = fs.readSync(CHANNEL, inbox, inboxEnd, inbox.length - inboxEnd, null);
+    } catch (e) {
+      if (e && e.code === 'EINTR') continue;
+      if (e && e.code === 'EAGAIN') { backOff(); continue; }
+      process.exit(0);  // the channel broke: nobody is left to answer
+    }
+    if (got === 0) process.exit(0);  // the invoker closed the channel: instance discarded
+    inboxEnd += got;
+  }
+}
 
 // Blocks until the next request arrives, then handles it.
 function serveNext() {
-  readExact(header, 4);
-  const n = header.readUInt32BE(0);
+  fillAtLeast(4);
+  const n = inbox.readUInt32BE(inboxStart);
+  inboxStart += 4;
   if (n > MAX_FRAME) {
     writeAll(2, Buffer.from(`hotrod shim: request frame of ${n} bytes exceeds the limit\n`));
     process.exit(70);
   }
-  const body = Buffer.allocUnsafe(n);
-  readExact(body, n);
+  let text;
+  const have = inboxEnd - inboxStart;
+  if (have >= n) {
+    text = inbox.toString('utf8', inboxStart, inboxStart + n);
+    inboxStart += n;
+  } else {
+    const body = Buffer.allocUnsafe(n);
+    inbox.copy(body, 0, inboxStart, inboxEnd);
+    inboxStart = inboxEnd = 0;
+    readExact(body.subarray(have), n - have);
+    text = body.toString('utf8');
+  }
+  if (inboxStart === inboxEnd) inboxStart = inboxEnd = 0;
   try {
-    handle(body.toString('utf8'));
+    handle(text);
   } catch (e) {
     // User code cannot get here (run and init catch it): this is a shim bug. Exiting is the
     // one answer the invoker cannot miss; hanging or a second reply would be worse.

@@ -91,15 +91,32 @@ def _read_exact(n):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+_pending = b""  # bytes read past the previous frame (the protocol alternates, so rarely any)
+
+
 def read_frame():
-    header = _read_exact(4)
-    if header is None:
-        return None
-    n = int.from_bytes(header, "big")
+    # One read usually brings header and body together (the invoker writes them at once).
+    global _pending
+    buf = _pending
+    while len(buf) < 4:
+        try:
+            chunk = posix.read(CHANNEL, 1 << 16)
+        except OSError:
+            return None  # a broken channel ends the instance like a closed one
+        if not chunk:
+            return None
+        buf += chunk
+    n = int.from_bytes(buf[:4], "big")
     if n > MAX_FRAME:
         posix.write(2, b"hotrod shim: request frame exceeds the limit\n")
         posix._exit(70)
-    return _read_exact(n) if n else b""
+    if len(buf) - 4 < n:
+        rest = _read_exact(n - (len(buf) - 4))
+        if rest is None:
+            return None
+        buf += rest
+    _pending = buf[4 + n:]
+    return buf[4:4 + n]
 
 
 def send(text):
