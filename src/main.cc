@@ -165,8 +165,12 @@ int Serve(const ServeOptions& options) {
   if (!env_key || !*env_key)
     std::printf("guest key%s: %s (stored in %s)\n", guest->generated ? " (new)" : "", guest->uuid_key.c_str(),
                 (data_dir / "guest.key").c_str());
+  std::error_code self_ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", self_ec).string();
+  const std::string cli = self_ec ? std::string("hotrod") : self;
   std::printf("try:  echo 'function main(p) { return {hello: p.name || \"world\"} }' > hello.js\n"
-              "      hotrod action create hello hello.js && hotrod action invoke hello -r -p name you\n");
+              "      %s action create hello hello.js && %s action invoke hello -r -p name you\n",
+              cli.c_str(), cli.c_str());
   std::fflush(stdout);
 
   // SIGTERM/SIGINT: stop accepting, let calls in flight finish (bounded), stop every instance,
