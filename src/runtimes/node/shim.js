@@ -37,20 +37,24 @@ function backOff() {
   Atomics.wait(sleeper, 0, 0, 1);
 }
 
-function readExact(buf, n) {
-  let off = 0;
-  while (off < n) {
+// One blocking read of up to len bytes into buf at off; returns how many arrived (> 0).
+function readChannel(buf, off, len) {
+  for (;;) {
     let got;
     try {
-      got = fs.readSync(CHANNEL, buf, off, n - off, null);
+      got = fs.readSync(CHANNEL, buf, off, len, null);
     } catch (e) {
       if (e && e.code === 'EINTR') continue;
       if (e && e.code === 'EAGAIN') { backOff(); continue; }
       process.exit(0);  // the channel broke: nobody is left to answer
     }
     if (got === 0) process.exit(0);  // the invoker closed the channel: instance discarded
-    off += got;
+    return got;
   }
+}
+
+function readExact(buf, n) {
+  for (let off = 0; off < n;) off += readChannel(buf, off, n - off);
 }
 
 // Writes all of buf to fd. A broken channel ends the instance (the invoker is gone); a broken
@@ -81,18 +85,7 @@ function fillAtLeast(n) {
     inboxEnd -= inboxStart;
     inboxStart = 0;
   }
-  while (inboxEnd - inboxStart < n) {
-    let got;
-    try {
-      got = fs.readSync(CHANNEL, inbox, inboxEnd, inbox.length - inboxEnd, null);
-    } catch (e) {
-      if (e && e.code === 'EINTR') continue;
-      if (e && e.code === 'EAGAIN') { backOff(); continue; }
-      process.exit(0);  // the channel broke: nobody is left to answer
-    }
-    if (got === 0) process.exit(0);  // the invoker closed the channel: instance discarded
-    inboxEnd += got;
-  }
+  while (inboxEnd - inboxStart < n) inboxEnd += readChannel(inbox, inboxEnd, inbox.length - inboxEnd);
 }
 
 // Blocks until the next request arrives, then handles it.
