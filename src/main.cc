@@ -20,6 +20,8 @@
 #include "controller/auth.h"
 #include "controller/guest.h"
 #include "controller/invocations.h"
+#include "controller/package_service.h"
+#include "controller/sequence.h"
 #include "invoker/invoker.h"
 #include "runtimes/manifest.h"
 #include "common/digest.h"
@@ -154,7 +156,17 @@ int Serve(const ServeOptions& options) {
     spdlog::info("removed {} unused code blob(s)", *removed);
   Authenticator auth(**store);
   Invocations invocations(io, invoker, activation_log);
-  Router router(ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}});
+  // packages area: packages, the resolver every invoke path uses, and the sequence runner.
+  PackageService packages(**store);
+  ActionResolver resolver(actions, packages);
+  SequenceRunner sequences(resolver, invocations, activation_log);
+  invocations.set_sequence_runner(&sequences);
+  actions.set_sequence_check([&](const std::string& ns, const std::string& name,
+                                 const std::vector<std::string>& components) {
+    return sequences.Check(ns, name, components);
+  });
+  Router router(
+      ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}, packages, resolver});
   HttpServer server(io, router);
   if (auto s = server.Listen(*endpoint); !s.ok()) return Fail(s.error().message);
   server.Start();

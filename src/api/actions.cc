@@ -8,9 +8,6 @@
 
 namespace hotrod {
 namespace {
-
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 bool IsJsonContentType(std::string_view content_type) {
   // "application/json" with optional parameters (charset...).
   const auto semi = content_type.find(';');
@@ -19,8 +16,10 @@ bool IsJsonContentType(std::string_view content_type) {
   return boost::beast::iequals(base, "application/json");
 }
 
+}  // namespace
+
 // The request body as a JSON object: empty is {}. Errors are ready-made responses.
-std::variant<json::object, Response> BodyObject(const Request& request, bool require_json_type) {
+std::variant<json::object, Response> RequestBodyObject(const Request& request, bool require_json_type) {
   const auto content_type = request[http::field::content_type];
   if (request.body().empty()) return json::object();
   // PUTs must say JSON; invokes accept any Content-Type whose body parses as JSON (curl -d
@@ -42,6 +41,10 @@ std::variant<json::object, Response> BodyObject(const Request& request, bool req
   if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
   return std::move(v.as_object());
 }
+
+namespace {
+
+constexpr std::string_view kNotFound = "The requested resource does not exist.";
 
 Response ActionResponse(ApiContext& ctx, const Action& action, bool with_code) {
   std::optional<std::string> code;
@@ -66,34 +69,40 @@ Response List(ApiContext& ctx, const Route& route, const Request& request) {
 }
 
 Response Put(ApiContext& ctx, const Route& route, const Request& request, const std::string& name) {
-  auto body = BodyObject(request, true);
+  auto body = RequestBodyObject(request, true);
   if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
   auto put = ctx.actions.Put(route.ns, name, std::get<json::object>(body), QueryFlag(route, "overwrite"));
   if (!put.ok()) return ErrorResponse(put.error());
   return ActionResponse(ctx, *put->action, false);
 }
 
-asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& request, const std::string& name) {
+// `path` is "name" or "pkg/name"; the ActionResolver finds what runs and its defaults.
+asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& request, const std::string& path) {
   const auto received = std::chrono::steady_clock::now();
-  auto action = ctx.actions.Get(route.ns, name);
-  if (!action.ok()) co_return ErrorResponse(action.error());
-  if (!*action) co_return ErrorResponse(http::status::not_found, kNotFound);
-  auto body = BodyObject(request, false);
+  auto resolved = ctx.resolver.Resolve(route.caller.ns, route.ns, path);
+  if (!resolved.ok()) co_return ErrorResponse(resolved.error());
+  auto body = RequestBodyObject(request, false);
   if (auto* error = std::get_if<Response>(&body)) co_return std::move(*error);
+  if (auto s = CheckInvokeParameters(*resolved, std::get<json::object>(body)); !s.ok())
+    co_return ErrorResponse(s.error());
+  const bool is_sequence = resolved->action->exec.kind == "sequence";
+  const int64_t action_timeout_ms = resolved->action->limits.timeout_ms;
 
   const bool result_only = QueryFlag(route, "result");
   const bool blocking = result_only || QueryFlag(route, "blocking");
   auto wait_ms = QueryInt(route, "timeout", 0);
   if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
-  auto done = ctx.invocations.Start(route.caller, *action, std::move(std::get<json::object>(body)), received);
+  auto done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(std::get<json::object>(body)), received);
   json::object id;
   id["activationId"] = done->activation_id();
   if (blocking) {
     // Wait for the record: the action's own time (a cold start may add an init phase of the same
     // length) bounded by the server's maximum, or less when the caller asks (?timeout=ms).
-    auto bound = std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
-                                                     std::chrono::milliseconds(2 * (*action)->limits.timeout_ms + 1000));
+    // A sequence's components each have their own time limit: only the server's maximum bounds it.
+    auto bound = is_sequence ? ctx.limits.max_blocking_wait
+                             : std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
+                                                                   std::chrono::milliseconds(2 * action_timeout_ms + 1000));
     if (*wait_ms > 0) bound = std::min<std::chrono::milliseconds>(bound, std::chrono::milliseconds(*wait_ms));
     if (co_await done->Wait(received + bound)) {
       const Activation& record = *done->record();
@@ -116,23 +125,33 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
     if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     co_return List(ctx, route, request);
   }
-  if (route.segments.size() == 3 && method == http::verb::put)
-    co_return ErrorResponse(http::status::bad_request,
-                            fmt::format("The action name '{}/{}' is not valid: packages are not supported yet.",
-                                        route.segments[1], route.segments[2]));
-  if (route.segments.size() != 2) co_return ErrorResponse(http::status::not_found, kNotFound);
-  const std::string& name = route.segments[1];
+  if (route.segments.size() != 2 && route.segments.size() != 3)
+    co_return ErrorResponse(http::status::not_found, kNotFound);
+  // actions/{name} or actions/{pkg}/{name}: an action in a package is stored as "pkg/name".
+  const std::string name =
+      route.segments.size() == 2 ? route.segments[1] : route.segments[1] + "/" + route.segments[2];
   switch (method) {
     case http::verb::get: {
-      auto action = ctx.actions.Get(route.ns, name);
-      if (!action.ok()) co_return ErrorResponse(action.error());
-      if (!*action) co_return ErrorResponse(http::status::not_found, kNotFound);
+      // Through the resolver: a packaged action shows its package's (and binding's) parameters
+      // merged under its own, as OpenWhisk does; shared packages of other namespaces are readable.
+      auto resolved = ctx.resolver.Resolve(route.caller.ns, route.ns, name);
+      if (!resolved.ok()) co_return ErrorResponse(resolved.error());
       auto code = QueryParam(route, "code");
-      co_return ActionResponse(ctx, **action, !code || *code != "false");
+      if (route.segments.size() == 2) co_return ActionResponse(ctx, *resolved->action, !code || *code != "false");
+      Action shown = *resolved->action;
+      shown.parameters = resolved->parameters;
+      co_return ActionResponse(ctx, shown, !code || *code != "false");
     }
     case http::verb::put:
       co_return Put(ctx, route, request, name);
     case http::verb::delete_: {
+      if (route.segments.size() == 3) {
+        auto pkg = ctx.packages.Get(route.ns, route.segments[1]);
+        if (!pkg.ok()) co_return ErrorResponse(pkg.error());
+        if (!*pkg) co_return ErrorResponse(http::status::not_found, kNotFound);
+        if ((*pkg)->is_binding())
+          co_return ErrorResponse(http::status::bad_request, std::string(kNotAllowedOnBinding));
+      }
       auto deleted = ctx.actions.Delete(route.ns, name);
       if (!deleted.ok()) co_return ErrorResponse(deleted.error());
       co_return ActionResponse(ctx, **deleted, false);

@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/url.hpp>
@@ -59,7 +60,8 @@ size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   if (path.find('%') != std::string_view::npos || path.ends_with('/')) {
     // Escapes or a trailing slash: decide on the decoded segments, exactly as routing will.
     auto parsed = ParseTarget(target);
-    if (parsed && parsed->segments.size() == 6 && parsed->segments[0] == "api" && parsed->segments[1] == "v1" &&
+    if (parsed && (parsed->segments.size() == 6 || parsed->segments.size() == 7) && parsed->segments[0] == "api" &&
+        parsed->segments[1] == "v1" &&
         parsed->segments[2] == "namespaces" && parsed->segments[4] == "actions") {
       if (method == http::verb::put) return ctx_.limits.max_action_body;
       if (method == http::verb::post) return ctx_.limits.max_invoke_body;
@@ -71,7 +73,9 @@ size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   const auto slash = rest.find('/');
   if (slash == std::string_view::npos || !rest.substr(slash + 1).starts_with("actions/"))
     return ctx_.limits.max_other_body;
-  if (rest.substr(slash + 1 + 8).find('/') != std::string_view::npos) return ctx_.limits.max_other_body;
+  // actions/{name} or actions/{pkg}/{name} (packages area)
+  const std::string_view action_path = rest.substr(slash + 1 + 8);
+  if (std::count(action_path.begin(), action_path.end(), '/') > 1) return ctx_.limits.max_other_body;
   if (method == http::verb::put) return ctx_.limits.max_action_body;
   if (method == http::verb::post) return ctx_.limits.max_invoke_body;
   return ctx_.limits.max_other_body;
@@ -130,7 +134,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   }
   Route route;
   route.ns = s[3] == "_" ? caller->ns : s[3];
-  if (route.ns != caller->ns)
+  if (route.ns != caller->ns && !IsSharedPackageRoute(method, {s.begin() + 4, s.end()}))
     co_return ErrorResponse(http::status::forbidden,
                             fmt::format("The supplied authentication is not authorized to access '{}'.", s[3]));
   route.caller = *caller;
@@ -139,6 +143,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
+  if (route.segments[0] == "packages") co_return HandlePackages(ctx_, route, request);
   co_return ErrorResponse(http::status::not_found, kNotFound);
 }
 

@@ -13,7 +13,9 @@
 #include "api/http.h"
 #include "controller/action_service.h"
 #include "controller/auth.h"
+#include "controller/action_resolver.h"
 #include "controller/invocations.h"
+#include "controller/package_service.h"
 #include "runtimes/manifest.h"
 #include "store/sqlite/activation_log.h"
 
@@ -36,6 +38,9 @@ struct ApiContext {
   ActivationLog& activations;
   const RuntimeManifest& runtimes;
   ApiLimits limits;
+  // packages area
+  PackageService& packages;
+  ActionResolver& resolver;  // the one place names become actions + defaults (action_resolver.h)
 };
 
 // A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
@@ -69,6 +74,17 @@ class Router {
 asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request);
 Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request);
 Response HandleInfo(ApiContext& ctx);
+Response HandlePackages(ApiContext& ctx, const Route& route, const Request& request);  // packages area
+
+// packages area: the requests a key may make in ANOTHER namespace (segments below
+// /namespaces/{ns}): reading its packages and reading or invoking actions of its packages. The
+// handlers then answer 404 unless the package is published. Every other cross-namespace request
+// is refused by the router.
+bool IsSharedPackageRoute(http::verb method, const std::vector<std::string>& segments);
+
+// The request body as a JSON object (empty is {}), or the error response to send. PUTs
+// (`require_json_type`) must declare application/json.
+std::variant<json::object, Response> RequestBodyObject(const Request& request, bool require_json_type);
 
 }  // namespace hotrod
 

@@ -67,6 +67,40 @@ void SetAnnotation(json::array& annotations, std::string_view key, json::value v
 
 }  // namespace
 
+Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exec, const std::string& ns) {
+  const json::value* v = exec.if_contains("components");
+  if (!v || v->is_null() || (v->is_array() && v->as_array().empty()))
+    return Invalid("No component specified for the sequence.");
+  if (!v->is_array()) return Invalid("'exec.components' must be an array of fully qualified action names");
+  if (v->as_array().size() > kMaxSequenceLength) return Invalid("Too many actions in the sequence.");
+  std::vector<std::string> out;
+  for (const auto& c : v->as_array()) {
+    if (!c.is_string()) return Invalid("'exec.components' must be an array of fully qualified action names");
+    // Stored fully qualified with "_" replaced, as OpenWhisk does at create time.
+    std::string_view q = c.as_string();
+    std::vector<std::string_view> parts;
+    if (q.size() >= 2 && q.front() == '/') {
+      size_t start = 1;
+      for (;;) {
+        const auto slash = q.find('/', start);
+        parts.push_back(q.substr(start, slash == std::string_view::npos ? slash : slash - start));
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+      }
+    }
+    bool ok = parts.size() == 2 || parts.size() == 3;
+    for (auto p : parts) ok = ok && (p == "_" || IsValidEntityName(p));
+    if (!ok)
+      return Invalid(fmt::format("The fully qualified name of the entity must contain at least the namespace and "
+                                 "the name of the entity: '{}'.",
+                                 std::string(q)));
+    std::string name = "/" + (parts[0] == "_" ? ns : std::string(parts[0]));
+    for (size_t i = 1; i < parts.size(); ++i) name += "/" + std::string(parts[i]);
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 bool IsValidEntityName(std::string_view name) {
   if (name.empty() || name.size() > 256) return false;
   auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
@@ -108,7 +142,8 @@ Result<size_t> ActionService::RemoveUnusedCode() {
   for (const auto& ns : *namespaces) {
     auto actions = store_.ListActions(ns, 0, 0);
     if (!actions.ok()) return actions.error();
-    for (const auto& a : *actions) used.insert(a.exec.code_digest);
+    for (const auto& a : *actions)
+      if (!a.exec.code_digest.empty()) used.insert(a.exec.code_digest);
   }
   auto digests = code_.Digests();
   if (!digests.ok()) return digests.error();
@@ -122,6 +157,7 @@ Result<size_t> ActionService::RemoveUnusedCode() {
 }
 
 Result<std::string> ActionService::CodeOf(const Action& action) {
+  if (action.exec.kind == "sequence") return std::string();  // sequences have no code
   auto bytes = code_.Read(action.exec.code_digest);
   if (!bytes.ok()) return bytes.error();
   if (action.exec.binary) return Base64Encode(*bytes);
@@ -130,7 +166,18 @@ Result<std::string> ActionService::CodeOf(const Action& action) {
 
 Result<PutActionResult> ActionService::Put(const std::string& ns, const std::string& name,
                                            const json::object& body, bool overwrite) {
-  if (!IsValidEntityName(name)) return Invalid(fmt::format("The action name '{}' is not valid.", name));
+  // "pkg/action": an action inside a package of this namespace (packages area).
+  const auto slash = name.find('/');
+  const bool valid_name = slash == std::string::npos
+                              ? IsValidEntityName(name)
+                              : IsValidEntityName(name.substr(0, slash)) && IsValidEntityName(name.substr(slash + 1));
+  if (!valid_name) return Invalid(fmt::format("The action name '{}' is not valid.", name));
+  if (slash != std::string::npos) {
+    auto pkg = store_.GetPackage(ns, name.substr(0, slash));
+    if (!pkg.ok()) return pkg.error();
+    if (!*pkg) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
+    if ((*pkg)->is_binding()) return Invalid("Operation not permitted on package binding.");
+  }
   auto existing = Get(ns, name);
   if (!existing.ok()) return existing.error();
   if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
@@ -149,19 +196,41 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
   const json::value* exec_v = body.if_contains("exec");
   if (!exec_v && !*existing) return Invalid("The request is missing 'exec'.");
   std::optional<std::string> new_code;
+  bool sequence_exec = false;  // this PUT's exec is a sequence
   if (exec_v) {
     if (!exec_v->is_object()) return Invalid("'exec' must be an object");
     const auto& exec = exec_v->as_object();
     const json::value* kind_v = exec.if_contains("kind");
     std::string kind = kind_v && kind_v->is_string() ? std::string(kind_v->as_string()) : action.exec.kind;
     if (kind.empty()) return Invalid("'exec.kind' is required");
-    if (kind == "sequence" || kind == "blackbox")
-      return Invalid(fmt::format("kind '{}' is not supported yet", kind));
+    if (kind == "blackbox") return Invalid(fmt::format("kind '{}' is not supported yet", kind));
+    if (kind == "sequence") {
+      sequence_exec = true;
+      auto components = ParseSequenceComponents(exec, ns);
+      if (!components.ok()) return components.error();
+      if (sequence_check_) {
+        if (auto s = sequence_check_(ns, name, *components); !s.ok()) return s.error();
+      }
+      action.exec = ActionExec{};
+      action.exec.kind = "sequence";
+      action.exec.components = std::move(*components);
+    }
+  }
+  if (exec_v && !sequence_exec) {
+    const auto& exec = exec_v->as_object();
+    const json::value* kind_v = exec.if_contains("kind");
+    std::string kind = kind_v && kind_v->is_string() ? std::string(kind_v->as_string()) : action.exec.kind;
     const RuntimeSpec* runtime = runtimes_.Resolve(kind);
     if (!runtime) {
       std::string kinds;
       for (const auto& k : runtimes_.Kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
       return Invalid(fmt::format("kind '{}' is not supported; supported kinds: {}", kind, kinds));
+    }
+    if (action.exec.kind == "sequence") {
+      // A sequence becoming a code action: its `_actions` parameter must not leak (OpenWhisk).
+      action.exec = ActionExec{};
+      action.parameters = json::array();
+      if (!new_code && !exec.contains("code")) return Invalid("'exec.code' is required");
     }
     action.exec.kind = runtime->kind;
     if (const json::value* main_v = exec.if_contains("main"); main_v && !main_v->is_null()) {
@@ -172,7 +241,7 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
     if (code_v && !code_v->is_null()) {
       if (!code_v->is_string()) return Invalid("'exec.code' must be a string");
       new_code = std::string(code_v->as_string());
-    } else if (!*existing) {
+    } else if (!*existing || (*existing)->exec.kind == "sequence") {
       return Invalid("'exec.code' is required");
     }
     const json::value* binary_v = exec.if_contains("binary");
@@ -202,6 +271,15 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
   if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
     if (!p->is_bool()) return Invalid("'publish' must be a boolean");
     action.publish = p->as_bool();
+  }
+  if (action.exec.kind == "sequence") {
+    // OpenWhisk keeps a sequence's components as its only parameter, `_actions`.
+    json::array names;
+    for (const auto& c : action.exec.components) names.emplace_back(c);
+    json::object p;
+    p["key"] = "_actions";
+    p["value"] = std::move(names);
+    action.parameters = json::array{std::move(p)};
   }
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   SetAnnotation(action.annotations, "exec", json::value(runtime ? runtime->family : action.exec.kind));

@@ -50,6 +50,12 @@ class ActionService {
   // The code as the API returns it: source text, or base64 of a zip.
   Result<std::string> CodeOf(const Action& action);
 
+  // Checks a sequence's components before it is stored (that they exist and form no cycle; the
+  // ActionResolver owns the lookups, see sequence.h). `components` are fully qualified.
+  using SequenceCheck = std::function<Status(const std::string& ns, const std::string& name,
+                                             const std::vector<std::string>& components)>;
+  void set_sequence_check(SequenceCheck f) { sequence_check_ = std::move(f); }
+
   // Called after an action changed or was deleted (the invoker retires its instances).
   void set_on_change(std::function<void(const std::string& ns, const std::string& name)> f) {
     on_change_ = std::move(f);
@@ -62,7 +68,15 @@ class ActionService {
   ExtractLimits extract_limits_;
   std::unordered_map<std::string, std::shared_ptr<const Action>> cache_;
   std::function<void(const std::string&, const std::string&)> on_change_;
+  SequenceCheck sequence_check_;
 };
+
+// OpenWhisk's default limit on the actions of a sequence (counted with nested sequences inlined).
+inline constexpr size_t kMaxSequenceLength = 50;
+
+// exec.components of a sequence PUT -> fully qualified names ("/ns/a", "/ns/pkg/a") with "_"
+// replaced by `ns`. kInvalidArgument with OpenWhisk's messages when empty, too long or malformed.
+Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exec, const std::string& ns);
 
 // OpenWhisk's entity name rule: 1..256 characters, [A-Za-z0-9_@.- ], starting with a word
 // character, not ending with a space.

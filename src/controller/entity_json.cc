@@ -24,12 +24,20 @@ json::object LimitsToJson(const ActionLimits& limits) {
 json::object ActionToJson(const Action& action, const std::optional<std::string>& code) {
   json::object exec;
   exec["kind"] = action.exec.kind;
-  exec["binary"] = action.exec.binary;
-  if (!action.exec.main.empty()) exec["main"] = action.exec.main;
-  if (code) exec["code"] = *code;
+  if (action.exec.kind == "sequence") {
+    json::array components;
+    for (const auto& c : action.exec.components) components.emplace_back(c);
+    exec["components"] = std::move(components);
+  } else {
+    exec["binary"] = action.exec.binary;
+    if (!action.exec.main.empty()) exec["main"] = action.exec.main;
+    if (code) exec["code"] = *code;
+  }
   json::object o;
-  o["namespace"] = action.ns;
-  o["name"] = action.name;
+  // An action in a package is stored as "pkg/name"; OpenWhisk shows it as namespace "ns/pkg".
+  const auto slash = action.name.find('/');
+  o["namespace"] = slash == std::string::npos ? action.ns : action.ns + "/" + action.name.substr(0, slash);
+  o["name"] = slash == std::string::npos ? action.name : action.name.substr(slash + 1);
   o["version"] = action.version;
   o["publish"] = action.publish;
   o["exec"] = std::move(exec);
@@ -37,6 +45,33 @@ json::object ActionToJson(const Action& action, const std::optional<std::string>
   o["annotations"] = action.annotations;
   o["limits"] = LimitsToJson(action.limits);
   o["updated"] = action.updated_ms;
+  return o;
+}
+
+json::object PackageToJson(const Package& package) {
+  json::object binding;
+  if (package.is_binding()) {
+    binding["namespace"] = package.binding_ns;
+    binding["name"] = package.binding_name;
+  }
+  json::object o;
+  o["namespace"] = package.ns;
+  o["name"] = package.name;
+  o["version"] = package.version;
+  o["publish"] = package.publish;
+  o["binding"] = std::move(binding);
+  o["parameters"] = package.parameters;
+  o["annotations"] = package.annotations;
+  o["updated"] = package.updated_ms;
+  return o;
+}
+
+json::object PackageActionJson(const Action& action) {
+  const auto slash = action.name.find('/');
+  json::object o;
+  o["name"] = slash == std::string::npos ? action.name : action.name.substr(slash + 1);
+  o["version"] = action.version;
+  o["annotations"] = action.annotations;
   return o;
 }
 

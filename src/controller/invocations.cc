@@ -2,6 +2,7 @@
 
 #include "common/random.h"
 #include "controller/entity_json.h"
+#include "controller/sequence.h"
 
 namespace hotrod {
 namespace {
@@ -15,11 +16,13 @@ json::object Annotation(std::string_view key, json::value value) {
   return o;
 }
 
-Activation MakeRecord(const Identity& caller, const Action& action, const std::string& id, InvokeOutcome&& out) {
+Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, const std::string& id,
+                      InvokeOutcome&& out) {
+  const Action& action = *resolved.action;
   Activation a;
   a.activation_id = id;
-  a.ns = action.ns;
-  a.name = action.name;
+  a.ns = caller.ns;  // OpenWhisk: the invoking namespace (it may run a shared package's action)
+  a.name = resolved.short_name();
   a.version = action.version;
   a.subject = caller.subject;
   a.start_ms = out.start_ms;
@@ -28,12 +31,13 @@ Activation MakeRecord(const Identity& caller, const Action& action, const std::s
   a.status = out.status;
   a.result = std::move(out.result);
   a.logs = std::move(out.logs);
-  a.annotations.push_back(Annotation("path", json::value(action.ns + "/" + action.name)));
+  a.annotations.push_back(Annotation("path", json::value(resolved.path)));
   a.annotations.push_back(Annotation("waitTime", out.wait_ms));
   a.annotations.push_back(Annotation("kind", json::value(action.exec.kind)));
   a.annotations.push_back(Annotation("timeout", out.timed_out));
   a.annotations.push_back(Annotation("limits", LimitsToJson(action.limits)));
   if (out.init_ms) a.annotations.push_back(Annotation("initTime", *out.init_ms));
+  if (!resolved.binding.empty()) a.annotations.push_back(Annotation("binding", json::value(resolved.binding)));
   return a;
 }
 
@@ -66,22 +70,59 @@ Invocations::Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& 
 
 std::shared_ptr<Completion> Invocations::Start(const Identity& caller, std::shared_ptr<const Action> action,
                                                json::object body, std::chrono::steady_clock::time_point received) {
+  ResolvedAction resolved;
+  resolved.parameters = action->parameters;
+  resolved.path = action->ns + "/" + action->name;
+  resolved.action = std::move(action);
+  return Start(caller, std::move(resolved), std::move(body), received);
+}
+
+std::shared_ptr<Completion> Invocations::Start(const Identity& caller, ResolvedAction resolved, json::object body,
+                                               std::chrono::steady_clock::time_point received, std::string cause) {
   auto done = std::make_shared<Completion>(io_, NewActivationId());
-  json::object params = MergeParameters(action->parameters, std::move(body));
+  json::object params = MergeParameters(resolved.parameters, std::move(body));
   ++in_flight_;
-  asio::co_spawn(io_, Run(caller, std::move(action), std::move(params), received, done), asio::detached);
+  asio::co_spawn(io_, Run(caller, std::move(resolved), std::move(params), received, std::move(cause), done),
+                 asio::detached);
   return done;
 }
 
-asio::awaitable<void> Invocations::Run(Identity caller, std::shared_ptr<const Action> action, json::object params,
-                                       std::chrono::steady_clock::time_point received,
+asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved, json::object params,
+                                       std::chrono::steady_clock::time_point received, std::string cause,
                                        std::shared_ptr<Completion> done) {
-  InvokeRequest request{action, std::move(params), done->activation_id(), received};
-  InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
-  Activation record = MakeRecord(caller, *action, done->activation_id(), std::move(outcome));
-  log_.Record(record);
+  Activation record = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
+                                       done->activation_id(), received, std::move(cause), {});
   done->Complete(std::move(record));
   if (--in_flight_ == 0) idle_signal_.cancel();
+}
+
+// GCC 12 reports a false -Wmismatched-new-delete for this coroutine's frame (asio's awaitable
+// frame has matching class-level new/delete); the pragma is local to this one function.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+asio::awaitable<Activation> Invocations::Execute(Identity caller, ResolvedAction resolved, json::object params,
+                                                 std::string activation_id,
+                                                 std::chrono::steady_clock::time_point received, std::string cause,
+                                                 std::string caused_by) {
+  const bool is_sequence = resolved.action->exec.kind == "sequence";
+  HOTROD_CHECK(!is_sequence || sequences_ != nullptr);
+  asio::awaitable<Activation> run =
+      is_sequence ? sequences_->Run(caller, resolved, std::move(params), activation_id, received, cause)
+                  : RunAtomic(caller, resolved, std::move(params), activation_id, received);
+  Activation record = co_await std::move(run);
+  record.cause = std::move(cause);
+  if (!caused_by.empty()) record.annotations.push_back(Annotation("causedBy", json::value(caused_by)));
+  log_.Record(record);
+  co_return record;
+}
+#pragma GCC diagnostic pop
+
+asio::awaitable<Activation> Invocations::RunAtomic(const Identity& caller, const ResolvedAction& resolved,
+                                                   json::object params, const std::string& activation_id,
+                                                   std::chrono::steady_clock::time_point received) {
+  InvokeRequest request{resolved.action, std::move(params), activation_id, received};
+  InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
+  co_return MakeRecord(caller, resolved, activation_id, std::move(outcome));
 }
 
 asio::awaitable<void> Invocations::Drain(std::chrono::steady_clock::time_point deadline) {

@@ -16,6 +16,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include "controller/action_resolver.h"
 #include "controller/auth.h"
 #include "invoker/invoker.h"
 #include "store/sqlite/activation_log.h"
@@ -42,23 +43,45 @@ class Completion {
   asio::steady_timer signal_;
 };
 
+class SequenceRunner;
+
 class Invocations {
  public:
   Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log);
 
+  // Sequences (exec.kind "sequence") are run by `runner` (sequence.h); set once at wiring.
+  void set_sequence_runner(SequenceRunner* runner) { sequences_ = runner; }
+
+  // An action outside any package, with its own defaults (no resolver needed).
   std::shared_ptr<Completion> Start(const Identity& caller, std::shared_ptr<const Action> action,
                                     json::object body, std::chrono::steady_clock::time_point received);
+  // A resolved action (ActionResolver): `body` is merged over resolved.parameters. `cause`: the
+  // activation id that caused this one (empty: none); it becomes the record's `cause`.
+  std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
+                                    std::chrono::steady_clock::time_point received, std::string cause = {});
+
+  // Runs one activation to its record (with `params` already merged) and hands the record to the
+  // ActivationLog; sequences go to the SequenceRunner. `caused_by` ("sequence" or empty) becomes
+  // the record's causedBy annotation. Used by Start and by the SequenceRunner for components.
+  asio::awaitable<Activation> Execute(Identity caller, ResolvedAction resolved, json::object params,
+                                      std::string activation_id, std::chrono::steady_clock::time_point received,
+                                      std::string cause, std::string caused_by);
 
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
 
  private:
-  asio::awaitable<void> Run(Identity caller, std::shared_ptr<const Action> action, json::object params,
-                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done);
+  asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
+                            std::chrono::steady_clock::time_point received, std::string cause,
+                            std::shared_ptr<Completion> done);
+  asio::awaitable<Activation> RunAtomic(const Identity& caller, const ResolvedAction& resolved, json::object params,
+                                        const std::string& activation_id,
+                                        std::chrono::steady_clock::time_point received);
 
   asio::io_context& io_;
   Invoker& invoker_;
   ActivationLog& log_;
+  SequenceRunner* sequences_ = nullptr;
   size_t in_flight_ = 0;
   asio::steady_timer idle_signal_;  // cancelled when in_flight_ drops to zero
 };

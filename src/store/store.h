@@ -35,6 +35,18 @@ class Store {
   virtual Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip, int64_t limit) = 0;
   virtual Result<bool> DeleteAction(const std::string& ns, const std::string& name) = 0;  // false: absent
 
+  // --- packages area ---------------------------------------------------------------------------
+  // Packages and bindings, keyed by (ns, name).
+  virtual Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) = 0;
+  virtual Status PutPackage(const Package& package) = 0;  // insert or replace
+  // Sorted by name; `published_only` leaves out unpublished packages and all bindings (what
+  // another namespace may list). limit 0 means no limit.
+  virtual Result<std::vector<Package>> ListPackages(const std::string& ns, bool published_only, int64_t skip,
+                                                    int64_t limit) = 0;
+  virtual Result<bool> DeletePackage(const std::string& ns, const std::string& name) = 0;  // false: absent
+  // The actions stored in package `pkg` of `ns` (names "pkg/..."), sorted by name.
+  virtual Result<std::vector<Action>> ListPackageActions(const std::string& ns, const std::string& pkg) = 0;
+
   // Activations. PutActivations writes all records in one transaction (the batch unit).
   virtual Status PutActivations(const std::vector<Activation>& activations) = 0;
   virtual Result<std::optional<Activation>> GetActivation(const std::string& ns, const std::string& id) = 0;

@@ -32,7 +32,9 @@ struct ActionExec {
   std::string kind;         // resolved kind, e.g. "nodejs:20" (never "nodejs:default")
   std::string main;         // entry point name; empty means the runtime's default ("main")
   bool binary = false;      // true when the code is a zip archive
-  std::string code_digest;  // Sha256Hex of the code bytes; the bytes live in the CodeStore
+  std::string code_digest;  // Sha256Hex of the code bytes; the bytes live in the CodeStore; empty for sequences
+  // kind "sequence" only: fully qualified component paths "/ns/name" or "/ns/pkg/name" (packages area).
+  std::vector<std::string> components;
 };
 
 struct Action {
@@ -45,6 +47,25 @@ struct Action {
   ActionLimits limits;
   bool publish = false;
   int64_t updated_ms = 0;
+};
+
+// --- packages area (packages, bindings) ---------------------------------------------------------
+
+// A package groups actions (stored as actions named "pkg/action") and carries default parameters
+// for them. A binding is a package whose `binding_ns`/`binding_name` name another package; it holds
+// no actions of its own and contributes its parameters over the bound package's.
+struct Package {
+  std::string ns;
+  std::string name;
+  std::string version;        // semver, patch bumped on every update
+  std::string binding_ns;     // empty when this is not a binding
+  std::string binding_name;
+  json::array parameters;     // [{key, value}]
+  json::array annotations;    // [{key, value}]
+  bool publish = false;       // true: other namespaces may read, bind and invoke its actions
+  int64_t updated_ms = 0;
+
+  bool is_binding() const { return !binding_name.empty(); }
 };
 
 // OpenWhisk activation status codes (response.statusCode).

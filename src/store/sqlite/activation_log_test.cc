@@ -37,6 +37,18 @@ class FakeStore final : public Store {
     return std::vector<Action>{};
   }
   Result<bool> DeleteAction(const std::string&, const std::string&) override { return false; }
+  // packages area: unused by the activation log
+  Result<std::optional<Package>> GetPackage(const std::string&, const std::string&) override {
+    return std::optional<Package>();
+  }
+  Status PutPackage(const Package&) override { return Status::Ok(); }
+  Result<std::vector<Package>> ListPackages(const std::string&, bool, int64_t, int64_t) override {
+    return std::vector<Package>{};
+  }
+  Result<bool> DeletePackage(const std::string&, const std::string&) override { return false; }
+  Result<std::vector<Action>> ListPackageActions(const std::string&, const std::string&) override {
+    return std::vector<Action>{};
+  }
 
   Status PutActivations(const std::vector<Activation>& batch) override {
     std::unique_lock lock(mu_);

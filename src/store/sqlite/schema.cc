@@ -67,8 +67,30 @@ CREATE INDEX activations_by_ns_name_start
   ON activations(ns, name, start_ms DESC, activation_id DESC);
 )sql";
 
+// Packages area: packages and bindings, and sequence components on actions.
+// - Actions in a package stay in `actions`, named "pkg/action" (so the (ns, name) key and every
+//   lookup by name keep working); a package's actions are a range scan of that primary key.
+// - A binding is a package row with binding_ns/binding_name set (empty strings otherwise).
+// - components: the JSON array of a sequence's fully qualified components ("[]" for others).
+constexpr const char* kSchemaPackages = R"sql(
+CREATE TABLE packages (
+  ns           TEXT NOT NULL REFERENCES namespaces(name),
+  name         TEXT NOT NULL,
+  version      TEXT NOT NULL,
+  binding_ns   TEXT NOT NULL,
+  binding_name TEXT NOT NULL,
+  parameters   TEXT NOT NULL,
+  annotations  TEXT NOT NULL,
+  publish      INTEGER NOT NULL,
+  updated_ms   INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+ALTER TABLE actions ADD COLUMN components TEXT NOT NULL DEFAULT '[]';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
+    {2, "packages, bindings and sequence components", kSchemaPackages},
 };
 
 Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {

@@ -44,7 +44,7 @@ constexpr std::size_t kMaxJsonDepth = 10'000;
 
 constexpr const char* kActionColumns =
     "ns, name, version, kind, main, binary, code_digest, parameters, annotations, "
-    "timeout_ms, memory_mb, logs_mb, concurrency, publish, updated_ms";
+    "timeout_ms, memory_mb, logs_mb, concurrency, publish, updated_ms, components";
 constexpr const char* kActivationColumns =
     "activation_id, ns, name, version, subject, start_ms, end_ms, duration_ms, status, "
     "result, logs, annotations, cause";
@@ -185,6 +185,10 @@ Result<Action> ReadAction(const Stmt& row) {
   a.limits.concurrency = row.Int(12);
   a.publish = row.Int(13) != 0;
   a.updated_ms = row.Int(14);
+  Result<json::array> components = ParseArray(row.TextView(15), what + " components");
+  if (!components.ok()) return components.error();
+  for (const json::value& c : *components)
+    if (c.is_string()) a.exec.components.emplace_back(c.as_string());
   return a;
 }
 
@@ -405,6 +409,9 @@ Status SqliteStore::PutAction(const Action& action) {
   return NoThrow("put action", [&]() -> Status {
     const std::string parameters = json::serialize(action.parameters);
     const std::string annotations = json::serialize(action.annotations);
+    json::array component_array;
+    for (const std::string& c : action.exec.components) component_array.emplace_back(c);
+    const std::string components = json::serialize(component_array);
     State& st = *state_;
     MutexLock lock(&st.mu);
     if (Status s = Begin(st); !s.ok()) return s;
@@ -412,7 +419,7 @@ Status SqliteStore::PutAction(const Action& action) {
     if (status.ok()) {
       Result<sqlite3_stmt*> raw = st.stmts.Get(
           fmt::format("INSERT OR REPLACE INTO actions ({}) VALUES "
-                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                       kActionColumns));
       if (raw.ok()) {
         Stmt stmt(*raw);
@@ -431,6 +438,7 @@ Status SqliteStore::PutAction(const Action& action) {
         stmt.Bind(13, action.limits.concurrency);
         stmt.Bind(14, int64_t{action.publish ? 1 : 0});
         stmt.Bind(15, action.updated_ms);
+        stmt.Bind(16, components);
         status = StepDone(st, stmt, "put action");
       } else {
         status = raw.error();
@@ -554,3 +562,6 @@ Result<std::vector<Activation>> SqliteStore::ListActivations(const ActivationQue
 }
 
 }  // namespace hotrod
+
+// Packages area: its methods share this file's private helpers, so they are compiled here.
+#include "store/sqlite/sqlite_store_packages.inc"

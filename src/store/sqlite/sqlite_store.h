@@ -49,6 +49,14 @@ class SqliteStore final : public Store {
                                           int64_t limit) override;
   Result<bool> DeleteAction(const std::string& ns, const std::string& name) override;
 
+  // packages area (sqlite_store_packages.cc)
+  Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) override;
+  Status PutPackage(const Package& package) override;
+  Result<std::vector<Package>> ListPackages(const std::string& ns, bool published_only, int64_t skip,
+                                            int64_t limit) override;
+  Result<bool> DeletePackage(const std::string& ns, const std::string& name) override;
+  Result<std::vector<Action>> ListPackageActions(const std::string& ns, const std::string& pkg) override;
+
   Status PutActivations(const std::vector<Activation>& activations) override;
   Result<std::optional<Activation>> GetActivation(const std::string& ns,
                                                   const std::string& id) override;

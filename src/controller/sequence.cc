@@ -1,0 +1,125 @@
+#include "controller/sequence.h"
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "controller/entity_json.h"
+#include "controller/invocations.h"
+
+namespace hotrod {
+namespace {
+
+json::object Annotation(std::string_view key, json::value value) {
+  json::object o;
+  o["key"] = key;
+  o["value"] = std::move(value);
+  return o;
+}
+
+Error Invalid(std::string_view message) { return MakeError(ErrorCode::kInvalidArgument, std::string(message)); }
+
+}  // namespace
+
+Result<size_t> SequenceRunner::CountAtomic(const std::string& ns, const std::string& self_path,
+                                           const std::vector<std::string>& components, size_t depth) {
+  // Nesting deeper than the length limit cannot stay within it (each level has >= 1 action).
+  if (depth > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
+  size_t count = 0;
+  for (const auto& c : components) {
+    auto resolved = resolver_.ResolveQualified(ns, c);
+    if (!resolved.ok()) {
+      if (resolved.error().code == ErrorCode::kNotFound) return Invalid(kSequenceComponentNotFound);
+      return resolved.error();
+    }
+    if (resolved->path == self_path) return Invalid(kSequenceIsCyclic);
+    if (resolved->action->exec.kind == "sequence") {
+      auto inner = CountAtomic(ns, self_path, resolved->action->exec.components, depth + 1);
+      if (!inner.ok()) return inner.error();
+      count += *inner;
+    } else {
+      count += 1;
+    }
+    if (count > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
+  }
+  return count;
+}
+
+Status SequenceRunner::Check(const std::string& ns, const std::string& name,
+                             const std::vector<std::string>& components) {
+  auto count = CountAtomic(ns, ns + "/" + name, components, 0);
+  if (!count.ok()) return count.error();
+  return Status::Ok();
+}
+
+asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller, const ResolvedAction& sequence,
+                                                json::object params, const std::string& activation_id,
+                                                std::chrono::steady_clock::time_point received,
+                                                const std::string& cause) {
+  Budget budget{kMaxSequenceLength};
+  // A sequence invoked by the API (or a rule) is the topmost one; nested ones run in RunChain.
+  co_return co_await RunChain(caller, sequence, std::move(params), activation_id, received, cause, true, budget);
+}
+
+asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAction sequence, json::object params,
+                                                     std::string activation_id,
+                                                     std::chrono::steady_clock::time_point received,
+                                                     std::string cause, bool topmost, Budget& budget) {
+  Activation record;
+  record.activation_id = activation_id;
+  record.ns = caller.ns;
+  record.name = sequence.short_name();
+  record.version = sequence.action->version;
+  record.subject = caller.subject;
+  record.start_ms = NowMillis();
+  record.result = params;  // an empty chain cannot happen (Check), but the input is its identity
+  record.status = ActivationStatus::kSuccess;
+
+  // `params` is the body over the sequence's merged defaults; `_actions` (the component list
+  // OpenWhisk keeps as the sequence's parameter) is not an input.
+  params.erase("_actions");
+  json::object input = std::move(params);
+  for (const auto& component : sequence.action->exec.components) {
+    auto resolved = resolver_.ResolveQualified(caller.ns, component);
+    if (!resolved.ok()) {
+      record.status = ActivationStatus::kApplicationError;
+      record.result = json::object{{"error", std::string(kSequenceComponentNotFound)}};
+      break;
+    }
+    Activation step;
+    const std::string step_id = NewActivationId();
+    json::object step_params = MergeParameters(resolved->parameters, std::move(input));
+    if (resolved->action->exec.kind == "sequence") {
+      step = co_await RunChain(caller, *resolved, std::move(step_params), step_id, received, activation_id, false,
+                               budget);
+    } else {
+      if (budget.remaining == 0) {
+        record.status = ActivationStatus::kApplicationError;
+        record.result = json::object{{"error", std::string(kSequenceIsTooLong)}};
+        break;
+      }
+      --budget.remaining;
+      step = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params), step_id,
+                                           std::chrono::steady_clock::now(), activation_id, "sequence");
+    }
+    record.logs.push_back(step.activation_id);
+    record.duration_ms += step.duration_ms;
+    record.status = step.status;
+    record.result = step.result;
+    if (step.status != ActivationStatus::kSuccess) break;
+    input = std::move(step.result);
+  }
+  record.end_ms = NowMillis();
+  record.annotations.push_back(Annotation("topmost", topmost));
+  record.annotations.push_back(Annotation("path", json::value(sequence.path)));
+  record.annotations.push_back(Annotation("kind", "sequence"));
+  record.annotations.push_back(Annotation("limits", LimitsToJson(sequence.action->limits)));
+  if (!sequence.binding.empty()) record.annotations.push_back(Annotation("binding", json::value(sequence.binding)));
+  if (!topmost) {
+    // A nested sequence is itself a component: record it like one (Execute does this for atomics).
+    record.cause = cause;
+    record.annotations.push_back(Annotation("causedBy", "sequence"));
+    log_.Record(record);
+  }
+  co_return record;
+}
+
+}  // namespace hotrod
