@@ -19,20 +19,25 @@ Error Invalid(std::string_view message) { return MakeError(ErrorCode::kInvalidAr
 
 }  // namespace
 
-Result<size_t> SequenceRunner::CountAtomic(const std::string& ns, const std::string& self_path,
-                                           const std::vector<std::string>& components, size_t depth) {
+namespace {
+
+Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns, const std::string& self_path,
+                           const std::vector<std::string>& components, size_t depth) {
   // Nesting deeper than the length limit cannot stay within it (each level has >= 1 action).
   if (depth > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
   size_t count = 0;
   for (const auto& c : components) {
-    auto resolved = resolver_.ResolveQualified(ns, c);
+    // Naming itself is a cycle even before the sequence exists (OpenWhisk checks the name first).
+    if (auto named = SplitQualifiedName(c, ns); named && named->first + "/" + named->second == self_path)
+      return Invalid(kSequenceIsCyclic);
+    auto resolved = resolver.ResolveQualified(ns, c);
     if (!resolved.ok()) {
       if (resolved.error().code == ErrorCode::kNotFound) return Invalid(kSequenceComponentNotFound);
       return resolved.error();
     }
     if (resolved->path == self_path) return Invalid(kSequenceIsCyclic);
     if (resolved->action->exec.kind == "sequence") {
-      auto inner = CountAtomic(ns, self_path, resolved->action->exec.components, depth + 1);
+      auto inner = CountAtomic(resolver, ns, self_path, resolved->action->exec.components, depth + 1);
       if (!inner.ok()) return inner.error();
       count += *inner;
     } else {
@@ -43,11 +48,18 @@ Result<size_t> SequenceRunner::CountAtomic(const std::string& ns, const std::str
   return count;
 }
 
-Status SequenceRunner::Check(const std::string& ns, const std::string& name,
-                             const std::vector<std::string>& components) {
-  auto count = CountAtomic(ns, ns + "/" + name, components, 0);
+}  // namespace
+
+Status CheckSequence(ActionResolver& resolver, const std::string& ns, const std::string& name,
+                     const std::vector<std::string>& components) {
+  auto count = CountAtomic(resolver, ns, ns + "/" + name, components, 0);
   if (!count.ok()) return count.error();
   return Status::Ok();
+}
+
+Status SequenceRunner::Check(const std::string& ns, const std::string& name,
+                             const std::vector<std::string>& components) {
+  return CheckSequence(resolver_, ns, name, components);
 }
 
 asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller, const ResolvedAction& sequence,

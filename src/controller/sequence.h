@@ -54,8 +54,6 @@ class SequenceRunner {
   struct Budget {
     size_t remaining = 0;
   };
-  Result<size_t> CountAtomic(const std::string& ns, const std::string& self_path,
-                             const std::vector<std::string>& components, size_t depth);
   asio::awaitable<Activation> RunChain(Identity caller, ResolvedAction sequence, json::object params,
                                        std::string activation_id, std::chrono::steady_clock::time_point received,
                                        std::string cause, bool topmost, Budget& budget);
@@ -64,6 +62,10 @@ class SequenceRunner {
   Invocations& invocations_;
   ActivationLog& log_;  // records of nested sequences (atomic components go through Invocations)
 };
+
+// Check() without a runner (it only needs the resolver).
+Status CheckSequence(ActionResolver& resolver, const std::string& ns, const std::string& name,
+                     const std::vector<std::string>& components);
 
 inline constexpr std::string_view kSequenceComponentNotFound = "Sequence component does not exist.";
 inline constexpr std::string_view kSequenceIsCyclic = "Sequence may not refer to itself.";
