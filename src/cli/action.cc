@@ -20,6 +20,7 @@ struct ActionOptions {
   int64_t skip = -1;      // list
   bool blocking = false;  // invoke
   bool result = false;    // invoke
+  std::string sequence;   // create/update --sequence a,b,c
 };
 
 // -p KEY VALUE / -P FILE, shared by create, update and invoke.
@@ -46,8 +47,16 @@ void AddSpecOptions(CLI::App& cmd, ActionOptions& o) {
 int Put(CliContext& ctx, const ActionOptions& o, bool update) {
   auto entity = ParseEntityName(o.name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
-  auto body = BuildActionBody(o.spec, update);
+  if (!o.sequence.empty() && !o.spec.file.empty())
+    return ReportError(ctx, MakeError(ErrorCode::kInvalidArgument, "--sequence takes no code FILE"));
+  // A sequence has no code: the other fields as for an update, then exec from --sequence.
+  auto body = BuildActionBody(o.spec, update || !o.sequence.empty());
   if (!body.ok()) return ReportError(ctx, body.error());
+  if (!o.sequence.empty()) {
+    auto components = SequenceComponents(o.sequence);
+    if (!components.ok()) return ReportError(ctx, components.error());
+    (*body)["exec"] = json::object{{"kind", "sequence"}, {"components", std::move(*components)}};
+  }
   const std::string target =
       EntityPath(*entity, "actions") + (update ? BuildQuery({{"overwrite", "true"}}) : "");
   auto reply = CallApi(ctx, "PUT", target, json::serialize(*body));
@@ -153,7 +162,8 @@ void AddActionCommands(CLI::App& root, CliContext& ctx) {
     auto o = std::make_shared<ActionOptions>();
     CLI::App* cmd = group->add_subcommand("create", "create an action from a .js, .py or .zip file");
     cmd->add_option("name", o->name, "action name")->required();
-    cmd->add_option("file", o->spec.file, "code file (.js, .py, or .zip with --kind)")->required();
+    cmd->add_option("file", o->spec.file, "code file (.js, .py, or .zip with --kind); none with --sequence");
+    cmd->add_option("--sequence", o->sequence, "a sequence of these actions, comma-separated (a,pkg/b,/ns/c)");
     AddSpecOptions(*cmd, *o);
     OnRun(cmd, ctx, o, [](CliContext& c, const ActionOptions& a) { return Put(c, a, false); });
   }
@@ -162,6 +172,7 @@ void AddActionCommands(CLI::App& root, CliContext& ctx) {
     CLI::App* cmd = group->add_subcommand("update", "change an action; fields not given keep their value");
     cmd->add_option("name", o->name, "action name")->required();
     cmd->add_option("file", o->spec.file, "new code file");
+    cmd->add_option("--sequence", o->sequence, "make it a sequence of these actions, comma-separated");
     AddSpecOptions(*cmd, *o);
     OnRun(cmd, ctx, o, [](CliContext& c, const ActionOptions& a) { return Put(c, a, true); });
   }

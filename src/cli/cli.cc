@@ -20,6 +20,7 @@ int RunCliArgs(const std::vector<std::string>& args, const ServeCommand& serve, 
     AddClientFlags(app, ctx);
     AddServeCommand(app, ctx, serve);
     AddActionCommands(app, ctx);
+    AddPackageCommands(app, ctx);
     AddActivationCommands(app, ctx);
     AddPropertyCommands(app, ctx);
 

@@ -149,7 +149,11 @@ std::string FormatActionTable(const json::array& actions) {
       kind = Str(exec->get_object(), "kind");
     }
     int64_t updated = 0;
-    rows.push_back({Str(a, "name"), kind, Str(a, "version"),
+    // A packaged action has namespace "ns/pkg": show it as "pkg/name" (packages area).
+    std::string name = Str(a, "name");
+    const std::string ns = Str(a, "namespace");
+    if (const auto slash = ns.find('/'); slash != std::string::npos) name = ns.substr(slash + 1) + "/" + name;
+    rows.push_back({name, kind, Str(a, "version"),
                     Int(a, "updated", &updated) ? FormatLocalTime(updated) : "-"});
   }
   return FormatTable({"NAME", "KIND", "VERSION", "UPDATED"}, rows);

@@ -137,6 +137,20 @@ Result<EntityName> ParseEntityName(std::string_view text) {
   return e;
 }
 
+Result<boost::json::array> SequenceComponents(std::string_view list) {
+  boost::json::array out;
+  while (true) {
+    const size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    if (item.empty() || item == "/")
+      return MakeError(ErrorCode::kInvalidArgument, "--sequence needs a comma-separated list of action names");
+    out.emplace_back(item.front() == '/' ? std::string(item) : "/_/" + std::string(item));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 std::string EscapeComponent(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -71,6 +71,10 @@ struct EntityName {
 };
 Result<EntityName> ParseEntityName(std::string_view text);
 
+// packages area: `--sequence a,pkg/b,/ns/c` as fully qualified components: "a" -> "/_/a",
+// "pkg/b" -> "/_/pkg/b", "/ns/c" kept. Empty items are an error.
+Result<boost::json::array> SequenceComponents(std::string_view list);
+
 // Percent-encodes every byte outside RFC 3986's unreserved set (A-Z a-z 0-9 - . _ ~), so a
 // name with spaces or '@' or '?' stays one path segment or one query value.
 std::string EscapeComponent(std::string_view text);
