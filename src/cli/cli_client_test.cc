@@ -321,3 +321,58 @@ TEST_F(CliClientTest, HttpsIsRefusedClearly) {
 
 }  // namespace
 }  // namespace hotrod
+
+// --- packages area -------------------------------------------------------------------------------
+
+namespace hotrod {
+namespace {
+
+TEST_F(CliClientTest, PackageCreateBindAndSequence) {
+  FakeServer server({{200, "{}"}});
+  auto r = Call(server, {"package", "create", "demo", "-p", "greeting", "hi", "--shared", "yes"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: created package demo\n");
+  r = Call(server, {"package", "bind", "/other/lib", "mine", "-p", "k", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Call(server, {"action", "create", "seq", "--sequence", "a,demo/b,/other/lib/c"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Call(server, {"package", "update", "demo", "--shared", "no"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Call(server, {"package", "list", "other", "--limit", "5"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_EQ(reqs[0].method, "PUT");
+  EXPECT_EQ(reqs[0].target, "/api/v1/namespaces/_/packages/demo");
+  EXPECT_EQ(json::parse(reqs[0].body),
+            json::parse(R"({"parameters":[{"key":"greeting","value":"hi"}],"publish":true})"));
+  EXPECT_EQ(reqs[1].target, "/api/v1/namespaces/_/packages/mine");
+  EXPECT_EQ(json::parse(reqs[1].body),
+            json::parse(R"({"parameters":[{"key":"k","value":1}],"binding":{"namespace":"other","name":"lib"}})"));
+  EXPECT_EQ(reqs[2].target, "/api/v1/namespaces/_/actions/seq");
+  EXPECT_EQ(json::parse(reqs[2].body),
+            json::parse(R"({"exec":{"kind":"sequence","components":["/_/a","/_/demo/b","/other/lib/c"]}})"));
+  EXPECT_EQ(reqs[3].target, "/api/v1/namespaces/_/packages/demo?overwrite=true");
+  EXPECT_EQ(json::parse(reqs[3].body), json::parse(R"({"publish":false})"));
+  EXPECT_EQ(reqs[4].method, "GET");
+  EXPECT_EQ(reqs[4].target, "/api/v1/namespaces/other/packages?limit=5");
+}
+
+TEST_F(CliClientTest, PackagedActionPathAndBadSequence) {
+  FakeServer server({{200, "{}"}});
+  const std::string file = WriteFile("a.js", "function main(){return {};}");
+  auto r = Call(server, {"action", "create", "demo/a", file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(server.requests().at(0).target, "/api/v1/namespaces/_/actions/demo/a");
+  r = Call(server, {"action", "create", "s", "--sequence", "a,,b"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--sequence"), std::string::npos) << r.err;
+  r = Call(server, {"action", "create", "s", file, "--sequence", "a"});
+  EXPECT_EQ(r.code, 2);
+  r = Call(server, {"package", "create", "p", "--shared", "maybe"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(server.requests().size(), 1u);  // nothing else was sent
+}
+
+}  // namespace
+}  // namespace hotrod
