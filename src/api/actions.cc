@@ -127,6 +127,11 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
   }
   if (route.segments.size() != 2 && route.segments.size() != 3)
     co_return ErrorResponse(http::status::not_found, kNotFound);
+  // An escaped '/' (%2F) inside a segment is part of a name, never a package separator.
+  for (size_t i = 1; i < route.segments.size(); ++i)
+    if (route.segments[i].find('/') != std::string::npos)
+      co_return ErrorResponse(http::status::bad_request,
+                              fmt::format("The action name '{}' is not valid.", route.segments[i]));
   // actions/{name} or actions/{pkg}/{name}: an action in a package is stored as "pkg/name".
   const std::string name =
       route.segments.size() == 2 ? route.segments[1] : route.segments[1] + "/" + route.segments[2];
