@@ -14,6 +14,8 @@
 #include "controller/action_service.h"
 #include "controller/auth.h"
 #include "controller/invocations.h"
+#include "controller/namespace_limiter.h"
+#include "controller/tenant_admin.h"
 #include "runtimes/manifest.h"
 #include "store/sqlite/activation_log.h"
 
@@ -28,6 +30,13 @@ struct ApiLimits {
   std::chrono::milliseconds max_blocking_wait{60'000};
 };
 
+// Tenants: namespace limits and the admin API (api/tenants.cc). Owned elsewhere.
+struct TenantServices {
+  NamespaceLimiter& limiter;
+  TenantAdmin& admin;
+  const AdminAuthenticator& admin_auth;
+};
+
 // The parts the resources use. All owned elsewhere; all on the event-loop thread.
 struct ApiContext {
   Authenticator& auth;
@@ -36,6 +45,7 @@ struct ApiContext {
   ActivationLog& activations;
   const RuntimeManifest& runtimes;
   ApiLimits limits;
+  TenantServices* tenants = nullptr;  // null: no namespace limits, no admin API
 };
 
 // A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
@@ -69,6 +79,15 @@ class Router {
 asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request);
 Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request);
 Response HandleInfo(ApiContext& ctx);
+// Tenants (api/tenants.cc, api/web.cc).
+Response HandleNamespaceLimits(ApiContext& ctx, const Route& route, const Request& request);
+Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& segments,
+                     const std::vector<std::pair<std::string, std::string>>& query, const Request& request);
+asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::string>& segments,
+                                    std::vector<std::pair<std::string, std::string>> query, Request& request);
+// Admits one invocation of an action of `ns` against its namespace limits; hold the returned
+// slot until the activation ends (pass it to Invocations::Start). kTooManyRequests -> 429.
+Result<std::shared_ptr<void>> AdmitInvocation(ApiContext& ctx, const std::string& ns);
 
 }  // namespace hotrod
 

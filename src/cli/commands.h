@@ -44,6 +44,7 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
 void AddPropertyCommands(CLI::App& root, CliContext& ctx);
 void AddActionCommands(CLI::App& root, CliContext& ctx);
 void AddActivationCommands(CLI::App& root, CliContext& ctx);
+void AddAdminCommands(CLI::App& root, CliContext& ctx);
 
 // A reply of any HTTP status, with the body parsed when it is JSON.
 struct ApiReply {

@@ -46,15 +46,18 @@ class Invocations {
  public:
   Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log);
 
+  // `admission` (e.g. a NamespaceLimiter slot) is held until the activation ends, then released.
   std::shared_ptr<Completion> Start(const Identity& caller, std::shared_ptr<const Action> action,
-                                    json::object body, std::chrono::steady_clock::time_point received);
+                                    json::object body, std::chrono::steady_clock::time_point received,
+                                    std::shared_ptr<void> admission = nullptr);
 
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
 
  private:
   asio::awaitable<void> Run(Identity caller, std::shared_ptr<const Action> action, json::object params,
-                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done);
+                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done,
+                            std::shared_ptr<void> admission);
 
   asio::io_context& io_;
   Invoker& invoker_;
