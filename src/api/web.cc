@@ -130,25 +130,34 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
   co_return res;
 }
 
+// HEAD: the headers GET would send, Content-Length included, and no body.
+Response ForMethod(const Request& request, Response res) {
+  if (request.method() != http::verb::head) return res;
+  const auto length = res.body().size();
+  res.body().clear();
+  res.content_length(length);
+  return res;
+}
+
 }  // namespace
 
 asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::string>& s,
                                     std::vector<std::pair<std::string, std::string>> query, Request& request) {
   // s: {ns, pkg, action[.ext], path...}
-  if (s.size() < 3) co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (s.size() < 3) co_return ForMethod(request, ErrorResponse(http::status::not_found, kNotFound));
   switch (request.method()) {
     case http::verb::get: case http::verb::post: case http::verb::put: case http::verb::delete_:
     case http::verb::head: case http::verb::options: case http::verb::patch: break;
-    default: co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    default: co_return ForMethod(request, ErrorResponse(http::status::method_not_allowed, "Method not allowed."));
   }
   auto [name, extension] = SplitWebExtension(s[2]);
   auto action = ResolveWebAction(ctx, s[0], s[1], name);
-  if (!action.ok()) co_return ErrorResponse(action.error());
+  if (!action.ok()) co_return ForMethod(request, ErrorResponse(action.error()));
   // Not found and not exported look the same: a private action's existence does not leak.
-  if (!*action || !AnnotationIsTrue(**action, "web-export")) co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (!*action || !AnnotationIsTrue(**action, "web-export")) co_return ForMethod(request, ErrorResponse(http::status::not_found, kNotFound));
 
   if (AnnotationIsTrue(**action, "web-custom-options"))
-    co_return co_await Run(ctx, s, std::move(query), request, *action, extension);
+    co_return ForMethod(request, co_await Run(ctx, s, std::move(query), request, *action, extension));
   Response res;
   if (request.method() == http::verb::options) {
     res = Response{http::status::ok, 11};
@@ -157,7 +166,7 @@ asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::stri
     res = co_await Run(ctx, s, std::move(query), request, *action, extension);
   }
   AddCors(res, request);
-  co_return res;
+  co_return ForMethod(request, std::move(res));
 }
 
 }  // namespace hotrod
