@@ -22,6 +22,8 @@
 #include "controller/invocations.h"
 #include "controller/package_service.h"
 #include "controller/sequence.h"
+#include "controller/namespace_limiter.h"
+#include "controller/tenant_admin.h"
 #include "invoker/invoker.h"
 #include "runtimes/manifest.h"
 #include "common/digest.h"
@@ -118,6 +120,10 @@ int Serve(const ServeOptions& options) {
   const char* env_key = std::getenv("HOTROD_GUEST_KEY");
   auto guest = EnsureGuestKey(**store, data_dir, env_key && *env_key ? std::optional<std::string>(env_key) : std::nullopt);
   if (!guest.ok()) return Fail(guest.error().message);
+  const char* env_admin_key = std::getenv("HOTROD_ADMIN_KEY");
+  auto admin_key = EnsureAdminKey(data_dir, env_admin_key && *env_admin_key ? std::optional<std::string>(env_admin_key)
+                                                                            : std::nullopt);
+  if (!admin_key.ok()) return Fail(admin_key.error().message);
   CodeStore code(data_dir / "code");
   if (!code.init_status().ok()) return Fail(code.init_status().error().message);
 
@@ -165,8 +171,24 @@ int Serve(const ServeOptions& options) {
                                  const std::vector<std::string>& components) {
     return sequences.Check(ns, name, components);
   });
-  Router router(
-      ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}, packages, resolver});
+  NamespaceLimits default_limits = kDefaultNamespaceLimits;
+  if (options.limit_concurrent_invocations >= 0) default_limits.concurrent_invocations = options.limit_concurrent_invocations;
+  if (options.limit_invocations_per_minute >= 0) default_limits.invocations_per_minute = options.limit_invocations_per_minute;
+  if (options.limit_fires_per_minute >= 0) default_limits.fires_per_minute = options.limit_fires_per_minute;
+  Store& store_ref = **store;
+  NamespaceLimiter limiter(default_limits, [&store_ref](const std::string& ns) -> Result<std::optional<NamespaceLimitOverrides>> {
+    auto exists = store_ref.NamespaceExists(ns);
+    if (!exists.ok()) return exists.error();
+    if (!*exists) return std::optional<NamespaceLimitOverrides>();
+    auto overrides = store_ref.GetNamespaceLimits(ns);
+    if (!overrides.ok()) return overrides.error();
+    return std::optional<NamespaceLimitOverrides>(*overrides);
+  });
+  TenantAdmin tenant_admin(store_ref);
+  AdminAuthenticator admin_auth(admin_key->uuid_key);
+  TenantServices tenants{limiter, tenant_admin, admin_auth};
+  Router router(ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}, packages, resolver,
+                           &tenants});
   HttpServer server(io, router);
   if (auto s = server.Listen(*endpoint); !s.ok()) return Fail(s.error().message);
   server.Start();
@@ -177,6 +199,9 @@ int Serve(const ServeOptions& options) {
   if (!env_key || !*env_key)
     std::printf("guest key%s: %s (stored in %s)\n", guest->generated ? " (new)" : "", guest->uuid_key.c_str(),
                 (data_dir / "guest.key").c_str());
+  if (admin_key->generated)
+    std::printf("admin key (new): stored in %s (opens /api/v1/admin; `hotrod admin --help`)\n",
+                (data_dir / "admin.key").c_str());
   std::error_code self_ec;
   const std::string self = std::filesystem::read_symlink("/proc/self/exe", self_ec).string();
   const std::string cli = self_ec ? std::string("hotrod") : self;

@@ -93,7 +93,10 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   auto wait_ms = QueryInt(route, "timeout", 0);
   if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
-  auto done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(std::get<json::object>(body)), received);
+  auto slot = AdmitInvocation(ctx, resolved->action->ns);  // namespace limits (429)
+  if (!slot.ok()) co_return ErrorResponse(slot.error());
+  auto done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(std::get<json::object>(body)),
+                                    received, {}, std::move(*slot));
   json::object id;
   id["activationId"] = done->activation_id();
   if (blocking) {

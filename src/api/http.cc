@@ -30,6 +30,7 @@ http::status StatusFor(ErrorCode code) {
     case ErrorCode::kPermissionDenied: return http::status::forbidden;
     case ErrorCode::kUnavailable: return http::status::service_unavailable;
     case ErrorCode::kTimeout: return http::status::gateway_timeout;
+    case ErrorCode::kTooManyRequests: return http::status::too_many_requests;
     case ErrorCode::kInternal: return http::status::internal_server_error;
   }
   return http::status::internal_server_error;

@@ -31,6 +31,18 @@ std::optional<ParsedTarget> ParseTarget(std::string_view target) {
   return out;
 }
 
+// Whether `caller` may use the entity routes of namespace `ns` (/api/v1/namespaces/{ns}/...).
+// The one place that decides cross-namespace access. Another tenant's namespace answers 404,
+// exactly like a namespace that does not exist, so that existence does not leak. The packages
+// work adds its exception here: reads of *published* packages of other namespaces.
+bool MayAccessNamespace(const Identity& caller, const std::string& ns, const std::vector<std::string>& segments,
+                        http::verb method) {
+  // A published package of another namespace may be read and its actions invoked; the package
+  // handlers answer 404 unless it really is published. Everything else of another namespace is
+  // 404 as if it did not exist, so that other tenants' existence does not leak.
+  return ns == caller.ns || IsSharedPackageRoute(method, segments);
+}
+
 }  // namespace
 
 std::optional<std::string> QueryParam(const Route& route, std::string_view name) {
@@ -54,6 +66,7 @@ std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64
 }
 
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
+  if (target.starts_with("/api/v1/web/")) return ctx_.limits.max_invoke_body;  // web actions: invoke bodies
   // /api/v1/namespaces/{ns}/actions/{name}[?query]: a cheap scan, the full parse comes later.
   constexpr std::string_view kPrefix = "/api/v1/namespaces/";
   std::string_view path = target.substr(0, target.find('?'));
@@ -121,6 +134,8 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
     if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     co_return HandleInfo(ctx_);
   }
+  if (s[2] == "web") co_return co_await HandleWeb(ctx_, {s.begin() + 3, s.end()}, std::move(parsed->query), request);
+  if (s[2] == "admin") co_return HandleAdmin(ctx_, {s.begin() + 3, s.end()}, parsed->query, request);
   if (s[2] != "namespaces") co_return ErrorResponse(http::status::not_found, kNotFound);
 
   auto caller = ctx_.auth.Authenticate(request[http::field::authorization]);
@@ -134,16 +149,16 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   }
   Route route;
   route.ns = s[3] == "_" ? caller->ns : s[3];
-  if (route.ns != caller->ns && !IsSharedPackageRoute(method, {s.begin() + 4, s.end()}))
-    co_return ErrorResponse(http::status::forbidden,
-                            fmt::format("The supplied authentication is not authorized to access '{}'.", s[3]));
   route.caller = *caller;
   route.segments.assign(s.begin() + 4, s.end());
+  if (!MayAccessNamespace(route.caller, route.ns, route.segments, method))
+    co_return ErrorResponse(http::status::not_found, kNotFound);
   route.query = std::move(parsed->query);
   if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
   if (route.segments[0] == "packages") co_return HandlePackages(ctx_, route, request);
+  if (route.segments[0] == "limits" && route.segments.size() == 1) co_return HandleNamespaceLimits(ctx_, route, request);
   co_return ErrorResponse(http::status::not_found, kNotFound);
 }
 

@@ -16,6 +16,8 @@
 #include "controller/action_resolver.h"
 #include "controller/invocations.h"
 #include "controller/package_service.h"
+#include "controller/namespace_limiter.h"
+#include "controller/tenant_admin.h"
 #include "runtimes/manifest.h"
 #include "store/sqlite/activation_log.h"
 
@@ -30,6 +32,13 @@ struct ApiLimits {
   std::chrono::milliseconds max_blocking_wait{60'000};
 };
 
+// Tenants: namespace limits and the admin API (api/tenants.cc). Owned elsewhere.
+struct TenantServices {
+  NamespaceLimiter& limiter;
+  TenantAdmin& admin;
+  const AdminAuthenticator& admin_auth;
+};
+
 // The parts the resources use. All owned elsewhere; all on the event-loop thread.
 struct ApiContext {
   Authenticator& auth;
@@ -41,6 +50,7 @@ struct ApiContext {
   // packages area
   PackageService& packages;
   ActionResolver& resolver;  // the one place names become actions + defaults (action_resolver.h)
+  TenantServices* tenants = nullptr;  // null: no namespace limits, no admin API
 };
 
 // A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
@@ -85,6 +95,15 @@ bool IsSharedPackageRoute(http::verb method, const std::vector<std::string>& seg
 // The request body as a JSON object (empty is {}), or the error response to send. PUTs
 // (`require_json_type`) must declare application/json.
 std::variant<json::object, Response> RequestBodyObject(const Request& request, bool require_json_type);
+// Tenants (api/tenants.cc, api/web.cc).
+Response HandleNamespaceLimits(ApiContext& ctx, const Route& route, const Request& request);
+Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& segments,
+                     const std::vector<std::pair<std::string, std::string>>& query, const Request& request);
+asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::string>& segments,
+                                    std::vector<std::pair<std::string, std::string>> query, Request& request);
+// Admits one invocation of an action of `ns` against its namespace limits; hold the returned
+// slot until the activation ends (pass it to Invocations::Start). kTooManyRequests -> 429.
+Result<std::shared_ptr<void>> AdmitInvocation(ApiContext& ctx, const std::string& ns);
 
 }  // namespace hotrod
 

@@ -23,6 +23,7 @@ int RunCliArgs(const std::vector<std::string>& args, const ServeCommand& serve, 
     AddPackageCommands(app, ctx);
     AddActivationCommands(app, ctx);
     AddPropertyCommands(app, ctx);
+    AddAdminCommands(app, ctx);
 
     if (args.size() <= 1) {
       out << app.help();

@@ -1,6 +1,7 @@
 // The hotrod command line: `hotrod serve` and the client verbs (action, activation...).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -15,6 +16,10 @@ struct ServeOptions {
   std::string runtimes_file;              // empty: the embedded runtime manifest
   std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
   std::string log_level = "info";
+  // Namespace limits' server-wide defaults (-1: hotrod's, controller/namespace_limiter.h).
+  int64_t limit_concurrent_invocations = -1;
+  int64_t limit_invocations_per_minute = -1;
+  int64_t limit_fires_per_minute = -1;
 };
 
 using ServeCommand = std::function<int(const ServeOptions&)>;

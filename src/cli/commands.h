@@ -45,6 +45,7 @@ void AddPropertyCommands(CLI::App& root, CliContext& ctx);
 void AddActionCommands(CLI::App& root, CliContext& ctx);
 void AddActivationCommands(CLI::App& root, CliContext& ctx);
 void AddPackageCommands(CLI::App& root, CliContext& ctx);  // packages area
+void AddAdminCommands(CLI::App& root, CliContext& ctx);
 
 // A reply of any HTTP status, with the body parsed when it is JSON.
 struct ApiReply {

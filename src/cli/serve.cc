@@ -31,6 +31,15 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  cmd->add_option("--limit-concurrent-invocations", opts->limit_concurrent_invocations,
+                  "default concurrentInvocations per namespace (default 10000)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit-invocations-per-minute", opts->limit_invocations_per_minute,
+                  "default invocationsPerMinute per namespace (default 6000000)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit-fires-per-minute", opts->limit_fires_per_minute,
+                  "default firesPerMinute per namespace (default 60000)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([&ctx, opts, serve] {
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {

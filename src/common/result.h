@@ -23,6 +23,7 @@ enum class ErrorCode {
   kPermissionDenied,  // 403
   kUnavailable,       // 503, try again later
   kTimeout,           // a deadline passed
+  kTooManyRequests,   // 429, a namespace limit (throttle) refused it
   kInternal,          // a bug or an environment failure (500)
 };
 

@@ -12,7 +12,11 @@ std::optional<std::pair<std::string, std::string>> SplitKey(std::string_view uui
 }
 
 Result<Identity> Authenticator::Authenticate(std::string_view header) {
-  if (auto hit = cache_.find(std::string(header)); hit != cache_.end()) return hit->second;
+  const auto now = clock_();
+  if (auto hit = cache_.find(std::string(header)); hit != cache_.end()) {
+    if (now - hit->second.checked_at < revalidate_after_) return hit->second.identity;
+    cache_.erase(hit);  // too old: check the store again (the key may have been revoked)
+  }
   const Error invalid = MakeError(ErrorCode::kUnauthenticated, "The supplied authentication is invalid");
   constexpr std::string_view kBasic = "Basic ";
   if (header.size() <= kBasic.size() || header.substr(0, kBasic.size()) != kBasic) return invalid;
@@ -27,7 +31,7 @@ Result<Identity> Authenticator::Authenticate(std::string_view header) {
   Identity identity{(*credential)->ns, (*credential)->ns};
   // Bound the cache so a flood of distinct valid headers cannot grow it without limit.
   if (cache_.size() > 10'000) cache_.clear();
-  cache_.emplace(std::string(header), identity);
+  cache_.emplace(std::string(header), Cached{identity, now});
   return identity;
 }
 

@@ -1,10 +1,16 @@
 // Authenticator: HTTP Basic "uuid:key" -> the namespace the key opens.
 //
 // Keys are stored hashed (SHA-256); comparison is constant-time. Successful checks are cached
-// by the exact header value, so the warm path costs one hash-map lookup. Not thread-safe: owned
-// by the event-loop thread. Revoke() (or Forget()) must be called when a key changes.
+// by the exact header value, so the warm path costs one hash-map lookup and a clock read. Not
+// thread-safe: owned by the event-loop thread.
+// Revocation: a cached entry is re-validated against the store once it is older than
+// `revalidate_after` (1 s by default), so a key revoked by another process (`hotrod admin` on the
+// data directory) stops working within that bound; ForgetAll() (the admin API calls it) makes it
+// immediate.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +28,10 @@ struct Identity {
 
 class Authenticator {
  public:
-  explicit Authenticator(Store& store) : store_(store) {}
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit Authenticator(Store& store, std::chrono::milliseconds revalidate_after = std::chrono::seconds(1),
+                         Clock clock = [] { return std::chrono::steady_clock::now(); })
+      : store_(store), revalidate_after_(revalidate_after), clock_(std::move(clock)) {}
 
   // kUnauthenticated for a missing, malformed or wrong credential; kInternal if the store fails.
   Result<Identity> Authenticate(std::string_view authorization_header);
@@ -30,8 +39,14 @@ class Authenticator {
   void ForgetAll() { cache_.clear(); }
 
  private:
+  struct Cached {
+    Identity identity;
+    std::chrono::steady_clock::time_point checked_at;
+  };
   Store& store_;
-  std::unordered_map<std::string, Identity> cache_;
+  const std::chrono::milliseconds revalidate_after_;
+  const Clock clock_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 // Splits "uuid:key"; nullopt if there is no colon or either half is empty.

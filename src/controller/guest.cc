@@ -15,8 +15,6 @@
 #include "controller/auth.h"
 
 namespace hotrod {
-namespace {
-
 Status WriteKeyFile(const std::filesystem::path& path, const std::string& content) {
   const std::string tmp = path.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -29,8 +27,6 @@ Status WriteKeyFile(const std::filesystem::path& path, const std::string& conten
   ::chmod(path.c_str(), 0600);
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<GuestKey> EnsureGuestKey(Store& store, const std::filesystem::path& data_dir,
                                 const std::optional<std::string>& from_env) {

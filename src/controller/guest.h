@@ -22,6 +22,9 @@ struct GuestKey {
 //  - else the key in <data_dir>/guest.key is used;
 //  - else a new key is generated and written there with mode 0600.
 // kInvalidArgument if `from_env` is malformed.
+// Writes `content` and a newline to `path` atomically (temporary file, fsync, rename), mode 0600.
+Status WriteKeyFile(const std::filesystem::path& path, const std::string& content);
+
 Result<GuestKey> EnsureGuestKey(Store& store, const std::filesystem::path& data_dir,
                                 const std::optional<std::string>& from_env);
 

@@ -68,31 +68,26 @@ void Completion::Complete(Activation record) {
 Invocations::Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log)
     : io_(io), invoker_(invoker), log_(log), idle_signal_(io) {}
 
-std::shared_ptr<Completion> Invocations::Start(const Identity& caller, std::shared_ptr<const Action> action,
-                                               json::object body, std::chrono::steady_clock::time_point received) {
-  ResolvedAction resolved;
-  resolved.parameters = action->parameters;
-  resolved.path = action->ns + "/" + action->name;
-  resolved.action = std::move(action);
-  return Start(caller, std::move(resolved), std::move(body), received);
-}
-
 std::shared_ptr<Completion> Invocations::Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                               std::chrono::steady_clock::time_point received, std::string cause) {
+                                               std::chrono::steady_clock::time_point received, std::string cause,
+                                               std::shared_ptr<void> admission) {
   auto done = std::make_shared<Completion>(io_, NewActivationId());
   json::object params = MergeParameters(resolved.parameters, std::move(body));
   ++in_flight_;
-  asio::co_spawn(io_, Run(caller, std::move(resolved), std::move(params), received, std::move(cause), done),
+  asio::co_spawn(io_,
+                 Run(caller, std::move(resolved), std::move(params), received, std::move(cause), done,
+                     std::move(admission)),
                  asio::detached);
   return done;
 }
 
 asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved, json::object params,
                                        std::chrono::steady_clock::time_point received, std::string cause,
-                                       std::shared_ptr<Completion> done) {
+                                       std::shared_ptr<Completion> done, std::shared_ptr<void> admission) {
   Activation record = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
                                        done->activation_id(), received, std::move(cause), {});
   done->Complete(std::move(record));
+  admission.reset();  // the namespace's concurrency slot ends with the activation
   if (--in_flight_ == 0) idle_signal_.cancel();
 }
 

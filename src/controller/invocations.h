@@ -52,13 +52,12 @@ class Invocations {
   // Sequences (exec.kind "sequence") are run by `runner` (sequence.h); set once at wiring.
   void set_sequence_runner(SequenceRunner* runner) { sequences_ = runner; }
 
-  // An action outside any package, with its own defaults (no resolver needed).
-  std::shared_ptr<Completion> Start(const Identity& caller, std::shared_ptr<const Action> action,
-                                    json::object body, std::chrono::steady_clock::time_point received);
   // A resolved action (ActionResolver): `body` is merged over resolved.parameters. `cause`: the
   // activation id that caused this one (empty: none); it becomes the record's `cause`.
+  // `admission` (a NamespaceLimiter slot) is held until the activation ends, then released.
   std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                    std::chrono::steady_clock::time_point received, std::string cause = {});
+                                    std::chrono::steady_clock::time_point received, std::string cause = {},
+                                    std::shared_ptr<void> admission = nullptr);
 
   // Runs one activation to its record (with `params` already merged) and hands the record to the
   // ActivationLog; sequences go to the SequenceRunner. `caused_by` ("sequence" or empty) becomes
@@ -73,7 +72,7 @@ class Invocations {
  private:
   asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
                             std::chrono::steady_clock::time_point received, std::string cause,
-                            std::shared_ptr<Completion> done);
+                            std::shared_ptr<Completion> done, std::shared_ptr<void> admission);
   asio::awaitable<Activation> RunAtomic(const Identity& caller, const ResolvedAction& resolved, json::object params,
                                         const std::string& activation_id,
                                         std::chrono::steady_clock::time_point received);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -51,6 +52,39 @@ class Store {
   virtual Status PutActivations(const std::vector<Activation>& activations) = 0;
   virtual Result<std::optional<Activation>> GetActivation(const std::string& ns, const std::string& id) = 0;
   virtual Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) = 0;
+
+  // --- Tenants: namespace and key administration, namespace limits --------------------------
+  // Not pure: a backend without tenant administration (test fakes) answers kInternal saying so.
+  virtual Result<bool> NamespaceExists(const std::string& ns) { return Unsupported("NamespaceExists", ns); }
+  // Keys of one namespace, oldest first (key_hash included; callers never show it).
+  virtual Result<std::vector<Credential>> ListCredentials(const std::string& ns) {
+    return Unsupported("ListCredentials", ns);
+  }
+  // Revokes the key `uuid` of namespace `ns`; false when no such key opens `ns`.
+  virtual Result<bool> DeleteCredential(const std::string& ns, const std::string& /*uuid*/) {
+    return Unsupported("DeleteCredential", ns);
+  }
+  // How many entities (actions) live in `ns`; the namespace can go only when this is 0.
+  virtual Result<int64_t> CountEntities(const std::string& ns) { return Unsupported("CountEntities", ns); }
+  // Deletes `ns`, its keys and limits in one transaction; with `force` its entities too, else
+  // kConflict when it has any. false when the namespace does not exist.
+  virtual Result<bool> DeleteNamespace(const std::string& ns, bool /*force*/) {
+    return Unsupported("DeleteNamespace", ns);
+  }
+  // Overrides of `ns` (all nullopt when none were set).
+  virtual Result<NamespaceLimitOverrides> GetNamespaceLimits(const std::string& ns) {
+    return Unsupported("GetNamespaceLimits", ns);
+  }
+  // Replaces the overrides of `ns` (which must exist, else kNotFound).
+  virtual Status PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& /*limits*/) {
+    return Unsupported("PutNamespaceLimits", ns);
+  }
+
+ private:
+  static Error Unsupported(std::string_view what, const std::string& ns) {
+    return MakeError(ErrorCode::kInternal,
+                     std::string(what) + " (namespace " + ns + "): not supported by this store");
+  }
 };
 
 }  // namespace hotrod

@@ -18,6 +18,7 @@ struct Credential {
   std::string uuid;      // the public half of "uuid:key"
   std::string ns;        // namespace it opens
   std::string key_hash;  // Sha256Hex(key)
+  int64_t created_ms = 0;  // when the key was created (0: unknown, or "now" when stored)
 };
 
 // Per-action limits, in OpenWhisk's units.
@@ -100,6 +101,15 @@ struct ActivationQuery {
   int64_t limit = 30;               // 0..200
   std::optional<int64_t> since_ms;  // start >= since
   std::optional<int64_t> upto_ms;   // start <= upto
+};
+
+// --- Tenants: per-namespace limit overrides (docs/api.md, "Namespace limits") ---------------
+
+// What an operator set for one namespace; nullopt means "the server's default".
+struct NamespaceLimitOverrides {
+  std::optional<int64_t> concurrent_invocations;
+  std::optional<int64_t> invocations_per_minute;
+  std::optional<int64_t> fires_per_minute;
 };
 
 }  // namespace hotrod

@@ -123,7 +123,7 @@ class ActivationListTest(ServerTestCase):
     def test_activations_need_auth_and_own_namespace(self):
         aid = self.ids[0]
         self.assertError(self.api.get("%s/activations/%s" % (self.ns_path, aid), auth=None), 401)
-        self.assertError(self.api.get("/api/v1/namespaces/other/activations/%s" % aid), 403)
+        self.assertError(self.api.get("/api/v1/namespaces/other/activations/%s" % aid), 404)
 
 
 class ActivationPersistenceTest(ServerTestCase):

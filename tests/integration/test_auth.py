@@ -98,17 +98,17 @@ class AuthTest(ServerTestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertIsInstance(r.json(), list)
 
-    def test_other_namespace_is_403(self):
+    def test_other_namespace_is_404_so_existence_does_not_leak(self):
         for path in ("/api/v1/namespaces/someone-else/actions",
                      "/api/v1/namespaces/someone-else/actions/x",
                      "/api/v1/namespaces/someone-else/activations"):
             with self.subTest(path=path):
-                self.assertError(self.api.get(path), 403)
+                self.assertError(self.api.get(path), 404, "The requested resource does not exist.")
         r = self.api.put_json("/api/v1/namespaces/someone-else/actions/x",
                               {"exec": {"kind": "nodejs:20", "code": "function main(){return {}}"}})
-        self.assertError(r, 403)
+        self.assertError(r, 404, "The requested resource does not exist.")
         r = self.api.post_json("/api/v1/namespaces/someone-else/actions/x?blocking=true", {})
-        self.assertError(r, 403)
+        self.assertError(r, 404, "The requested resource does not exist.")
 
     def test_unknown_route_is_404_json(self):
         for path in ("/nope", "/api/v2", "/api/v1/nope", "/api/v1/namespaces/_/nothings"):

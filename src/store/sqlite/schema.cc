@@ -88,9 +88,24 @@ CREATE TABLE packages (
 ALTER TABLE actions ADD COLUMN components TEXT NOT NULL DEFAULT '[]';
 )sql";
 
+// Tenants (admin/keys, namespace limits): when a key was created, for `hotrod admin key list`
+// (keys of older files read as 0, "unknown"); per-namespace limit overrides, NULL meaning "the
+// server's default" so that changing a serve flag changes every namespace that did not override.
+constexpr const char* kSchemaTenants = R"sql(
+ALTER TABLE credentials ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE namespace_limits (
+  ns                      TEXT PRIMARY KEY NOT NULL REFERENCES namespaces(name),
+  concurrent_invocations  INTEGER,
+  invocations_per_minute  INTEGER,
+  fires_per_minute        INTEGER
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "packages, bindings and sequence components", kSchemaPackages},
+    {3, "tenants: key creation time, namespace limits", kSchemaTenants},
 };
 
 Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {

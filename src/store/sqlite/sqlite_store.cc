@@ -11,7 +11,9 @@
 #include <limits>
 #include <utility>
 
+#include "common/clock.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/sqlite_util.h"
 #include "store/sqlite/thread_annotations.h"
 
@@ -21,17 +23,6 @@ using store_internal::DbHandle;
 using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
-
-struct SqliteStore::State {
-  State(DbHandle handle, std::string file)
-      : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
-
-  store_internal::Mutex mu;
-  // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
-  const DbHandle db;
-  const std::string name;  // the file, for messages
-  store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
-};
 
 namespace {
 
@@ -355,12 +346,13 @@ Status SqliteStore::PutCredential(const Credential& credential) {
     Status status = InsertNamespace(st, credential.ns);
     if (status.ok()) {
       Result<sqlite3_stmt*> raw = st.stmts.Get(
-          "INSERT OR REPLACE INTO credentials (uuid, ns, key_hash) VALUES (?1, ?2, ?3)");
+          "INSERT OR REPLACE INTO credentials (uuid, ns, key_hash, created_ms) VALUES (?1, ?2, ?3, ?4)");
       if (raw.ok()) {
         Stmt stmt(*raw);
         stmt.Bind(1, credential.uuid);
         stmt.Bind(2, credential.ns);
         stmt.Bind(3, credential.key_hash);
+        stmt.Bind(4, credential.created_ms != 0 ? credential.created_ms : NowMillis());
         status = StepDone(st, stmt, "put credential");
       } else {
         status = raw.error();

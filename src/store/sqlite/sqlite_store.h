@@ -62,6 +62,15 @@ class SqliteStore final : public Store {
                                                   const std::string& id) override;
   Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) override;
 
+  // Tenants (sqlite_store_tenants.cc).
+  Result<bool> NamespaceExists(const std::string& ns) override;
+  Result<std::vector<Credential>> ListCredentials(const std::string& ns) override;
+  Result<bool> DeleteCredential(const std::string& ns, const std::string& uuid) override;
+  Result<int64_t> CountEntities(const std::string& ns) override;
+  Result<bool> DeleteNamespace(const std::string& ns, bool force) override;
+  Result<NamespaceLimitOverrides> GetNamespaceLimits(const std::string& ns) override;
+  Status PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& limits) override;
+
   // The schema version this binary writes (PRAGMA user_version of a migrated file).
   static int SchemaVersion();
 

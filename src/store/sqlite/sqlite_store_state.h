@@ -1,0 +1,25 @@
+// SqliteStore's private state, shared by the files that implement SqliteStore (sqlite_store.cc
+// and one sqlite_store_<area>.cc per feature area). Internal to src/store/sqlite/.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_util.h"
+#include "store/sqlite/thread_annotations.h"
+
+namespace hotrod {
+
+struct SqliteStore::State {
+  State(store_internal::DbHandle handle, std::string file)
+      : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
+
+  store_internal::Mutex mu;
+  // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
+  const store_internal::DbHandle db;
+  const std::string name;  // the file, for messages
+  store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
+};
+
+}  // namespace hotrod

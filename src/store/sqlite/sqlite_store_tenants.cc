@@ -1,0 +1,203 @@
+// SqliteStore: namespace and key administration, namespace limit overrides (store.h, "Tenants").
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <exception>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_state.h"
+#include "store/sqlite/sqlite_util.h"
+
+namespace hotrod {
+namespace {
+
+using State = SqliteStore::State;
+using store_internal::MutexLock;
+using store_internal::SqliteError;
+using store_internal::Stmt;
+
+template <class F>
+auto Guarded(std::string_view what, F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
+  }
+}
+
+// Runs one statement that returns no rows, with text parameters; returns sqlite3_changes().
+Result<int64_t> Change(State& st, const std::string& sql, std::initializer_list<std::string_view> args,
+                       std::string_view what) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  int i = 1;
+  for (auto a : args) stmt.Bind(i++, a);
+  const int rc = stmt.Step();
+  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
+  return static_cast<int64_t>(sqlite3_changes(st.db.get()));
+}
+
+Status Plain(State& st, const char* sql) HOTROD_REQUIRES(st.mu) {
+  auto r = Change(st, sql, {}, sql);
+  return r.ok() ? Status::Ok() : Status(r.error());
+}
+
+// The tables whose rows are entities of a namespace (all keyed by `ns`): a namespace is empty
+// when none has a row, and a forced delete removes the rows of each.
+constexpr const char* kEntityCount =
+    "SELECT (SELECT COUNT(*) FROM actions WHERE ns = ?1) + (SELECT COUNT(*) FROM packages WHERE ns = ?1)";
+constexpr const char* kEntityDeletes[] = {"DELETE FROM actions WHERE ns = ?1", "DELETE FROM packages WHERE ns = ?1"};
+
+Result<int64_t> CountEntityRows(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get(kEntityCount);
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  stmt.Bind(1, ns);
+  const int rc = stmt.Step();
+  if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, "count entities");
+  return stmt.Int(0);
+}
+
+Result<bool> Exists(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get("SELECT 1 FROM namespaces WHERE name = ?1");
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  stmt.Bind(1, ns);
+  const int rc = stmt.Step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(st.db.get(), rc, "find namespace");
+}
+
+}  // namespace
+
+Result<bool> SqliteStore::NamespaceExists(const std::string& ns) {
+  return Guarded("namespace exists", [&]() -> Result<bool> {
+    MutexLock lock(&state_->mu);
+    return Exists(*state_, ns);
+  });
+}
+
+Result<std::vector<Credential>> SqliteStore::ListCredentials(const std::string& ns) {
+  return Guarded("list credentials", [&]() -> Result<std::vector<Credential>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(
+        "SELECT uuid, ns, key_hash, created_ms FROM credentials WHERE ns = ?1 ORDER BY created_ms, uuid");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    std::vector<Credential> out;
+    for (;;) {
+      const int rc = stmt.Step();
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, "list credentials");
+      out.push_back(Credential{stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Int(3)});
+    }
+  });
+}
+
+Result<bool> SqliteStore::DeleteCredential(const std::string& ns, const std::string& uuid) {
+  return Guarded("delete credential", [&]() -> Result<bool> {
+    MutexLock lock(&state_->mu);
+    auto changed = Change(*state_, "DELETE FROM credentials WHERE ns = ?1 AND uuid = ?2", {ns, uuid},
+                          "delete credential");
+    if (!changed.ok()) return changed.error();
+    return *changed > 0;
+  });
+}
+
+Result<int64_t> SqliteStore::CountEntities(const std::string& ns) {
+  return Guarded("count entities", [&]() -> Result<int64_t> {
+    MutexLock lock(&state_->mu);
+    return CountEntityRows(*state_, ns);
+  });
+}
+
+Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
+  return Guarded("delete namespace", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Plain(st, "BEGIN IMMEDIATE"); !s.ok()) return s.error();
+    // Everything below happens in the transaction, so a concurrent writer (a server putting an
+    // action into this namespace) either lands before the count or after the namespace is gone.
+    auto run = [&]() -> Result<bool> {
+      auto exists = Exists(st, ns);
+      if (!exists.ok() || !*exists) return exists;
+      auto count = CountEntityRows(st, ns);
+      if (!count.ok()) return count.error();
+      if (*count > 0 && !force)
+        return MakeError(ErrorCode::kConflict,
+                         fmt::format("The namespace '{}' still has {} entit{}; delete {} first or use force.",
+                                     ns, *count, *count == 1 ? "y" : "ies", *count == 1 ? "it" : "them"));
+      for (const char* sql : kEntityDeletes) {
+        auto r = Change(st, sql, {ns}, "delete namespace");
+        if (!r.ok()) return r.error();
+      }
+      for (const char* sql : {"DELETE FROM credentials WHERE ns = ?1",
+                              "DELETE FROM namespace_limits WHERE ns = ?1", "DELETE FROM namespaces WHERE name = ?1"}) {
+        auto r = Change(st, sql, {ns}, "delete namespace");
+        if (!r.ok()) return r.error();
+      }
+      return true;
+    };
+    Result<bool> result = run();
+    if (result.ok()) {
+      if (Status s = Plain(st, "COMMIT"); !s.ok()) result = s.error();
+    }
+    if (!result.ok() && sqlite3_get_autocommit(st.db.get()) == 0) (void)Plain(st, "ROLLBACK");
+    return result;
+  });
+}
+
+Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::string& ns) {
+  return Guarded("get namespace limits", [&]() -> Result<NamespaceLimitOverrides> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    Result<sqlite3_stmt*> raw = st.stmts.Get(
+        "SELECT concurrent_invocations, invocations_per_minute, fires_per_minute FROM namespace_limits "
+        "WHERE ns = ?1");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    NamespaceLimitOverrides out;
+    const int rc = stmt.Step();
+    if (rc == SQLITE_DONE) return out;
+    if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, "get namespace limits");
+    auto column = [&](int i) -> std::optional<int64_t> {
+      if (sqlite3_column_type(*raw, i) == SQLITE_NULL) return std::nullopt;
+      return stmt.Int(i);
+    };
+    out.concurrent_invocations = column(0);
+    out.invocations_per_minute = column(1);
+    out.fires_per_minute = column(2);
+    return out;
+  });
+}
+
+Status SqliteStore::PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& limits) {
+  return Guarded("put namespace limits", [&]() -> Status {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    auto exists = Exists(st, ns);
+    if (!exists.ok()) return exists.error();
+    if (!*exists) return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' does not exist.", ns));
+    Result<sqlite3_stmt*> raw = st.stmts.Get(
+        "INSERT OR REPLACE INTO namespace_limits (ns, concurrent_invocations, invocations_per_minute, "
+        "fires_per_minute) VALUES (?1, ?2, ?3, ?4)");
+    if (!raw.ok()) return raw.error();
+    Stmt stmt(*raw);
+    stmt.Bind(1, ns);
+    int i = 2;
+    for (const auto& v : {limits.concurrent_invocations, limits.invocations_per_minute, limits.fires_per_minute}) {
+      if (v) stmt.Bind(i, *v);  // unbound parameters are NULL
+      ++i;
+    }
+    const int rc = stmt.Step();
+    if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, "put namespace limits");
+    return Status::Ok();
+  });
+}
+
+}  // namespace hotrod
