@@ -1,5 +1,6 @@
 #include "controller/tenant_admin.h"
 
+#include <cctype>
 #include <fstream>
 
 #include <fmt/format.h>
