@@ -81,7 +81,8 @@ TEST_F(SqliteStorePackagesTest, ListAllOrPublishedOnly) {
     for (const auto& p : v) out.push_back(p.name);
     return out;
   };
-  EXPECT_EQ(names(*store_->ListPackages("ns", false, 0, 0)), (std::vector<std::string>{"b", "priv", "pub"}));
+  EXPECT_EQ(names(*store_->ListPackages("ns", false, 0, 0)),
+            (std::vector<std::string>{"b", "priv", "pub"}));
   EXPECT_EQ(names(*store_->ListPackages("ns", true, 0, 0)), (std::vector<std::string>{"pub"}));
   EXPECT_EQ(names(*store_->ListPackages("ns", false, 1, 1)), (std::vector<std::string>{"priv"}));
   EXPECT_FALSE(store_->ListPackages("ns", false, -1, 0).ok());
@@ -120,11 +121,12 @@ TEST(SqliteStorePackagesUpgrade, FileFromSchemaOneIsMigrated) {
     ASSERT_EQ(sqlite3_open(file.c_str(), &raw), SQLITE_OK);
     const auto first = store_internal::SchemaMigrations().first(1);
     ASSERT_TRUE(store_internal::Migrate(raw, first, "old.db").ok());
-    ASSERT_EQ(sqlite3_exec(raw,
-                           "INSERT INTO namespaces VALUES ('ns');"
-                           "INSERT INTO actions VALUES ('ns','a','0.0.3','python:3.11','',0,'d','[]','[]',"
-                           "60000,256,10,1,0,7);",
-                           nullptr, nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(
+                  raw,
+                  "INSERT INTO namespaces VALUES ('ns');"
+                  "INSERT INTO actions VALUES ('ns','a','0.0.3','python:3.11','',0,'d','[]','[]',"
+                  "60000,256,10,1,0,7);",
+                  nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(raw);
   }
