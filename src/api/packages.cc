@@ -16,9 +16,11 @@ Response List(ApiContext& ctx, const Route& route) {
   auto skip = QueryInt(route, "skip", 0);
   if (!limit || *limit < 0 || *limit > 200)
     return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  if (!skip || *skip < 0)
+    return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
   // Another namespace shows only its published packages (OpenWhisk's public-packages view).
-  auto packages = ctx.packages.List(route.ns, CrossNamespace(route), *skip, *limit == 0 ? 200 : *limit);
+  auto packages =
+      ctx.packages.List(route.ns, CrossNamespace(route), *skip, *limit == 0 ? 200 : *limit);
   if (!packages.ok()) return ErrorResponse(packages.error());
   json::array out;
   for (const auto& p : *packages) out.push_back(PackageToJson(p));
@@ -57,7 +59,8 @@ Response Get(ApiContext& ctx, const Route& route, const std::string& name) {
 Response Put(ApiContext& ctx, const Route& route, const Request& request, const std::string& name) {
   auto body = RequestBodyObject(request, true);
   if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
-  auto put = ctx.packages.Put(route.ns, name, std::get<json::object>(body), QueryFlag(route, "overwrite"));
+  auto put =
+      ctx.packages.Put(route.ns, name, std::get<json::object>(body), QueryFlag(route, "overwrite"));
   if (!put.ok()) return ErrorResponse(put.error());
   return JsonResponse(http::status::ok, PackageToJson(**put));
 }
@@ -76,7 +79,8 @@ bool IsSharedPackageRoute(http::verb method, const std::vector<std::string>& seg
 Response HandlePackages(ApiContext& ctx, const Route& route, const Request& request) {
   const auto method = request.method();
   if (route.segments.size() == 1) {
-    if (method != http::verb::get) return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get)
+      return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     return List(ctx, route);
   }
   if (route.segments.size() != 2) return ErrorResponse(http::status::not_found, kNotFound);

@@ -1,6 +1,5 @@
 // `hotrod package create|update|get|delete|list|bind` (packages area; wsk's package commands).
 #include <boost/json/serialize.hpp>
-
 #include <memory>
 
 #include "cli/commands.h"
@@ -19,17 +18,19 @@ struct PackageOptions {
   std::string param_file;
   KeyValueList annotations;
   std::string annotation_file;
-  std::string shared;     // "yes" / "no" / "" (not given)
-  int64_t limit = -1;     // list
-  int64_t skip = -1;      // list
+  std::string shared;      // "yes" / "no" / "" (not given)
+  int64_t limit = -1;      // list
+  int64_t skip = -1;       // list
   std::string namespace_;  // list: another namespace's published packages
 };
 
 void AddBodyOptions(CLI::App& cmd, PackageOptions& o, bool with_shared) {
-  cmd.add_option("-p,--param", o.params, "default parameter KEY VALUE (VALUE is JSON when it parses)")
+  cmd.add_option("-p,--param", o.params,
+                 "default parameter KEY VALUE (VALUE is JSON when it parses)")
       ->allow_extra_args(false);
   cmd.add_option("-P,--param-file", o.param_file, "parameters from a JSON object file");
-  cmd.add_option("-a,--annotation", o.annotations, "annotation KEY VALUE (VALUE is JSON when it parses)")
+  cmd.add_option("-a,--annotation", o.annotations,
+                 "annotation KEY VALUE (VALUE is JSON when it parses)")
       ->allow_extra_args(false);
   cmd.add_option("-A,--annotation-file", o.annotation_file, "annotations from a JSON object file");
   if (with_shared)
@@ -54,8 +55,8 @@ Result<json::object> BuildPackageBody(const PackageOptions& o) {
   return body;
 }
 
-int Send(CliContext& ctx, const std::string& method, const std::string& target, const std::string& body,
-         const std::string& done) {
+int Send(CliContext& ctx, const std::string& method, const std::string& target,
+         const std::string& body, const std::string& done) {
   auto reply = CallApi(ctx, method, target, body);
   if (!reply.ok()) return ReportError(ctx, reply.error());
   if (!reply->ok()) return ReportHttpError(ctx, *reply);
@@ -97,7 +98,8 @@ int Get(CliContext& ctx, const PackageOptions& o) {
 int Delete(CliContext& ctx, const PackageOptions& o) {
   auto entity = ParseEntityName(o.name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
-  return Send(ctx, "DELETE", EntityPath(*entity, "packages"), "", "ok: deleted package " + o.name + "\n");
+  return Send(ctx, "DELETE", EntityPath(*entity, "packages"), "",
+              "ok: deleted package " + o.name + "\n");
 }
 
 std::string FormatPackageTable(const json::array& packages) {
@@ -115,10 +117,12 @@ std::string FormatPackageTable(const json::array& packages) {
       const auto* bns = bo.if_contains("namespace");
       const auto* bname = bo.if_contains("name");
       if (bns && bns->is_string() && bname && bname->is_string())
-        kind = "binding -> /" + std::string(bns->get_string()) + "/" + std::string(bname->get_string());
+        kind = "binding -> /" + std::string(bns->get_string()) + "/" +
+               std::string(bname->get_string());
     }
     const auto* pub = p.if_contains("publish");
-    rows.push_back({str("name"), kind, pub && pub->is_bool() && pub->get_bool() ? "shared" : "private",
+    rows.push_back({str("name"), kind,
+                    pub && pub->is_bool() && pub->get_bool() ? "shared" : "private",
                     str("version")});
   }
   return FormatTable({"NAME", "KIND", "VISIBILITY", "VERSION"}, rows);
@@ -134,7 +138,8 @@ int List(CliContext& ctx, const PackageOptions& o) {
   if (!reply.ok()) return ReportError(ctx, reply.error());
   if (!reply->ok()) return ReportHttpError(ctx, *reply);
   return PrintReply(ctx, *reply, [&] {
-    return reply->json.is_array() ? FormatPackageTable(reply->json.get_array()) : PrettyJson(reply->json);
+    return reply->json.is_array() ? FormatPackageTable(reply->json.get_array())
+                                  : PrettyJson(reply->json);
   });
 }
 
@@ -147,7 +152,8 @@ void OnRun(CLI::App* cmd, CliContext& ctx, std::shared_ptr<PackageOptions> opts,
 }  // namespace
 
 void AddPackageCommands(CLI::App& root, CliContext& ctx) {
-  CLI::App* group = root.add_subcommand("package", "create, update, get, list, delete and bind packages");
+  CLI::App* group =
+      root.add_subcommand("package", "create, update, get, list, delete and bind packages");
   group->require_subcommand(1);
   {
     auto o = std::make_shared<PackageOptions>();
@@ -158,15 +164,18 @@ void AddPackageCommands(CLI::App& root, CliContext& ctx) {
   }
   {
     auto o = std::make_shared<PackageOptions>();
-    CLI::App* cmd = group->add_subcommand("update", "change a package; fields not given keep their value");
+    CLI::App* cmd =
+        group->add_subcommand("update", "change a package; fields not given keep their value");
     cmd->add_option("name", o->name, "package name")->required();
     AddBodyOptions(*cmd, *o, true);
     OnRun(cmd, ctx, o, [](CliContext& c, const PackageOptions& p) { return Put(c, p, true); });
   }
   {
     auto o = std::make_shared<PackageOptions>();
-    CLI::App* cmd = group->add_subcommand("bind", "create a binding to a package (own, or another namespace's shared one)");
-    cmd->add_option("package", o->bound, "the package to bind: NAME or /NAMESPACE/NAME")->required();
+    CLI::App* cmd = group->add_subcommand(
+        "bind", "create a binding to a package (own, or another namespace's shared one)");
+    cmd->add_option("package", o->bound, "the package to bind: NAME or /NAMESPACE/NAME")
+        ->required();
     cmd->add_option("name", o->name, "binding name")->required();
     AddBodyOptions(*cmd, *o, false);
     OnRun(cmd, ctx, o, Bind);
@@ -179,15 +188,18 @@ void AddPackageCommands(CLI::App& root, CliContext& ctx) {
   }
   {
     auto o = std::make_shared<PackageOptions>();
-    CLI::App* cmd = group->add_subcommand("delete", "delete a package (it must hold no actions) or a binding");
+    CLI::App* cmd =
+        group->add_subcommand("delete", "delete a package (it must hold no actions) or a binding");
     cmd->add_option("name", o->name, "package name")->required();
     OnRun(cmd, ctx, o, Delete);
   }
   {
     auto o = std::make_shared<PackageOptions>();
-    CLI::App* cmd = group->add_subcommand("list", "list packages (of another namespace: its shared ones)");
+    CLI::App* cmd =
+        group->add_subcommand("list", "list packages (of another namespace: its shared ones)");
     cmd->add_option("namespace", o->namespace_, "namespace (default: your own)");
-    cmd->add_option("--limit", o->limit, "at most N packages (server default 30)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--limit", o->limit, "at most N packages (server default 30)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--skip", o->skip, "skip the first N")->check(CLI::NonNegativeNumber);
     OnRun(cmd, ctx, o, List);
   }

@@ -5,7 +5,9 @@
 namespace hotrod {
 namespace {
 
-Error NotFound() { return MakeError(ErrorCode::kNotFound, "The requested resource does not exist."); }
+Error NotFound() {
+  return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
+}
 
 std::vector<std::string> FinalKeys(const Action& action, const json::array& merged) {
   std::vector<std::string> keys;
@@ -29,8 +31,9 @@ json::array InheritParameters(const json::array& base, const json::array& over) 
   json::array out = base;
   for (const auto& kv : over) {
     const auto& key = kv.as_object().at("key").as_string();
-    auto same = std::find_if(out.begin(), out.end(),
-                             [&](const json::value& b) { return b.as_object().at("key").as_string() == key; });
+    auto same = std::find_if(out.begin(), out.end(), [&](const json::value& b) {
+      return b.as_object().at("key").as_string() == key;
+    });
     if (same != out.end())
       *same = kv;
     else
@@ -56,13 +59,14 @@ bool IsTruthy(const json::array& annotations, std::string_view key) {
 Status CheckInvokeParameters(const ResolvedAction& resolved, const json::object& body) {
   if (resolved.final_keys.empty()) return Status::Ok();
   for (const auto& [key, value] : body)
-    if (std::binary_search(resolved.final_keys.begin(), resolved.final_keys.end(), std::string_view(key)))
+    if (std::binary_search(resolved.final_keys.begin(), resolved.final_keys.end(),
+                           std::string_view(key)))
       return MakeError(ErrorCode::kInvalidArgument, std::string(kParametersNotAllowed));
   return Status::Ok();
 }
 
-std::optional<std::pair<std::string, std::string>> SplitQualifiedName(std::string_view q,
-                                                                      const std::string& default_ns) {
+std::optional<std::pair<std::string, std::string>> SplitQualifiedName(
+    std::string_view q, const std::string& default_ns) {
   if (q.size() < 2 || q.front() != '/') return std::nullopt;
   std::vector<std::string> parts;
   size_t start = 1;
@@ -80,7 +84,8 @@ std::optional<std::pair<std::string, std::string>> SplitQualifiedName(std::strin
   return std::make_pair(parts[0], parts[1] + "/" + parts[2]);
 }
 
-Result<ResolvedAction> ActionResolver::ResolveQualified(const std::string& caller_ns, const std::string& q) {
+Result<ResolvedAction> ActionResolver::ResolveQualified(const std::string& caller_ns,
+                                                        const std::string& q) {
   auto split = SplitQualifiedName(q, caller_ns);
   if (!split) return MakeError(ErrorCode::kInvalidArgument, std::string(kMalformedQualifiedName));
   return Resolve(caller_ns, split->first, split->second);

@@ -20,11 +20,10 @@
 //  Users: the invoke route, sequences (each component), and at merge web actions and rules.
 #pragma once
 
+#include <boost/json.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/result.h"
 #include "controller/action_service.h"
@@ -45,13 +44,16 @@ struct ResolvedAction {
 
 class ActionResolver {
  public:
-  ActionResolver(ActionService& actions, PackageService& packages) : actions_(actions), packages_(packages) {}
+  ActionResolver(ActionService& actions, PackageService& packages)
+      : actions_(actions), packages_(packages) {}
 
-  Result<ResolvedAction> Resolve(const std::string& caller_ns, const std::string& ns, const std::string& path);
+  Result<ResolvedAction> Resolve(const std::string& caller_ns, const std::string& ns,
+                                 const std::string& path);
 
   // A fully qualified name "/ns/action" or "/ns/pkg/action" ("_" is the caller's namespace), as
   // sequence components and rules name actions. Malformed names are kInvalidArgument.
-  Result<ResolvedAction> ResolveQualified(const std::string& caller_ns, const std::string& qualified);
+  Result<ResolvedAction> ResolveQualified(const std::string& caller_ns,
+                                          const std::string& qualified);
 
  private:
   ActionService& actions_;
@@ -67,8 +69,8 @@ Status CheckInvokeParameters(const ResolvedAction& resolved, const json::object&
 
 // "/ns/a" or "/ns/pkg/a" -> {"ns", "a"} / {"ns", "pkg/a"} with "_" replaced by `default_ns`;
 // nullopt when it is not a fully qualified entity name.
-std::optional<std::pair<std::string, std::string>> SplitQualifiedName(std::string_view qualified,
-                                                                      const std::string& default_ns);
+std::optional<std::pair<std::string, std::string>> SplitQualifiedName(
+    std::string_view qualified, const std::string& default_ns);
 
 // OpenWhisk's "truthy" annotation value: true, a non-zero number, a non-empty string/array/object.
 bool IsTruthy(const json::array& annotations, std::string_view key);
@@ -76,6 +78,7 @@ bool IsTruthy(const json::array& annotations, std::string_view key);
 inline constexpr std::string_view kParametersNotAllowed =
     "Request defines parameters that are not allowed (e.g., reserved properties).";
 inline constexpr std::string_view kMalformedQualifiedName =
-    "The fully qualified name of the entity must contain at least the namespace and the name of the entity.";
+    "The fully qualified name of the entity must contain at least the namespace and the name of "
+    "the entity.";
 
 }  // namespace hotrod

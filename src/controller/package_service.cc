@@ -10,10 +10,13 @@ namespace {
 
 std::string CacheKey(const std::string& ns, const std::string& name) { return ns + '/' + name; }
 
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
+Error Invalid(std::string message) {
+  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 Status ValidateKeyValues(const json::value& v, const char* field) {
-  if (!v.is_array()) return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
+  if (!v.is_array())
+    return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
   for (const auto& item : v.as_array()) {
     const auto* o = item.if_object();
     if (!o || !o->contains("key") || !o->at("key").is_string() || !o->contains("value"))
@@ -41,7 +44,8 @@ void SetBindingAnnotation(Package& p) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Package>> PackageService::Get(const std::string& ns, const std::string& name) {
+Result<std::shared_ptr<const Package>> PackageService::Get(const std::string& ns,
+                                                           const std::string& name) {
   const std::string key = CacheKey(ns, name);
   if (auto hit = cache_.find(key); hit != cache_.end()) return hit->second;
   auto stored = store_.GetPackage(ns, name);
@@ -52,12 +56,13 @@ Result<std::shared_ptr<const Package>> PackageService::Get(const std::string& ns
   return package;
 }
 
-Result<std::vector<Package>> PackageService::List(const std::string& ns, bool published_only, int64_t skip,
-                                                  int64_t limit) {
+Result<std::vector<Package>> PackageService::List(const std::string& ns, bool published_only,
+                                                  int64_t skip, int64_t limit) {
   return store_.ListPackages(ns, published_only, skip, limit);
 }
 
-Result<std::vector<Action>> PackageService::ActionsIn(const std::string& ns, const std::string& name) {
+Result<std::vector<Action>> PackageService::ActionsIn(const std::string& ns,
+                                                      const std::string& name) {
   return store_.ListPackageActions(ns, name);
 }
 
@@ -72,13 +77,17 @@ Status PackageService::CheckBindingTarget(const std::string& ns, const std::stri
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns, const std::string& name,
-                                                           const json::object& body, bool overwrite) {
-  if (!IsValidEntityName(name)) return Invalid(fmt::format("The package name '{}' is not valid.", name));
+Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns,
+                                                           const std::string& name,
+                                                           const json::object& body,
+                                                           bool overwrite) {
+  if (!IsValidEntityName(name))
+    return Invalid(fmt::format("The package name '{}' is not valid.", name));
   if (name == "default") return Invalid(fmt::format("Package name '{}' is reserved.", name));
   auto existing = Get(ns, name);
   if (!existing.ok()) return existing.error();
-  if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
+  if (*existing && !overwrite)
+    return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
 
   Package package;
   if (*existing) {
@@ -90,7 +99,8 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
     package.version = "0.0.1";
   }
 
-  // binding: {"namespace", "name"}; {} or null means "no binding" (OpenWhisk writes {} for packages).
+  // binding: {"namespace", "name"}; {} or null means "no binding" (OpenWhisk writes {} for
+  // packages).
   if (const json::value* b = body.if_contains("binding"); b && !b->is_null()) {
     if (!b->is_object()) return Invalid("'binding' must be an object {namespace, name}");
     const auto& bo = b->as_object();
@@ -108,7 +118,8 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
         return Invalid(std::string(kBindingDoesNotExist));
       if (*existing && !(*existing)->is_binding())
         return MakeError(ErrorCode::kConflict, std::string(kPackageCannotBecomeBinding));
-      if (target_ns == ns && target_name == name) return Invalid(std::string(kBindingCannotReferenceBinding));
+      if (target_ns == ns && target_name == name)
+        return Invalid(std::string(kBindingCannotReferenceBinding));
       if (Status s = CheckBindingTarget(ns, target_ns, target_name); !s.ok()) return s.error();
       package.binding_ns = target_ns;
       package.binding_name = target_name;
@@ -134,7 +145,8 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
   return stored;
 }
 
-Result<std::shared_ptr<const Package>> PackageService::Delete(const std::string& ns, const std::string& name) {
+Result<std::shared_ptr<const Package>> PackageService::Delete(const std::string& ns,
+                                                              const std::string& name) {
   auto existing = Get(ns, name);
   if (!existing.ok()) return existing.error();
   if (!*existing) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
@@ -142,8 +154,9 @@ Result<std::shared_ptr<const Package>> PackageService::Delete(const std::string&
     auto actions = store_.ListPackageActions(ns, name);
     if (!actions.ok()) return actions.error();
     if (!actions->empty())
-      return MakeError(ErrorCode::kConflict, fmt::format("Package not empty (contains {} {})", actions->size(),
-                                                         actions->size() == 1 ? "entity" : "entities"));
+      return MakeError(ErrorCode::kConflict,
+                       fmt::format("Package not empty (contains {} {})", actions->size(),
+                                   actions->size() == 1 ? "entity" : "entities"));
   }
   auto deleted = store_.DeletePackage(ns, name);
   if (!deleted.ok()) return deleted.error();

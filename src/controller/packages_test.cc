@@ -17,7 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCode = R"({"exec":{"kind":"nodejs:20","code":"function main(p){return p;}"}})";
+constexpr const char* kCode =
+    R"({"exec":{"kind":"nodejs:20","code":"function main(p){return p;}"}})";
 
 class PackagesTest : public ::testing::Test {
  protected:
@@ -73,14 +74,17 @@ class PackagesTest : public ::testing::Test {
 };
 
 TEST(InheritParameters, LaterLayerWinsAndKeepsOrder) {
-  auto merged = InheritParameters(json::parse(R"([{"key":"a","value":1},{"key":"b","value":1}])").as_array(),
-                                  json::parse(R"([{"key":"b","value":2},{"key":"c","value":2}])").as_array());
-  EXPECT_EQ(json::serialize(merged), R"([{"key":"a","value":1},{"key":"b","value":2},{"key":"c","value":2}])");
+  auto merged =
+      InheritParameters(json::parse(R"([{"key":"a","value":1},{"key":"b","value":1}])").as_array(),
+                        json::parse(R"([{"key":"b","value":2},{"key":"c","value":2}])").as_array());
+  EXPECT_EQ(json::serialize(merged),
+            R"([{"key":"a","value":1},{"key":"b","value":2},{"key":"c","value":2}])");
 }
 
 TEST(SplitQualifiedName, AcceptsTwoOrThreeSegmentsAndResolvesDefault) {
   EXPECT_EQ(SplitQualifiedName("/_/a", "me"), std::make_pair(std::string("me"), std::string("a")));
-  EXPECT_EQ(SplitQualifiedName("/ns/p/a", "me"), std::make_pair(std::string("ns"), std::string("p/a")));
+  EXPECT_EQ(SplitQualifiedName("/ns/p/a", "me"),
+            std::make_pair(std::string("ns"), std::string("p/a")));
   EXPECT_FALSE(SplitQualifiedName("a", "me"));
   EXPECT_FALSE(SplitQualifiedName("/a", "me"));
   EXPECT_FALSE(SplitQualifiedName("/ns/p/a/b", "me"));
@@ -101,9 +105,14 @@ TEST(IsTruthy, FollowsOpenWhisk) {
 }
 
 TEST_F(PackagesTest, MergeOrderPackageBindingActionThenBody) {
-  Package("guest", "pkg", R"({"parameters":[{"key":"p","value":"pkg"},{"key":"b","value":"pkg"},{"key":"a","value":"pkg"}]})");
-  Package("guest", "bind", R"({"binding":{"namespace":"_","name":"pkg"},"parameters":[{"key":"b","value":"bind"},{"key":"a","value":"bind"}]})");
-  Action("guest", "pkg/act", R"({"exec":{"kind":"nodejs:20","code":"x"},"parameters":[{"key":"a","value":"act"}]})");
+  Package(
+      "guest", "pkg",
+      R"({"parameters":[{"key":"p","value":"pkg"},{"key":"b","value":"pkg"},{"key":"a","value":"pkg"}]})");
+  Package(
+      "guest", "bind",
+      R"({"binding":{"namespace":"_","name":"pkg"},"parameters":[{"key":"b","value":"bind"},{"key":"a","value":"bind"}]})");
+  Action("guest", "pkg/act",
+         R"({"exec":{"kind":"nodejs:20","code":"x"},"parameters":[{"key":"a","value":"act"}]})");
 
   auto r = resolver_->Resolve("guest", "guest", "bind/act");
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -122,8 +131,10 @@ TEST_F(PackagesTest, MergeOrderPackageBindingActionThenBody) {
 }
 
 TEST_F(PackagesTest, FinalAnnotationFreezesMergedNonNullParameters) {
-  Package("guest", "pkg", R"({"parameters":[{"key":"inherited","value":1},{"key":"unset","value":null}]})");
-  Action("guest", "pkg/f", R"({"exec":{"kind":"nodejs:20","code":"x"},"parameters":[{"key":"own","value":2}],
+  Package("guest", "pkg",
+          R"({"parameters":[{"key":"inherited","value":1},{"key":"unset","value":null}]})");
+  Action("guest", "pkg/f",
+         R"({"exec":{"kind":"nodejs:20","code":"x"},"parameters":[{"key":"own","value":2}],
                                "annotations":[{"key":"final","value":true}]})");
   auto r = resolver_->Resolve("guest", "guest", "pkg/f");
   ASSERT_TRUE(r.ok());
@@ -153,7 +164,8 @@ TEST_F(PackagesTest, OtherNamespacesSeeOnlyPublishedPackages) {
   // Binding: to a published package of another namespace yes, to a private one 403.
   Package("guest", "mine", R"({"binding":{"namespace":"owner","name":"pub"}})");
   EXPECT_TRUE(resolver_->Resolve("guest", "guest", "mine/a").ok());
-  auto denied = packages_->Put("guest", "nope", Body(R"({"binding":{"namespace":"owner","name":"priv"}})"), false);
+  auto denied = packages_->Put("guest", "nope",
+                               Body(R"({"binding":{"namespace":"owner","name":"priv"}})"), false);
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
   // Unpublishing cuts the binding off.
@@ -167,16 +179,20 @@ TEST_F(PackagesTest, PackageRules) {
   auto reserved = packages_->Put("guest", "default", {}, false);
   ASSERT_FALSE(reserved.ok());
   EXPECT_EQ(reserved.error().message, "Package name 'default' is reserved.");
-  auto missing = packages_->Put("guest", "x", Body(R"({"binding":{"namespace":"guest","name":"none"}})"), false);
+  auto missing = packages_->Put("guest", "x",
+                                Body(R"({"binding":{"namespace":"guest","name":"none"}})"), false);
   EXPECT_EQ(missing.error().message, kBindingDoesNotExist);
-  auto chained = packages_->Put("guest", "x", Body(R"({"binding":{"namespace":"guest","name":"b"}})"), false);
+  auto chained =
+      packages_->Put("guest", "x", Body(R"({"binding":{"namespace":"guest","name":"b"}})"), false);
   EXPECT_EQ(chained.error().message, kBindingCannotReferenceBinding);
-  auto convert = packages_->Put("guest", "p", Body(R"({"binding":{"namespace":"guest","name":"b"}})"), true);
+  auto convert =
+      packages_->Put("guest", "p", Body(R"({"binding":{"namespace":"guest","name":"b"}})"), true);
   EXPECT_EQ(convert.error().code, ErrorCode::kConflict);
   // Actions: not in a binding, not in a missing package; a package with actions stays.
   auto in_binding = actions_->Put("guest", "b/a", Body(kCode), false);
   EXPECT_EQ(in_binding.error().message, kNotAllowedOnBinding);
-  EXPECT_EQ(actions_->Put("guest", "none/a", Body(kCode), false).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(actions_->Put("guest", "none/a", Body(kCode), false).error().code,
+            ErrorCode::kNotFound);
   Action("guest", "p/a");
   Action("guest", "p/b");
   Action("guest", "pa");  // sorts between "p/" and "p0" only if the range were wrong
@@ -195,7 +211,9 @@ TEST_F(PackagesTest, SequenceComponentsAreParsedAndQualified) {
   EXPECT_EQ(*c, (std::vector<std::string>{"/guest/a", "/x/p/b"}));
   EXPECT_EQ(ParseSequenceComponents(Body(R"({"components":[]})"), "g").error().message,
             "No component specified for the sequence.");
-  EXPECT_NE(ParseSequenceComponents(Body(R"({"components":["a"]})"), "g").error().message.find(kMalformedQualifiedName.substr(0, 40)),
+  EXPECT_NE(ParseSequenceComponents(Body(R"({"components":["a"]})"), "g")
+                .error()
+                .message.find(kMalformedQualifiedName.substr(0, 40)),
             std::string::npos);
   json::array many;
   for (int i = 0; i < 51; ++i) many.emplace_back("/_/a");
@@ -208,11 +226,17 @@ TEST_F(PackagesTest, SequenceValidation) {
   Action("guest", "a");
   EXPECT_EQ(PutSequenceError("s1", R"(["/_/missing"])").message, kSequenceComponentNotFound);
   EXPECT_EQ(PutSequenceError("s1", R"(["/_/s1"])").message, kSequenceIsCyclic);
-  auto ok = actions_->Put("guest", "s1", Body(R"({"exec":{"kind":"sequence","components":["/_/a","/guest/a"]}})"), false);
+  auto ok = actions_->Put("guest", "s1",
+                          Body(R"({"exec":{"kind":"sequence","components":["/_/a","/guest/a"]}})"),
+                          false);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok.value().action->exec.components, (std::vector<std::string>{"/guest/a", "/guest/a"}));
-  EXPECT_EQ(json::serialize(ok.value().action->parameters), R"([{"key":"_actions","value":["/guest/a","/guest/a"]}])");
-  ASSERT_TRUE(actions_->Put("guest", "s2", Body(R"({"exec":{"kind":"sequence","components":["/_/s1"]}})"), false).ok());
+  EXPECT_EQ(json::serialize(ok.value().action->parameters),
+            R"([{"key":"_actions","value":["/guest/a","/guest/a"]}])");
+  ASSERT_TRUE(actions_
+                  ->Put("guest", "s2",
+                        Body(R"({"exec":{"kind":"sequence","components":["/_/s1"]}})"), false)
+                  .ok());
   // s1 -> s2 -> s1 through an update: a cycle.
   EXPECT_EQ(PutSequenceError("s1", R"(["/_/s2"])").message, kSequenceIsCyclic);
   // Inlined length: 26 sequences of 2 = 52 atomic actions.

@@ -15,20 +15,24 @@ json::object Annotation(std::string_view key, json::value value) {
   return o;
 }
 
-Error Invalid(std::string_view message) { return MakeError(ErrorCode::kInvalidArgument, std::string(message)); }
+Error Invalid(std::string_view message) {
+  return MakeError(ErrorCode::kInvalidArgument, std::string(message));
+}
 
 }  // namespace
 
 namespace {
 
-Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns, const std::string& self_path,
-                           const std::vector<std::string>& components, size_t depth) {
+Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns,
+                           const std::string& self_path, const std::vector<std::string>& components,
+                           size_t depth) {
   // Nesting deeper than the length limit cannot stay within it (each level has >= 1 action).
   if (depth > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
   size_t count = 0;
   for (const auto& c : components) {
     // Naming itself is a cycle even before the sequence exists (OpenWhisk checks the name first).
-    if (auto named = SplitQualifiedName(c, ns); named && named->first + "/" + named->second == self_path)
+    if (auto named = SplitQualifiedName(c, ns);
+        named && named->first + "/" + named->second == self_path)
       return Invalid(kSequenceIsCyclic);
     auto resolved = resolver.ResolveQualified(ns, c);
     if (!resolved.ok()) {
@@ -37,7 +41,8 @@ Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns, cons
     }
     if (resolved->path == self_path) return Invalid(kSequenceIsCyclic);
     if (resolved->action->exec.kind == "sequence") {
-      auto inner = CountAtomic(resolver, ns, self_path, resolved->action->exec.components, depth + 1);
+      auto inner =
+          CountAtomic(resolver, ns, self_path, resolved->action->exec.components, depth + 1);
       if (!inner.ok()) return inner.error();
       count += *inner;
     } else {
@@ -62,19 +67,22 @@ Status SequenceRunner::Check(const std::string& ns, const std::string& name,
   return CheckSequence(resolver_, ns, name, components);
 }
 
-asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller, const ResolvedAction& sequence,
-                                                json::object params, const std::string& activation_id,
+asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller,
+                                                const ResolvedAction& sequence, json::object params,
+                                                const std::string& activation_id,
                                                 std::chrono::steady_clock::time_point received,
                                                 const std::string& cause) {
   Budget budget{kMaxSequenceLength};
   // A sequence invoked by the API (or a rule) is the topmost one; nested ones run in RunChain.
-  co_return co_await RunChain(caller, sequence, std::move(params), activation_id, received, cause, true, budget);
+  co_return co_await RunChain(caller, sequence, std::move(params), activation_id, received, cause,
+                              true, budget);
 }
 
-asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAction sequence, json::object params,
-                                                     std::string activation_id,
+asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAction sequence,
+                                                     json::object params, std::string activation_id,
                                                      std::chrono::steady_clock::time_point received,
-                                                     std::string cause, bool topmost, Budget& budget) {
+                                                     std::string cause, bool topmost,
+                                                     Budget& budget) {
   Activation record;
   record.activation_id = activation_id;
   record.ns = caller.ns;
@@ -100,8 +108,8 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
     const std::string step_id = NewActivationId();
     json::object step_params = MergeParameters(resolved->parameters, std::move(input));
     if (resolved->action->exec.kind == "sequence") {
-      step = co_await RunChain(caller, *resolved, std::move(step_params), step_id, received, activation_id, false,
-                               budget);
+      step = co_await RunChain(caller, *resolved, std::move(step_params), step_id, received,
+                               activation_id, false, budget);
     } else {
       if (budget.remaining == 0) {
         record.status = ActivationStatus::kApplicationError;
@@ -109,8 +117,9 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
         break;
       }
       --budget.remaining;
-      step = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params), step_id,
-                                           std::chrono::steady_clock::now(), activation_id, "sequence");
+      step = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params),
+                                           step_id, std::chrono::steady_clock::now(), activation_id,
+                                           "sequence");
     }
     record.logs.push_back(step.activation_id);
     record.duration_ms += step.duration_ms;
@@ -124,7 +133,8 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
   record.annotations.push_back(Annotation("path", json::value(sequence.path)));
   record.annotations.push_back(Annotation("kind", "sequence"));
   record.annotations.push_back(Annotation("limits", LimitsToJson(sequence.action->limits)));
-  if (!sequence.binding.empty()) record.annotations.push_back(Annotation("binding", json::value(sequence.binding)));
+  if (!sequence.binding.empty())
+    record.annotations.push_back(Annotation("binding", json::value(sequence.binding)));
   if (!topmost) {
     // A nested sequence is itself a component: record it like one (Execute does this for atomics).
     record.cause = cause;

@@ -20,12 +20,11 @@
 //  - Lives on the event-loop thread, like Invocations.
 #pragma once
 
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/json.hpp>
 
 #include "controller/action_resolver.h"
 #include "controller/auth.h"
@@ -43,10 +42,12 @@ class SequenceRunner {
   SequenceRunner(ActionResolver& resolver, Invocations& invocations, ActivationLog& log)
       : resolver_(resolver), invocations_(invocations), log_(log) {}
 
-  Status Check(const std::string& ns, const std::string& name, const std::vector<std::string>& components);
+  Status Check(const std::string& ns, const std::string& name,
+               const std::vector<std::string>& components);
 
-  asio::awaitable<Activation> Run(const Identity& caller, const ResolvedAction& sequence, json::object params,
-                                  const std::string& activation_id, std::chrono::steady_clock::time_point received,
+  asio::awaitable<Activation> Run(const Identity& caller, const ResolvedAction& sequence,
+                                  json::object params, const std::string& activation_id,
+                                  std::chrono::steady_clock::time_point received,
                                   const std::string& cause);
 
  private:
@@ -54,8 +55,9 @@ class SequenceRunner {
   struct Budget {
     size_t remaining = 0;
   };
-  asio::awaitable<Activation> RunChain(Identity caller, ResolvedAction sequence, json::object params,
-                                       std::string activation_id, std::chrono::steady_clock::time_point received,
+  asio::awaitable<Activation> RunChain(Identity caller, ResolvedAction sequence,
+                                       json::object params, std::string activation_id,
+                                       std::chrono::steady_clock::time_point received,
                                        std::string cause, bool topmost, Budget& budget);
 
   ActionResolver& resolver_;

@@ -146,6 +146,30 @@ class SequencesTest(ServerTestCase):
         self.assertError(self.create_seq("xhidden", ["/seqother/hidden/inc"], status=400), 400,
                          "Sequence component does not exist.")
 
+    def test_component_timeout_stops_the_sequence(self):
+        self.api.put_json(self.action_path("slow"),
+                          {"exec": {"kind": "nodejs:20",
+                                    "code": "function main(p) { return new Promise(r => setTimeout(() => r(p), 3000)); }"},
+                           "limits": {"timeout": 300}})
+        self.create_seq("slowseq", ["/_/inc", "/_/slow", "/_/inc"])
+        r = self.invoke("slowseq", {"n": 0})
+        self.assertEqual(r.status, 502, r)
+        rec = r.json()
+        self.assertEqual(rec["response"]["statusCode"], 2)
+        self.assertIn("exceeded its time limits of 300 milliseconds", rec["response"]["result"]["error"])
+        self.assertEqual(len(rec["logs"]), 2)
+        self.assertIs(annotation(self.wait_activation(rec["logs"][1]), "timeout"), True)
+
+    def test_blocking_wait_shorter_than_the_sequence_gives_202(self):
+        self.api.put_json(self.action_path("nap"),
+                          {"exec": {"kind": "nodejs:20",
+                                    "code": "function main(p) { return new Promise(r => setTimeout(() => r(p), 700)); }"}})
+        self.create_seq("napseq", ["/_/nap", "/_/inc"])
+        r = self.invoke("napseq", {"n": 1}, query="?blocking=true&timeout=200")
+        self.assertEqual(r.status, 202, r)
+        rec = self.wait_activation(r.json()["activationId"])
+        self.assertEqual(rec["response"]["result"]["n"], 2)
+
     def test_sequence_in_package_and_update_to_code(self):
         self.create_seq("math/seq", ["/_/inc"])
         r = self.invoke("math/seq", {"n": 1})
