@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "api/router.h"
+#include "common/clock.h"
+#include "common/random.h"
 #include "controller/entity_json.h"
 
 namespace hotrod {
@@ -86,7 +88,24 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   auto wait_ms = QueryInt(route, "timeout", 0);
   if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
-  auto done = ctx.invocations.Start(route.caller, *action, std::move(std::get<json::object>(body)), received);
+  // Durable activations (triggers area): a 202 promises the activation will run and leave a
+  // record even if the server dies, so its journal entry commits before the 202 is sent.
+  json::object& params = std::get<json::object>(body);
+  // (A vector built here, not a braced list at the call: GCC 12 miscompiles those in coroutines.)
+  const auto journal_entry = [&](const std::string& activation_id, json::object p) {
+    std::vector<PendingActivation> entries(1);
+    entries[0] = PendingActivation{activation_id, route.ns, name, std::move(p), route.caller.subject, "", NowMillis()};
+    return entries;
+  };
+  std::shared_ptr<Completion> done;
+  if (!blocking) {
+    const std::string activation_id = NewActivationId();
+    if (Status s = co_await ctx.journal.Append(journal_entry(activation_id, params)); !s.ok())
+      co_return ErrorResponse(s.error());
+    done = ctx.invocations.Start(route.caller, *action, std::move(params), received, StartOptions{activation_id, ""});
+  } else {
+    done = ctx.invocations.Start(route.caller, *action, params, received);
+  }
   json::object id;
   id["activationId"] = done->activation_id();
   if (blocking) {
@@ -102,6 +121,9 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
       res.set("x-openwhisk-activation-id", done->activation_id());
       co_return res;
     }
+    // Still running: from here on it is a non-blocking activation, journaled like one.
+    if (Status s = co_await ctx.journal.Append(journal_entry(done->activation_id(), std::move(params))); !s.ok())
+      co_return ErrorResponse(s.error());
   }
   Response res = JsonResponse(http::status::accepted, id);
   res.set("x-openwhisk-activation-id", done->activation_id());

@@ -13,6 +13,7 @@
 #include "api/http.h"
 #include "controller/action_service.h"
 #include "controller/auth.h"
+#include "controller/activation_journal.h"
 #include "controller/invocations.h"
 #include "runtimes/manifest.h"
 #include "store/sqlite/activation_log.h"
@@ -29,6 +30,8 @@ struct ApiLimits {
 };
 
 // The parts the resources use. All owned elsewhere; all on the event-loop thread.
+class TriggerService;
+
 struct ApiContext {
   Authenticator& auth;
   ActionService& actions;
@@ -36,6 +39,9 @@ struct ApiContext {
   ActivationLog& activations;
   const RuntimeManifest& runtimes;
   ApiLimits limits;
+  // Triggers area: triggers, rules, fires; the journal that makes accepted activations durable.
+  TriggerService& triggers;
+  ActivationJournal& journal;
 };
 
 // A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
@@ -69,6 +75,9 @@ class Router {
 asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request);
 Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request);
 Response HandleInfo(ApiContext& ctx);
+asio::awaitable<Response> HandleTriggers(ApiContext& ctx, const Route& route, Request& request);
+asio::awaitable<Response> HandleEvents(ApiContext& ctx, const Route& route, Request& request);
+Response HandleRules(ApiContext& ctx, const Route& route, const Request& request);
 
 }  // namespace hotrod
 

@@ -65,20 +65,23 @@ Invocations::Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& 
     : io_(io), invoker_(invoker), log_(log), idle_signal_(io) {}
 
 std::shared_ptr<Completion> Invocations::Start(const Identity& caller, std::shared_ptr<const Action> action,
-                                               json::object body, std::chrono::steady_clock::time_point received) {
-  auto done = std::make_shared<Completion>(io_, NewActivationId());
+                                               json::object body, std::chrono::steady_clock::time_point received,
+                                               StartOptions options) {
+  auto done = std::make_shared<Completion>(
+      io_, options.activation_id.empty() ? NewActivationId() : std::move(options.activation_id));
   json::object params = MergeParameters(action->parameters, std::move(body));
   ++in_flight_;
-  asio::co_spawn(io_, Run(caller, std::move(action), std::move(params), received, done), asio::detached);
+  asio::co_spawn(io_, Run(caller, std::move(action), std::move(params), received, done, std::move(options.cause)), asio::detached);
   return done;
 }
 
 asio::awaitable<void> Invocations::Run(Identity caller, std::shared_ptr<const Action> action, json::object params,
                                        std::chrono::steady_clock::time_point received,
-                                       std::shared_ptr<Completion> done) {
+                                       std::shared_ptr<Completion> done, std::string cause) {
   InvokeRequest request{action, std::move(params), done->activation_id(), received};
   InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
   Activation record = MakeRecord(caller, *action, done->activation_id(), std::move(outcome));
+  record.cause = std::move(cause);
   log_.Record(record);
   done->Complete(std::move(record));
   if (--in_flight_ == 0) idle_signal_.cancel();

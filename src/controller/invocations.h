@@ -42,19 +42,28 @@ class Completion {
   asio::steady_timer signal_;
 };
 
+// How an activation starts (triggers area): a fixed id (one the journal already handed out)
+// and the activation that caused it (a trigger's).
+struct StartOptions {
+  std::string activation_id;  // empty: a new id
+  std::string cause;          // empty: none
+};
+
 class Invocations {
  public:
   Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log);
 
   std::shared_ptr<Completion> Start(const Identity& caller, std::shared_ptr<const Action> action,
-                                    json::object body, std::chrono::steady_clock::time_point received);
+                                    json::object body, std::chrono::steady_clock::time_point received,
+                                    StartOptions options = {});
 
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
 
  private:
   asio::awaitable<void> Run(Identity caller, std::shared_ptr<const Action> action, json::object params,
-                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done);
+                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done,
+                            std::string cause);
 
   asio::io_context& io_;
   Invoker& invoker_;

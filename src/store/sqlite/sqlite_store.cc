@@ -13,6 +13,7 @@
 
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_util.h"
+#include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/thread_annotations.h"
 
 namespace hotrod {
@@ -22,16 +23,6 @@ using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
 
-struct SqliteStore::State {
-  State(DbHandle handle, std::string file)
-      : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
-
-  store_internal::Mutex mu;
-  // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
-  const DbHandle db;
-  const std::string name;  // the file, for messages
-  store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
-};
 
 namespace {
 
@@ -506,6 +497,9 @@ Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {
       stmt.Bind(12, annotations);
       stmt.Bind(13, a.cause);
       status = StepDone(st, stmt, "put activation " + a.activation_id);
+      if (!status.ok()) break;
+      // The record is durable with this commit: its journal entry (EventStore) goes with it.
+      status = DeletePendingActivation(st, a.activation_id);
       if (!status.ok()) break;
     }
     return Finish(st, std::move(status));

@@ -1,0 +1,27 @@
+// SqliteStore's private state, shared by its implementation files (sqlite_store.cc and
+// sqlite_store_triggers.cc). Internal to src/store/sqlite/.
+#pragma once
+
+#include <string>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_util.h"
+#include "store/sqlite/thread_annotations.h"
+
+namespace hotrod {
+
+struct SqliteStore::State {
+  State(store_internal::DbHandle handle, std::string file)
+      : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
+
+  store_internal::Mutex mu;
+  // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
+  const store_internal::DbHandle db;
+  const std::string name;  // the file, for messages
+  store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
+};
+
+// Removes the journal entry of `activation_id` (if any). Caller holds st.mu inside a transaction.
+Status DeletePendingActivation(SqliteStore::State& st, const std::string& activation_id) HOTROD_REQUIRES(st.mu);
+
+}  // namespace hotrod
