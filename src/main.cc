@@ -170,7 +170,11 @@ int Serve(const ServeOptions& options) {
   AlarmScheduler alarms(
       io,
       [&triggers](const AlarmSchedule& s, int64_t due_ms) -> asio::awaitable<Status> {
-        auto fired = co_await triggers.Fire(Identity{s.ns, s.ns}, s.trigger, s.payload, AlarmFired{s.ns, s.trigger, due_ms});
+        // Named locals, not temporaries, as co_await arguments: GCC 12 destroys such temporaries twice.
+        const Identity owner{s.ns, s.ns};
+        std::optional<AlarmFired> mark = AlarmFired{s.ns, s.trigger, due_ms};
+        json::object payload = s.payload;
+        auto fired = co_await triggers.Fire(owner, s.trigger, std::move(payload), std::move(mark));
         if (!fired.ok()) co_return fired.error();
         co_return Status::Ok();
       },

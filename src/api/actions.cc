@@ -91,7 +91,7 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   // Durable activations (triggers area): a 202 promises the activation will run and leave a
   // record even if the server dies, so its journal entry commits before the 202 is sent.
   json::object& params = std::get<json::object>(body);
-  // (A vector built here, not a braced list at the call: GCC 12 miscompiles those in coroutines.)
+  // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
   const auto journal_entry = [&](const std::string& activation_id, json::object p) {
     std::vector<PendingActivation> entries(1);
     entries[0] = PendingActivation{activation_id, route.ns, name, std::move(p), route.caller.subject, "", NowMillis()};
@@ -100,8 +100,9 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   std::shared_ptr<Completion> done;
   if (!blocking) {
     const std::string activation_id = NewActivationId();
-    if (Status s = co_await ctx.journal.Append(journal_entry(activation_id, params)); !s.ok())
-      co_return ErrorResponse(s.error());
+    auto entries = journal_entry(activation_id, params);
+    Status journaled = co_await ctx.journal.Append(std::move(entries));
+    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
     done = ctx.invocations.Start(route.caller, *action, std::move(params), received, StartOptions{activation_id, ""});
   } else {
     done = ctx.invocations.Start(route.caller, *action, params, received);
@@ -122,8 +123,9 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
       co_return res;
     }
     // Still running: from here on it is a non-blocking activation, journaled like one.
-    if (Status s = co_await ctx.journal.Append(journal_entry(done->activation_id(), std::move(params))); !s.ok())
-      co_return ErrorResponse(s.error());
+    auto entries = journal_entry(done->activation_id(), std::move(params));
+    Status journaled = co_await ctx.journal.Append(std::move(entries));
+    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
   }
   Response res = JsonResponse(http::status::accepted, id);
   res.set("x-openwhisk-activation-id", done->activation_id());

@@ -389,16 +389,14 @@ Result<Rule> TriggerService::SetRuleActive(const std::string& ns, const std::str
 
 asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller, const std::string& trigger_name,
                                                           json::object event, std::optional<AlarmFired> alarm) {
+  // A refused or empty fire still consumes an alarm's due time, so it is not fired again.
+  // (Arguments of co_await are named locals: GCC 12 mishandles temporaries there.)
   std::vector<AlarmFired> marks;
   if (alarm) marks.push_back(*alarm);
-  // A refused or empty fire still consumes an alarm's due time, so it is not fired again.
-  const auto consume_mark = [&]() -> asio::awaitable<Status> {
-    if (marks.empty()) co_return Status::Ok();
-    co_return co_await journal_.Append(std::vector<PendingActivation>(), marks);
-  };
+  std::vector<PendingActivation> no_entries;
   if (admit_fire_) {
     if (Status admitted = admit_fire_(caller.ns); !admitted.ok()) {
-      (void)co_await consume_mark();
+      if (!marks.empty()) (void)co_await journal_.Append(no_entries, marks);
       co_return admitted.error();
     }
   }
@@ -440,10 +438,14 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
     logs.push_back(RuleLogLine(0, true, id, rule_name, action_short, ""));
   }
   if (logs.empty()) {
-    if (Status s = co_await consume_mark(); !s.ok()) co_return s.error();
+    if (!marks.empty()) {
+      Status consumed = co_await journal_.Append(no_entries, marks);
+      if (!consumed.ok()) co_return consumed.error();
+    }
     co_return FireOutcome{};
   }
-  if (Status s = co_await journal_.Append(entries, marks); !s.ok()) co_return s.error();
+  Status journaled = co_await journal_.Append(std::move(entries), std::move(marks));
+  if (!journaled.ok()) co_return journaled.error();
   const auto received = std::chrono::steady_clock::now();
   for (auto& p : planned)
     invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id});
