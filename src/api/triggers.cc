@@ -104,7 +104,11 @@ Response GetTrigger(ApiContext& ctx, const Route& route, const std::string& name
   if (!*trigger) return ErrorResponse(http::status::not_found, kNotFound);
   auto rules = ctx.triggers.RulesOf(route.ns, name);
   if (!rules.ok()) return ErrorResponse(rules.error());
-  return JsonResponse(http::status::ok, TriggerToJson(**trigger, &*rules));
+  json::object out = TriggerToJson(**trigger, &*rules);
+  auto alarm = ctx.triggers.StoredSchedule(route.ns, name);
+  if (!alarm.ok()) return ErrorResponse(alarm.error());
+  if (*alarm) out["alarm"] = AlarmToJson(**alarm);  // hotrod's addition: the feed's schedule
+  return JsonResponse(http::status::ok, out);
 }
 
 Response ListTriggers(ApiContext& ctx, const Route& route) {

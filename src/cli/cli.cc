@@ -21,6 +21,8 @@ int RunCliArgs(const std::vector<std::string>& args, const ServeCommand& serve, 
     AddServeCommand(app, ctx, serve);
     AddActionCommands(app, ctx);
     AddActivationCommands(app, ctx);
+    AddTriggerCommands(app, ctx);
+    AddRuleCommands(app, ctx);
     AddPropertyCommands(app, ctx);
 
     if (args.size() <= 1) {

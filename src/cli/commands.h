@@ -44,6 +44,8 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
 void AddPropertyCommands(CLI::App& root, CliContext& ctx);
 void AddActionCommands(CLI::App& root, CliContext& ctx);
 void AddActivationCommands(CLI::App& root, CliContext& ctx);
+void AddTriggerCommands(CLI::App& root, CliContext& ctx);  // trigger.cc
+void AddRuleCommands(CLI::App& root, CliContext& ctx);     // trigger.cc
 
 // A reply of any HTTP status, with the body parsed when it is JSON.
 struct ApiReply {

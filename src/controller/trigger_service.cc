@@ -169,6 +169,19 @@ json::object TriggerToJson(const Trigger& t, const std::vector<Rule>* rules) {
   return o;
 }
 
+json::object AlarmToJson(const AlarmSchedule& s) {
+  const auto iso = [](int64_t ms) {
+    return IsoTimestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  };
+  json::object o;
+  o["cron"] = s.cron;
+  if (s.start_ms) o["startDate"] = iso(s.start_ms);
+  if (s.stop_ms) o["stopDate"] = iso(s.stop_ms);
+  o["trigger_payload"] = s.payload;
+  o["lastFired"] = iso(s.last_fired_ms);
+  return o;
+}
+
 json::object RuleToJson(const Rule& r, bool with_status) {
   json::object o;
   o["namespace"] = r.ns;

@@ -65,6 +65,8 @@ class TriggerService {
   Result<std::shared_ptr<const Trigger>> GetTrigger(const std::string& ns, const std::string& name);  // nullptr: none
   Result<std::vector<Trigger>> ListTriggers(const std::string& ns, int64_t skip, int64_t limit);
   Result<std::shared_ptr<const Trigger>> DeleteTrigger(const std::string& ns, const std::string& name);
+  // The trigger's alarm schedule, if it has one.
+  Result<std::optional<AlarmSchedule>> StoredSchedule(const std::string& ns, const std::string& trigger);
   // The rules of ns that name this trigger.
   Result<std::vector<Rule>> RulesOf(const std::string& ns, const std::string& trigger);
 
@@ -82,7 +84,6 @@ class TriggerService {
 
  private:
   Result<const std::vector<Rule>*> RulesIn(const std::string& ns);
-  Result<std::optional<AlarmSchedule>> StoredSchedule(const std::string& ns, const std::string& trigger);
 
   EventStore& store_;
   Invocations& invocations_;
@@ -98,6 +99,8 @@ class TriggerService {
 // JSON shapes (OpenWhisk's). `rules` adds the trigger's "rules" map (GET).
 json::object TriggerToJson(const Trigger& trigger, const std::vector<Rule>* rules);
 json::object RuleToJson(const Rule& rule, bool with_status = true);
+// {"cron", "startDate", "stopDate", "trigger_payload", "lastFired"} (times in ISO 8601 UTC).
+json::object AlarmToJson(const AlarmSchedule& schedule);
 
 // The alarm schedule a trigger PUT body asks for: nullopt when the body has no alarms feed
 // annotation. Splits the feed's parameters (cron, startDate, stopDate, trigger_payload) out of
