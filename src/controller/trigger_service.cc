@@ -170,8 +170,14 @@ json::object TriggerToJson(const Trigger& t, const std::vector<Rule>* rules) {
 }
 
 json::object AlarmToJson(const AlarmSchedule& s) {
-  const auto iso = [](int64_t ms) {
-    return IsoTimestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  const auto iso = [](int64_t ms) {  // "2026-03-01T10:00:00.000Z"
+    using namespace std::chrono;
+    const sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(ms)));
+    const year_month_day ymd(day);
+    const int64_t in_day = ms - duration_cast<milliseconds>(day.time_since_epoch()).count();
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(ymd.year()),
+                       static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), in_day / 3'600'000,
+                       in_day / 60'000 % 60, in_day / 1000 % 60, in_day % 1000);
   };
   json::object o;
   o["cron"] = s.cron;
