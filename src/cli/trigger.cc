@@ -1,10 +1,10 @@
-// `hotrod trigger create|update|get|delete|list|fire` and `hotrod rule create|update|get|delete|
-// list|enable|disable` (docs/api.md, "Triggers", "Rules", "Alarms").
+// `hotrod trigger create|update|get|delete|list|fire` (docs/api.md, "Triggers", "Alarms").
 #include <boost/json/serialize.hpp>
 
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/entity_commands.h"
 #include "cli/output.h"
 #include "cli/params.h"
 
@@ -27,13 +27,6 @@ struct TriggerOptions {
   int64_t limit = -1;
   int64_t skip = -1;
 };
-
-// Registers one leaf whose run closure calls fn(ctx, *opts).
-template <class Options, class Fn>
-void OnRun(CLI::App* cmd, CliContext& ctx, std::shared_ptr<Options> opts, Fn fn) {
-  AddClientFlags(*cmd, ctx);
-  cmd->callback([&ctx, opts, fn] { ctx.run = [&ctx, opts, fn] { return fn(ctx, *opts); }; });
-}
 
 // The PUT body: -p pairs are the trigger's default parameters, or, for the alarms feed, the
 // payload every alarm fire carries (OpenWhisk's trigger_payload).
@@ -79,7 +72,9 @@ int PutTrigger(CliContext& ctx, const TriggerOptions& o, bool update) {
   });
 }
 
-int Simple(CliContext& ctx, const std::string& name, const char* collection, const char* method, const char* verb) {
+}  // namespace
+
+int SimpleEntityCall(CliContext& ctx, const std::string& name, const char* collection, const char* method, const char* verb) {
   auto entity = ParseEntityName(name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
   auto reply = CallApi(ctx, method, EntityPath(*entity, collection));
@@ -121,6 +116,8 @@ int ListEntities(CliContext& ctx, const char* collection, int64_t limit, int64_t
   });
 }
 
+namespace {
+
 int Fire(CliContext& ctx, const TriggerOptions& o) {
   auto entity = ParseEntityName(o.name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
@@ -137,45 +134,6 @@ int Fire(CliContext& ctx, const TriggerOptions& o) {
   if (reply->json.is_object())
     if (const auto* v = reply->json.get_object().if_contains("activationId"); v && v->is_string()) id = v->get_string();
   return PrintReply(ctx, *reply, [&] { return "ok: triggered " + entity->Qualified() + " with id " + id + "\n"; });
-}
-
-struct RuleOptions {
-  std::string name;
-  std::string trigger;
-  std::string action;
-  int64_t limit = -1;
-  int64_t skip = -1;
-};
-
-// "t" -> "/_/t"; "/ns/t" stays (the server resolves "_" and checks the names).
-std::string Qualify(const std::string& name) { return name.starts_with("/") ? name : "/_/" + name; }
-
-int PutRule(CliContext& ctx, const RuleOptions& o, bool update) {
-  auto entity = ParseEntityName(o.name);
-  if (!entity.ok()) return ReportError(ctx, entity.error());
-  json::object body;
-  if (!o.trigger.empty()) body["trigger"] = Qualify(o.trigger);
-  if (!o.action.empty()) body["action"] = Qualify(o.action);
-  const std::string target = EntityPath(*entity, "rules") + (update ? BuildQuery({{"overwrite", "true"}}) : "");
-  auto reply = CallApi(ctx, "PUT", target, json::serialize(body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    return std::string("ok: ") + (update ? "updated" : "created") + " rule " + o.name + "\n";
-  });
-}
-
-int SetStatus(CliContext& ctx, const RuleOptions& o, bool active) {
-  auto entity = ParseEntityName(o.name);
-  if (!entity.ok()) return ReportError(ctx, entity.error());
-  json::object body;
-  body["status"] = active ? "active" : "inactive";
-  auto reply = CallApi(ctx, "POST", EntityPath(*entity, "rules"), json::serialize(body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    return std::string("ok: ") + (active ? "enabled" : "disabled") + " rule " + o.name + "\n";
-  });
 }
 
 void AddTriggerSpec(CLI::App& cmd, TriggerOptions& o) {
@@ -204,13 +162,13 @@ void AddTriggerCommands(CLI::App& root, CliContext& ctx) {
     auto o = std::make_shared<TriggerOptions>();
     CLI::App* cmd = group->add_subcommand("get", "show a trigger and its rules");
     cmd->add_option("name", o->name, "trigger name")->required();
-    OnRun(cmd, ctx, o, [](CliContext& c, const TriggerOptions& t) { return Simple(c, t.name, "triggers", "GET", nullptr); });
+    OnRun(cmd, ctx, o, [](CliContext& c, const TriggerOptions& t) { return SimpleEntityCall(c, t.name, "triggers", "GET", nullptr); });
   }
   {
     auto o = std::make_shared<TriggerOptions>();
     CLI::App* cmd = group->add_subcommand("delete", "delete a trigger (and its alarm schedule)");
     cmd->add_option("name", o->name, "trigger name")->required();
-    OnRun(cmd, ctx, o, [](CliContext& c, const TriggerOptions& t) { return Simple(c, t.name, "triggers", "DELETE", "deleted"); });
+    OnRun(cmd, ctx, o, [](CliContext& c, const TriggerOptions& t) { return SimpleEntityCall(c, t.name, "triggers", "DELETE", "deleted"); });
   }
   {
     auto o = std::make_shared<TriggerOptions>();
@@ -226,46 +184,6 @@ void AddTriggerCommands(CLI::App& root, CliContext& ctx) {
     cmd->add_option("-p,--param", o->params, "event parameter KEY VALUE")->allow_extra_args(false);
     cmd->add_option("-P,--param-file", o->param_file, "event from a JSON object file");
     OnRun(cmd, ctx, o, Fire);
-  }
-}
-
-void AddRuleCommands(CLI::App& root, CliContext& ctx) {
-  CLI::App* group = root.add_subcommand("rule", "create, update, get, delete, list, enable and disable rules");
-  group->require_subcommand(1);
-  for (bool update : {false, true}) {
-    auto o = std::make_shared<RuleOptions>();
-    CLI::App* cmd = group->add_subcommand(update ? "update" : "create",
-                                          update ? "change a rule's trigger or action" : "link a trigger to an action");
-    cmd->add_option("name", o->name, "rule name")->required();
-    cmd->add_option("trigger", o->trigger, "trigger name")->required();
-    cmd->add_option("action", o->action, "action name (name, pkg/name or /ns/name)")->required();
-    OnRun(cmd, ctx, o, [update](CliContext& c, const RuleOptions& r) { return PutRule(c, r, update); });
-  }
-  {
-    auto o = std::make_shared<RuleOptions>();
-    CLI::App* cmd = group->add_subcommand("get", "show a rule and its status");
-    cmd->add_option("name", o->name, "rule name")->required();
-    OnRun(cmd, ctx, o, [](CliContext& c, const RuleOptions& r) { return Simple(c, r.name, "rules", "GET", nullptr); });
-  }
-  {
-    auto o = std::make_shared<RuleOptions>();
-    CLI::App* cmd = group->add_subcommand("delete", "delete a rule");
-    cmd->add_option("name", o->name, "rule name")->required();
-    OnRun(cmd, ctx, o, [](CliContext& c, const RuleOptions& r) { return Simple(c, r.name, "rules", "DELETE", "deleted"); });
-  }
-  {
-    auto o = std::make_shared<RuleOptions>();
-    CLI::App* cmd = group->add_subcommand("list", "list rules");
-    cmd->add_option("--limit", o->limit, "at most N (server default 30)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--skip", o->skip, "skip the first N")->check(CLI::NonNegativeNumber);
-    OnRun(cmd, ctx, o, [](CliContext& c, const RuleOptions& r) { return ListEntities(c, "rules", r.limit, r.skip); });
-  }
-  for (bool active : {true, false}) {
-    auto o = std::make_shared<RuleOptions>();
-    CLI::App* cmd = group->add_subcommand(active ? "enable" : "disable",
-                                          active ? "make a rule active" : "make a rule inactive");
-    cmd->add_option("name", o->name, "rule name")->required();
-    OnRun(cmd, ctx, o, [active](CliContext& c, const RuleOptions& r) { return SetStatus(c, r, active); });
   }
 }
 
