@@ -259,11 +259,15 @@ Result<std::shared_ptr<const Trigger>> TriggerService::PutTrigger(const std::str
   const int64_t now = NowMillis();
   std::optional<AlarmSchedule> schedule;
   const bool is_alarm = FindKey(t.annotations, "feed") != nullptr;
+  std::optional<AlarmSchedule> kept;
   if (is_alarm && !new_parameters && *existing) {
     // An update that leaves the parameters alone keeps the schedule as it is.
-    auto kept = StoredSchedule(ns, name);
-    if (!kept.ok()) return kept.error();
-    schedule = std::move(*kept);
+    auto stored = StoredSchedule(ns, name);
+    if (!stored.ok()) return stored.error();
+    kept = std::move(*stored);
+  }
+  if (kept) {
+    schedule = std::move(kept);
   } else {
     auto alarm = AlarmFromTrigger(ns, name, t.annotations, t.parameters, now);
     if (!alarm.ok()) return alarm.error();
