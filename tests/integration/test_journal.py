@@ -3,6 +3,8 @@ invoke that timed out into 202, a trigger fire) runs and leaves its record under
 when the server is killed (SIGKILL) before it finished."""
 
 import json
+import os
+import sqlite3
 import time
 import unittest
 
@@ -88,6 +90,24 @@ class JournalTest(unittest.TestCase):
         rec = self.wait_record(caused)
         self.assertEqual(rec["cause"], tid)
         self.assertEqual(rec["response"]["result"], {"done": "fired"})
+
+    def pending_rows(self):
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "hotrod.db"), timeout=10)
+        try:
+            return db.execute("SELECT activation_id FROM pending_activations").fetchall()
+        finally:
+            db.close()
+
+    def test_journal_empties_as_records_are_written(self):
+        ids = [self.api.post_json("/api/v1/namespaces/_/actions/slow", {"tag": str(i), "ms": 2000}).json()["activationId"]
+               for i in range(5)]
+        self.assertEqual(len(self.pending_rows()), 5)  # journaled before the 202s
+        for aid in ids:
+            self.wait_record(aid)
+        deadline = time.monotonic() + 5
+        while self.pending_rows() and time.monotonic() < deadline:
+            time.sleep(0.05)  # records are written in batches (~20 ms)
+        self.assertEqual(self.pending_rows(), [])
 
     def test_completed_activation_is_not_run_again(self):
         r = self.api.post_json("/api/v1/namespaces/_/actions/slow", {"tag": "quick", "ms": 1})

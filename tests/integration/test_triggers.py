@@ -2,6 +2,7 @@
 rule), the trigger's activation record and the activations it caused."""
 
 import json
+import threading
 import time
 
 from harness import ACTIVATION_ID_RE, ServerTestCase, annotation
@@ -139,6 +140,39 @@ class TriggersTest(ServerTestCase):
         self.assertEqual(line["success"], False)
         self.assertEqual(line["action"], "guest/gone")
         self.assertIn("error", line)
+
+    def test_concurrent_fires_each_run_once(self):
+        self.put_trigger("busy")
+        self.put_rule("busy-echo", "busy", "echo")
+        ids, errors = [], []
+
+        def worker(n):
+            c = self.server.client()
+            try:
+                for i in range(15):
+                    r = c.post_json(self.path("triggers", "busy"), {"worker": n, "i": i})
+                    if r.status != 202:
+                        errors.append(r)
+                    else:
+                        ids.append(r.json()["activationId"])
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(set(ids)), 60)
+        seen = set()
+        for tid in ids:
+            line = json.loads(self.wait_activation(tid)["logs"][0])
+            caused = self.wait_activation(line["activationId"], timeout=60)
+            self.assertEqual(caused["cause"], tid)
+            got = caused["response"]["result"]["got"]
+            seen.add((got["worker"], got["i"]))
+        self.assertEqual(len(seen), 60)
 
     def test_other_namespace_is_refused(self):
         self.put_trigger("mine")
