@@ -16,7 +16,12 @@
 #include "api/router.h"
 #include "api/server.h"
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "controller/action_service.h"
+#include "controller/activation_journal.h"
+#include "controller/alarm_scheduler.h"
+#include "controller/journal_recovery.h"
+#include "controller/trigger_service.h"
 #include "controller/auth.h"
 #include "controller/guest.h"
 #include "controller/invocations.h"
@@ -187,8 +192,46 @@ int Serve(const ServeOptions& options) {
   TenantAdmin tenant_admin(store_ref);
   AdminAuthenticator admin_auth(admin_key->uuid_key);
   TenantServices tenants{limiter, tenant_admin, admin_auth};
+  // Triggers area. Rules and journal entries name actions ("name" or "pkg/name"); they resolve
+  // them like an invoke by the owning namespace does (bindings, package defaults).
+  const auto lookup_action = [&resolver](const std::string& ns,
+                                         const std::string& name) -> Result<std::optional<ResolvedAction>> {
+    auto resolved = resolver.Resolve(ns, ns, name);
+    if (resolved.ok()) return std::optional<ResolvedAction>(std::move(resolved).value());
+    if (resolved.error().code == ErrorCode::kNotFound) return std::optional<ResolvedAction>();
+    return resolved.error();
+  };
+  ActivationJournal journal(io, **store);
+  TriggerService triggers(**store, invocations, activation_log, journal, lookup_action);
+  triggers.set_admit_fire([&limiter](const std::string& ns) { return limiter.AdmitFire(ns); });
+  AlarmScheduler alarms(
+      io,
+      [&triggers](const AlarmSchedule& s, int64_t due_ms) -> asio::awaitable<Status> {
+        // Named locals, not temporaries, as co_await arguments: GCC 12 destroys such temporaries twice.
+        const Identity owner{s.ns, s.ns};
+        std::optional<AlarmFired> mark = AlarmFired{s.ns, s.trigger, due_ms};
+        json::object payload = s.payload;
+        auto fired = co_await triggers.Fire(owner, s.trigger, std::move(payload), std::move(mark));
+        if (!fired.ok()) co_return fired.error();
+        co_return Status::Ok();
+      },
+      NowMillis);
+  triggers.set_schedule_listener(
+      [&alarms](const std::string& ns, const std::string& trigger, const std::optional<AlarmSchedule>& schedule) {
+        if (schedule) alarms.Put(*schedule); else alarms.Remove(ns, trigger);
+      });
+  if (auto schedules = (*store)->ListAlarms(); !schedules.ok())
+    return Fail(fmt::format("cannot read alarm schedules: {}", schedules.error().message));
+  else
+    for (auto& s : *schedules) alarms.Put(std::move(s));
+  // Activations accepted by a process that died run now, under the ids their clients got.
+  if (auto recovered = RecoverJournal(**store, activation_log, invocations, lookup_action); !recovered.ok())
+    return Fail(fmt::format("cannot recover the activation journal: {}", recovered.error().message));
+  else if (*recovered > 0)
+    spdlog::info("activation journal: {} activation(s) accepted before the restart resumed", *recovered);
+  alarms.Start();
   Router router(ApiContext{auth, actions, invocations, activation_log, *manifest, ApiLimits{}, packages, resolver,
-                           &tenants});
+                           triggers, journal, &tenants});
   HttpServer server(io, router);
   if (auto s = server.Listen(*endpoint); !s.ok()) return Fail(s.error().message);
   server.Start();
@@ -217,6 +260,7 @@ int Serve(const ServeOptions& options) {
     if (ec) return;
     spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
     server.StopAccepting();
+    alarms.Stop();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       co_await invocations.Drain(deadline);
@@ -228,6 +272,7 @@ int Serve(const ServeOptions& options) {
     }, asio::detached);
   });
   io.run();
+  journal.Stop();
   activation_log.Stop();
   spdlog::info("stopped cleanly");
   return 0;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "api/router.h"
+#include "common/clock.h"
+#include "common/random.h"
 #include "controller/entity_json.h"
 
 namespace hotrod {
@@ -95,8 +97,29 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
 
   auto slot = AdmitInvocation(ctx, resolved->action->ns);  // namespace limits (429)
   if (!slot.ok()) co_return ErrorResponse(slot.error());
-  auto done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(std::get<json::object>(body)),
-                                    received, {}, std::move(*slot));
+  // Durable activations: a 202 promises the activation will run and leave a record even if the
+  // server dies, so its journal entry commits before the 202 is sent. The entry names the action
+  // as the request did (ns, "name" or "pkg/name"); recovery resolves it again.
+  json::object& params = std::get<json::object>(body);
+  // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
+  const auto journal_entry = [&](const std::string& activation_id, json::object p) {
+    std::vector<PendingActivation> entries(1);
+    entries[0] = PendingActivation{activation_id, route.ns, path, std::move(p), route.caller.subject, "", NowMillis()};
+    return entries;
+  };
+  std::shared_ptr<Completion> done;
+  if (!blocking) {
+    const std::string activation_id = NewActivationId();
+    auto entries = journal_entry(activation_id, params);
+    Status journaled = co_await ctx.journal.Append(std::move(entries));
+    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
+    done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(params), received,
+                                 StartOptions{activation_id, "", std::move(*slot)});
+  } else {
+    // `params` is kept: a call that outlives the wait becomes a journaled non-blocking one.
+    done = ctx.invocations.Start(route.caller, std::move(*resolved), params, received,
+                                 StartOptions{"", "", std::move(*slot)});
+  }
   json::object id;
   id["activationId"] = done->activation_id();
   if (blocking) {
@@ -114,6 +137,10 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
       res.set("x-openwhisk-activation-id", done->activation_id());
       co_return res;
     }
+    // Still running: from here on it is a non-blocking activation, journaled like one.
+    auto entries = journal_entry(done->activation_id(), std::move(params));
+    Status journaled = co_await ctx.journal.Append(std::move(entries));
+    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
   }
   Response res = JsonResponse(http::status::accepted, id);
   res.set("x-openwhisk-activation-id", done->activation_id());

@@ -67,31 +67,38 @@ std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64
 
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
   if (target.starts_with("/api/v1/web/")) return ctx_.limits.max_invoke_body;  // web actions: invoke bodies
-  // /api/v1/namespaces/{ns}/actions/{name}[?query]: a cheap scan, the full parse comes later.
+  // /api/v1/namespaces/{ns}/{collection}/{name} (or actions/{pkg}/{name})[?query]: a cheap scan,
+  // the full parse comes later. Actions take code on PUT and invoke bodies on POST; trigger and
+  // CloudEvents fires take invoke-sized bodies.
+  const auto limit_for = [&](std::string_view collection) {
+    if (collection == "actions" && method == http::verb::put) return ctx_.limits.max_action_body;
+    if ((collection == "actions" || collection == "triggers" || collection == "events") && method == http::verb::post)
+      return ctx_.limits.max_invoke_body;
+    return ctx_.limits.max_other_body;
+  };
   constexpr std::string_view kPrefix = "/api/v1/namespaces/";
   std::string_view path = target.substr(0, target.find('?'));
   if (path.find('%') != std::string_view::npos || path.ends_with('/')) {
     // Escapes or a trailing slash: decide on the decoded segments, exactly as routing will.
     auto parsed = ParseTarget(target);
-    if (parsed && (parsed->segments.size() == 6 || parsed->segments.size() == 7) && parsed->segments[0] == "api" &&
-        parsed->segments[1] == "v1" &&
-        parsed->segments[2] == "namespaces" && parsed->segments[4] == "actions") {
-      if (method == http::verb::put) return ctx_.limits.max_action_body;
-      if (method == http::verb::post) return ctx_.limits.max_invoke_body;
-    }
+    if (parsed && parsed->segments.size() >= 6 && parsed->segments[0] == "api" && parsed->segments[1] == "v1" &&
+        parsed->segments[2] == "namespaces" &&
+        (parsed->segments.size() == 6 || (parsed->segments.size() == 7 && parsed->segments[4] == "actions")))
+      return limit_for(parsed->segments[4]);
     return ctx_.limits.max_other_body;
   }
   if (!target.starts_with(kPrefix)) return ctx_.limits.max_other_body;
   std::string_view rest = path.substr(kPrefix.size());
   const auto slash = rest.find('/');
-  if (slash == std::string_view::npos || !rest.substr(slash + 1).starts_with("actions/"))
-    return ctx_.limits.max_other_body;
-  // actions/{name} or actions/{pkg}/{name} (packages area)
-  const std::string_view action_path = rest.substr(slash + 1 + 8);
-  if (std::count(action_path.begin(), action_path.end(), '/') > 1) return ctx_.limits.max_other_body;
-  if (method == http::verb::put) return ctx_.limits.max_action_body;
-  if (method == http::verb::post) return ctx_.limits.max_invoke_body;
-  return ctx_.limits.max_other_body;
+  if (slash == std::string_view::npos) return ctx_.limits.max_other_body;
+  rest = rest.substr(slash + 1);  // {collection}/{name}, or actions/{pkg}/{name}
+  const auto slash2 = rest.find('/');
+  if (slash2 == std::string_view::npos) return ctx_.limits.max_other_body;
+  const std::string_view collection = rest.substr(0, slash2);
+  const std::string_view entity = rest.substr(slash2 + 1);
+  const auto slashes = std::count(entity.begin(), entity.end(), '/');
+  if (slashes > (collection == "actions" ? 1 : 0)) return ctx_.limits.max_other_body;
+  return limit_for(collection);
 }
 
 std::optional<Response> Router::Precheck(const http::request_header<>& header) {
@@ -159,6 +166,9 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
   if (route.segments[0] == "packages") co_return HandlePackages(ctx_, route, request);
   if (route.segments[0] == "limits" && route.segments.size() == 1) co_return HandleNamespaceLimits(ctx_, route, request);
+  if (route.segments[0] == "triggers") co_return co_await HandleTriggers(ctx_, route, request);
+  if (route.segments[0] == "events") co_return co_await HandleEvents(ctx_, route, request);
+  if (route.segments[0] == "rules") co_return HandleRules(ctx_, route, request);
   co_return ErrorResponse(http::status::not_found, kNotFound);
 }
 

@@ -14,6 +14,7 @@
 #include "controller/action_service.h"
 #include "controller/auth.h"
 #include "controller/action_resolver.h"
+#include "controller/activation_journal.h"
 #include "controller/invocations.h"
 #include "controller/package_service.h"
 #include "controller/namespace_limiter.h"
@@ -40,6 +41,8 @@ struct TenantServices {
 };
 
 // The parts the resources use. All owned elsewhere; all on the event-loop thread.
+class TriggerService;
+
 struct ApiContext {
   Authenticator& auth;
   ActionService& actions;
@@ -50,6 +53,9 @@ struct ApiContext {
   // packages area
   PackageService& packages;
   ActionResolver& resolver;  // the one place names become actions + defaults (action_resolver.h)
+  // Triggers area: triggers, rules, fires; the journal that makes accepted activations durable.
+  TriggerService& triggers;
+  ActivationJournal& journal;
   TenantServices* tenants = nullptr;  // null: no namespace limits, no admin API
 };
 
@@ -104,6 +110,9 @@ asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::stri
 // Admits one invocation of an action of `ns` against its namespace limits; hold the returned
 // slot until the activation ends (pass it to Invocations::Start). kTooManyRequests -> 429.
 Result<std::shared_ptr<void>> AdmitInvocation(ApiContext& ctx, const std::string& ns);
+asio::awaitable<Response> HandleTriggers(ApiContext& ctx, const Route& route, Request& request);
+asio::awaitable<Response> HandleEvents(ApiContext& ctx, const Route& route, Request& request);
+Response HandleRules(ApiContext& ctx, const Route& route, const Request& request);
 
 }  // namespace hotrod
 

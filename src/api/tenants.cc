@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/router.h"
+#include "controller/trigger_service.h"
 
 namespace hotrod {
 namespace {
@@ -139,6 +140,17 @@ Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& s,
         if (!actions.ok()) return ErrorResponse(actions.error());
         for (const auto& a : *actions)
           if (auto d = ctx.actions.Delete(ns, a.name); !d.ok() && d.error().code != ErrorCode::kNotFound)
+            return ErrorResponse(d.error());
+        // Its rules and triggers, through the trigger service (alarm schedules stop with them).
+        auto rules = ctx.triggers.ListRules(ns, 0, 0);
+        if (!rules.ok()) return ErrorResponse(rules.error());
+        for (const auto& r : *rules)
+          if (auto d = ctx.triggers.DeleteRule(ns, r.name); !d.ok() && d.error().code != ErrorCode::kNotFound)
+            return ErrorResponse(d.error());
+        auto triggers = ctx.triggers.ListTriggers(ns, 0, 0);
+        if (!triggers.ok()) return ErrorResponse(triggers.error());
+        for (const auto& t : *triggers)
+          if (auto d = ctx.triggers.DeleteTrigger(ns, t.name); !d.ok() && d.error().code != ErrorCode::kNotFound)
             return ErrorResponse(d.error());
         // Then its packages (now empty), through the package service for the same reason.
         auto packages = ctx.packages.List(ns, false, 0, 0);

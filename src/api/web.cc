@@ -101,7 +101,7 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
   auto slot = AdmitInvocation(ctx, action->ns);
   if (!slot.ok()) co_return ErrorResponse(slot.error());
   auto done = ctx.invocations.Start(Identity{action->ns, action->ns}, std::move(resolved), std::move(*args), received,
-                                    {}, std::move(*slot));
+                                    StartOptions{{}, {}, std::move(*slot)});
   const auto bound = std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
                                                          std::chrono::milliseconds(2 * action->limits.timeout_ms + 1000));
   Response res;

@@ -22,6 +22,8 @@ int RunCliArgs(const std::vector<std::string>& args, const ServeCommand& serve, 
     AddActionCommands(app, ctx);
     AddPackageCommands(app, ctx);
     AddActivationCommands(app, ctx);
+    AddTriggerCommands(app, ctx);
+    AddRuleCommands(app, ctx);
     AddPropertyCommands(app, ctx);
     AddAdminCommands(app, ctx);
 

@@ -319,6 +319,58 @@ TEST_F(CliClientTest, HttpsIsRefusedClearly) {
   EXPECT_NE(r.err.find("not supported yet"), std::string::npos) << r.err;
 }
 
+// --- triggers and rules (triggers area) ---------------------------------------------------------
+
+TEST_F(CliClientTest, AlarmTriggerCreateSendsTheFeedAndPayload) {
+  FakeServer server({{200, "{}"}});
+  auto r = Call(server, {"trigger", "create", "tick", "--feed", "alarms", "--cron", "*/5 * * * * *", "--stop",
+                         "2027-01-01T00:00:00Z", "-p", "k", "v"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: created trigger tick\n");
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "PUT");
+  EXPECT_EQ(reqs[0].target, "/api/v1/namespaces/_/triggers/tick");
+  EXPECT_EQ(json::parse(reqs[0].body), json::parse(R"({
+    "parameters": [{"key":"cron","value":"*/5 * * * * *"},{"key":"stopDate","value":"2027-01-01T00:00:00Z"},
+                   {"key":"trigger_payload","value":{"k":"v"}}],
+    "annotations": [{"key":"feed","value":"/whisk.system/alarms/alarm"}]})"));
+}
+
+TEST_F(CliClientTest, TriggerFireSays202And204) {
+  FakeServer fired({{202, R"({"activationId":"0123456789abcdef0123456789abcdef"})"}});
+  auto r = Call(fired, {"trigger", "fire", "t", "-p", "x", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: triggered /_/t with id 0123456789abcdef0123456789abcdef\n");
+  EXPECT_EQ(fired.requests().at(0).target, "/api/v1/namespaces/_/triggers/t");
+  EXPECT_EQ(json::parse(fired.requests().at(0).body), json::parse(R"({"x":1})"));
+  FakeServer quiet({{204, ""}});
+  r = Call(quiet, {"trigger", "fire", "t"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: triggered /_/t; no active rule matched, nothing ran\n");
+}
+
+TEST_F(CliClientTest, RuleCreateQualifiesNamesAndDisablePostsStatus) {
+  FakeServer server({{200, "{}"}});
+  auto r = Call(server, {"rule", "create", "r", "t", "pkg/a"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Call(server, {"rule", "disable", "r"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok: disabled rule r\n");
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].target, "/api/v1/namespaces/_/rules/r");
+  EXPECT_EQ(json::parse(reqs[0].body), json::parse(R"({"trigger":"/_/t","action":"/_/pkg/a"})"));
+  EXPECT_EQ(reqs[1].method, "POST");
+  EXPECT_EQ(json::parse(reqs[1].body), json::parse(R"({"status":"inactive"})"));
+}
+
+TEST_F(CliClientTest, CronWithoutFeedIsAUsageError) {
+  auto r = Cli({"trigger", "create", "t", "--cron", "* * * * *", "--apihost", "http://127.0.0.1:1", "--auth", "u:k"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--feed alarms"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace hotrod
 

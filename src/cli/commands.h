@@ -46,6 +46,8 @@ void AddActionCommands(CLI::App& root, CliContext& ctx);
 void AddActivationCommands(CLI::App& root, CliContext& ctx);
 void AddPackageCommands(CLI::App& root, CliContext& ctx);  // packages area
 void AddAdminCommands(CLI::App& root, CliContext& ctx);
+void AddTriggerCommands(CLI::App& root, CliContext& ctx);  // trigger.cc
+void AddRuleCommands(CLI::App& root, CliContext& ctx);     // rule.cc
 
 // A reply of any HTTP status, with the body parsed when it is JSON.
 struct ApiReply {

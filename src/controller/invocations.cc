@@ -69,21 +69,22 @@ Invocations::Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& 
     : io_(io), invoker_(invoker), log_(log), idle_signal_(io) {}
 
 std::shared_ptr<Completion> Invocations::Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                               std::chrono::steady_clock::time_point received, std::string cause,
-                                               std::shared_ptr<void> admission) {
-  auto done = std::make_shared<Completion>(io_, NewActivationId());
+                                               std::chrono::steady_clock::time_point received, StartOptions options) {
+  auto done = std::make_shared<Completion>(
+      io_, options.activation_id.empty() ? NewActivationId() : std::move(options.activation_id));
   json::object params = MergeParameters(resolved.parameters, std::move(body));
   ++in_flight_;
   asio::co_spawn(io_,
-                 Run(caller, std::move(resolved), std::move(params), received, std::move(cause), done,
-                     std::move(admission)),
+                 Run(caller, std::move(resolved), std::move(params), received, done, std::move(options.cause),
+                     std::move(options.admission)),
                  asio::detached);
   return done;
 }
 
 asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved, json::object params,
-                                       std::chrono::steady_clock::time_point received, std::string cause,
-                                       std::shared_ptr<Completion> done, std::shared_ptr<void> admission) {
+                                       std::chrono::steady_clock::time_point received,
+                                       std::shared_ptr<Completion> done, std::string cause,
+                                       std::shared_ptr<void> admission) {
   Activation record = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
                                        done->activation_id(), received, std::move(cause), {});
   done->Complete(std::move(record));

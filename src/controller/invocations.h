@@ -45,6 +45,14 @@ class Completion {
 
 class SequenceRunner;
 
+// How an activation starts: a fixed id (one the journal already handed out), the activation
+// that caused it (a trigger's or a sequence's), and the admission it holds.
+struct StartOptions {
+  std::string activation_id;         // empty: a new id
+  std::string cause;                 // empty: none; becomes the record's `cause`
+  std::shared_ptr<void> admission;   // a NamespaceLimiter slot, held until the activation ends
+};
+
 class Invocations {
  public:
   Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log);
@@ -52,12 +60,9 @@ class Invocations {
   // Sequences (exec.kind "sequence") are run by `runner` (sequence.h); set once at wiring.
   void set_sequence_runner(SequenceRunner* runner) { sequences_ = runner; }
 
-  // A resolved action (ActionResolver): `body` is merged over resolved.parameters. `cause`: the
-  // activation id that caused this one (empty: none); it becomes the record's `cause`.
-  // `admission` (a NamespaceLimiter slot) is held until the activation ends, then released.
+  // A resolved action (ActionResolver): `body` is merged over resolved.parameters.
   std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                    std::chrono::steady_clock::time_point received, std::string cause = {},
-                                    std::shared_ptr<void> admission = nullptr);
+                                    std::chrono::steady_clock::time_point received, StartOptions options = {});
 
   // Runs one activation to its record (with `params` already merged) and hands the record to the
   // ActivationLog; sequences go to the SequenceRunner. `caused_by` ("sequence" or empty) becomes
@@ -71,8 +76,8 @@ class Invocations {
 
  private:
   asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
-                            std::chrono::steady_clock::time_point received, std::string cause,
-                            std::shared_ptr<Completion> done, std::shared_ptr<void> admission);
+                            std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done,
+                            std::string cause, std::shared_ptr<void> admission);
   asio::awaitable<Activation> RunAtomic(const Identity& caller, const ResolvedAction& resolved, json::object params,
                                         const std::string& activation_id,
                                         std::chrono::steady_clock::time_point received);

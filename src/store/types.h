@@ -113,3 +113,62 @@ struct NamespaceLimitOverrides {
 };
 
 }  // namespace hotrod
+
+// --- Triggers, rules, alarm schedules and the activation journal (triggers area) -----------------
+
+namespace hotrod {
+
+struct Trigger {
+  std::string ns;
+  std::string name;
+  std::string version;      // "0.0.1" on create, patch bumped on every update
+  json::array parameters;   // [{key, value}]: defaults the fired event is merged over
+  json::array annotations;  // [{key, value}]; "feed" names the alarms feed
+  bool publish = false;
+  int64_t updated_ms = 0;
+};
+
+// A rule links a trigger to an action of the same namespace. Entity paths are stored
+// normalised: "/ns/name" for the trigger, "/ns/name" or "/ns/pkg/name" for the action.
+struct Rule {
+  std::string ns;
+  std::string name;
+  std::string version;
+  std::string trigger;
+  std::string action;
+  bool active = true;
+  json::array annotations;
+  bool publish = false;
+  int64_t updated_ms = 0;
+};
+
+// The alarms feed's schedule of one trigger (docs/api.md, "Alarms").
+struct AlarmSchedule {
+  std::string ns;
+  std::string trigger;
+  std::string cron;           // 5 or 6 fields, UTC
+  int64_t start_ms = 0;       // 0: no start bound
+  int64_t stop_ms = 0;        // 0: no stop bound
+  json::object payload;       // trigger_payload: the event each fire carries
+  int64_t last_fired_ms = 0;  // the last due time fired (or the creation time); never fired again
+};
+
+// An accepted activation that has no record yet (the durable activation journal).
+struct PendingActivation {
+  std::string activation_id;
+  std::string ns;
+  std::string action;   // name within ns ("name" or "pkg/name")
+  json::object params;  // the parameters as the caller sent them (defaults merged at run time)
+  std::string subject;  // who invoked it
+  std::string cause;    // the trigger activation id, empty when none
+  int64_t accepted_ms = 0;
+};
+
+// "This alarm's due time was fired": written with the journal entries of that fire.
+struct AlarmFired {
+  std::string ns;
+  std::string trigger;
+  int64_t fired_ms = 0;
+};
+
+}  // namespace hotrod

@@ -102,10 +102,63 @@ CREATE TABLE namespace_limits (
 ) WITHOUT ROWID;
 )sql";
 
+// Triggers area: triggers, rules, alarm schedules and the durable activation journal.
+// - Schedules hang off their trigger (ON DELETE CASCADE): deleting the trigger deletes them.
+// - pending_activations holds accepted activations without a record; rows leave in the same
+//   transaction that writes their record (PutActivations).
+constexpr const char* kSchemaTriggers = R"sql(
+CREATE TABLE triggers (
+  ns          TEXT NOT NULL REFERENCES namespaces(name),
+  name        TEXT NOT NULL,
+  version     TEXT NOT NULL,
+  parameters  TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  publish     INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+
+CREATE TABLE rules (
+  ns          TEXT NOT NULL REFERENCES namespaces(name),
+  name        TEXT NOT NULL,
+  version     TEXT NOT NULL,
+  trigger     TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  active      INTEGER NOT NULL,
+  annotations TEXT NOT NULL,
+  publish     INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL,
+  PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+
+CREATE TABLE alarm_schedules (
+  ns            TEXT NOT NULL,
+  trigger       TEXT NOT NULL,
+  cron          TEXT NOT NULL,
+  start_ms      INTEGER NOT NULL,
+  stop_ms       INTEGER NOT NULL,
+  payload       TEXT NOT NULL,
+  last_fired_ms INTEGER NOT NULL,
+  PRIMARY KEY (ns, trigger),
+  FOREIGN KEY (ns, trigger) REFERENCES triggers(ns, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE pending_activations (
+  activation_id TEXT PRIMARY KEY NOT NULL,
+  ns            TEXT NOT NULL,
+  action        TEXT NOT NULL,
+  params        TEXT NOT NULL,
+  subject       TEXT NOT NULL,
+  cause         TEXT NOT NULL,
+  accepted_ms   INTEGER NOT NULL
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "packages, bindings and sequence components", kSchemaPackages},
     {3, "tenants: key creation time, namespace limits", kSchemaTenants},
+    {4, "triggers, rules, alarms, activation journal", kSchemaTriggers},
 };
 
 Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {

@@ -24,6 +24,7 @@ using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
 
+
 namespace {
 
 using State = SqliteStore::State;
@@ -506,6 +507,9 @@ Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {
       stmt.Bind(12, annotations);
       stmt.Bind(13, a.cause);
       status = StepDone(st, stmt, "put activation " + a.activation_id);
+      if (!status.ok()) break;
+      // The record is durable with this commit: its journal entry (EventStore) goes with it.
+      status = DeletePendingActivation(st, a.activation_id);
       if (!status.ok()) break;
     }
     return Finish(st, std::move(status));

@@ -26,11 +26,12 @@
 #include <memory>
 #include <string>
 
+#include "store/event_store.h"
 #include "store/store.h"
 
 namespace hotrod {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public EventStore {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& db_file);
   ~SqliteStore() override;
@@ -70,6 +71,19 @@ class SqliteStore final : public Store {
   Result<bool> DeleteNamespace(const std::string& ns, bool force) override;
   Result<NamespaceLimitOverrides> GetNamespaceLimits(const std::string& ns) override;
   Status PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& limits) override;
+  // EventStore (triggers area; implemented in sqlite_store_triggers.cc).
+  Result<std::optional<Trigger>> GetTrigger(const std::string& ns, const std::string& name) override;
+  Status PutTrigger(const Trigger& trigger, const std::optional<AlarmSchedule>& schedule) override;
+  Result<std::vector<Trigger>> ListTriggers(const std::string& ns, int64_t skip, int64_t limit) override;
+  Result<bool> DeleteTrigger(const std::string& ns, const std::string& name) override;
+  Result<std::optional<Rule>> GetRule(const std::string& ns, const std::string& name) override;
+  Status PutRule(const Rule& rule) override;
+  Result<std::vector<Rule>> ListRules(const std::string& ns, int64_t skip, int64_t limit) override;
+  Result<bool> DeleteRule(const std::string& ns, const std::string& name) override;
+  Result<std::vector<AlarmSchedule>> ListAlarms() override;
+  Status AppendPending(const std::vector<PendingActivation>& entries,
+                       const std::vector<AlarmFired>& fired) override;
+  Result<std::vector<PendingActivation>> ListPending() override;
 
   // The schema version this binary writes (PRAGMA user_version of a migrated file).
   static int SchemaVersion();

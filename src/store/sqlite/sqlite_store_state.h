@@ -22,4 +22,7 @@ struct SqliteStore::State {
   store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
 };
 
+// Removes the journal entry of `activation_id` (if any). Caller holds st.mu inside a transaction.
+Status DeletePendingActivation(SqliteStore::State& st, const std::string& activation_id) HOTROD_REQUIRES(st.mu);
+
 }  // namespace hotrod

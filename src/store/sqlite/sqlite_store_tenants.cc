@@ -46,8 +46,12 @@ Status Plain(State& st, const char* sql) HOTROD_REQUIRES(st.mu) {
 // The tables whose rows are entities of a namespace (all keyed by `ns`): a namespace is empty
 // when none has a row, and a forced delete removes the rows of each.
 constexpr const char* kEntityCount =
-    "SELECT (SELECT COUNT(*) FROM actions WHERE ns = ?1) + (SELECT COUNT(*) FROM packages WHERE ns = ?1)";
-constexpr const char* kEntityDeletes[] = {"DELETE FROM actions WHERE ns = ?1", "DELETE FROM packages WHERE ns = ?1"};
+    "SELECT (SELECT COUNT(*) FROM actions WHERE ns = ?1) + (SELECT COUNT(*) FROM packages WHERE ns = ?1) + "
+    "(SELECT COUNT(*) FROM triggers WHERE ns = ?1) + (SELECT COUNT(*) FROM rules WHERE ns = ?1)";
+constexpr const char* kEntityDeletes[] = {
+    "DELETE FROM actions WHERE ns = ?1",         "DELETE FROM packages WHERE ns = ?1",
+    "DELETE FROM rules WHERE ns = ?1",           "DELETE FROM alarm_schedules WHERE ns = ?1",
+    "DELETE FROM triggers WHERE ns = ?1"};
 
 Result<int64_t> CountEntityRows(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
   Result<sqlite3_stmt*> raw = st.stmts.Get(kEntityCount);

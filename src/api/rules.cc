@@ -1,0 +1,77 @@
+// /api/v1/namespaces/{ns}/rules[/{name}]: CRUD and status changes (docs/api.md, "Rules").
+#include <fmt/format.h>
+
+#include "api/router.h"
+#include "controller/trigger_service.h"
+
+namespace hotrod {
+namespace {
+
+constexpr std::string_view kNotFound = "The requested resource does not exist.";
+
+std::variant<json::object, Response> JsonObjectBody(const Request& request) {
+  if (request.body().empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body(), ec);
+  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
+  if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
+  return std::move(v.as_object());
+}
+
+Response List(ApiContext& ctx, const Route& route) {
+  auto limit = QueryInt(route, "limit", 30);
+  auto skip = QueryInt(route, "skip", 0);
+  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
+  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  auto list = ctx.triggers.ListRules(route.ns, *skip, *limit == 0 ? 200 : *limit);
+  if (!list.ok()) return ErrorResponse(list.error());
+  json::array out;
+  for (const auto& r : *list) out.push_back(RuleToJson(r));
+  return JsonResponse(http::status::ok, out);
+}
+
+}  // namespace
+
+Response HandleRules(ApiContext& ctx, const Route& route, const Request& request) {
+  const auto method = request.method();
+  if (route.segments.size() == 1) {
+    if (method != http::verb::get) return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    return List(ctx, route);
+  }
+  if (route.segments.size() != 2) return ErrorResponse(http::status::not_found, kNotFound);
+  const std::string& name = route.segments[1];
+  switch (method) {
+    case http::verb::get: {
+      auto rule = ctx.triggers.GetRule(route.ns, name);
+      if (!rule.ok()) return ErrorResponse(rule.error());
+      if (!*rule) return ErrorResponse(http::status::not_found, kNotFound);
+      return JsonResponse(http::status::ok, RuleToJson(**rule));
+    }
+    case http::verb::put: {
+      auto body = JsonObjectBody(request);
+      if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
+      auto put = ctx.triggers.PutRule(route.ns, name, std::get<json::object>(body), QueryFlag(route, "overwrite"));
+      if (!put.ok()) return ErrorResponse(put.error());
+      return JsonResponse(http::status::ok, RuleToJson(*put));
+    }
+    case http::verb::delete_: {
+      auto deleted = ctx.triggers.DeleteRule(route.ns, name);
+      if (!deleted.ok()) return ErrorResponse(deleted.error());
+      return JsonResponse(http::status::ok, RuleToJson(*deleted));
+    }
+    case http::verb::post: {
+      auto body = JsonObjectBody(request);
+      if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
+      const json::value* status = std::get<json::object>(body).if_contains("status");
+      if (!status || !status->is_string() || (status->as_string() != "active" && status->as_string() != "inactive"))
+        return ErrorResponse(http::status::bad_request, "The request must set 'status' to 'active' or 'inactive'.");
+      auto changed = ctx.triggers.SetRuleActive(route.ns, name, status->as_string() == "active");
+      if (!changed.ok()) return ErrorResponse(changed.error());
+      return JsonResponse(http::status::ok, RuleToJson(*changed));
+    }
+    default:
+      return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+  }
+}
+
+}  // namespace hotrod

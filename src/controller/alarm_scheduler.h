@@ -1,0 +1,71 @@
+// AlarmScheduler: fires alarm triggers on their cron schedules (docs/api.md, "Alarms";
+// docs/operations.md, "Alarm catch-up").
+//
+// Contract:
+//  - Lives on the event-loop thread; not thread-safe. It owns the in-memory copy of the
+//    schedules; the EventStore owns the durable one (TriggerService writes it, then calls Put or
+//    Remove here).
+//  - Each due time is fired at most once: the fire function commits the due time as the
+//    schedule's last_fired_ms with the fire's journal entries, and a due time not newer than
+//    last_fired_ms is never fired.
+//  - Catch-up: due times missed while the server was down (or late by more than a second) fire
+//    ONCE, as the latest missed due time; the ones before it are skipped.
+//  - Schedules before startDate do not fire; after stopDate they are done (kept, inert).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <boost/asio.hpp>
+
+#include "common/result.h"
+#include "controller/cron.h"
+#include "store/types.h"
+
+namespace hotrod {
+
+namespace asio = boost::asio;
+
+class AlarmScheduler {
+ public:
+  // Fires the schedule's trigger for `due_ms`; kConflict means "already fired" (skipped).
+  using FireFn = std::function<asio::awaitable<Status>(const AlarmSchedule& schedule, int64_t due_ms)>;
+
+  AlarmScheduler(asio::io_context& io, FireFn fire, std::function<int64_t()> now_ms);
+
+  // Adds or replaces a schedule (an unparsable cron is logged and ignored).
+  void Put(AlarmSchedule schedule);
+  void Remove(const std::string& ns, const std::string& trigger);
+  // Starts the timer loop; Stop() ends it.
+  void Start();
+  void Stop();
+
+  // The next due time of a schedule, if it will fire again (for tests and GET).
+  std::optional<int64_t> NextDue(const std::string& ns, const std::string& trigger) const;
+
+  // The due time to fire for a schedule last fired at `last_fired_ms` when it is `now_ms`:
+  // nullopt if nothing is due yet; else the latest due time <= now_ms (catch-up fires once).
+  static std::optional<int64_t> DueToFire(const CronSchedule& cron, int64_t last_fired_ms, int64_t start_ms,
+                                          int64_t stop_ms, int64_t now_ms);
+
+ private:
+  struct Entry {
+    AlarmSchedule schedule;
+    CronSchedule cron;
+  };
+  std::optional<int64_t> NextOf(const Entry& e) const;
+  asio::awaitable<void> Run();
+
+  asio::io_context& io_;
+  FireFn fire_;
+  std::function<int64_t()> now_ms_;
+  std::map<std::string, Entry> entries_;  // "ns/trigger"
+  asio::steady_timer wake_;
+  bool running_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace hotrod

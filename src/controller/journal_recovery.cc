@@ -1,0 +1,46 @@
+#include "controller/journal_recovery.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+
+namespace hotrod {
+
+Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations& invocations,
+                              const ActionLookupFn& lookup) {
+  auto pending = store.ListPending();
+  if (!pending.ok()) return pending.error();
+  size_t handled = 0;
+  for (auto& entry : *pending) {
+    auto existing = log.Get(entry.ns, entry.activation_id);
+    if (existing.ok() && existing->has_value()) continue;  // finished after all
+    Identity caller{entry.ns, entry.subject};
+    auto action = lookup(entry.ns, entry.action);
+    if (!action.ok()) return action.error();
+    ++handled;
+    if (!*action) {
+      Activation record;
+      record.activation_id = entry.activation_id;
+      record.ns = entry.ns;
+      record.name = entry.action;
+      record.version = "0.0.0";
+      record.subject = entry.subject;
+      record.start_ms = record.end_ms = NowMillis();
+      record.status = ActivationStatus::kDeveloperError;
+      record.result["error"] = fmt::format(
+          "The action '{}/{}' no longer exists; the activation accepted before the server restarted could not run.",
+          entry.ns, entry.action);
+      record.cause = entry.cause;
+      log.Record(std::move(record));
+      continue;
+    }
+    spdlog::info("journal: running activation {} of {}/{} accepted before the restart", entry.activation_id,
+                 entry.ns, entry.action);
+    invocations.Start(caller, std::move(**action), std::move(entry.params), std::chrono::steady_clock::now(),
+                      StartOptions{entry.activation_id, entry.cause});
+  }
+  return handled;
+}
+
+}  // namespace hotrod

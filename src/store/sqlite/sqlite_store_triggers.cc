@@ -1,0 +1,437 @@
+// SqliteStore's EventStore half: triggers, rules, alarm schedules, the activation journal.
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <exception>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_state.h"
+
+namespace hotrod {
+
+using store_internal::MutexLock;
+using store_internal::SqliteError;
+using store_internal::Stmt;
+using State = SqliteStore::State;
+
+namespace {
+
+template <class F>
+auto Guard(std::string_view what, F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
+  }
+}
+
+Result<Stmt*> Prepare(State& st, const std::string& sql, std::optional<Stmt>& slot) HOTROD_REQUIRES(st.mu) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
+  if (!raw.ok()) return raw.error();
+  slot.emplace(*raw);
+  return &*slot;
+}
+
+Status Done(State& st, Stmt& stmt, std::string_view what) {
+  const int rc = stmt.Step();
+  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
+  return Status::Ok();
+}
+
+Status Exec(State& st, const std::string& sql, std::string_view what) HOTROD_REQUIRES(st.mu) {
+  std::optional<Stmt> slot;
+  auto stmt = Prepare(st, sql, slot);
+  if (!stmt.ok()) return stmt.error();
+  return Done(st, **stmt, what);
+}
+
+Status Finish(State& st, Status status) HOTROD_REQUIRES(st.mu) {
+  if (status.ok()) status = Exec(st, "COMMIT", "commit");
+  if (!status.ok() && sqlite3_get_autocommit(st.db.get()) == 0) (void)Exec(st, "ROLLBACK", "rollback");
+  return status;
+}
+
+Result<json::value> Parse(std::string_view text, std::string_view what) {
+  boost::system::error_code ec;
+  json::parse_options options;
+  options.max_depth = 10'000;
+  options.allow_invalid_utf8 = true;
+  json::value v = json::parse(text, ec, {}, options);
+  if (ec) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: corrupt JSON in {}: {}", what, ec.message()));
+  return v;
+}
+
+Result<json::array> ParseArray(std::string_view text, std::string_view what) {
+  auto v = Parse(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_array()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not an array", what));
+  return std::move(v->as_array());
+}
+
+Result<json::object> ParseObject(std::string_view text, std::string_view what) {
+  auto v = Parse(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_object()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not an object", what));
+  return std::move(v->as_object());
+}
+
+template <class T, class Read>
+Result<std::vector<T>> ReadRows(State& st, Stmt& stmt, Read read, std::string_view what) {
+  std::vector<T> rows;
+  for (;;) {
+    const int rc = stmt.Step();
+    if (rc == SQLITE_DONE) return rows;
+    if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
+    Result<T> row = read(stmt);
+    if (!row.ok()) return row.error();
+    rows.push_back(std::move(*row));
+  }
+}
+
+Status CheckPaging(int64_t skip, int64_t limit) {
+  if (skip < 0 || limit < 0)
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("skip ({}) and limit ({}) must not be negative", skip, limit));
+  return Status::Ok();
+}
+
+Status EnsureNamespace(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
+  std::optional<Stmt> slot;
+  auto stmt = Prepare(st, "INSERT OR IGNORE INTO namespaces (name) VALUES (?1)", slot);
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->Bind(1, ns);
+  return Done(st, **stmt, "insert namespace");
+}
+
+constexpr const char* kTriggerColumns = "ns, name, version, parameters, annotations, publish, updated_ms";
+constexpr const char* kRuleColumns = "ns, name, version, trigger, action, active, annotations, publish, updated_ms";
+constexpr const char* kAlarmColumns = "ns, trigger, cron, start_ms, stop_ms, payload, last_fired_ms";
+constexpr const char* kPendingColumns = "activation_id, ns, action, params, subject, cause, accepted_ms";
+
+Result<Trigger> ReadTrigger(const Stmt& row) {
+  Trigger t;
+  t.ns = row.Text(0);
+  t.name = row.Text(1);
+  t.version = row.Text(2);
+  const std::string what = fmt::format("trigger {}/{}", t.ns, t.name);
+  auto p = ParseArray(row.TextView(3), what + " parameters");
+  if (!p.ok()) return p.error();
+  t.parameters = std::move(*p);
+  auto a = ParseArray(row.TextView(4), what + " annotations");
+  if (!a.ok()) return a.error();
+  t.annotations = std::move(*a);
+  t.publish = row.Int(5) != 0;
+  t.updated_ms = row.Int(6);
+  return t;
+}
+
+Result<Rule> ReadRule(const Stmt& row) {
+  Rule r;
+  r.ns = row.Text(0);
+  r.name = row.Text(1);
+  r.version = row.Text(2);
+  r.trigger = row.Text(3);
+  r.action = row.Text(4);
+  r.active = row.Int(5) != 0;
+  auto a = ParseArray(row.TextView(6), fmt::format("rule {}/{} annotations", r.ns, r.name));
+  if (!a.ok()) return a.error();
+  r.annotations = std::move(*a);
+  r.publish = row.Int(7) != 0;
+  r.updated_ms = row.Int(8);
+  return r;
+}
+
+Result<AlarmSchedule> ReadAlarm(const Stmt& row) {
+  AlarmSchedule s;
+  s.ns = row.Text(0);
+  s.trigger = row.Text(1);
+  s.cron = row.Text(2);
+  s.start_ms = row.Int(3);
+  s.stop_ms = row.Int(4);
+  auto p = ParseObject(row.TextView(5), fmt::format("alarm {}/{} payload", s.ns, s.trigger));
+  if (!p.ok()) return p.error();
+  s.payload = std::move(*p);
+  s.last_fired_ms = row.Int(6);
+  return s;
+}
+
+Result<PendingActivation> ReadPending(const Stmt& row) {
+  PendingActivation p;
+  p.activation_id = row.Text(0);
+  p.ns = row.Text(1);
+  p.action = row.Text(2);
+  auto params = ParseObject(row.TextView(3), "pending activation " + p.activation_id + " params");
+  if (!params.ok()) return params.error();
+  p.params = std::move(*params);
+  p.subject = row.Text(4);
+  p.cause = row.Text(5);
+  p.accepted_ms = row.Int(6);
+  return p;
+}
+
+Status WriteAlarm(State& st, const AlarmSchedule& s) HOTROD_REQUIRES(st.mu) {
+  std::optional<Stmt> slot;
+  auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO alarm_schedules ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", kAlarmColumns), slot);
+  if (!stmt.ok()) return stmt.error();
+  const std::string payload = json::serialize(s.payload);
+  Stmt& q = **stmt;
+  q.Bind(1, s.ns);
+  q.Bind(2, s.trigger);
+  q.Bind(3, s.cron);
+  q.Bind(4, s.start_ms);
+  q.Bind(5, s.stop_ms);
+  q.Bind(6, payload);
+  q.Bind(7, s.last_fired_ms);
+  return Done(st, q, "put alarm schedule");
+}
+
+Status DeleteRow(State& st, const char* table, const char* name_column, const std::string& ns, const std::string& name,
+                 bool* deleted) HOTROD_REQUIRES(st.mu) {
+  std::optional<Stmt> slot;
+  auto stmt = Prepare(st, fmt::format("DELETE FROM {} WHERE ns = ?1 AND {} = ?2", table, name_column), slot);
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->Bind(1, ns);
+  (*stmt)->Bind(2, name);
+  if (Status s = Done(st, **stmt, fmt::format("delete from {}", table)); !s.ok()) return s;
+  if (deleted) *deleted = sqlite3_changes(st.db.get()) > 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DeletePendingActivation(State& st, const std::string& activation_id) {
+  std::optional<Stmt> slot;
+  auto stmt = Prepare(st, "DELETE FROM pending_activations WHERE activation_id = ?1", slot);
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->Bind(1, activation_id);
+  return Done(st, **stmt, "delete pending activation");
+}
+
+// --- triggers -------------------------------------------------------------------------------------
+
+Result<std::optional<Trigger>> SqliteStore::GetTrigger(const std::string& ns, const std::string& name) {
+  return Guard("get trigger", [&]() -> Result<std::optional<Trigger>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM triggers WHERE ns = ?1 AND name = ?2", kTriggerColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    (*stmt)->Bind(1, ns);
+    (*stmt)->Bind(2, name);
+    auto rows = ReadRows<Trigger>(st, **stmt, ReadTrigger, "get trigger");
+    if (!rows.ok()) return rows.error();
+    if (rows->empty()) return std::optional<Trigger>();
+    return std::optional<Trigger>(std::move(rows->front()));
+  });
+}
+
+Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedule>& schedule) {
+  return Guard("put trigger", [&]() -> Status {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    Status status = EnsureNamespace(st, t.ns);
+    if (status.ok()) {
+      std::optional<Stmt> slot;
+      auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO triggers ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", kTriggerColumns), slot);
+      if (!stmt.ok()) {
+        status = stmt.error();
+      } else {
+        const std::string params = json::serialize(t.parameters), annotations = json::serialize(t.annotations);
+        Stmt& q = **stmt;
+        q.Bind(1, t.ns);
+        q.Bind(2, t.name);
+        q.Bind(3, t.version);
+        q.Bind(4, params);
+        q.Bind(5, annotations);
+        q.Bind(6, int64_t{t.publish});
+        q.Bind(7, t.updated_ms);
+        status = Done(st, q, "put trigger");
+      }
+    }
+    // INSERT OR REPLACE deletes the old row first, which cascades to its schedule; write it anew.
+    if (status.ok()) status = DeleteRow(st, "alarm_schedules", "trigger", t.ns, t.name, nullptr);
+    if (status.ok() && schedule) status = WriteAlarm(st, *schedule);
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::vector<Trigger>> SqliteStore::ListTriggers(const std::string& ns, int64_t skip, int64_t limit) {
+  return Guard("list triggers", [&]() -> Result<std::vector<Trigger>> {
+    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM triggers WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kTriggerColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    (*stmt)->Bind(1, ns);
+    (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
+    (*stmt)->Bind(3, skip);
+    return ReadRows<Trigger>(st, **stmt, ReadTrigger, "list triggers");
+  });
+}
+
+Result<bool> SqliteStore::DeleteTrigger(const std::string& ns, const std::string& name) {
+  return Guard("delete trigger", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s.error();
+    bool deleted = false;
+    Status status = DeleteRow(st, "alarm_schedules", "trigger", ns, name, nullptr);
+    if (status.ok()) status = DeleteRow(st, "triggers", "name", ns, name, &deleted);
+    status = Finish(st, std::move(status));
+    if (!status.ok()) return status.error();
+    return deleted;
+  });
+}
+
+// --- rules ----------------------------------------------------------------------------------------
+
+Result<std::optional<Rule>> SqliteStore::GetRule(const std::string& ns, const std::string& name) {
+  return Guard("get rule", [&]() -> Result<std::optional<Rule>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM rules WHERE ns = ?1 AND name = ?2", kRuleColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    (*stmt)->Bind(1, ns);
+    (*stmt)->Bind(2, name);
+    auto rows = ReadRows<Rule>(st, **stmt, ReadRule, "get rule");
+    if (!rows.ok()) return rows.error();
+    if (rows->empty()) return std::optional<Rule>();
+    return std::optional<Rule>(std::move(rows->front()));
+  });
+}
+
+Status SqliteStore::PutRule(const Rule& r) {
+  return Guard("put rule", [&]() -> Status {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    Status status = EnsureNamespace(st, r.ns);
+    if (status.ok()) {
+      std::optional<Stmt> slot;
+      auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO rules ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", kRuleColumns), slot);
+      if (!stmt.ok()) {
+        status = stmt.error();
+      } else {
+        const std::string annotations = json::serialize(r.annotations);
+        Stmt& q = **stmt;
+        q.Bind(1, r.ns);
+        q.Bind(2, r.name);
+        q.Bind(3, r.version);
+        q.Bind(4, r.trigger);
+        q.Bind(5, r.action);
+        q.Bind(6, int64_t{r.active});
+        q.Bind(7, annotations);
+        q.Bind(8, int64_t{r.publish});
+        q.Bind(9, r.updated_ms);
+        status = Done(st, q, "put rule");
+      }
+    }
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::vector<Rule>> SqliteStore::ListRules(const std::string& ns, int64_t skip, int64_t limit) {
+  return Guard("list rules", [&]() -> Result<std::vector<Rule>> {
+    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM rules WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kRuleColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    (*stmt)->Bind(1, ns);
+    (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
+    (*stmt)->Bind(3, skip);
+    return ReadRows<Rule>(st, **stmt, ReadRule, "list rules");
+  });
+}
+
+Result<bool> SqliteStore::DeleteRule(const std::string& ns, const std::string& name) {
+  return Guard("delete rule", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    bool deleted = false;
+    if (Status s = DeleteRow(st, "rules", "name", ns, name, &deleted); !s.ok()) return s.error();
+    return deleted;
+  });
+}
+
+// --- alarms and the journal -----------------------------------------------------------------------
+
+Result<std::vector<AlarmSchedule>> SqliteStore::ListAlarms() {
+  return Guard("list alarms", [&]() -> Result<std::vector<AlarmSchedule>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM alarm_schedules ORDER BY ns, trigger", kAlarmColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    return ReadRows<AlarmSchedule>(st, **stmt, ReadAlarm, "list alarms");
+  });
+}
+
+Status SqliteStore::AppendPending(const std::vector<PendingActivation>& entries, const std::vector<AlarmFired>& fired) {
+  return Guard("append pending", [&]() -> Status {
+    if (entries.empty() && fired.empty()) return Status::Ok();
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    Status status;
+    for (const AlarmFired& f : fired) {
+      std::optional<Stmt> slot;
+      auto stmt = Prepare(st, "UPDATE alarm_schedules SET last_fired_ms = ?3 WHERE ns = ?1 AND trigger = ?2 AND last_fired_ms < ?3", slot);
+      if (!stmt.ok()) {
+        status = stmt.error();
+        break;
+      }
+      (*stmt)->Bind(1, f.ns);
+      (*stmt)->Bind(2, f.trigger);
+      (*stmt)->Bind(3, f.fired_ms);
+      status = Done(st, **stmt, "mark alarm fired");
+      if (!status.ok()) break;
+      if (sqlite3_changes(st.db.get()) == 0) {
+        status = MakeError(ErrorCode::kConflict, fmt::format("alarm {}/{} has no schedule or already fired at {}",
+                                                             f.ns, f.trigger, f.fired_ms));
+        break;
+      }
+    }
+    for (size_t i = 0; status.ok() && i < entries.size(); ++i) {
+      const PendingActivation& p = entries[i];
+      std::optional<Stmt> slot;
+      // A record written before this entry (a blocking invoke that timed out just as it ended)
+      // means the activation is complete: journaling it would run it again after a crash.
+      auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO pending_activations ({}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 "
+                                          "WHERE NOT EXISTS (SELECT 1 FROM activations WHERE activation_id = ?1)",
+                                          kPendingColumns),
+                          slot);
+      if (!stmt.ok()) {
+        status = stmt.error();
+        break;
+      }
+      const std::string params = json::serialize(p.params);
+      Stmt& q = **stmt;
+      q.Bind(1, p.activation_id);
+      q.Bind(2, p.ns);
+      q.Bind(3, p.action);
+      q.Bind(4, params);
+      q.Bind(5, p.subject);
+      q.Bind(6, p.cause);
+      q.Bind(7, p.accepted_ms);
+      status = Done(st, q, "append pending activation " + p.activation_id);
+    }
+    return Finish(st, std::move(status));
+  });
+}
+
+Result<std::vector<PendingActivation>> SqliteStore::ListPending() {
+  return Guard("list pending", [&]() -> Result<std::vector<PendingActivation>> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    std::optional<Stmt> slot;
+    auto stmt = Prepare(st, fmt::format("SELECT {} FROM pending_activations ORDER BY accepted_ms, activation_id", kPendingColumns), slot);
+    if (!stmt.ok()) return stmt.error();
+    return ReadRows<PendingActivation>(st, **stmt, ReadPending, "list pending");
+  });
+}
+
+}  // namespace hotrod
