@@ -1,34 +1,17 @@
 #include "api/router.h"
 
 #include <charconv>
+#include <iterator>
 
-#include <boost/url.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "api/target.h"
 
 namespace hotrod {
 namespace {
 
-namespace urls = boost::urls;
-
 constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
-struct ParsedTarget {
-  std::vector<std::string> segments;
-  std::vector<std::pair<std::string, std::string>> query;
-};
-
-// Decoded path segments and query of target (parsed once per request), or nullopt if it is
-// not a valid origin-form target.
-std::optional<ParsedTarget> ParseTarget(std::string_view target) {
-  auto parsed = urls::parse_origin_form(target);
-  if (!parsed) return std::nullopt;
-  ParsedTarget out;
-  for (auto s : parsed->segments()) out.segments.push_back(s);
-  if (!out.segments.empty() && out.segments.back().empty()) out.segments.pop_back();  // trailing slash
-  for (auto p : parsed->params()) out.query.emplace_back(p.key, p.value);
-  return out;
-}
 
 }  // namespace
 
@@ -134,7 +117,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
     co_return ErrorResponse(http::status::forbidden,
                             fmt::format("The supplied authentication is not authorized to access '{}'.", s[3]));
   route.caller = *caller;
-  route.segments.assign(s.begin() + 4, s.end());
+  route.segments.assign(std::make_move_iterator(s.begin() + 4), std::make_move_iterator(s.end()));
   route.query = std::move(parsed->query);
   if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);

@@ -201,9 +201,11 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
     if (expect_sentinel) {
       ++runs_;
       // The shim writes its sentinels before the reply, so they are usually in the pipes
-      // already: read them now rather than wait for two more wake-ups.
-      DrainNow(LogStream::kStdout);
-      DrainNow(LogStream::kStderr);
+      // already: read them now rather than wait for two more wake-ups. A stream whose reader
+      // already saw this run's sentinel (same epoll batch as the reply) needs no read: that one
+      // would only return EAGAIN.
+      if (sentinels_[0] < runs_) DrainNow(LogStream::kStdout);
+      if (sentinels_[1] < runs_) DrainNow(LogStream::kStderr);
       co_await AwaitLogs(runs_, kLogDrainBound);
       // A sentinel that never came (the function closed stdout...) must not make every later
       // run wait for it too.
