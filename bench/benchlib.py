@@ -57,7 +57,8 @@ class Server:
                 break
             if self.proc.poll() is not None:
                 self.close()
-                raise ServerError(f"server exited at start (flags {self.flags}): {text.strip()[-400:]}")
+                lines = [l for l in text.strip().splitlines() if l.strip() and "--help" not in l]
+                raise ServerError(f"server exited at start: {lines[0] if lines else text.strip()[-200:]}")
             time.sleep(0.05)
         if self.port is None:
             self.close()

@@ -99,7 +99,7 @@ def main():
             results[v] = (flags, run_variant(v, flags, seq))
         except b.ServerError as e:
             b.log(NAME, f"variant {v} not available: {e}")
-            unavailable[v] = (flags, str(e).splitlines()[-1][:200])
+            unavailable[v] = (flags, str(e)[:200])
 
     lines = [f"# Cold start benchmark, {facts['date']}", ""] + b.facts_lines(facts) + [
         f"- method: `bench/cold_start.sh`. Per iteration a fresh action (new name) is deployed, then its "

@@ -9,6 +9,6 @@ export BUILD_DIR
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   type_arg=(); [[ -f $BUILD_DIR/CMakeCache.txt ]] || type_arg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
   cmake -S "$ROOT" -B "$BUILD_DIR" "${type_arg[@]}" >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod ${BENCH_TARGETS:-} >/dev/null
 fi
 run_python_bench() { exec /usr/bin/python3 "$ROOT/bench/$1" "${@:2}"; }

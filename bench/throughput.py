@@ -54,6 +54,40 @@ def wrk(url, method, body, auth, seconds=RUN_S):
     return json.loads(lines[-1])
 
 
+def loadgen(url, method, body, auth, conns, seconds, samples):
+    args = [b.binary("hotrod_loadgen"), "--url", url, "--auth", auth, "--connections", str(conns),
+            "--duration-s", str(seconds), "--warmup-s", "0.3", "--json", "--samples-out", samples]
+    if method == "POST":
+        args += ["--method", "POST", "--body", body]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def merged(files):
+    args = [b.binary("hotrod_loadgen"), "--json"]
+    for f in files:
+        args += ["--merge", f]
+    return json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[-1])
+
+
+def cpu_cgroups(server_pid):
+    """{quota_us: {'nr_periods','nr_throttled','throttled_time'}} summed over instance cgroups."""
+    out = {}
+    for root in b.instance_roots(server_pid):
+        try:
+            with open(f"/proc/{root}/cgroup") as f:
+                line = next(l for l in f if ":cpu," in l or ":cpu:" in l or ":cpu,cpuacct:" in l)
+            d = "/sys/fs/cgroup/cpu" + line.strip().split(":", 2)[2]
+            quota = int(open(d + "/cpu.cfs_quota_us").read())
+            stat = dict(l.split() for l in open(d + "/cpu.stat").read().splitlines())
+        except (OSError, StopIteration, ValueError):
+            continue
+        acc = out.setdefault(quota, {"nr_periods": 0, "nr_throttled": 0, "throttled_time": 0})
+        for k in acc:
+            acc[k] += int(stat.get(k, 0))
+    return out
+
+
 def main():
     facts = b.machine_facts()
     flags = b.env_flags("SERVE_FLAGS")
@@ -80,6 +114,19 @@ def main():
                 out["server_us"] = (s1 - s0) / n * 1e6
                 out["inst_us"] = (i1 - i0) / n * 1e6
                 res[case].append(out)
+        # One connection: warm latency, and whether the CPU quota of the memory size throttles it.
+        narrow = {c: [] for c in cases}
+        tmp = server.work
+        throttle_before = cpu_cgroups(server.pid)
+        for r in range(ROUNDS):
+            order = cases[r % len(cases):] + cases[:r % len(cases)]
+            for case in order:
+                b.log(NAME, f"narrow round {r + 1}/{ROUNDS}: {case} x 1")
+                f = os.path.join(tmp, f"samples-{case}-{r}")
+                loadgen(*urls[case], server.auth, 1, RUN_S, f)
+                narrow[case].append(f)
+        throttle_after = cpu_cgroups(server.pid)
+        narrow = {c: merged(fs) for c, fs in narrow.items()}
         instances = len(b.instance_roots(server.pid))
 
     def med(xs):
@@ -105,7 +152,29 @@ def main():
         lines.append(f"| {label[case]} | {WIDE} | {rps:.0f} | {', '.join('%.0f' % o['rps'] for o in rs)} | "
                      f"{sum(o['errors'] for o in rs)} | {med([o['p50_us'] for o in rs])} | {med([o['p99_us'] for o in rs])} | "
                      f"{med([o['server_us'] for o in rs]):.1f} | {med([o['inst_us'] for o in rs]):.1f} | {rps / get_rps:.2f}x |")
+    lines += ["", f"## Warm latency, 1 connection (hotrod_loadgen, {ROUNDS} rounds x {RUN_S} s per case, "
+              "percentiles over all rounds' samples)", "",
+              "| case | requests | req/s | p50 us | p90 us | p99 us | p99.9 us | p50 / GET | p99 / GET |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    g = narrow["get"]
+    for case in cases:
+        n = narrow[case]
+        lines.append(f"| {label[case]} | {n['count']} | {n['rps']:.0f} | {n['p50_us']} | {n['p90_us']} | {n['p99_us']} | "
+                     f"{n['p999_us']} | {n['p50_us'] / g['p50_us']:.2f}x | {n['p99_us'] / g['p99_us']:.2f}x |")
+    lines += ["", "CPU throttling of the instances' cgroups during the 1-connection rounds (cpu.stat; the quota is "
+              "memory / 1769 MB of a core per 100 ms period, with an equal burst allowance):", "",
+              "| quota us per 100 ms | periods | throttled periods | throttled time ms |", "|---:|---:|---:|---:|"]
+    for quota, after in sorted(throttle_after.items()):
+        before = throttle_before.get(quota, {"nr_periods": 0, "nr_throttled": 0, "throttled_time": 0})
+        lines.append(f"| {quota} | {after['nr_periods'] - before['nr_periods']} | "
+                     f"{after['nr_throttled'] - before['nr_throttled']} | "
+                     f"{(after['throttled_time'] - before['throttled_time']) / 1e6:.0f} |")
     lines += ["", "## Targets", ""]
+    for m in MEMORIES:
+        n = narrow[f"node-{m}"]
+        lines.append(f"- warm invoke at {m} MB, 1 connection: p50 {n['p50_us']} us (target <= 200: "
+                     f"{'met' if n['p50_us'] <= 200 else '**missed**'}), p99 {n['p99_us']} us (target <= 1000: "
+                     f"{'met' if n['p99_us'] <= 1000 else '**missed**'})")
     for m in MEMORIES:
         rps = med([o["rps"] for o in res[f"node-{m}"]])
         lines.append(f"- Node.js no-op at {m} MB: {rps:.0f} invocations/s (target >= 25000): "
