@@ -15,8 +15,10 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   python3.11 zip unzip
 # Node.js 20 and npm: the image's nodejs package, else Debian's.
 NODE_PACKAGES := nodejs npm
+# Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.
+BENCH_PACKAGES := wrk
 
-.PHONY: all build deps run test unit clean bench format
+.PHONY: all build deps bench-deps run test unit clean bench format
 
 all: build
 
@@ -53,7 +55,18 @@ unit: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
 
-bench: build
+bench-deps:
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing benchmark tools; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+bench: build bench-deps
 	bench/run.sh
 
 format:

@@ -15,8 +15,11 @@ cmake -S "$ROOT" -B "$BUILD_DIR" "${type_arg[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target hotrod hotrod_loadgen hotrod_sandbox_bench >/dev/null
 
 # One line per benchmark; each script is standalone and cleans up after itself.
-BENCHMARKS=(warm_invoke.sh sandbox.sh)
+# BENCHMARKS="cold_start.sh density.sh" picks some; then summary.py writes the table of the
+# newest results into docs/performance.md.
+read -r -a BENCHMARKS <<<"${BENCHMARKS:-warm_invoke.sh throughput.sh cold_start.sh density.sh churn.sh sandbox.sh}"
 for b in "${BENCHMARKS[@]}"; do
   echo "== $b"
   SKIP_BUILD=1 "$ROOT/bench/$b"
 done
+/usr/bin/python3 "$ROOT/bench/summary.py"

@@ -2,44 +2,25 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
-#include <boost/url.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "api/target.h"
 
 namespace hotrod {
 namespace {
 
-namespace urls = boost::urls;
-
 constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
-struct ParsedTarget {
-  std::vector<std::string> segments;
-  std::vector<std::pair<std::string, std::string>> query;
-};
-
-// Decoded path segments and query of target (parsed once per request), or nullopt if it is
-// not a valid origin-form target.
-std::optional<ParsedTarget> ParseTarget(std::string_view target) {
-  auto parsed = urls::parse_origin_form(target);
-  if (!parsed) return std::nullopt;
-  ParsedTarget out;
-  for (auto s : parsed->segments()) out.segments.push_back(s);
-  if (!out.segments.empty() && out.segments.back().empty()) out.segments.pop_back();  // trailing slash
-  for (auto p : parsed->params()) out.query.emplace_back(p.key, p.value);
-  return out;
-}
 
 // Whether `caller` may use the entity routes of namespace `ns` (/api/v1/namespaces/{ns}/...).
 // The one place that decides cross-namespace access. Another tenant's namespace answers 404,
-// exactly like a namespace that does not exist, so that existence does not leak. The packages
-// work adds its exception here: reads of *published* packages of other namespaces.
+// exactly like a namespace that does not exist, so that existence does not leak. The exception:
+// a published package of another namespace may be read and its actions invoked (the package
+// handlers answer 404 unless it really is published).
 bool MayAccessNamespace(const Identity& caller, const std::string& ns, const std::vector<std::string>& segments,
                         http::verb method) {
-  // A published package of another namespace may be read and its actions invoked; the package
-  // handlers answer 404 unless it really is published. Everything else of another namespace is
-  // 404 as if it did not exist, so that other tenants' existence does not leak.
   return ns == caller.ns || IsSharedPackageRoute(method, segments);
 }
 
@@ -157,7 +138,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   Route route;
   route.ns = s[3] == "_" ? caller->ns : s[3];
   route.caller = *caller;
-  route.segments.assign(s.begin() + 4, s.end());
+  route.segments.assign(std::make_move_iterator(s.begin() + 4), std::make_move_iterator(s.end()));
   if (!MayAccessNamespace(route.caller, route.ns, route.segments, method))
     co_return ErrorResponse(http::status::not_found, kNotFound);
   route.query = std::move(parsed->query);
