@@ -92,6 +92,30 @@ Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
   return SandboxParts{std::move(launcher).value(), shared};
 }
 
+// Pool area: the serve flags as pool options; the budget defaults to half of MemTotal.
+PoolOptions PoolOptionsFrom(const ServeOptions& options) {
+  PoolOptions pool;
+  pool.memory_budget_mb = options.memory_budget_mb;
+  if (pool.memory_budget_mb <= 0) {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string label;
+    int64_t kb = 0;
+    while (meminfo >> label >> kb) {
+      if (label == "MemTotal:") break;
+      meminfo.ignore(1 << 10, '\n');
+    }
+    pool.memory_budget_mb = kb > 0 ? kb / 1024 / 2 : 4096;
+  }
+  pool.idle_keep_alive = std::chrono::seconds(options.keep_alive_s);
+  pool.sweep_interval = std::min<std::chrono::milliseconds>(std::chrono::seconds(30), pool.idle_keep_alive / 2);
+  pool.max_queue = static_cast<size_t>(options.max_queue);
+  pool.max_per_action = static_cast<size_t>(options.max_per_action);
+  pool.max_per_namespace = static_cast<size_t>(options.max_per_namespace);
+  spdlog::info("pool: memory budget {} MB, {} stem cell(s) per default runtime, keep-alive {} s, queue {}",
+               pool.memory_budget_mb, options.stem_cells, options.keep_alive_s, pool.max_queue);
+  return pool;
+}
+
 int Serve(const ServeOptions& options) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   ::signal(SIGPIPE, SIG_IGN);
@@ -143,7 +167,12 @@ int Serve(const ServeOptions& options) {
   InvokerOptions invoker_options;
   invoker_options.shim_dir = shim_dir;
   invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
+  invoker_options.pool = PoolOptionsFrom(options);
+  // Without the sandbox nothing can start: no stem cells either (their launches would only fail).
+  invoker_options.stem_cells = cgroups ? static_cast<size_t>(options.stem_cells) : 0;
+  invoker_options.stem_mount_dir = data_dir / "stem-code";
   Invoker invoker(io, *launcher, *manifest, code, invoker_options);
+  invoker.Start();
   ActivationLog activation_log(**store);
   ActionService actions(**store, code, *manifest, invoker_options.extract_limits);
   actions.set_on_change([&](const std::string& ns, const std::string& name) { invoker.ActionChanged(ns, name); });

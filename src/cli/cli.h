@@ -15,6 +15,13 @@ struct ServeOptions {
   std::string runtimes_file;              // empty: the embedded runtime manifest
   std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
   std::string log_level = "info";
+  // --- Pool area (docs/operations.md) ---
+  int64_t stem_cells = 2;          // pre-started instances per default runtime kind; 0: none
+  int64_t memory_budget_mb = 0;    // 0: half of the host's MemTotal
+  int64_t keep_alive_s = 600;      // idle instances live this long
+  int64_t max_queue = 256;         // calls that may wait for capacity; beyond: 503
+  int64_t max_per_action = 16;     // instances of one action revision
+  int64_t max_per_namespace = 64;  // instances of one namespace
 };
 
 using ServeCommand = std::function<int(const ServeOptions&)>;

@@ -31,6 +31,27 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  // Pool area.
+  cmd->add_option("--stem-cells", opts->stem_cells,
+                  "pre-started sandboxed runtime instances kept per default runtime kind (0 disables)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{64}));
+  cmd->add_option("--memory-budget-mb", opts->memory_budget_mb,
+                  "memory limits of all instances together (default: half of the host's memory)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--keep-alive-s", opts->keep_alive_s, "seconds an idle instance stays warm")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
+  cmd->add_option("--max-queue", opts->max_queue,
+                  "calls that may wait for capacity at once; more get 503 (0: none waits)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-per-action", opts->max_per_action, "instances of one action revision at most")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--max-per-namespace", opts->max_per_namespace, "instances of one namespace at most")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   cmd->callback([&ctx, opts, serve] {
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {

@@ -34,6 +34,16 @@ Activation MakeRecord(const Identity& caller, const Action& action, const std::s
   a.annotations.push_back(Annotation("timeout", out.timed_out));
   a.annotations.push_back(Annotation("limits", LimitsToJson(action.limits)));
   if (out.init_ms) a.annotations.push_back(Annotation("initTime", *out.init_ms));
+  if (out.cold_start) {
+    // Pool area: how the cold start went, in microseconds (docs/api.md).
+    json::object c;
+    c["stemCell"] = out.cold_start->stem_cell;
+    c["queueUs"] = out.cold_start->queue_us;
+    c["sandboxUs"] = out.cold_start->sandbox_us;
+    c["bootUs"] = out.cold_start->boot_us;
+    c["codeLoadUs"] = out.cold_start->code_load_us;
+    a.annotations.push_back(Annotation("coldStart", std::move(c)));
+  }
   return a;
 }
 
@@ -56,8 +66,9 @@ asio::awaitable<bool> Completion::Wait(std::chrono::steady_clock::time_point dea
   co_return record_.has_value();
 }
 
-void Completion::Complete(Activation record) {
+void Completion::Complete(Activation record, bool no_capacity) {
   record_ = std::move(record);
+  no_capacity_ = no_capacity;
   signal_.cancel();
 }
 
@@ -78,9 +89,10 @@ asio::awaitable<void> Invocations::Run(Identity caller, std::shared_ptr<const Ac
                                        std::shared_ptr<Completion> done) {
   InvokeRequest request{action, std::move(params), done->activation_id(), received};
   InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
+  const bool no_capacity = outcome.no_capacity;
   Activation record = MakeRecord(caller, *action, done->activation_id(), std::move(outcome));
   log_.Record(record);
-  done->Complete(std::move(record));
+  done->Complete(std::move(record), no_capacity);
   if (--in_flight_ == 0) idle_signal_.cancel();
 }
 

@@ -34,11 +34,14 @@ class Completion {
 
   // Waits until the record exists or `deadline`; true if it exists.
   asio::awaitable<bool> Wait(std::chrono::steady_clock::time_point deadline);
-  void Complete(Activation record);
+  void Complete(Activation record, bool no_capacity = false);
+  // True when the invoker could not place the call (no capacity): the API answers 503.
+  bool no_capacity() const { return no_capacity_; }
 
  private:
   std::string activation_id_;
   std::optional<Activation> record_;
+  bool no_capacity_ = false;
   asio::steady_timer signal_;
 };
 
@@ -51,6 +54,7 @@ class Invocations {
 
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
+  const Invoker& invoker() const { return invoker_; }  // pool area: GET /metrics reads its pool
 
  private:
   asio::awaitable<void> Run(Identity caller, std::shared_ptr<const Action> action, json::object params,

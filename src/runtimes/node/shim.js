@@ -4,6 +4,7 @@
 // length-prefixed (4-byte big-endian) JSON frames. Requests and replies strictly alternate:
 //   {"op":"init", ...} -> {"ok":true} | {"ok":false,"error":...}      (once)
 //   {"op":"run", ...}  -> {"ok":true,"result":{...}} | {"ok":false,...} (many times)
+//   {"op":"ping"}      -> {"ok":true}   (any time before init: the shim is up; stem cells)
 // Before every run reply the sentinel line is written to stdout and stderr, after everything the
 // function wrote, so the invoker can cut the log streams per activation.
 //
@@ -146,6 +147,7 @@ function handle(text) {
     return send({ ok: false, error: 'Malformed request: not a JSON object.' });
   }
   if (msg.op === 'run') return run(msg);
+  if (msg.op === 'ping') return send({ ok: true });
   if (msg.op === 'init') {
     init(msg).then(send, (e) => send({ ok: false, error: `Initialization has failed due to: ${describe(e)}` }));
     return;
