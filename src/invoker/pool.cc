@@ -57,6 +57,10 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
         }
       }
     }
+    // At the namespace's maximum, its own least recently used idle instance makes way.
+    while (count < options_.max_per_action && CountNamespace(placement.ns) >= options_.max_per_namespace &&
+           EvictOneIdle(placement.key, &placement.ns))
+      ++counters_.evicted_for_room;
     if (count < options_.max_per_action && CountNamespace(placement.ns) < options_.max_per_namespace) {
       // A stem cell of this kind hands its memory to the new instance.
       std::shared_ptr<Instance> stem;
@@ -164,11 +168,12 @@ bool Pool::MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_
   return true;
 }
 
-bool Pool::EvictOneIdle(const std::string& keep_key) {
+bool Pool::EvictOneIdle(const std::string& keep_key, const std::string* only_ns) {
   const std::string* lru_key = nullptr;
   const Instance* lru = nullptr;
   for (const auto& [key, list] : entries_) {
     if (key == keep_key) continue;
+    if (only_ns && key_ns_[key] != *only_ns) continue;
     for (const auto& e : list) {
       if (e.instance->busy) continue;
       if (!lru || e.instance->last_used < lru->last_used) {

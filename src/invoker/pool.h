@@ -6,7 +6,8 @@
 //  - Every instance the pool holds counts its memory limit against `memory_budget_mb`: warm
 //    instances (idle or busy), stem cells, and stem cells being started (reservations).
 //  - Acquire() hands out an idle, initialised instance of the request's key (warm). Otherwise,
-//    below the per-action and per-namespace maxima, it makes room for a new one: the stem cell
+//    below the per-action and per-namespace maxima (at the namespace's maximum, its own least
+//    recently used idle instance goes first), it makes room for a new one: the stem cell
 //    it may take gives its memory back first, then idle instances of other keys go, least
 //    recently used first, then stem cells of other kinds; busy instances are never evicted.
 //    With room it calls `spawn` (with a stem cell of the request's kind, or null) and returns
@@ -130,7 +131,8 @@ class Pool {
   // Frees memory until `needed` MB fit, evicting idle LRU instances (not of `keep_key`) and,
   // when `may_evict_stem_cells`, stem cells. True when the room is there.
   bool MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_stem_cells);
-  bool EvictOneIdle(const std::string& keep_key);
+  // Evicts the least recently used idle instance not of `keep_key` (and of `*only_ns` if set).
+  bool EvictOneIdle(const std::string& keep_key, const std::string* only_ns = nullptr);
   bool EvictOneStemCell();
   bool Fits(int64_t mb) const { return used_mb_ + mb <= options_.memory_budget_mb; }
   size_t CountNamespace(const std::string& ns) const;

@@ -173,9 +173,25 @@ TEST_F(PoolTest, PerNamespaceMaximumCountsEveryActionOfTheNamespace) {
   ASSERT_TRUE(AcquireNow(pool, P("x", 128, "n1"))->ok());
   ASSERT_TRUE(AcquireNow(pool, P("y", 128, "n1"))->ok());
   auto third = AcquireNow(pool, P("z", 128, "n1"));
-  ASSERT_FALSE(third->ok());
+  ASSERT_FALSE(third->ok()) << "both instances of n1 are busy";
   auto other_ns = AcquireNow(pool, P("z", 128, "n2"));
   EXPECT_TRUE(other_ns->ok());
+}
+
+TEST_F(PoolTest, AtTheNamespaceMaximumItsOwnIdleInstanceMakesWay) {
+  auto o = Options(4096);
+  o.max_per_namespace = 2;
+  Pool pool(io_, o);
+  auto x = AcquireNow(pool, P("x", 128, "n1"));
+  auto y = AcquireNow(pool, P("y", 128, "n1"));
+  auto other = AcquireNow(pool, P("o", 128, "n2"));
+  pool.Release("o", (*other)->instance);  // idle, but another namespace's: must stay
+  pool.Release("x", (*x)->instance);
+  auto z = AcquireNow(pool, P("z", 128, "n1"));
+  ASSERT_TRUE(z->ok());
+  EXPECT_FALSE((*x)->instance->alive());
+  EXPECT_TRUE((*y)->instance->alive());
+  EXPECT_TRUE((*other)->instance->alive());
 }
 
 TEST_F(PoolTest, EvictsTheLeastRecentlyUsedIdleInstanceToMakeRoom) {
