@@ -118,7 +118,11 @@ class ScaleOutAndBudgetTest(ServerTestCase):
         replies = [None] * n
 
         def call(i):
-            replies[i] = self.server.client().post_json(self.action_path(name, "?blocking=true"), {"ms": ms})
+            client = self.server.client()
+            try:
+                replies[i] = client.post_json(self.action_path(name, "?blocking=true"), {"ms": ms})
+            finally:
+                client.close()
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
         for t in threads:
@@ -187,7 +191,8 @@ class CleanStopTest(ServerTestCase):
         pid = server.proc.pid
         children = []
         for task in os.listdir("/proc/%d/task" % pid):  # the stem-cell launcher thread's too
-            children += open("/proc/%d/task/%s/children" % (pid, task)).read().split()
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                children += f.read().split()
         self.assertTrue(children)
         api.close()
         self.assertEqual(server.stop(), 0)
