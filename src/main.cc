@@ -204,11 +204,32 @@ int Serve(const ServeOptions& options) {
 
   // SIGTERM/SIGINT: stop accepting, let calls in flight finish (bounded), stop every instance,
   // then leave io.run(); the activation log is flushed below.
+  // SIGHUP (pool area): re-read the runtime manifest (--runtimes, else the embedded one) and the
+  // shims it names; instances of changed runtimes retire (docs/operations.md). A manifest that
+  // does not parse changes nothing.
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      auto text = ReadManifestText(options.runtimes_file);
+      auto parsed = text.ok() ? RuntimeManifest::Parse(*text) : Result<RuntimeManifest>(text.error());
+      if (!parsed.ok()) {
+        spdlog::error("SIGHUP: runtime manifest not reloaded: {}", parsed.error().message);
+      } else {
+        *manifest = std::move(parsed).value();  // in place: every holder is on this thread
+        invoker.RuntimesChanged(std::chrono::seconds(options.runtime_update_window_s));
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
     server.StopAccepting();
+    hangups.cancel();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       co_await invocations.Drain(deadline);

@@ -22,6 +22,7 @@ struct ServeOptions {
   int64_t max_queue = 256;         // calls that may wait for capacity; beyond: 503
   int64_t max_per_action = 16;     // instances of one action revision
   int64_t max_per_namespace = 64;  // instances of one namespace
+  int64_t runtime_update_window_s = 60;  // after SIGHUP, old runtime instances live at most this long
 };
 
 using ServeCommand = std::function<int(const ServeOptions&)>;

@@ -4,6 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/digest.h"
+
+#include <unordered_set>
+#include <fmt/ranges.h>
 
 #include <fstream>
 
@@ -12,12 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Instances of one action revision share a pool key; an update or a re-create makes a new one.
-std::string PoolKey(const Action& a) {
-  // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
-  return fmt::format("{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms);
-}
 
 json::object ErrorResult(std::string message) {
   json::object o;
@@ -50,7 +48,9 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
       runtimes_(runtimes),
       code_(code),
       options_(std::move(options)),
-      pool_(io, options_.pool) {
+      pool_(io, options_.pool),
+      runtime_window_timer_(io) {
+  ComputeRuntimeDigests();
   if (options_.stem_cells == 0) return;
   // A stem cell's /code: an empty directory holding an empty "source" file, so that both a zip
   // tree (on /code) and a single source file (on /code/source) can be mounted over it later.
@@ -62,6 +62,17 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
     spdlog::warn("stem cells disabled: cannot prepare {}", options_.stem_mount_dir.string());
     return;
   }
+  stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, StemCellKinds());
+  pool_.set_on_stem_cell_used([this] { if (stem_cells_) stem_cells_->Replenish(); });
+}
+
+Invoker::~Invoker() {
+  // Stem cells die with the keeper's launch thread; the pool then drops what is left.
+  pool_.Shutdown();
+  if (stem_cells_) stem_cells_->Stop();
+}
+
+std::vector<StemCellKind> Invoker::StemCellKinds() const {
   std::vector<StemCellKind> kinds;
   for (const auto& runtime : runtimes_.runtimes()) {
     if (!runtime.is_default) continue;
@@ -74,14 +85,52 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
     k.target = options_.stem_cells;
     kinds.push_back(std::move(k));
   }
-  stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, std::move(kinds));
-  pool_.set_on_stem_cell_used([this] { if (stem_cells_) stem_cells_->Replenish(); });
+  return kinds;
 }
 
-Invoker::~Invoker() {
-  // Stem cells die with the keeper's launch thread; the pool then drops what is left.
-  pool_.Shutdown();
-  if (stem_cells_) stem_cells_->Stop();
+void Invoker::ComputeRuntimeDigests() {
+  runtime_digests_.clear();
+  for (const auto& r : runtimes_.runtimes()) {
+    // Everything that shapes a running instance: the manifest entry and the shim's text.
+    std::string text = fmt::format("{}\n{}\n{}\n{}\n", r.kind, r.interpreter, fmt::join(r.args, "\x1f"), r.shim);
+    text += fmt::format("{}\n", fmt::join(r.mounts, "\x1f"));
+    std::ifstream shim(options_.shim_dir / r.shim, std::ios::binary);
+    text.append(std::istreambuf_iterator<char>(shim), std::istreambuf_iterator<char>());
+    runtime_digests_[r.kind] = Sha256Hex(text).substr(0, 12);
+  }
+}
+
+std::string Invoker::PoolKey(const Action& a) const {
+  const RuntimeSpec* runtime = runtimes_.Resolve(a.exec.kind);
+  auto digest = runtime ? runtime_digests_.find(runtime->kind) : runtime_digests_.end();
+  // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
+  return fmt::format("{}/{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms,
+                     digest == runtime_digests_.end() ? std::string("-") : digest->second);
+}
+
+void Invoker::RuntimesChanged(std::chrono::milliseconds window) {
+  ComputeRuntimeDigests();
+  std::unordered_set<std::string> current;
+  for (const auto& [kind, digest] : runtime_digests_) current.insert(digest);
+  // New calls get new keys (the digest is part of them); old idle instances go now, busy ones
+  // when their call ends, and none outlives the window.
+  pool_.RetireWhere([&current](const std::string& key) {
+    const auto slash = key.rfind('/');
+    return slash == std::string::npos || !current.contains(key.substr(slash + 1));
+  });
+  pool_.RetireStemCells();
+  if (stem_cells_) {
+    stem_cells_->SetKinds(StemCellKinds());
+    stem_cells_->Replenish();
+  }
+  runtime_window_timer_.expires_after(window);
+  runtime_window_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (const size_t killed = pool_.KillRetiredBusy(); killed > 0)
+      spdlog::warn("runtime update: {} instance(s) of an old runtime version still busy after the window; killed",
+                   killed);
+  });
+  spdlog::info("runtime update: instances of changed runtimes retire (busy ones within {} ms)", window.count());
 }
 
 void Invoker::Start() {
@@ -252,10 +301,12 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   // Only a cold start needs to know where the code is on the host (the warm path skips it).
   std::filesystem::path host_code;
   ColdStart cold;
+  bool spawn_failed = false;  // a launch error, not a lack of capacity
   auto spawn = [&](std::shared_ptr<Instance> stem) -> Result<std::shared_ptr<Instance>> {
     auto path = HostCodePath(action);
     if (!path.ok()) {
       if (stem) stem->Retire();
+      spawn_failed = true;
       return path.error();
     }
     host_code = std::move(path).value();
@@ -273,6 +324,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     }
     auto spawned = Spawn(action, host_code);
     cold.sandbox_us = UsSince(t0);
+    spawn_failed = !spawned.ok();
     return spawned;
   };
   auto lease = co_await pool_.Acquire(placement, spawn, deadline);
@@ -281,8 +333,8 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   if (!lease.ok()) {
     spdlog::warn("activation {}: {}", request.activation_id, lease.error().message);
     outcome.status = ActivationStatus::kInternalError;
-    outcome.no_capacity = lease.error().code == ErrorCode::kUnavailable;
-    outcome.result = ErrorResult(lease.error().code == ErrorCode::kUnavailable
+    outcome.no_capacity = !spawn_failed && lease.error().code == ErrorCode::kUnavailable;
+    outcome.result = ErrorResult(outcome.no_capacity
                                ? lease.error().message
                                : fmt::format("Failed to start the action's runtime: {}", lease.error().message));
     outcome.end_ms = NowMillis();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -81,6 +82,12 @@ class Invoker {
 
   asio::awaitable<InvokeOutcome> Invoke(InvokeRequest request);
 
+  // The runtime manifest (already replaced in place, on this thread) or a shim changed: new
+  // calls go to instances of the new version (the pool key holds a digest of the runtime's
+  // manifest entry and shim), old idle instances and stem cells retire now, busy ones after
+  // their call, and any still busy after `window` are killed (SIGHUP, docs/operations.md).
+  void RuntimesChanged(std::chrono::milliseconds window);
+
   // The action changed or went away: its instances are retired (busy ones after their call).
   void ActionChanged(const std::string& ns, const std::string& name);
   void Shutdown();
@@ -95,6 +102,10 @@ class Invoker {
   // Hands a stem cell the action's code (read-only mount) and memory limit.
   Status Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code);
   SandboxSpec BaseSpec(const RuntimeSpec& runtime) const;
+  std::vector<StemCellKind> StemCellKinds() const;
+  void ComputeRuntimeDigests();
+  // Instances of one action revision on one runtime version share a pool key.
+  std::string PoolKey(const Action& action) const;
   asio::awaitable<std::optional<std::string>> Initialise(Instance& instance, const Action& action,
                                                          const std::string& code_path, InvokeOutcome& outcome);
   void Finish(const Exchange& run, const Instance& instance, const Action& action, InvokeOutcome& outcome) const;
@@ -105,6 +116,8 @@ class Invoker {
   CodeStore& code_;
   InvokerOptions options_;
   Pool pool_;
+  std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
+  asio::steady_timer runtime_window_timer_;
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
 };
 

@@ -255,9 +255,24 @@ void Pool::WakeWaiters() {
 }
 
 void Pool::RetirePrefix(const std::string& prefix) {
+  RetireWhere([&prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; });
+}
+
+size_t Pool::KillRetiredBusy() {
+  size_t n = 0;
+  for (auto& [key, list] : entries_)
+    for (auto& e : list)
+      if (e.retired && e.instance->busy && e.instance->alive()) {
+        e.instance->Retire();  // the call in flight ends as a crash; Release() drops it
+        ++n;
+      }
+  return n;
+}
+
+void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
   std::vector<std::pair<std::string, const Instance*>> idle;
   for (auto& [key, list] : entries_) {
-    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!retire(key)) continue;
     for (auto& e : list) {
       e.retired = true;
       if (!e.instance->busy) idle.emplace_back(key, e.instance.get());

@@ -90,6 +90,12 @@ class Pool {
   // Tears down idle instances of every key starting with `prefix`; busy ones are torn down
   // when released. Used when an action is updated or deleted.
   void RetirePrefix(const std::string& prefix);
+  // Tears down idle instances of every key for which `retire(key)` is true; busy ones are torn
+  // down when released (runtime updates: keys of an old runtime version).
+  void RetireWhere(const std::function<bool(const std::string&)>& retire);
+  // Kills the busy instances already retired (their calls fail): bounds how long instances of
+  // an old runtime version live. Returns how many.
+  size_t KillRetiredBusy();
   // Tears down everything (idle now, busy on release) and stops the sweep.
   void Shutdown();
   bool shut_down() const { return shut_down_; }

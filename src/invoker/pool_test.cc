@@ -305,6 +305,27 @@ TEST_F(PoolTest, RetiredBusyInstancesGoOnReleaseAndAreNotReused) {
   EXPECT_EQ(pool.used_mb(), 0);
 }
 
+TEST_F(PoolTest, RuntimeUpdateRetiresOldVersionsAndTheWindowKillsBusyOnes) {
+  Pool pool(io_, Options(4096));
+  auto idle_old = AcquireNow(pool, P("ns/a/1/1/old"));
+  auto busy_old = AcquireNow(pool, P("ns/b/1/1/old"));
+  auto idle_new = AcquireNow(pool, P("ns/c/1/1/new"));
+  pool.Release("ns/a/1/1/old", (*idle_old)->instance);
+  pool.Release("ns/c/1/1/new", (*idle_new)->instance);
+  pool.RetireWhere([](const std::string& key) { return key.ends_with("/old"); });
+  EXPECT_FALSE((*idle_old)->instance->alive()) << "idle old-version instances go at once";
+  EXPECT_TRUE((*busy_old)->instance->alive()) << "busy ones finish their call";
+  EXPECT_TRUE((*idle_new)->instance->alive());
+  // A new call of the old key's action (new key) never gets the retired instance.
+  auto fresh = AcquireNow(pool, P("ns/b/1/1/new"));
+  ASSERT_TRUE(fresh->ok());
+  EXPECT_TRUE((*fresh)->cold);
+  EXPECT_EQ(pool.KillRetiredBusy(), 1u);  // the window passed
+  EXPECT_FALSE((*busy_old)->instance->alive());
+  pool.Release("ns/b/1/1/old", (*busy_old)->instance);
+  EXPECT_EQ(pool.total_instances(), 2u);
+}
+
 TEST_F(PoolTest, IdleInstancesPastTheKeepAliveAreSwept) {
   auto o = Options(1024);
   o.idle_keep_alive = 20ms;

@@ -44,7 +44,7 @@ void StemCellKeeper::Replenish() {
       ++k.launching;
       {
         std::lock_guard lock(mu_);
-        jobs_.push_back(Job{i});
+        jobs_.push_back(Job{generation_, k.kind, k.spec});
       }
       cv_.notify_all();
     }
@@ -65,54 +65,80 @@ void StemCellKeeper::WorkerLoop() {
       cv_.wait(lock);
       continue;
     }
-    Job job = jobs_.front();
+    auto job = std::make_shared<Job>(std::move(jobs_.front()));
     jobs_.pop_front();
     lock.unlock();
-    // kinds_[i].spec is never modified after construction: safe to read here.
-    auto sandbox = launcher_.Launch(kinds_[job.kind_index].spec);
+    auto sandbox = launcher_.Launch(job->spec);
     auto shared = std::make_shared<Result<std::unique_ptr<SandboxInstance>>>(std::move(sandbox));
-    asio::post(io_, [this, alive = alive_, i = job.kind_index, shared] {
+    asio::post(io_, [this, alive = alive_, job, shared] {
       if (!*alive) return;  // the keeper stopped: the sandbox dies with the worker thread
-      Launched(i, std::move(*shared));
+      Launched(*job, std::move(*shared));
     });
     lock.lock();
   }
 }
 
-void StemCellKeeper::Launched(size_t i, Result<std::unique_ptr<SandboxInstance>> sandbox) {
-  StemCellKind& k = kinds_[i];
-  --k.launching;
+StemCellKind* StemCellKeeper::Find(const Job& job) {
+  if (job.generation != generation_) return nullptr;
+  for (auto& k : kinds_)
+    if (k.kind == job.kind) return &k;
+  return nullptr;
+}
+
+void StemCellKeeper::SetKinds(std::vector<StemCellKind> kinds) {
+  kinds_ = std::move(kinds);
+  ++generation_;
+  std::lock_guard lock(mu_);
+  // Queued launches of the old kinds give their bookings back now.
+  for (const auto& job : jobs_) pool_.CancelStemCell(job.kind, job.spec.memory_mb);
+  jobs_.clear();
+}
+
+void StemCellKeeper::Launched(const Job& job, Result<std::unique_ptr<SandboxInstance>> sandbox) {
+  StemCellKind* k = Find(job);
+  if (k) --k->launching;
   if (!sandbox.ok()) {
-    spdlog::warn("stem cell for {}: launch failed, retrying in {} ms: {}", k.kind, retry_after_.count(),
+    pool_.CancelStemCell(job.kind, job.spec.memory_mb);
+    if (!k) return Replenish();
+    spdlog::warn("stem cell for {}: launch failed, retrying in {} ms: {}", job.kind, retry_after_.count(),
                  sandbox.error().message);
-    pool_.CancelStemCell(k.kind, k.spec.memory_mb);
-    k.paused_until = std::chrono::steady_clock::now() + retry_after_;
+    k->paused_until = std::chrono::steady_clock::now() + retry_after_;
     Replenish();  // arms the retry timer
     return;
   }
-  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), k.kind, 64 * 1024);
+  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), job.kind, 64 * 1024);
   instance->Start();
-  asio::co_spawn(io_, AwaitReady(i, std::move(instance)), asio::detached);
+  if (!k) {  // launched for a runtime version that was replaced meanwhile
+    instance->Retire();
+    pool_.CancelStemCell(job.kind, job.spec.memory_mb);
+    return Replenish();
+  }
+  asio::co_spawn(io_, AwaitReady(job, std::move(instance)), asio::detached);
 }
 
-asio::awaitable<void> StemCellKeeper::AwaitReady(size_t i, std::shared_ptr<Instance> instance) {
+asio::awaitable<void> StemCellKeeper::AwaitReady(Job job, std::shared_ptr<Instance> instance) {
   auto alive = alive_;
   json::object ping;
   ping["op"] = "ping";
   Exchange ex = co_await instance->Send(ping, ready_timeout_, false, 64 * 1024);
   if (!*alive) co_return;
-  StemCellKind& k = kinds_[i];
+  StemCellKind* k = Find(job);
   const json::value* ok = ex.reply.if_contains("ok");
-  if (ex.outcome != Exchange::Outcome::kReply || !ok || !ok->is_bool() || !ok->as_bool()) {
-    spdlog::warn("stem cell for {}: the runtime did not come up; retrying in {} ms", k.kind, retry_after_.count());
+  const bool ready = ex.outcome == Exchange::Outcome::kReply && ok && ok->is_bool() && ok->as_bool();
+  if (!ready || !k) {
     instance->Retire();
-    pool_.CancelStemCell(k.kind, k.spec.memory_mb);
-    k.paused_until = std::chrono::steady_clock::now() + retry_after_;
+    pool_.CancelStemCell(job.kind, job.spec.memory_mb);
+    if (!k) {
+      Replenish();
+      co_return;
+    }
+    spdlog::warn("stem cell for {}: the runtime did not come up; retrying in {} ms", job.kind, retry_after_.count());
+    k->paused_until = std::chrono::steady_clock::now() + retry_after_;
     Replenish();
     co_return;
   }
   instance->last_used = std::chrono::steady_clock::now();
-  pool_.AddStemCell(k.kind, k.spec.memory_mb, std::move(instance));
+  pool_.AddStemCell(job.kind, job.spec.memory_mb, std::move(instance));
 }
 
 }  // namespace hotrod

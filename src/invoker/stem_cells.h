@@ -52,20 +52,27 @@ class StemCellKeeper {
 
   // Starts what is missing, for every kind (io thread).
   void Replenish();
+  // Replaces the kinds (runtime update, io thread). Launches of the old kinds still in flight
+  // are discarded when they finish; the caller retires the pool's ready stem cells.
+  void SetKinds(std::vector<StemCellKind> kinds);
   void Stop();
 
  private:
   struct Job {
-    size_t kind_index;
+    uint64_t generation;  // of kinds_ when the job was made
+    std::string kind;
+    SandboxSpec spec;  // a copy: the worker never reads kinds_
   };
   void WorkerLoop();
-  void Launched(size_t kind_index, Result<std::unique_ptr<SandboxInstance>> sandbox);
-  asio::awaitable<void> AwaitReady(size_t kind_index, std::shared_ptr<Instance> instance);
+  void Launched(const Job& job, Result<std::unique_ptr<SandboxInstance>> sandbox);
+  asio::awaitable<void> AwaitReady(Job job, std::shared_ptr<Instance> instance);
+  StemCellKind* Find(const Job& job);
 
   asio::io_context& io_;
   Launcher& launcher_;
   Pool& pool_;
   std::vector<StemCellKind> kinds_;
+  uint64_t generation_ = 0;  // bumped by SetKinds
   const std::chrono::milliseconds ready_timeout_;
   const std::chrono::milliseconds retry_after_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // io-thread guard for posted work

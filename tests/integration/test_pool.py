@@ -4,6 +4,7 @@ bounded queue (503), /metrics, and a clean stop (no cgroup, no process left)."""
 import base64
 import hashlib
 import os
+import signal
 import threading
 import time
 import unittest
@@ -162,6 +163,67 @@ class ScaleOutAndBudgetTest(ServerTestCase):
         r = self.invoke("after-budget")
         self.assertEqual(r.status, 200, r)
         self.assertGreaterEqual(metrics(self.api)["hotrod_pool_evictions_total"], 2)
+
+
+NODE_EXECARGV = r"""
+globalThis.instanceId = globalThis.instanceId || Math.random().toString(36).slice(2);
+function main() { return {instance: globalThis.instanceId, execArgv: process.execArgv}; }
+"""
+
+PY_INSTANCE = r"""
+import random
+INSTANCE = str(random.random())
+def main(args):
+    return {"instance": INSTANCE}
+"""
+
+
+@unittest.skipUnless(IS_ROOT, "instances need the sandbox, which needs root")
+class RuntimeUpdateTest(ServerTestCase):
+    """SIGHUP re-reads the manifest file: instances of a changed runtime retire, others stay."""
+
+    @classmethod
+    def setUpClass(cls):
+        import json
+        import tempfile
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(repo, "src", "runtimes", "manifest.json")) as f:
+            cls.manifest = json.load(f)
+        fd, cls.manifest_path = tempfile.mkstemp(prefix="hotrod-manifest-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cls.manifest, f)
+        cls.addClassCleanup(os.remove, cls.manifest_path)
+        cls.server_args = ("--stem-cells", "1", "--runtimes", cls.manifest_path, "--runtime-update-window-s", "5")
+        super().setUpClass()
+
+    def call(self, name):
+        r = self.invoke(name)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["response"]["result"]
+
+    def test_sighup_with_a_changed_manifest_starts_new_instances(self):
+        import json
+        self.create_action("rt-node", NODE_EXECARGV)
+        self.create_action("rt-py", PY_INSTANCE, kind="python:3.11")
+        node_before, py_before = self.call("rt-node"), self.call("rt-py")
+        self.assertEqual(node_before["execArgv"], [])
+        for rt in self.manifest["runtimes"]:
+            if rt["kind"] == "nodejs:20":
+                rt["args"] = ["--no-warnings"]
+        with open(self.manifest_path, "w") as f:
+            json.dump(self.manifest, f)
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "runtime update" in self.server.log_text()), self.server.log_text())
+        node_after, py_after = self.call("rt-node"), self.call("rt-py")
+        self.assertEqual(node_after["execArgv"], ["--no-warnings"])
+        self.assertNotEqual(node_after["instance"], node_before["instance"])
+        self.assertEqual(py_after["instance"], py_before["instance"], "python's runtime did not change")
+        # A manifest that does not parse changes nothing and is reported.
+        with open(self.manifest_path, "w") as f:
+            f.write("{not json")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "not reloaded" in self.server.log_text()))
+        self.assertEqual(self.call("rt-node")["instance"], node_after["instance"])
 
 
 @unittest.skipUnless(IS_ROOT, "instances need the sandbox, which needs root")
