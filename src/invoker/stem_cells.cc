@@ -120,6 +120,7 @@ asio::awaitable<void> StemCellKeeper::AwaitReady(Job job, std::shared_ptr<Instan
   auto alive = alive_;
   json::object ping;
   ping["op"] = "ping";
+  ping["warm"] = true;  // the shim runs its init path once on a throw-away module
   Exchange ex = co_await instance->Send(ping, ready_timeout_, false, 64 * 1024);
   if (!*alive) co_return;
   StemCellKind* k = Find(job);
