@@ -26,6 +26,7 @@
 #include "sandbox/cgroup/cgroup.h"
 #include "sandbox/disabled_launcher.h"
 #include "sandbox/namespace_launcher.h"
+#include "sandbox/cgroup/server_registry.h"
 #include "store/code/code_store.h"
 #include "store/sqlite/activation_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -67,6 +68,12 @@ Result<std::string> ReadManifestText(const std::string& file) {
   return ss.str();
 }
 
+constexpr const char* kServerRegistryDir = "/run/hotrod/servers";
+
+std::string CgroupSubtreeFor(const std::filesystem::path& data_dir) {
+  return "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+}
+
 using SandboxParts = std::pair<std::unique_ptr<Launcher>, std::shared_ptr<CgroupManager>>;
 
 // The sandbox of this server. Its cgroups live in a subtree named after the data directory, so
@@ -79,11 +86,16 @@ Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
                      fmt::format("the function sandbox needs root (running as uid {}); start hotrod serve as root",
                                  ::geteuid()));
   CgroupOptions cgroup_options;
-  cgroup_options.subtree = "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+  cgroup_options.subtree = CgroupSubtreeFor(data_dir);
   auto cgroups = CgroupManager::Detect(cgroup_options);
   if (!cgroups.ok()) return cgroups.error();
   std::shared_ptr<CgroupManager> shared = std::move(cgroups).value();
   if (auto s = shared->CleanupStale(); !s.ok()) return s.error();
+  // Pool area: subtrees of other servers that died without cleaning up go too (only those a
+  // server registered, and only when that server's process is gone).
+  ServerRegistry registry(kServerRegistryDir);
+  if (int n = registry.Sweep(cgroup_options.subtree); n > 0) spdlog::info("removed {} stale cgroup subtree(s)", n);
+  if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
   NamespaceLauncherOptions options;
   options.cgroups = shared;
   auto launcher = NamespaceLauncher::Create(options);
@@ -157,11 +169,16 @@ int Serve(const ServeOptions& options) {
   // destruction ends the coroutines that still hold some): nothing of ours stays in cgroupfs.
   struct RemoveCgroupSubtree {
     std::shared_ptr<CgroupManager> cgroups;
+    std::string subtree;
     ~RemoveCgroupSubtree() {
       if (!cgroups) return;
-      if (auto s = cgroups->RemoveSubtree(); !s.ok()) spdlog::warn("cgroup cleanup: {}", s.error().message);
+      if (auto s = cgroups->RemoveSubtree(); !s.ok()) {
+        spdlog::warn("cgroup cleanup: {}", s.error().message);
+        return;  // the registry entry stays: the next start removes what is left
+      }
+      ServerRegistry(kServerRegistryDir).Unregister(subtree);
     }
-  } remove_cgroup_subtree{cgroups};
+  } remove_cgroup_subtree{cgroups, CgroupSubtreeFor(data_dir)};
 
   asio::io_context io(1);
   InvokerOptions invoker_options;
@@ -231,7 +248,7 @@ int Serve(const ServeOptions& options) {
     server.StopAccepting();
     hangups.cancel();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
       co_await invocations.Drain(deadline);
       invoker.Shutdown();
       co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));

@@ -56,6 +56,10 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
                   "after SIGHUP reloads the runtimes, instances of the old version live at most this long")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{24 * 3600}));
+  cmd->add_option("--drain-timeout-s", opts->drain_timeout_s,
+                  "on SIGTERM, how long calls in flight may take to finish before their instances are killed")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3600}));
   cmd->callback([&ctx, opts, serve] {
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {

@@ -262,6 +262,20 @@ class CleanStopTest(ServerTestCase):
         alive = [c for c in children if os.path.exists("/proc/%s" % c)]
         self.assertEqual(alive, [], "instance processes outlived the server")
 
+    def test_a_crashed_servers_cgroups_are_removed_by_the_next_server(self):
+        crashed = Server(extra_args=("--stem-cells", "1"))
+        self.extra_servers = [crashed]
+        crashed.start()
+        self.assertTrue(wait_for(lambda: metrics(crashed.client()).get("hotrod_pool_stem_cells", 0) >= 2))
+        self.assertTrue(self.cgroup_dirs(crashed.data_dir))
+        crashed.kill()  # SIGKILL: no clean-up of its own
+        self.assertTrue(self.cgroup_dirs(crashed.data_dir), "a killed server leaves its cgroups")
+        other = Server(extra_args=("--stem-cells", "0"))  # another data directory
+        self.extra_servers.append(other)
+        other.start()
+        self.assertEqual(self.cgroup_dirs(crashed.data_dir), [])
+        self.assertIn("left by dead server", other.log_text())
+
 
 if __name__ == "__main__":
     unittest.main()
