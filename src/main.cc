@@ -35,6 +35,7 @@
 #include "sandbox/cgroup/cgroup.h"
 #include "sandbox/disabled_launcher.h"
 #include "sandbox/namespace_launcher.h"
+#include "sandbox/cgroup/server_registry.h"
 #include "store/code/code_store.h"
 #include "store/sqlite/activation_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -76,6 +77,12 @@ Result<std::string> ReadManifestText(const std::string& file) {
   return ss.str();
 }
 
+constexpr const char* kServerRegistryDir = "/run/hotrod/servers";
+
+std::string CgroupSubtreeFor(const std::filesystem::path& data_dir) {
+  return "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+}
+
 using SandboxParts = std::pair<std::unique_ptr<Launcher>, std::shared_ptr<CgroupManager>>;
 
 // The sandbox of this server. Its cgroups live in a subtree named after the data directory, so
@@ -88,17 +95,46 @@ Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
                      fmt::format("the function sandbox needs root (running as uid {}); start hotrod serve as root",
                                  ::geteuid()));
   CgroupOptions cgroup_options;
-  cgroup_options.subtree = "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+  cgroup_options.subtree = CgroupSubtreeFor(data_dir);
   auto cgroups = CgroupManager::Detect(cgroup_options);
   if (!cgroups.ok()) return cgroups.error();
   std::shared_ptr<CgroupManager> shared = std::move(cgroups).value();
   if (auto s = shared->CleanupStale(); !s.ok()) return s.error();
+  // Pool area: subtrees of other servers that died without cleaning up go too (only those a
+  // server registered, and only when that server's process is gone).
+  ServerRegistry registry(kServerRegistryDir);
+  if (int n = registry.Sweep(cgroup_options.subtree); n > 0) spdlog::info("removed {} stale cgroup subtree(s)", n);
+  if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
   NamespaceLauncherOptions options;
   options.cgroups = shared;
   auto launcher = NamespaceLauncher::Create(options);
   if (!launcher.ok()) return launcher.error();
   spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
   return SandboxParts{std::move(launcher).value(), shared};
+}
+
+// Pool area: the serve flags as pool options; the budget defaults to half of MemTotal.
+PoolOptions PoolOptionsFrom(const ServeOptions& options) {
+  PoolOptions pool;
+  pool.memory_budget_mb = options.memory_budget_mb;
+  if (pool.memory_budget_mb <= 0) {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string label;
+    int64_t kb = 0;
+    while (meminfo >> label >> kb) {
+      if (label == "MemTotal:") break;
+      meminfo.ignore(1 << 10, '\n');
+    }
+    pool.memory_budget_mb = kb > 0 ? kb / 1024 / 2 : 4096;
+  }
+  pool.idle_keep_alive = std::chrono::seconds(options.keep_alive_s);
+  pool.sweep_interval = std::min<std::chrono::milliseconds>(std::chrono::seconds(30), pool.idle_keep_alive / 2);
+  pool.max_queue = static_cast<size_t>(options.max_queue);
+  pool.max_per_action = static_cast<size_t>(options.max_per_action);
+  pool.max_per_namespace = static_cast<size_t>(options.max_per_namespace);
+  spdlog::info("pool: memory budget {} MB, {} stem cell(s) per default runtime, keep-alive {} s, queue {}",
+               pool.memory_budget_mb, options.stem_cells, options.keep_alive_s, pool.max_queue);
+  return pool;
 }
 
 int Serve(const ServeOptions& options) {
@@ -146,17 +182,27 @@ int Serve(const ServeOptions& options) {
   // destruction ends the coroutines that still hold some): nothing of ours stays in cgroupfs.
   struct RemoveCgroupSubtree {
     std::shared_ptr<CgroupManager> cgroups;
+    std::string subtree;
     ~RemoveCgroupSubtree() {
       if (!cgroups) return;
-      if (auto s = cgroups->RemoveSubtree(); !s.ok()) spdlog::warn("cgroup cleanup: {}", s.error().message);
+      if (auto s = cgroups->RemoveSubtree(); !s.ok()) {
+        spdlog::warn("cgroup cleanup: {}", s.error().message);
+        return;  // the registry entry stays: the next start removes what is left
+      }
+      ServerRegistry(kServerRegistryDir).Unregister(subtree);
     }
-  } remove_cgroup_subtree{cgroups};
+  } remove_cgroup_subtree{cgroups, CgroupSubtreeFor(data_dir)};
 
   asio::io_context io(1);
   InvokerOptions invoker_options;
   invoker_options.shim_dir = shim_dir;
   invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
+  invoker_options.pool = PoolOptionsFrom(options);
+  // Without the sandbox nothing can start: no stem cells either (their launches would only fail).
+  invoker_options.stem_cells = cgroups ? static_cast<size_t>(options.stem_cells) : 0;
+  invoker_options.stem_mount_dir = data_dir / "stem-code";
   Invoker invoker(io, *launcher, *manifest, code, invoker_options);
+  invoker.Start();
   ActivationLog activation_log(**store);
   ActionService actions(**store, code, *manifest, invoker_options.extract_limits);
   actions.set_on_change([&](const std::string& ns, const std::string& name) { invoker.ActionChanged(ns, name); });
@@ -255,14 +301,35 @@ int Serve(const ServeOptions& options) {
 
   // SIGTERM/SIGINT: stop accepting, let calls in flight finish (bounded), stop every instance,
   // then leave io.run(); the activation log is flushed below.
+  // SIGHUP (pool area): re-read the runtime manifest (--runtimes, else the embedded one) and the
+  // shims it names; instances of changed runtimes retire (docs/operations.md). A manifest that
+  // does not parse changes nothing.
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      auto text = ReadManifestText(options.runtimes_file);
+      auto parsed = text.ok() ? RuntimeManifest::Parse(*text) : Result<RuntimeManifest>(text.error());
+      if (!parsed.ok()) {
+        spdlog::error("SIGHUP: runtime manifest not reloaded: {}", parsed.error().message);
+      } else {
+        *manifest = std::move(parsed).value();  // in place: every holder is on this thread
+        invoker.RuntimesChanged(std::chrono::seconds(options.runtime_update_window_s));
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
     server.StopAccepting();
     alarms.Stop();
+    hangups.cancel();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
       co_await invocations.Drain(deadline);
       invoker.Shutdown();
       co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));

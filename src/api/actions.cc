@@ -132,6 +132,16 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
     if (*wait_ms > 0) bound = std::min<std::chrono::milliseconds>(bound, std::chrono::milliseconds(*wait_ms));
     if (co_await done->Wait(received + bound)) {
       const Activation& record = *done->record();
+      if (done->no_capacity()) {
+        // Pool area: the call could not be placed (memory budget, maxima, bounded queue). The
+        // record exists (nothing is lost); the client gets 503 and may retry.
+        const auto* error = record.result.if_contains("error");
+        Response res = ErrorResponse(http::status::service_unavailable,
+                                     error && error->is_string() ? std::string(error->as_string())
+                                                                 : std::string("no capacity to run the action now"));
+        res.set("x-openwhisk-activation-id", done->activation_id());
+        co_return res;
+      }
       const auto status = record.status == ActivationStatus::kSuccess ? http::status::ok : http::status::bad_gateway;
       Response res = result_only ? JsonResponse(status, record.result) : JsonResponse(status, ActivationToJson(record));
       res.set("x-openwhisk-activation-id", done->activation_id());

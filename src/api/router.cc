@@ -1,4 +1,5 @@
 #include "api/router.h"
+#include "api/metrics.h"
 
 #include <algorithm>
 #include <charconv>
@@ -116,6 +117,10 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
     json::object ok;
     ok["status"] = "ok";
     co_return JsonResponse(http::status::ok, ok);
+  }
+  if (s.size() == 1 && s[0] == "metrics") {  // pool area
+    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    co_return HandleMetrics(ctx_);
   }
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") co_return ErrorResponse(http::status::not_found, kNotFound);
   if (s.size() == 2) {

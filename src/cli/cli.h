@@ -20,6 +20,15 @@ struct ServeOptions {
   int64_t limit_concurrent_invocations = -1;
   int64_t limit_invocations_per_minute = -1;
   int64_t limit_fires_per_minute = -1;
+  // --- Pool area (docs/operations.md) ---
+  int64_t stem_cells = 2;          // pre-started instances per default runtime kind; 0: none
+  int64_t memory_budget_mb = 0;    // 0: half of the host's MemTotal
+  int64_t keep_alive_s = 600;      // idle instances live this long
+  int64_t max_queue = 256;         // calls that may wait for capacity; beyond: 503
+  int64_t max_per_action = 16;     // instances of one action revision
+  int64_t max_per_namespace = 64;  // instances of one namespace
+  int64_t runtime_update_window_s = 60;  // after SIGHUP, old runtime instances live at most this long
+  int64_t drain_timeout_s = 30;    // SIGTERM: calls in flight may finish this long
 };
 
 using ServeCommand = std::function<int(const ServeOptions&)>;

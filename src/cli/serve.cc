@@ -40,6 +40,35 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--limit-fires-per-minute", opts->limit_fires_per_minute,
                   "default firesPerMinute per namespace (default 60000)")
       ->check(CLI::NonNegativeNumber);
+  // Pool area.
+  cmd->add_option("--stem-cells", opts->stem_cells,
+                  "pre-started sandboxed runtime instances kept per default runtime kind (0 disables)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{64}));
+  cmd->add_option("--memory-budget-mb", opts->memory_budget_mb,
+                  "memory limits of all instances together (default: half of the host's memory)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--keep-alive-s", opts->keep_alive_s, "seconds an idle instance stays warm")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
+  cmd->add_option("--max-queue", opts->max_queue,
+                  "calls that may wait for capacity at once; more get 503 (0: none waits)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-per-action", opts->max_per_action, "instances of one action revision at most")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--max-per-namespace", opts->max_per_namespace, "instances of one namespace at most")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--runtime-update-window-s", opts->runtime_update_window_s,
+                  "after SIGHUP reloads the runtimes, instances of the old version live at most this long")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{24 * 3600}));
+  cmd->add_option("--drain-timeout-s", opts->drain_timeout_s,
+                  "on SIGTERM, how long calls in flight may take to finish before their instances are killed")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3600}));
   cmd->callback([&ctx, opts, serve] {
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {

@@ -41,6 +41,16 @@ Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, co
   a.annotations.push_back(Annotation("limits", LimitsToJson(action.limits)));
   if (out.init_ms) a.annotations.push_back(Annotation("initTime", *out.init_ms));
   if (!resolved.binding.empty()) a.annotations.push_back(Annotation("binding", json::value(resolved.binding)));
+  if (out.cold_start) {
+    // Pool area: how the cold start went, in microseconds (docs/api.md).
+    json::object c;
+    c["stemCell"] = out.cold_start->stem_cell;
+    c["queueUs"] = out.cold_start->queue_us;
+    c["sandboxUs"] = out.cold_start->sandbox_us;
+    c["bootUs"] = out.cold_start->boot_us;
+    c["codeLoadUs"] = out.cold_start->code_load_us;
+    a.annotations.push_back(Annotation("coldStart", std::move(c)));
+  }
   return a;
 }
 
@@ -63,8 +73,9 @@ asio::awaitable<bool> Completion::Wait(std::chrono::steady_clock::time_point dea
   co_return record_.has_value();
 }
 
-void Completion::Complete(Activation record) {
+void Completion::Complete(Activation record, bool no_capacity) {
   record_ = std::move(record);
+  no_capacity_ = no_capacity;
   signal_.cancel();
 }
 
@@ -88,9 +99,10 @@ asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved,
                                        std::chrono::steady_clock::time_point received,
                                        std::shared_ptr<Completion> done, std::string cause,
                                        std::shared_ptr<void> admission) {
+  bool no_capacity = false;
   Activation record = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
-                                       done->activation_id(), received, std::move(cause), {});
-  done->Complete(std::move(record));
+                                       done->activation_id(), received, std::move(cause), {}, &no_capacity);
+  done->Complete(std::move(record), no_capacity);
   admission.reset();  // the namespace's concurrency slot ends with the activation
   if (--in_flight_ == 0) idle_signal_.cancel();
 }
@@ -102,12 +114,12 @@ asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved,
 asio::awaitable<Activation> Invocations::Execute(Identity caller, ResolvedAction resolved, json::object params,
                                                  std::string activation_id,
                                                  std::chrono::steady_clock::time_point received, std::string cause,
-                                                 std::string caused_by) {
+                                                 std::string caused_by, bool* no_capacity) {
   const bool is_sequence = resolved.action->exec.kind == "sequence";
   HOTROD_CHECK(!is_sequence || sequences_ != nullptr);
   asio::awaitable<Activation> run =
       is_sequence ? sequences_->Run(caller, resolved, std::move(params), activation_id, received, cause)
-                  : RunAtomic(caller, resolved, std::move(params), activation_id, received);
+                  : RunAtomic(caller, resolved, std::move(params), activation_id, received, no_capacity);
   Activation record = co_await std::move(run);
   record.cause = std::move(cause);
   if (!caused_by.empty()) record.annotations.push_back(Annotation("causedBy", json::value(caused_by)));
@@ -118,9 +130,11 @@ asio::awaitable<Activation> Invocations::Execute(Identity caller, ResolvedAction
 
 asio::awaitable<Activation> Invocations::RunAtomic(const Identity& caller, const ResolvedAction& resolved,
                                                    json::object params, const std::string& activation_id,
-                                                   std::chrono::steady_clock::time_point received) {
+                                                   std::chrono::steady_clock::time_point received,
+                                                   bool* no_capacity) {
   InvokeRequest request{resolved.action, std::move(params), activation_id, received};
   InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
+  if (no_capacity) *no_capacity = outcome.no_capacity;
   co_return MakeRecord(caller, resolved, activation_id, std::move(outcome));
 }
 

@@ -35,11 +35,14 @@ class Completion {
 
   // Waits until the record exists or `deadline`; true if it exists.
   asio::awaitable<bool> Wait(std::chrono::steady_clock::time_point deadline);
-  void Complete(Activation record);
+  void Complete(Activation record, bool no_capacity = false);
+  // True when the invoker could not place the call (no capacity): the API answers 503.
+  bool no_capacity() const { return no_capacity_; }
 
  private:
   std::string activation_id_;
   std::optional<Activation> record_;
+  bool no_capacity_ = false;
   asio::steady_timer signal_;
 };
 
@@ -67,12 +70,14 @@ class Invocations {
   // Runs one activation to its record (with `params` already merged) and hands the record to the
   // ActivationLog; sequences go to the SequenceRunner. `caused_by` ("sequence" or empty) becomes
   // the record's causedBy annotation. Used by Start and by the SequenceRunner for components.
+  // `no_capacity` (optional) is set when the invoker could not place the call (the API's 503).
   asio::awaitable<Activation> Execute(Identity caller, ResolvedAction resolved, json::object params,
                                       std::string activation_id, std::chrono::steady_clock::time_point received,
-                                      std::string cause, std::string caused_by);
+                                      std::string cause, std::string caused_by, bool* no_capacity = nullptr);
 
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
+  const Invoker& invoker() const { return invoker_; }  // pool area: GET /metrics reads its pool
 
  private:
   asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
@@ -80,7 +85,7 @@ class Invocations {
                             std::string cause, std::shared_ptr<void> admission);
   asio::awaitable<Activation> RunAtomic(const Identity& caller, const ResolvedAction& resolved, json::object params,
                                         const std::string& activation_id,
-                                        std::chrono::steady_clock::time_point received);
+                                        std::chrono::steady_clock::time_point received, bool* no_capacity);
 
   asio::io_context& io_;
   Invoker& invoker_;

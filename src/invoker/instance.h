@@ -60,6 +60,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   pid_t pid() const { return sandbox_ ? sandbox_->pid() : -1; }
   bool memory_limit_hit() const { return sandbox_ && sandbox_->MemoryLimitHit(); }
   const std::string& kind() const { return kind_; }
+  // The sandbox itself (stem cells: attach code, resize). Valid for the object's lifetime.
+  SandboxInstance& sandbox() { return *sandbox_; }
 
   // Bookkeeping for the pool.
   bool initialized = false;

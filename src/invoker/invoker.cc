@@ -4,18 +4,18 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/digest.h"
+
+#include <unordered_set>
+#include <fmt/ranges.h>
+
+#include <fstream>
 
 namespace hotrod {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Instances of one action revision share a pool key; an update or a re-create makes a new one.
-std::string PoolKey(const Action& a) {
-  // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
-  return fmt::format("{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms);
-}
 
 json::object ErrorResult(std::string message) {
   json::object o;
@@ -25,6 +25,10 @@ json::object ErrorResult(std::string message) {
 
 int64_t MsSince(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+int64_t UsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
 }
 
 // Where shims and code appear inside a sandbox (read-only bind mounts).
@@ -44,13 +48,127 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
       runtimes_(runtimes),
       code_(code),
       options_(std::move(options)),
-      pool_(io, options_.pool) {}
+      pool_(io, options_.pool),
+      runtime_window_timer_(io) {
+  ComputeRuntimeDigests();
+  if (options_.stem_cells == 0) return;
+  // A stem cell's /code: an empty directory holding an empty "source" file, so that both a zip
+  // tree (on /code) and a single source file (on /code/source) can be mounted over it later.
+  std::error_code ec;
+  std::filesystem::create_directories(options_.stem_mount_dir, ec);
+  const auto source = options_.stem_mount_dir / "source";
+  if (!ec && !std::filesystem::exists(source, ec)) std::ofstream(source).flush();
+  if (ec || !std::filesystem::exists(source, ec)) {
+    spdlog::warn("stem cells disabled: cannot prepare {}", options_.stem_mount_dir.string());
+    return;
+  }
+  stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, StemCellKinds());
+  pool_.set_on_stem_cell_used([this] { if (stem_cells_) stem_cells_->Replenish(); });
+}
+
+Invoker::~Invoker() {
+  // Stem cells die with the keeper's launch thread; the pool then drops what is left.
+  pool_.Shutdown();
+  if (stem_cells_) stem_cells_->Stop();
+}
+
+std::vector<StemCellKind> Invoker::StemCellKinds() const {
+  std::vector<StemCellKind> kinds;
+  for (const auto& runtime : runtimes_.runtimes()) {
+    if (!runtime.is_default) continue;
+    StemCellKind k;
+    k.kind = runtime.kind;
+    k.spec = BaseSpec(runtime);
+    if (launcher_.isolates_filesystem())
+      k.spec.mounts.push_back(BindMount{options_.stem_mount_dir.string(), "/code", false});
+    k.spec.memory_mb = options_.stem_cell_memory_mb;
+    k.target = options_.stem_cells;
+    kinds.push_back(std::move(k));
+  }
+  return kinds;
+}
+
+void Invoker::ComputeRuntimeDigests() {
+  runtime_digests_.clear();
+  for (const auto& r : runtimes_.runtimes()) {
+    // Everything that shapes a running instance: the manifest entry and the shim's text.
+    std::string text = fmt::format("{}\n{}\n{}\n{}\n", r.kind, r.interpreter, fmt::join(r.args, "\x1f"), r.shim);
+    text += fmt::format("{}\n", fmt::join(r.mounts, "\x1f"));
+    std::ifstream shim(options_.shim_dir / r.shim, std::ios::binary);
+    text.append(std::istreambuf_iterator<char>(shim), std::istreambuf_iterator<char>());
+    runtime_digests_[r.kind] = Sha256Hex(text).substr(0, 12);
+  }
+}
+
+std::string Invoker::PoolKey(const Action& a) const {
+  const RuntimeSpec* runtime = runtimes_.Resolve(a.exec.kind);
+  auto digest = runtime ? runtime_digests_.find(runtime->kind) : runtime_digests_.end();
+  // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
+  return fmt::format("{}/{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms,
+                     digest == runtime_digests_.end() ? std::string("-") : digest->second);
+}
+
+void Invoker::RuntimesChanged(std::chrono::milliseconds window) {
+  ComputeRuntimeDigests();
+  std::unordered_set<std::string> current;
+  for (const auto& [kind, digest] : runtime_digests_) current.insert(digest);
+  // New calls get new keys (the digest is part of them); old idle instances go now, busy ones
+  // when their call ends, and none outlives the window.
+  pool_.RetireWhere([&current](const std::string& key) {
+    const auto slash = key.rfind('/');
+    return slash == std::string::npos || !current.contains(key.substr(slash + 1));
+  });
+  pool_.RetireStemCells();
+  if (stem_cells_) {
+    stem_cells_->SetKinds(StemCellKinds());
+    stem_cells_->Replenish();
+  }
+  runtime_window_timer_.expires_after(window);
+  runtime_window_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (const size_t killed = pool_.KillRetiredBusy(); killed > 0)
+      spdlog::warn("runtime update: {} instance(s) of an old runtime version still busy after the window; killed",
+                   killed);
+  });
+  spdlog::info("runtime update: instances of changed runtimes retire (busy ones within {} ms)", window.count());
+}
+
+void Invoker::Start() {
+  if (stem_cells_) stem_cells_->Replenish();
+}
+
+SandboxSpec Invoker::BaseSpec(const RuntimeSpec& runtime) const {
+  SandboxSpec spec;
+  const bool isolated = launcher_.isolates_filesystem();
+  // Inside a sandbox the runtime sees its shims under /runtime and the code under /code, read-only.
+  spec.argv = LaunchArgv(runtime, isolated ? std::filesystem::path(kSandboxShimDir) : options_.shim_dir);
+  if (isolated) {
+    for (const auto& m : runtime.mounts) spec.mounts.push_back(BindMount{m, m, false});
+    spec.mounts.push_back(BindMount{options_.shim_dir.string(), kSandboxShimDir, false});
+  }
+  // A minimal, explicit environment: nothing of the server's own leaks into functions.
+  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp"};
+  spec.workdir = "/tmp";
+  return spec;
+}
+
+Status Invoker::Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code) {
+  if (launcher_.isolates_filesystem()) {
+    if (auto s = stem.sandbox().AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s;
+    if (action.limits.memory_mb != options_.stem_cell_memory_mb) {
+      if (auto s = stem.sandbox().ResizeMemory(action.limits.memory_mb); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
 
 void Invoker::ActionChanged(const std::string& ns, const std::string& name) {
   pool_.RetirePrefix(PoolKeyPrefix(ns, name));
 }
 
-void Invoker::Shutdown() { pool_.Shutdown(); }
+void Invoker::Shutdown() {
+  pool_.Shutdown();
+}
 
 Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
   if (!action.exec.binary) return code_.BlobPath(action.exec.code_digest);
@@ -60,18 +178,9 @@ Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
 Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action, const std::filesystem::path& host_code) {
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   if (!runtime) return MakeError(ErrorCode::kInternal, fmt::format("no runtime for kind '{}'", action.exec.kind));
-  SandboxSpec spec;
-  const bool isolated = launcher_.isolates_filesystem();
-  // Inside a sandbox the runtime sees its shims under /runtime and the code under /code, read-only.
-  spec.argv = LaunchArgv(*runtime, isolated ? std::filesystem::path(kSandboxShimDir) : options_.shim_dir);
-  if (isolated) {
-    for (const auto& m : runtime->mounts) spec.mounts.push_back(BindMount{m, m, false});
-    spec.mounts.push_back(BindMount{options_.shim_dir.string(), kSandboxShimDir, false});
+  SandboxSpec spec = BaseSpec(*runtime);
+  if (launcher_.isolates_filesystem())
     spec.mounts.push_back(BindMount{host_code.string(), SandboxCodePath(action), false});
-  }
-  // A minimal, explicit environment: nothing of the server's own leaks into functions.
-  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp"};
-  spec.workdir = "/tmp";
   spec.memory_mb = action.limits.memory_mb;
   auto sandbox = launcher_.Launch(spec);
   if (!sandbox.ok()) return sandbox.error();
@@ -101,7 +210,8 @@ asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instan
   const milliseconds timeout{action.limits.timeout_ms};
   Exchange ex = co_await instance.Send(init, timeout, false, static_cast<uint64_t>(action.limits.logs_mb) << 20);
   outcome.init_ms = MsSince(t0);
-  outcome.logs = std::move(ex.logs);
+  outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
+                      std::make_move_iterator(ex.logs.end()));
   switch (ex.outcome) {
     case Exchange::Outcome::kReply:
       if (ex.reply.contains("ok") && ex.reply.at("ok").is_bool() && ex.reply.at("ok").as_bool()) co_return std::nullopt;
@@ -186,21 +296,45 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   InvokeOutcome outcome;
   // A call may wait for capacity as long as it may run; the API bounds the client's wait.
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
+  const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
+  Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb};
   // Only a cold start needs to know where the code is on the host (the warm path skips it).
   std::filesystem::path host_code;
-  auto spawn = [&]() -> Result<std::shared_ptr<Instance>> {
+  ColdStart cold;
+  bool spawn_failed = false;  // a launch error, not a lack of capacity
+  auto spawn = [&](std::shared_ptr<Instance> stem) -> Result<std::shared_ptr<Instance>> {
     auto path = HostCodePath(action);
-    if (!path.ok()) return path.error();
+    if (!path.ok()) {
+      if (stem) stem->Retire();
+      spawn_failed = true;
+      return path.error();
+    }
     host_code = std::move(path).value();
-    return Spawn(action, host_code);
+    const auto t0 = Clock::now();
+    if (stem) {
+      if (auto s = Specialise(*stem, action, host_code); s.ok()) {
+        cold.stem_cell = true;
+        cold.sandbox_us = UsSince(t0);
+        return stem;
+      } else {
+        spdlog::warn("activation {}: stem cell not usable, booting a new instance: {}", request.activation_id,
+                     s.error().message);
+        stem->Retire();
+      }
+    }
+    auto spawned = Spawn(action, host_code);
+    cold.sandbox_us = UsSince(t0);
+    spawn_failed = !spawned.ok();
+    return spawned;
   };
-  auto lease = co_await pool_.Acquire(key, spawn, deadline);
+  auto lease = co_await pool_.Acquire(placement, spawn, deadline);
   outcome.start_ms = NowMillis();
   outcome.wait_ms = MsSince(request.received);
   if (!lease.ok()) {
     spdlog::warn("activation {}: {}", request.activation_id, lease.error().message);
     outcome.status = ActivationStatus::kInternalError;
-    outcome.result = ErrorResult(lease.error().code == ErrorCode::kUnavailable
+    outcome.no_capacity = !spawn_failed && lease.error().code == ErrorCode::kUnavailable;
+    outcome.result = ErrorResult(outcome.no_capacity
                                ? lease.error().message
                                : fmt::format("Failed to start the action's runtime: {}", lease.error().message));
     outcome.end_ms = NowMillis();
@@ -209,8 +343,24 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   std::shared_ptr<Instance> instance = lease->instance;
 
   if (lease->cold) {
+    cold.queue_us = lease->queued.count();
+    const auto boot_start = Clock::now();
+    if (!cold.stem_cell) {
+      // A fresh instance: wait for the shim to answer, so the breakdown can tell the
+      // interpreter's start from the code's load (one extra round trip, tens of microseconds).
+      json::object ping;
+      ping["op"] = "ping";
+      Exchange up = co_await instance->Send(ping, milliseconds(action.limits.timeout_ms), false,
+                                           static_cast<uint64_t>(action.limits.logs_mb) << 20);
+      cold.boot_us = UsSince(boot_start);
+      outcome.logs = std::move(up.logs);
+    }
     const std::string code_path = launcher_.isolates_filesystem() ? SandboxCodePath(action) : host_code.string();
+    const auto load_start = Clock::now();
     auto init_error = co_await Initialise(*instance, action, code_path, outcome);
+    cold.code_load_us = UsSince(load_start);
+    outcome.init_ms = MsSince(boot_start);
+    outcome.cold_start = cold;
     if (init_error) {
       instance->Retire();
       outcome.result = ErrorResult(std::move(*init_error));

@@ -14,12 +14,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
 #include "invoker/pool.h"
+#include "invoker/stem_cells.h"
 #include "runtimes/manifest.h"
 #include "sandbox/sandbox.h"
 #include "store/code/code_store.h"
@@ -34,6 +36,15 @@ struct InvokeRequest {
   std::chrono::steady_clock::time_point received;  // when the API accepted the call
 };
 
+// How a cold start went (pool area; the activation's "coldStart" annotation, docs/api.md).
+struct ColdStart {
+  bool stem_cell = false;          // a pre-started instance was taken over
+  int64_t queue_us = 0;            // waiting for capacity in the pool
+  int64_t sandbox_us = 0;          // sandbox launch, or attaching code + resizing a stem cell
+  int64_t boot_us = 0;             // interpreter and shim start (0 for a stem cell)
+  int64_t code_load_us = 0;        // the init exchange: the shim loads the action's code
+};
+
 struct InvokeOutcome {
   ActivationStatus status = ActivationStatus::kSuccess;
   json::object result;
@@ -42,6 +53,8 @@ struct InvokeOutcome {
   int64_t end_ms = 0;
   int64_t wait_ms = 0;                // received -> start
   std::optional<int64_t> init_ms;     // set when the call started a new instance
+  std::optional<ColdStart> cold_start;  // set when the call started a new instance
+  bool no_capacity = false;           // the pool could not place the call (HTTP 503)
   bool timed_out = false;
 };
 
@@ -49,6 +62,11 @@ struct InvokerOptions {
   std::filesystem::path shim_dir;  // where the runtime shims are installed
   std::string api_host;            // __OW_API_HOST seen by functions
   PoolOptions pool;
+  // Stem cells (stem_cells.h) kept per default runtime kind; 0 disables them.
+  size_t stem_cells = 0;
+  int64_t stem_cell_memory_mb = 256;  // their limit until an action takes one over
+  // Holds an empty "source" file: the mount point a stem cell's /code is made from.
+  std::filesystem::path stem_mount_dir;
   uint64_t max_result_bytes = 1 << 20;
   ExtractLimits extract_limits;
 };
@@ -57,19 +75,37 @@ class Invoker {
  public:
   Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest& runtimes, CodeStore& code,
           InvokerOptions options);
+  ~Invoker();
+
+  // Starts the stem cells (after construction, once the io_context runs or is about to).
+  void Start();
 
   asio::awaitable<InvokeOutcome> Invoke(InvokeRequest request);
+
+  // The runtime manifest (already replaced in place, on this thread) or a shim changed: new
+  // calls go to instances of the new version (the pool key holds a digest of the runtime's
+  // manifest entry and shim), old idle instances and stem cells retire now, busy ones after
+  // their call, and any still busy after `window` are killed (SIGHUP, docs/operations.md).
+  void RuntimesChanged(std::chrono::milliseconds window);
 
   // The action changed or went away: its instances are retired (busy ones after their call).
   void ActionChanged(const std::string& ns, const std::string& name);
   void Shutdown();
 
   const Pool& pool() const { return pool_; }
+  size_t stem_cell_target() const { return options_.stem_cells; }
 
  private:
   // Where the action's code is on the host: the source file, or the unpacked zip directory.
   Result<std::filesystem::path> HostCodePath(const Action& action);
   Result<std::shared_ptr<Instance>> Spawn(const Action& action, const std::filesystem::path& host_code);
+  // Hands a stem cell the action's code (read-only mount) and memory limit.
+  Status Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code);
+  SandboxSpec BaseSpec(const RuntimeSpec& runtime) const;
+  std::vector<StemCellKind> StemCellKinds() const;
+  void ComputeRuntimeDigests();
+  // Instances of one action revision on one runtime version share a pool key.
+  std::string PoolKey(const Action& action) const;
   asio::awaitable<std::optional<std::string>> Initialise(Instance& instance, const Action& action,
                                                          const std::string& code_path, InvokeOutcome& outcome);
   void Finish(const Exchange& run, const Instance& instance, const Action& action, InvokeOutcome& outcome) const;
@@ -80,6 +116,9 @@ class Invoker {
   CodeStore& code_;
   InvokerOptions options_;
   Pool pool_;
+  std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
+  asio::steady_timer runtime_window_timer_;
+  std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
 };
 
 // "ns/name/" : the prefix of every pool key of one action.

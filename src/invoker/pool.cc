@@ -1,8 +1,14 @@
 #include "invoker/pool.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace hotrod {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
 
 Pool::Pool(asio::io_context& io, PoolOptions options)
     : io_(io), options_(options), sweep_timer_(io) {
@@ -18,33 +24,93 @@ size_t Pool::idle_instances() const {
   return n;
 }
 
-asio::awaitable<Result<Lease>> Pool::Acquire(const std::string& key, const SpawnFn& spawn,
-                                             std::chrono::steady_clock::time_point deadline) {
+size_t Pool::CountNamespace(const std::string& ns) const {
+  auto it = ns_count_.find(ns);
+  return it == ns_count_.end() ? 0 : it->second;
+}
+
+size_t Pool::stem_cells(const std::string& kind) const {
+  auto it = kinds_.find(kind);
+  return it == kinds_.end() ? 0 : it->second.ready.size() + it->second.reserved;
+}
+
+size_t Pool::ready_stem_cells() const {
+  size_t n = 0;
+  for (const auto& [kind, k] : kinds_) n += k.ready.size();
+  return n;
+}
+
+asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const SpawnFn& spawn,
+                                             Clock::time_point deadline) {
+  const auto arrived = Clock::now();
+  bool counted_as_queued = false;
   for (;;) {
     if (shut_down_) co_return MakeError(ErrorCode::kUnavailable, "the invoker is shutting down");
-    auto found = entries_.find(key);
+    auto found = entries_.find(placement.key);
     const size_t count = found == entries_.end() ? 0 : found->second.size();
     if (found != entries_.end()) {
       for (auto& e : found->second) {
         if (!e.instance->busy && !e.retired && e.instance->alive()) {
           e.instance->busy = true;
-          co_return Lease{e.instance, false};
+          ++counters_.warm_starts;
+          co_return Lease{e.instance, false, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrived)};
         }
       }
     }
-    if (total_ >= options_.max_instances && count < options_.max_per_action) EvictOneIdle();
-    if (total_ < options_.max_instances && count < options_.max_per_action) {
-      auto spawned = spawn();
-      if (!spawned.ok()) co_return spawned.error();
-      auto instance = std::move(spawned).value();
-      instance->busy = true;
-      entries_[key].push_back(Entry{instance, false});
-      ++total_;
-      co_return Lease{std::move(instance), true};
+    // At the namespace's maximum, its own least recently used idle instance makes way.
+    while (count < options_.max_per_action && CountNamespace(placement.ns) >= options_.max_per_namespace &&
+           EvictOneIdle(placement.key, &placement.ns))
+      ++counters_.evicted_for_room;
+    if (count < options_.max_per_action && CountNamespace(placement.ns) < options_.max_per_namespace) {
+      // A stem cell of this kind hands its memory to the new instance.
+      std::shared_ptr<Instance> stem;
+      int64_t stem_mb = 0;
+      if (auto k = kinds_.find(placement.kind); k != kinds_.end()) {
+        while (!k->second.ready.empty() && !stem) {
+          StemCell cell = std::move(k->second.ready.front());
+          k->second.ready.pop_front();
+          used_mb_ -= cell.memory_mb;
+          if (cell.instance->alive()) {
+            stem = std::move(cell.instance);
+            stem_mb = cell.memory_mb;
+          } else {
+            cell.instance->Retire();
+          }
+        }
+      }
+      if (MakeRoom(placement.memory_mb, placement.key, true)) {
+        const auto queued = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrived);
+        auto spawned = spawn(stem);
+        if (stem) NotifyStemCellUsed();
+        if (!spawned.ok()) {
+          WakeWaiters();  // the stem cell's memory is free again
+          co_return spawned.error();
+        }
+        auto instance = std::move(spawned).value();
+        instance->busy = true;
+        entries_[placement.key].push_back(Entry{instance, placement.memory_mb, false});
+        key_ns_[placement.key] = placement.ns;
+        ++ns_count_[placement.ns];
+        ++total_;
+        used_mb_ += placement.memory_mb;
+        ++counters_.cold_starts;
+        if (stem && instance.get() == stem.get()) ++counters_.stem_cell_starts;
+        co_return Lease{std::move(instance), true, queued};
+      }
+      if (stem) {  // no room even so: the stem cell goes back, its booking with it
+        used_mb_ += stem_mb;
+        kinds_[placement.kind].ready.push_front(StemCell{std::move(stem), stem_mb});
+      }
     }
-    if (std::chrono::steady_clock::now() >= deadline)
+    if (waiters_.size() >= options_.max_queue || Clock::now() >= deadline) {
+      ++counters_.rejected;
       co_return MakeError(ErrorCode::kUnavailable,
-                          "no capacity to run the action: all instances are busy");
+                          fmt::format("no capacity to run the action now: {} calls waiting", waiters_.size()));
+    }
+    if (!counted_as_queued) {
+      ++counters_.queued;
+      counted_as_queued = true;
+    }
     asio::steady_timer wait(io_);
     wait.expires_at(deadline);
     auto it = waiters_.insert(waiters_.end(), &wait);
@@ -59,7 +125,7 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
   for (auto& e : found->second) {
     if (e.instance.get() != instance.get()) continue;
     instance->busy = false;
-    instance->last_used = std::chrono::steady_clock::now();
+    instance->last_used = Clock::now();
     if (e.retired || shut_down_ || !instance->alive()) Remove(key, instance.get());
     WakeWaiters();
     return;
@@ -74,17 +140,40 @@ void Pool::Remove(const std::string& key, const Instance* instance) {
   for (auto it = list.begin(); it != list.end(); ++it) {
     if (it->instance.get() != instance) continue;
     it->instance->Retire();
+    used_mb_ -= it->memory_mb;
     list.erase(it);
     --total_;
+    const std::string& ns = key_ns_[key];
+    if (--ns_count_[ns] == 0) ns_count_.erase(ns);
     break;
   }
-  if (list.empty()) entries_.erase(found);
+  if (list.empty()) {
+    entries_.erase(found);
+    key_ns_.erase(key);
+  }
 }
 
-bool Pool::EvictOneIdle() {
+bool Pool::MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_stem_cells) {
+  while (!Fits(needed)) {
+    if (EvictOneIdle(keep_key)) {
+      ++counters_.evicted_for_room;
+      continue;
+    }
+    if (may_evict_stem_cells && EvictOneStemCell()) {
+      ++counters_.evicted_stem_cells;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+bool Pool::EvictOneIdle(const std::string& keep_key, const std::string* only_ns) {
   const std::string* lru_key = nullptr;
   const Instance* lru = nullptr;
   for (const auto& [key, list] : entries_) {
+    if (key == keep_key) continue;
+    if (only_ns && key_ns_[key] != *only_ns) continue;
     for (const auto& e : list) {
       if (e.instance->busy) continue;
       if (!lru || e.instance->last_used < lru->last_used) {
@@ -99,14 +188,91 @@ bool Pool::EvictOneIdle() {
   return true;
 }
 
+bool Pool::EvictOneStemCell() {
+  // From the kind with the most ready stem cells: it can best spare one.
+  Kind* richest = nullptr;
+  for (auto& [kind, k] : kinds_)
+    if (!k.ready.empty() && (!richest || k.ready.size() > richest->ready.size())) richest = &k;
+  if (!richest) return false;
+  StemCell cell = std::move(richest->ready.back());
+  richest->ready.pop_back();
+  used_mb_ -= cell.memory_mb;
+  cell.instance->Retire();
+  NotifyStemCellUsed();
+  return true;
+}
+
+bool Pool::ReserveStemCell(const std::string& kind, int64_t memory_mb) {
+  if (shut_down_) return false;
+  // Stem cells may displace idle instances (they serve every future cold start) but never
+  // another stem cell, nor anything busy.
+  if (!MakeRoom(memory_mb, std::string(), false)) return false;
+  used_mb_ += memory_mb;
+  ++kinds_[kind].reserved;
+  return true;
+}
+
+void Pool::AddStemCell(const std::string& kind, int64_t memory_mb, std::shared_ptr<Instance> instance) {
+  Kind& k = kinds_[kind];
+  HOTROD_CHECK(k.reserved > 0);
+  --k.reserved;
+  if (shut_down_ || !instance->alive()) {
+    used_mb_ -= memory_mb;
+    instance->Retire();
+    return;
+  }
+  k.ready.push_back(StemCell{std::move(instance), memory_mb});
+  WakeWaiters();  // a waiting cold call of this kind may take it
+}
+
+void Pool::CancelStemCell(const std::string& kind, int64_t memory_mb) {
+  Kind& k = kinds_[kind];
+  HOTROD_CHECK(k.reserved > 0);
+  --k.reserved;
+  used_mb_ -= memory_mb;
+  WakeWaiters();
+}
+
+void Pool::RetireStemCells() {
+  for (auto& [kind, k] : kinds_) {
+    for (auto& cell : k.ready) {
+      used_mb_ -= cell.memory_mb;
+      cell.instance->Retire();
+    }
+    k.ready.clear();
+  }
+  WakeWaiters();
+}
+
+void Pool::NotifyStemCellUsed() {
+  // Posted, never called inline: the listener may reserve room, which must not happen in the
+  // middle of a placement.
+  if (on_stem_cell_used_) asio::post(io_, on_stem_cell_used_);
+}
+
 void Pool::WakeWaiters() {
   for (auto* w : waiters_) w->cancel();
 }
 
 void Pool::RetirePrefix(const std::string& prefix) {
+  RetireWhere([&prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; });
+}
+
+size_t Pool::KillRetiredBusy() {
+  size_t n = 0;
+  for (auto& [key, list] : entries_)
+    for (auto& e : list)
+      if (e.retired && e.instance->busy && e.instance->alive()) {
+        e.instance->Retire();  // the call in flight ends as a crash; Release() drops it
+        ++n;
+      }
+  return n;
+}
+
+void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
   std::vector<std::pair<std::string, const Instance*>> idle;
   for (auto& [key, list] : entries_) {
-    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!retire(key)) continue;
     for (auto& e : list) {
       e.retired = true;
       if (!e.instance->busy) idle.emplace_back(key, e.instance.get());
@@ -120,6 +286,7 @@ void Pool::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   sweep_timer_.cancel();
+  RetireStemCells();
   RetirePrefix("");
 }
 
@@ -133,15 +300,31 @@ void Pool::ScheduleSweep() {
 }
 
 void Pool::Sweep() {
-  const auto cutoff = std::chrono::steady_clock::now() - options_.idle_keep_alive;
+  const auto cutoff = Clock::now() - options_.idle_keep_alive;
   std::vector<std::pair<std::string, const Instance*>> stale;
   for (const auto& [key, list] : entries_)
     for (const auto& e : list)
       if (!e.instance->busy && (e.instance->last_used < cutoff || !e.instance->alive()))
         stale.emplace_back(key, e.instance.get());
   for (const auto& [key, inst] : stale) Remove(key, inst);
-  if (!stale.empty()) {
-    spdlog::debug("pool: evicted {} idle instances", stale.size());
+  counters_.expired += stale.size();
+  // A stem cell that died (its runtime crashed while waiting) is replaced.
+  bool stem_lost = false;
+  for (auto& [kind, k] : kinds_) {
+    for (auto it = k.ready.begin(); it != k.ready.end();) {
+      if (it->instance->alive()) {
+        ++it;
+        continue;
+      }
+      used_mb_ -= it->memory_mb;
+      it->instance->Retire();
+      it = k.ready.erase(it);
+      stem_lost = true;
+    }
+  }
+  if (stem_lost) NotifyStemCellUsed();
+  if (!stale.empty() || stem_lost) {
+    spdlog::debug("pool: {} idle instances past the keep-alive removed", stale.size());
     WakeWaiters();
   }
 }

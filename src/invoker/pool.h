@@ -1,17 +1,31 @@
-// Pool: the invoker's warm instances, per action revision, and the capacity they may use.
+// Pool: the invoker's instances — warm ones per action revision and pre-started generic "stem
+// cells" per runtime kind — and the memory budget they share.
 //
 // Contract:
 //  - Owned by the invoker's io_context thread; no method is thread-safe.
-//  - Acquire() hands out an idle, initialised instance of `key` (warm) or, when capacity allows,
-//    a freshly spawned one (cold: the caller initialises it). At capacity it first evicts the
-//    least recently used idle instance of another key, then waits for a release until the
-//    deadline, then fails with kUnavailable.
+//  - Every instance the pool holds counts its memory limit against `memory_budget_mb`: warm
+//    instances (idle or busy), stem cells, and stem cells being started (reservations).
+//  - Acquire() hands out an idle, initialised instance of the request's key (warm). Otherwise,
+//    below the per-action and per-namespace maxima (at the namespace's maximum, its own least
+//    recently used idle instance goes first), it makes room for a new one: the stem cell
+//    it may take gives its memory back first, then idle instances of other keys go, least
+//    recently used first, then stem cells of other kinds; busy instances are never evicted.
+//    With room it calls `spawn` (with a stem cell of the request's kind, or null) and returns
+//    the result as a cold lease (the caller initialises it). Without room it waits in a bounded
+//    queue (max_queue callers) until a release or eviction frees some, or the deadline; a full
+//    queue or the deadline fails with kUnavailable ("no capacity to run the action now: ...").
 //  - Every acquired instance goes back through Release() exactly once. Dead or retired
 //    instances are dropped there; live ones become idle.
-//  - Idle instances older than the keep-alive are torn down by a periodic sweep.
+//  - Idle instances older than the keep-alive are torn down by a periodic sweep (stem cells
+//    stay: they are the runtime's, not an action's).
+//  - Stem cells: ReserveStemCell() books room for one (evicting idle LRU instances if needed,
+//    never busy ones, never another stem cell), AddStemCell() turns the booking into a ready
+//    stem cell, CancelStemCell() returns it. RetireStemCells() drops every ready one.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -27,54 +41,124 @@
 namespace hotrod {
 
 struct PoolOptions {
-  size_t max_instances = 64;   // across all actions
-  size_t max_per_action = 16;  // instances of one action revision
+  int64_t memory_budget_mb = 4096;  // all instances' memory limits together
+  size_t max_per_action = 16;       // instances of one action revision
+  size_t max_per_namespace = 64;    // instances of all actions of one namespace
+  size_t max_queue = 256;           // calls that may wait for capacity at once; 0: none waits
   std::chrono::milliseconds idle_keep_alive{10 * 60 * 1000};
   std::chrono::milliseconds sweep_interval{30 * 1000};
+};
+
+// What the pool has done so far (exposed on GET /metrics, docs/operations.md).
+struct PoolCounters {
+  uint64_t warm_starts = 0;
+  uint64_t cold_starts = 0;          // instances made for a call (stem cell or fresh)
+  uint64_t stem_cell_starts = 0;     // of which took over a stem cell
+  uint64_t evicted_for_room = 0;     // idle instances evicted to make room (LRU)
+  uint64_t evicted_stem_cells = 0;   // stem cells evicted to make room for a call
+  uint64_t expired = 0;              // idle instances past the keep-alive
+  uint64_t rejected = 0;             // calls refused: queue full or waited until the deadline
+  uint64_t queued = 0;               // calls that had to wait for capacity
+};
+
+struct Placement {
+  std::string key;   // action revision
+  std::string ns;    // namespace (per-namespace maximum)
+  std::string kind;  // runtime kind (resolved), for stem cells
+  int64_t memory_mb = 256;
 };
 
 struct Lease {
   std::shared_ptr<Instance> instance;
   bool cold = false;  // true: spawned for this call, not yet initialised
+  std::chrono::microseconds queued{0};  // time spent waiting for capacity
 };
 
-using SpawnFn = std::function<Result<std::shared_ptr<Instance>>()>;
+// Makes the instance of a cold start. `stem_cell` is a ready generic instance of the
+// placement's kind (the pool no longer holds it) or null; spawn may use it or boot a new one.
+using SpawnFn = std::function<Result<std::shared_ptr<Instance>>(std::shared_ptr<Instance> stem_cell)>;
 
 class Pool {
  public:
   Pool(asio::io_context& io, PoolOptions options);
   ~Pool();
 
-  asio::awaitable<Result<Lease>> Acquire(const std::string& key, const SpawnFn& spawn,
+  asio::awaitable<Result<Lease>> Acquire(const Placement& placement, const SpawnFn& spawn,
                                          std::chrono::steady_clock::time_point deadline);
   void Release(const std::string& key, std::shared_ptr<Instance> instance);
 
   // Tears down idle instances of every key starting with `prefix`; busy ones are torn down
   // when released. Used when an action is updated or deleted.
   void RetirePrefix(const std::string& prefix);
+  // Tears down idle instances of every key for which `retire(key)` is true; busy ones are torn
+  // down when released (runtime updates: keys of an old runtime version).
+  void RetireWhere(const std::function<bool(const std::string&)>& retire);
+  // Kills the busy instances already retired (their calls fail): bounds how long instances of
+  // an old runtime version live. Returns how many.
+  size_t KillRetiredBusy();
   // Tears down everything (idle now, busy on release) and stops the sweep.
   void Shutdown();
+  bool shut_down() const { return shut_down_; }
+
+  // --- stem cells ---
+  bool ReserveStemCell(const std::string& kind, int64_t memory_mb);
+  void AddStemCell(const std::string& kind, int64_t memory_mb, std::shared_ptr<Instance> instance);
+  void CancelStemCell(const std::string& kind, int64_t memory_mb);
+  void RetireStemCells();
+  // Ready stem cells of every kind.
+  size_t ready_stem_cells() const;
+  // Ready plus reserved stem cells of `kind`.
+  size_t stem_cells(const std::string& kind) const;
+  // Posted to the io_context whenever a stem cell was taken or evicted.
+  void set_on_stem_cell_used(std::function<void()> fn) { on_stem_cell_used_ = std::move(fn); }
 
   size_t total_instances() const { return total_; }
   size_t idle_instances() const;
+  size_t waiting() const { return waiters_.size(); }
+  int64_t used_mb() const { return used_mb_; }
+  const PoolOptions& options() const { return options_; }
+  const PoolCounters& counters() const { return counters_; }
 
  private:
   struct Entry {
     std::shared_ptr<Instance> instance;
+    int64_t memory_mb = 0;
     bool retired = false;
   };
+  struct StemCell {
+    std::shared_ptr<Instance> instance;
+    int64_t memory_mb = 0;
+  };
+  struct Kind {
+    std::deque<StemCell> ready;
+    size_t reserved = 0;
+  };
   void Remove(const std::string& key, const Instance* instance);
-  bool EvictOneIdle();
+  // Frees memory until `needed` MB fit, evicting idle LRU instances (not of `keep_key`) and,
+  // when `may_evict_stem_cells`, stem cells. True when the room is there.
+  bool MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_stem_cells);
+  // Evicts the least recently used idle instance not of `keep_key` (and of `*only_ns` if set).
+  bool EvictOneIdle(const std::string& keep_key, const std::string* only_ns = nullptr);
+  bool EvictOneStemCell();
+  bool Fits(int64_t mb) const { return used_mb_ + mb <= options_.memory_budget_mb; }
+  size_t CountNamespace(const std::string& ns) const;
   void WakeWaiters();
+  void NotifyStemCellUsed();
   void ScheduleSweep();
   void Sweep();
 
   asio::io_context& io_;
   PoolOptions options_;
   std::unordered_map<std::string, std::vector<Entry>> entries_;
+  std::unordered_map<std::string, std::string> key_ns_;  // key -> namespace
+  std::unordered_map<std::string, size_t> ns_count_;      // namespace -> instances
+  std::unordered_map<std::string, Kind> kinds_;           // runtime kind -> stem cells
   size_t total_ = 0;
+  int64_t used_mb_ = 0;
+  PoolCounters counters_;
   std::list<asio::steady_timer*> waiters_;
   asio::steady_timer sweep_timer_;
+  std::function<void()> on_stem_cell_used_;
   bool shut_down_ = false;
 };
 

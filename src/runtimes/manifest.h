@@ -46,7 +46,9 @@ class RuntimeManifest {
   static RuntimeManifest Embedded();
 
   // The runtime for an exact kind ("python:3.11") or an alias ("python:default"); nullptr if
-  // the kind is unknown. The pointer stays valid as long as this manifest lives.
+  // the kind is unknown. The pointer stays valid as long as this manifest lives and is not
+  // replaced (SIGHUP replaces the server's manifest in place, on the event-loop thread: never
+  // keep a pointer across a suspension).
   const RuntimeSpec* Resolve(std::string_view kind) const;
 
   // The concrete kinds, in manifest order (aliases excluded).

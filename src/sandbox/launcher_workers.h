@@ -25,12 +25,14 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "sandbox/cgroup/cgroup.h"
+#include "sandbox/uid_range.h"
 
 namespace hotrod {
 
-// Teardown taken off the launch path by one background thread per launcher: reaping an
-// instance's init (already a zombie) and removing its (empty) cgroup — rmdir in every v1
-// hierarchy, ~100 us — after the instance's destructor has killed it and returned its uid.
+// Teardown taken off the caller's path (the event loop) by one background thread per launcher:
+// the cgroup kill (v1 freeze/kill/thaw can stall ~200 ms), reaping the instance's init (already
+// killed), removing its cgroup (rmdir in every v1 hierarchy) and returning its uid once the
+// cgroup is empty.
 // Stop() finishes every pending job and joins; afterwards Post() refuses (the caller then tears
 // down inline). Holds no cgroup pool: pre-creating cgroups in the background measured slower
 // end to end on a loaded 2-core v1 host (likely contention with the launch path in the kernel).
@@ -40,6 +42,7 @@ class InstanceReaper {
     pid_t pid;
     UniqueFd pidfd;  // kept until reaped: the pid cannot be reused before
     std::unique_ptr<Cgroup> cgroup;
+    UidLease uid;  // returned once the cgroup is empty; retired if it cannot be emptied
   };
 
   InstanceReaper() : thread_([this] { Run(); }) {}
@@ -65,6 +68,24 @@ class InstanceReaper {
     return true;
   }
 
+  // Empties the (already killed) instance's cgroup, reaps its init, removes the cgroup and
+  // returns the uid, or retires the uid when the cgroup could not be emptied. Runs on the
+  // reaper's thread, or inline when the reaper is stopped.
+  static void Finish(Job job) {
+    const Status killed = job.cgroup->KillAll();
+    int status = 0;
+    while (::waitpid(job.pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+    if (auto s = job.cgroup->Destroy(); !s.ok())
+      spdlog::warn("sandbox {}: removing cgroup {}: {}", job.pid, job.cgroup->path(), s.error().message);
+    if (!killed.ok()) {
+      // Something of this instance may still run as its uid: never hand that uid out again.
+      spdlog::error("sandbox {}: could not empty cgroup {} ({}); uid {} retired", job.pid, job.cgroup->path(),
+                    killed.error().message, job.uid.uid());
+      job.uid.Retire();
+    }
+  }
+
  private:
   void Run() {
     std::unique_lock lock(mu_);
@@ -80,14 +101,6 @@ class InstanceReaper {
       if (stop_) return;  // only once every posted job is done
       cv_.wait(lock);
     }
-  }
-
-  static void Finish(Job job) {
-    int status = 0;
-    while (::waitpid(job.pid, &status, __WALL) < 0 && errno == EINTR) {
-    }
-    if (auto s = job.cgroup->Destroy(); !s.ok())
-      spdlog::warn("sandbox {}: removing cgroup {}: {}", job.pid, job.cgroup->path(), s.error().message);
   }
 
   std::mutex mu_;

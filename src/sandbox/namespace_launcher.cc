@@ -1,5 +1,6 @@
 #include "sandbox/namespace_launcher.h"
 #include "sandbox/launcher_workers.h"
+#include "sandbox/attach_mount.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -8,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -273,8 +275,9 @@ namespace {
 class NamespaceInstance final : public SandboxInstance {
  public:
   NamespaceInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, UidLease uid,
-                    std::shared_ptr<InstanceReaper> reaper)
-      : pid_(pid),
+                    std::shared_ptr<InstanceReaper> reaper, CgroupLimits limits)
+      : limits_(limits),
+        pid_(pid),
         pidfd_(std::move(pidfd)),
         cgroup_(std::move(cgroup)),
         uid_(std::move(uid)),
@@ -282,38 +285,42 @@ class NamespaceInstance final : public SandboxInstance {
 
   ~NamespaceInstance() override {
     Kill();
-    // When the cgroup is empty and the init already a zombie (it becomes one only after the
-    // kernel has killed the rest of its pid namespace), nothing of the instance runs any more:
-    // the uid goes back now (uid_'s destructor); reaping and removing the cgroup happen in the
-    // background. Otherwise all of it happens here, as before.
-    if (emptied_ && !reaped_ && reaper_ && InitIsZombie() &&
-        reaper_->Post({pid_, std::move(pidfd_), std::move(cgroup_)}))
-      return;
-    Reap();
-    if (auto s = cgroup_->Destroy(); !s.ok())
-      spdlog::warn("sandbox {}: removing cgroup {}: {}", pid_, cgroup_->path(), s.error().message);
-    if (!emptied_) {
-      // Something of this instance may still run as its uid: never hand that uid out again.
-      spdlog::error("sandbox {}: could not empty cgroup {}; uid {} retired", pid_, cgroup_->path(), uid_.uid());
-      uid_.Retire();
-    }
+    // The cgroup kill (v1: freeze, kill, thaw; can stall ~200 ms), the reap, the cgroup's
+    // removal and the uid's return run on the launcher's background thread, off the caller's
+    // (the event loop's) path. The uid goes back only once the cgroup is empty.
+    if (reaper_ && reaper_->Post({pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)})) return;
+    InstanceReaper::Finish({pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)});
   }
 
   pid_t pid() const override { return pid_; }
 
   void Kill() override {
-    if (emptied_) return;
+    if (killed_) return;
+    killed_ = true;
     // Killing the namespace's init makes the kernel kill everything else in the pid namespace;
-    // the cgroup kill is the second, independent layer.
+    // its pidfd turns readable once the init is a zombie, which happens only after the rest of
+    // the namespace is gone. The cgroup kill, the second, independent layer, runs at teardown
+    // on the launcher's background thread (destructor).
     ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    if (auto s = cgroup_->KillAll(); !s.ok()) {
-      spdlog::warn("sandbox {}: cgroup kill failed: {}", pid_, s.error().message);
-      return;
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    while (::poll(&p, 1, 200) < 0 && errno == EINTR) {
     }
-    emptied_ = true;
   }
 
   bool MemoryLimitHit() const override { return cgroup_->OomKilled(); }
+
+  Status AttachReadOnly(const std::string& source, const std::string& target) override {
+    if (killed_) return MakeError(ErrorCode::kUnavailable, "attach code: the instance was killed");
+    return AttachReadOnlyTree(pidfd_.get(), source, target);
+  }
+
+  Status ResizeMemory(int64_t memory_mb) override {
+    CgroupLimits limits = limits_;
+    limits.memory_mb = memory_mb;
+    if (Status s = cgroup_->Resize(limits); !s.ok()) return s;
+    limits_ = limits;
+    return Status::Ok();
+  }
 
   // v1: moves the (still waiting) child into its cgroup before it is released.
   Status Attach() { return cgroup_->AddProcess(pid_); }
@@ -338,12 +345,13 @@ class NamespaceInstance final : public SandboxInstance {
   }
 
  private:
+  CgroupLimits limits_;
   const pid_t pid_;
   UniqueFd pidfd_;
   std::unique_ptr<Cgroup> cgroup_;
   UidLease uid_;
   std::shared_ptr<InstanceReaper> reaper_;  // null: teardown inline
-  bool emptied_ = false;
+  bool killed_ = false;
   bool reaped_ = false;
   int wait_status_ = 0;
 };
@@ -459,7 +467,7 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const Sandbox
   // From here the instance owns child, cgroup and uid: any return below undoes all of them, and
   // its destruction (kill + reap) comes before that of ctx, plan and the stack the child uses.
   auto instance = std::make_unique<NamespaceInstance>(static_cast<pid_t>(pid), UniqueFd(pidfd),
-                                                      std::move(cgroup).value(), std::move(uid).value(), reaper_);
+                                                      std::move(cgroup).value(), std::move(uid).value(), reaper_, limits);
   sync_read.reset();
   status_write.reset();
   sp_child.reset();

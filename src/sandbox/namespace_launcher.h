@@ -39,12 +39,12 @@
 //    filter immutable, the netns pool locks). It must be called from threads in the server's
 //    own network namespace. Instances follow sandbox.h: one owner, not thread-safe.
 //  - Instances: Kill() SIGKILLs the namespace's init (the kernel then kills the whole pid
-//    namespace) and kills the cgroup as a group; the destructor also reaps, removes the cgroup and
-//    returns the uid (or retires it if the cgroup could not be emptied). Nothing of an instance
-//    survives it (setsid or double fork included). When the cgroup is empty and the init already
-//    a zombie (so the whole pid namespace is gone), the destructor returns the uid at once and
-//    leaves the reap and the cgroup's removal to a background thread of the launcher, whose
-//    destructor finishes all such pending work.
+//    namespace) and waits (bounded) until the init is a zombie, i.e. the namespace is empty. The
+//    destructor hands the rest to a background thread of the launcher: the cgroup kill as a
+//    second, independent layer (v1's freeze/kill/thaw can stall ~200 ms, so never on the event
+//    loop), the reap, the cgroup's removal, and the uid's return (or its retirement when the
+//    cgroup could not be emptied). Nothing of an instance survives it (setsid or double fork
+//    included). The launcher's destructor finishes all such pending work.
 //  - The child dies with the thread that launched it (PR_SET_PDEATHSIG): launch from long-lived
 //    threads. CgroupManager::CleanupStale() at server start removes what a crashed server left.
 //  - Bind-mount sources (and the run dir) are resolved by the child as its unprivileged host uid:

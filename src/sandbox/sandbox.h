@@ -53,6 +53,19 @@ class SandboxInstance {
   // True once the kernel's OOM killer acted inside the instance (memory limit reached).
   virtual bool MemoryLimitHit() const { return false; }
 
+  // --- Pool area: taking over a pre-started instance ("stem cell", docs/runtimes.md) ---
+  // Mounts host `source` read-only at `target` inside the running instance (attach_mount.h).
+  // kUnavailable where the sandbox cannot (then the pool boots a fresh instance instead).
+  virtual Status AttachReadOnly(const std::string& source, const std::string& target) {
+    (void)source, (void)target;
+    return MakeError(ErrorCode::kUnavailable, "this sandbox cannot attach code to a running instance");
+  }
+  // Sets the instance's memory limit (and the memory-proportional CPU share) to `memory_mb`.
+  virtual Status ResizeMemory(int64_t memory_mb) {
+    (void)memory_mb;
+    return MakeError(ErrorCode::kUnavailable, "this sandbox cannot change a running instance's limits");
+  }
+
   // The parent's ends of the instance's channels. The caller takes ownership once.
   UniqueFd control;    // socketpair end; the child sees the other end as fd 3
   UniqueFd stdout_fd;  // read end of the child's stdout

@@ -4,6 +4,7 @@
 // length-prefixed (4-byte big-endian) JSON frames. Requests and replies strictly alternate:
 //   {"op":"init", ...} -> {"ok":true} | {"ok":false,"error":...}      (once)
 //   {"op":"run", ...}  -> {"ok":true,"result":{...}} | {"ok":false,...} (many times)
+//   {"op":"ping"}      -> {"ok":true}   (any time before init: the shim is up; stem cells)
 // Before every run reply the sentinel line is written to stdout and stderr, after everything the
 // function wrote, so the invoker can cut the log streams per activation.
 //
@@ -146,6 +147,12 @@ function handle(text) {
     return send({ ok: false, error: 'Malformed request: not a JSON object.' });
   }
   if (msg.op === 'run') return run(msg);
+  if (msg.op === 'ping') {
+    // A stem cell warms the init path (module wrapper, compiler) on a throw-away module, so
+    // that the real init compiles only the user's code.
+    if (msg.warm === true && !entry) compileInline('function main() { return {}; }', '/tmp/.hotrod-warm.js', ['main', 'handler']);
+    return send({ ok: true });
+  }
   if (msg.op === 'init') {
     init(msg).then(send, (e) => send({ ok: false, error: `Initialization has failed due to: ${describe(e)}` }));
     return;
@@ -182,7 +189,10 @@ function isPlainIdentifier(name) {
 // Module#_compile returns what the module wrapper returns. `module.constructor` is the Module
 // class: using it spares loading the public 'module' and 'vm' modules.
 function loadInline(file, names) {
-  let src = fs.readFileSync(file, 'utf8');
+  return compileInline(fs.readFileSync(file, 'utf8'), file, names);
+}
+
+function compileInline(src, file, names) {
   if (src.startsWith('#!')) src = '//' + src.slice(2);  // a hashbang is only legal at offset 0
   const lookups = names.filter(isPlainIdentifier)
     .map((n) => `${JSON.stringify(n)}: typeof ${n} === 'undefined' ? undefined : ${n}`).join(', ');

@@ -4,6 +4,7 @@
 # length-prefixed (4-byte big-endian) JSON frames. Requests and replies strictly alternate:
 #   {"op":"init", ...} -> {"ok":true} | {"ok":false,"error":...}      (once)
 #   {"op":"run", ...}  -> {"ok":true,"result":{...}} | {"ok":false,...} (many times)
+#   {"op":"ping"}      -> {"ok":true}   (any time before init: the shim is up; stem cells)
 # Before every run reply the sentinel line is written to stdout and stderr, after everything the
 # function wrote, so the invoker can cut the log streams per activation.
 #
@@ -365,6 +366,8 @@ def main():
             send(text)
         elif op == "init":
             reply(init(msg))
+        elif op == "ping":
+            reply({"ok": True})
         else:
             reply({"ok": False, "error": f"Unknown op {op!r}."})
 

@@ -481,3 +481,42 @@ TEST_F(CgroupFakeV1, CleanupStaleUnitesLeftoversOfAllHierarchies) {
 
 }  // namespace
 }  // namespace hotrod
+
+namespace hotrod {
+namespace {
+
+// Pool area: a stem cell's cgroup takes the action's memory limit and CPU share.
+TEST_F(CgroupFakeV2, ResizeSetsMemoryAndCpuClearingTheBurstFirst) {
+  fake_->files["cpu.max.burst"] = "0\n";
+  auto m = Open();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto cg = (*m)->Create("stem", CgroupLimits{256, 32, 100});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  fake_->writes.clear();
+  ASSERT_TRUE((*cg)->Resize(CgroupLimits{128, 32, 100}).ok());
+  EXPECT_EQ(Get("hotrod/stem/memory.max"), "134217728");
+  EXPECT_EQ(Get("hotrod/stem/cpu.max"), "10000 100000");
+  EXPECT_EQ(Get("hotrod/stem/cpu.max.burst"), "10000");
+  ASSERT_EQ(fake_->writes.size(), 4u);
+  EXPECT_NE(fake_->writes[1].find("cpu.max.burst=0"), std::string::npos) << fake_->writes[1];
+  EXPECT_NE(fake_->writes[2].find("cpu.max=10000 100000"), std::string::npos) << fake_->writes[2];
+  EXPECT_FALSE((*cg)->Resize(CgroupLimits{0, 32, 100}).ok()) << "limits are validated";
+}
+
+TEST_F(CgroupFakeV1, ResizeSetsMemoryMemswAndCpu) {
+  auto cg = manager_->Create("stem", CgroupLimits{256, 32, 100});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  // Shrinking: memory first, then memsw.
+  ASSERT_TRUE((*cg)->Resize(CgroupLimits{128, 32, 100}).ok());
+  EXPECT_EQ(FakeCgroupFs::Get(Dir("memory", "stem") + "/memory.limit_in_bytes"), "134217728");
+  EXPECT_EQ(FakeCgroupFs::Get(Dir("memory", "stem") + "/memory.memsw.limit_in_bytes"), "134217728");
+  EXPECT_EQ(FakeCgroupFs::Get(Dir("cpu", "stem") + "/cpu.cfs_quota_us"), "10000");
+  // A kernel refusal is reported with the file's name.
+  fake_->reject["cpu.cfs_quota_us"] = EINVAL;
+  auto refused = (*cg)->Resize(CgroupLimits{512, 32, 100});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("cpu.cfs_quota_us"), std::string::npos) << refused.error().message;
+}
+
+}  // namespace
+}  // namespace hotrod

@@ -283,3 +283,37 @@ Status V1Cgroup::Destroy() {
 }
 
 }  // namespace hotrod
+
+namespace hotrod {
+
+Status V1Cgroup::Resize(const CgroupLimits& limits) {
+  if (Status s = ValidateLimits(limits); !s.ok()) return s;
+  const std::string bytes = std::to_string(limits.memory_mb << 20);
+  const std::string limit = JoinCgroupPath(dirs_[kV1Memory], "memory.limit_in_bytes");
+  const std::string memsw = JoinCgroupPath(dirs_[kV1Memory], "memory.memsw.limit_in_bytes");
+  const bool has_memsw = fs_->Exists(memsw);
+  // The kernel wants memsw >= memory at every step: shrinking writes memory first, growing
+  // memsw first. Not knowing the old value, try the shrink order and fall back to the other.
+  Status first = fs_->Write(limit, bytes);
+  if (first.ok()) {
+    if (has_memsw) {
+      if (Status s = fs_->Write(memsw, bytes); !s.ok()) return s;
+    }
+  } else {
+    if (!has_memsw) return first;
+    if (Status s = fs_->Write(memsw, bytes); !s.ok()) return s;
+    if (Status s = fs_->Write(limit, bytes); !s.ok()) return s;
+  }
+  // The burst may not exceed the quota: clear it, set the quota, then the burst again.
+  const std::string quota = std::to_string(CpuQuotaMicros(limits));
+  const std::string burst = JoinCgroupPath(dirs_[kV1Cpu], "cpu.cfs_burst_us");
+  const bool has_burst = fs_->Exists(burst);
+  if (has_burst) {
+    if (Status s = fs_->Write(burst, "0"); !s.ok()) return s;
+  }
+  if (Status s = fs_->Write(JoinCgroupPath(dirs_[kV1Cpu], "cpu.cfs_quota_us"), quota); !s.ok()) return s;
+  if (has_burst) return fs_->Write(burst, quota);
+  return Status::Ok();
+}
+
+}  // namespace hotrod

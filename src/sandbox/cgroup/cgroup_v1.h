@@ -60,6 +60,7 @@ class V1Cgroup final : public Cgroup {
   Status KillAll() override;
   bool OomKilled() const override;
   Result<int64_t> ProcessCount() const override;
+  Status Resize(const CgroupLimits& limits) override;
   const std::string& path() const override { return dirs_[kV1Memory]; }
   Status Destroy() override;
 

@@ -257,3 +257,24 @@ Status V2Cgroup::Destroy() {
 }
 
 }  // namespace hotrod
+
+namespace hotrod {
+
+Status V2Cgroup::Resize(const CgroupLimits& limits) {
+  if (Status s = ValidateLimits(limits); !s.ok()) return s;
+  const std::string quota = std::to_string(CpuQuotaMicros(limits));
+  if (Status s = fs_->Write(JoinCgroupPath(path_, "memory.max"), std::to_string(limits.memory_mb << 20)); !s.ok())
+    return s;
+  // The burst may not exceed the quota: clear it, set the quota, then the burst again.
+  const std::string burst = JoinCgroupPath(path_, "cpu.max.burst");
+  const bool has_burst = fs_->Exists(burst);
+  if (has_burst) {
+    if (Status s = fs_->Write(burst, "0"); !s.ok()) return s;
+  }
+  if (Status s = fs_->Write(JoinCgroupPath(path_, "cpu.max"), fmt::format("{} {}", quota, kCpuPeriodMicros)); !s.ok())
+    return s;
+  if (has_burst) return fs_->Write(burst, quota);
+  return Status::Ok();
+}
+
+}  // namespace hotrod

@@ -56,6 +56,7 @@ class V2Cgroup final : public Cgroup {
   Status KillAll() override;
   bool OomKilled() const override;
   Result<int64_t> ProcessCount() const override;
+  Status Resize(const CgroupLimits& limits) override;
   const std::string& path() const override { return path_; }
   Status Destroy() override;
 

@@ -1,0 +1,387 @@
+// Pool policy with fake sandboxes: warm reuse, scale-out, maxima, LRU eviction under the memory
+// budget, busy instances never evicted, the bounded queue, stem cells and their replenishment.
+#include "invoker/pool.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "invoker/frame.h"
+#include "invoker/stem_cells.h"
+
+namespace hotrod {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A sandbox without a process: real channels whose far ends a thread serves like a shim that
+// answers every request with {"ok":true}.
+class FakeSandbox final : public SandboxInstance {
+ public:
+  FakeSandbox() {
+    int sp[2], out[2], err[2];
+    HOTROD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    HOTROD_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0);
+    control.reset(sp[0]);
+    peer_ = sp[1];
+    stdout_fd.reset(out[0]);
+    stderr_fd.reset(err[0]);
+    out_w_ = out[1];
+    err_w_ = err[1];
+    server_ = std::thread([this] { Serve(); });
+  }
+  ~FakeSandbox() override {
+    Kill();
+    server_.join();
+    ::close(peer_);
+    ::close(out_w_);
+    ::close(err_w_);
+  }
+  pid_t pid() const override { return 1; }
+  void Kill() override {
+    if (!killed_.exchange(true)) ::shutdown(peer_, SHUT_RDWR);
+  }
+
+ private:
+  void Serve() {
+    std::string buf;
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::read(peer_, chunk, sizeof chunk);
+      if (n <= 0) return;
+      buf.append(chunk, static_cast<size_t>(n));
+      while (buf.size() >= 4) {
+        const uint32_t len = DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf.data()));
+        if (buf.size() < 4 + len) break;
+        buf.erase(0, 4 + len);
+        std::string reply;
+        AppendFrame(reply, R"({"ok":true})");
+        if (::write(peer_, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
+      }
+    }
+  }
+  int peer_ = -1, out_w_ = -1, err_w_ = -1;
+  std::atomic<bool> killed_{false};
+  std::thread server_;
+};
+
+std::shared_ptr<Instance> MakeInstance(asio::io_context& io) {
+  auto instance = std::make_shared<Instance>(io, std::make_unique<FakeSandbox>(), "nodejs:20", 1 << 16);
+  instance->Start();
+  return instance;
+}
+
+class FakeLauncher final : public Launcher {
+ public:
+  bool isolates_filesystem() const override { return false; }
+  Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
+    ++launches;
+    if (fail) return MakeError(ErrorCode::kInternal, "launch refused by the test");
+    return std::unique_ptr<SandboxInstance>(std::make_unique<FakeSandbox>());
+  }
+  std::atomic<int> launches{0};
+  std::atomic<bool> fail{false};
+};
+
+class PoolTest : public ::testing::Test {
+ protected:
+  PoolOptions Options(int64_t budget_mb) {
+    PoolOptions o;
+    o.memory_budget_mb = budget_mb;
+    o.max_queue = 0;
+    return o;
+  }
+
+  // One Acquire in flight; heap-held because the coroutine may outlive the helper's frame.
+  struct Call {
+    Placement placement;
+    SpawnFn spawn;
+    std::optional<Result<Lease>> out;
+    std::shared_ptr<Instance> stem_seen;
+  };
+
+  std::shared_ptr<Call> StartAcquire(Pool& pool, const Placement& p, std::chrono::milliseconds limit = 50ms) {
+    auto call = std::make_shared<Call>();
+    call->placement = p;
+    Call* raw = call.get();
+    call->spawn = [this, raw](std::shared_ptr<Instance> stem) -> Result<std::shared_ptr<Instance>> {
+      raw->stem_seen = stem;
+      if (stem) return stem;
+      return MakeInstance(io_);
+    };
+    asio::co_spawn(io_, [&pool, call]() -> asio::awaitable<void> {
+      call->out = co_await pool.Acquire(call->placement, call->spawn, std::chrono::steady_clock::now() + 10s);
+    }, asio::detached);
+    io_.restart();
+    io_.run_for(limit);
+    return call;
+  }
+
+  // Runs Acquire to completion (or until `limit` of io time passes: it is waiting).
+  std::optional<Result<Lease>> AcquireNow(Pool& pool, const Placement& p, std::chrono::milliseconds limit = 50ms,
+                                          std::shared_ptr<Instance>* stem_seen = nullptr) {
+    auto call = StartAcquire(pool, p, limit);
+    if (stem_seen) *stem_seen = call->stem_seen;
+    return call->out;
+  }
+
+  static Placement P(std::string key, int64_t mb = 128, std::string ns = "ns") {
+    return Placement{std::move(key), std::move(ns), "nodejs:20", mb};
+  }
+
+  asio::io_context io_;
+};
+
+TEST_F(PoolTest, ReusesAnIdleInstanceOfTheSameKey) {
+  Pool pool(io_, Options(1024));
+  auto first = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(first && first->ok());
+  EXPECT_TRUE((*first)->cold);
+  auto inst = (*first)->instance;
+  pool.Release("a", inst);
+  auto second = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(second && second->ok());
+  EXPECT_FALSE((*second)->cold);
+  EXPECT_EQ((*second)->instance.get(), inst.get());
+  EXPECT_EQ(pool.counters().warm_starts, 1u);
+  EXPECT_EQ(pool.counters().cold_starts, 1u);
+}
+
+TEST_F(PoolTest, ScalesOutWhenAllInstancesOfAnActionAreBusyUpToItsMaximum) {
+  auto o = Options(4096);
+  o.max_per_action = 2;
+  Pool pool(io_, o);
+  auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(a && a->ok() && b && b->ok());
+  EXPECT_TRUE((*b)->cold);
+  EXPECT_NE((*a)->instance.get(), (*b)->instance.get());
+  EXPECT_EQ(pool.total_instances(), 2u);
+  auto c = AcquireNow(pool, P("a"));  // a third would exceed max_per_action; no queue
+  ASSERT_TRUE(c.has_value());
+  ASSERT_FALSE(c->ok());
+  EXPECT_EQ(c->error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(PoolTest, PerNamespaceMaximumCountsEveryActionOfTheNamespace) {
+  auto o = Options(4096);
+  o.max_per_namespace = 2;
+  Pool pool(io_, o);
+  ASSERT_TRUE(AcquireNow(pool, P("x", 128, "n1"))->ok());
+  ASSERT_TRUE(AcquireNow(pool, P("y", 128, "n1"))->ok());
+  auto third = AcquireNow(pool, P("z", 128, "n1"));
+  ASSERT_FALSE(third->ok()) << "both instances of n1 are busy";
+  auto other_ns = AcquireNow(pool, P("z", 128, "n2"));
+  EXPECT_TRUE(other_ns->ok());
+}
+
+TEST_F(PoolTest, AtTheNamespaceMaximumItsOwnIdleInstanceMakesWay) {
+  auto o = Options(4096);
+  o.max_per_namespace = 2;
+  Pool pool(io_, o);
+  auto x = AcquireNow(pool, P("x", 128, "n1"));
+  auto y = AcquireNow(pool, P("y", 128, "n1"));
+  auto other = AcquireNow(pool, P("o", 128, "n2"));
+  pool.Release("o", (*other)->instance);  // idle, but another namespace's: must stay
+  pool.Release("x", (*x)->instance);
+  auto z = AcquireNow(pool, P("z", 128, "n1"));
+  ASSERT_TRUE(z->ok());
+  EXPECT_FALSE((*x)->instance->alive());
+  EXPECT_TRUE((*y)->instance->alive());
+  EXPECT_TRUE((*other)->instance->alive());
+}
+
+TEST_F(PoolTest, EvictsTheLeastRecentlyUsedIdleInstanceToMakeRoom) {
+  Pool pool(io_, Options(256));
+  auto a = AcquireNow(pool, P("a"));
+  auto b = AcquireNow(pool, P("b"));
+  auto ia = (*a)->instance, ib = (*b)->instance;
+  pool.Release("a", ia);  // a idle first: least recently used
+  std::this_thread::sleep_for(2ms);
+  pool.Release("b", ib);
+  auto c = AcquireNow(pool, P("c"));
+  ASSERT_TRUE(c && c->ok());
+  EXPECT_FALSE(ia->alive());
+  EXPECT_TRUE(ib->alive());
+  EXPECT_EQ(pool.counters().evicted_for_room, 1u);
+  EXPECT_EQ(pool.used_mb(), 256);
+}
+
+TEST_F(PoolTest, NeverEvictsBusyInstancesAndRejectsWhenTheQueueIsFull) {
+  Pool pool(io_, Options(256));
+  auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b"));
+  auto c = AcquireNow(pool, P("c"));
+  ASSERT_TRUE(c.has_value());
+  ASSERT_FALSE(c->ok());
+  EXPECT_EQ(c->error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(c->error().message, "no capacity to run the action now: 0 calls waiting");
+  EXPECT_TRUE((*a)->instance->alive());
+  EXPECT_TRUE((*b)->instance->alive());
+  EXPECT_EQ(pool.counters().rejected, 1u);
+}
+
+TEST_F(PoolTest, ACallWaitsInTheBoundedQueueUntilRoomIsFreed) {
+  auto o = Options(128);
+  o.max_queue = 1;
+  Pool pool(io_, o);
+  auto a = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(a->ok());
+  auto waiting = StartAcquire(pool, P("b"));
+  EXPECT_FALSE(waiting->out.has_value()) << "the second call waits";
+  EXPECT_EQ(pool.waiting(), 1u);
+  auto refused = AcquireNow(pool, P("c"), 50ms);
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(refused->ok());
+  EXPECT_EQ(refused->error().message, "no capacity to run the action now: 1 calls waiting");
+  // Releasing a makes it idle; the waiter evicts it and gets its room.
+  pool.Release("a", (*a)->instance);
+  io_.restart();
+  io_.run_for(100ms);
+  EXPECT_EQ(pool.waiting(), 0u);
+  ASSERT_TRUE(waiting->out.has_value());
+  EXPECT_TRUE(waiting->out->ok());
+  EXPECT_FALSE((*a)->instance->alive()) << "the idle instance made room";
+  EXPECT_EQ(pool.total_instances(), 1u);
+  EXPECT_EQ(pool.counters().queued, 1u);
+}
+
+TEST_F(PoolTest, AColdCallTakesAStemCellOfItsKindAndItsMemory) {
+  Pool pool(io_, Options(512));
+  ASSERT_TRUE(pool.ReserveStemCell("nodejs:20", 256));
+  auto stem = MakeInstance(io_);
+  pool.AddStemCell("nodejs:20", 256, stem);
+  EXPECT_EQ(pool.stem_cells("nodejs:20"), 1u);
+  EXPECT_EQ(pool.used_mb(), 256);
+  std::shared_ptr<Instance> seen;
+  auto lease = AcquireNow(pool, P("a", 128), 200ms, &seen);
+  ASSERT_TRUE(lease && lease->ok());
+  EXPECT_EQ(seen.get(), stem.get());
+  EXPECT_EQ((*lease)->instance.get(), stem.get());
+  EXPECT_EQ(pool.stem_cells("nodejs:20"), 0u);
+  EXPECT_EQ(pool.used_mb(), 128);  // the stem cell's 256 went back; the action holds 128
+  EXPECT_EQ(pool.counters().stem_cell_starts, 1u);
+  // Another kind gets no stem cell.
+  Placement py = P("b", 128);
+  py.kind = "python:3.11";
+  seen.reset();
+  auto other = AcquireNow(pool, py, 200ms, &seen);
+  ASSERT_TRUE(other->ok());
+  EXPECT_EQ(seen, nullptr);
+}
+
+TEST_F(PoolTest, StemCellsDisplaceIdleInstancesButNotBusyOnes) {
+  Pool pool(io_, Options(256));
+  auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b"));
+  EXPECT_FALSE(pool.ReserveStemCell("nodejs:20", 128)) << "both instances are busy";
+  pool.Release("a", (*a)->instance);
+  EXPECT_TRUE(pool.ReserveStemCell("nodejs:20", 128));
+  EXPECT_FALSE((*a)->instance->alive());
+  EXPECT_TRUE((*b)->instance->alive());
+  pool.CancelStemCell("nodejs:20", 128);
+  EXPECT_EQ(pool.used_mb(), 128);
+}
+
+TEST_F(PoolTest, ACallEvictsAStemCellOfAnotherKindWhenNothingIdleIsLeft) {
+  Pool pool(io_, Options(256));
+  ASSERT_TRUE(pool.ReserveStemCell("python:3.11", 256));
+  pool.AddStemCell("python:3.11", 256, MakeInstance(io_));
+  auto a = AcquireNow(pool, P("a", 128));
+  ASSERT_TRUE(a->ok());
+  EXPECT_EQ(pool.stem_cells("python:3.11"), 0u);
+  EXPECT_EQ(pool.counters().evicted_stem_cells, 1u);
+}
+
+TEST_F(PoolTest, RetiredBusyInstancesGoOnReleaseAndAreNotReused) {
+  Pool pool(io_, Options(1024));
+  auto a = AcquireNow(pool, P("ns/act/1/1"));
+  pool.RetirePrefix("ns/act/");
+  EXPECT_TRUE((*a)->instance->alive()) << "busy: finishes its call first";
+  pool.Release("ns/act/1/1", (*a)->instance);
+  EXPECT_FALSE((*a)->instance->alive());
+  EXPECT_EQ(pool.total_instances(), 0u);
+  EXPECT_EQ(pool.used_mb(), 0);
+}
+
+TEST_F(PoolTest, RuntimeUpdateRetiresOldVersionsAndTheWindowKillsBusyOnes) {
+  Pool pool(io_, Options(4096));
+  auto idle_old = AcquireNow(pool, P("ns/a/1/1/old"));
+  auto busy_old = AcquireNow(pool, P("ns/b/1/1/old"));
+  auto idle_new = AcquireNow(pool, P("ns/c/1/1/new"));
+  pool.Release("ns/a/1/1/old", (*idle_old)->instance);
+  pool.Release("ns/c/1/1/new", (*idle_new)->instance);
+  pool.RetireWhere([](const std::string& key) { return key.ends_with("/old"); });
+  EXPECT_FALSE((*idle_old)->instance->alive()) << "idle old-version instances go at once";
+  EXPECT_TRUE((*busy_old)->instance->alive()) << "busy ones finish their call";
+  EXPECT_TRUE((*idle_new)->instance->alive());
+  // A new call of the old key's action (new key) never gets the retired instance.
+  auto fresh = AcquireNow(pool, P("ns/b/1/1/new"));
+  ASSERT_TRUE(fresh->ok());
+  EXPECT_TRUE((*fresh)->cold);
+  EXPECT_EQ(pool.KillRetiredBusy(), 1u);  // the window passed
+  EXPECT_FALSE((*busy_old)->instance->alive());
+  pool.Release("ns/b/1/1/old", (*busy_old)->instance);
+  EXPECT_EQ(pool.total_instances(), 2u);
+}
+
+TEST_F(PoolTest, IdleInstancesPastTheKeepAliveAreSwept) {
+  auto o = Options(1024);
+  o.idle_keep_alive = 20ms;
+  o.sweep_interval = 30ms;
+  Pool pool(io_, o);
+  auto a = AcquireNow(pool, P("a"));
+  pool.Release("a", (*a)->instance);
+  io_.restart();
+  io_.run_for(150ms);
+  EXPECT_EQ(pool.total_instances(), 0u);
+  EXPECT_EQ(pool.counters().expired, 1u);
+}
+
+TEST_F(PoolTest, KeeperFillsAndReplenishesStemCells) {
+  Pool pool(io_, Options(2048));
+  FakeLauncher launcher;
+  StemCellKind k;
+  k.kind = "nodejs:20";
+  k.spec.argv = {"/bin/true"};
+  k.spec.memory_mb = 256;
+  k.target = 2;
+  StemCellKeeper keeper(io_, launcher, pool, {k});
+  pool.set_on_stem_cell_used([&] { keeper.Replenish(); });
+  keeper.Replenish();
+  io_.restart();
+  io_.run_for(300ms);
+  EXPECT_EQ(pool.stem_cells("nodejs:20"), 2u);
+  EXPECT_EQ(pool.used_mb(), 512);
+  std::shared_ptr<Instance> seen;
+  auto lease = AcquireNow(pool, P("a", 128), 300ms, &seen);
+  ASSERT_TRUE(lease->ok());
+  EXPECT_NE(seen, nullptr);
+  EXPECT_EQ(pool.stem_cells("nodejs:20"), 2u) << "the taken one was replaced";
+  EXPECT_EQ(launcher.launches.load(), 3);
+  pool.Shutdown();
+  keeper.Stop();
+}
+
+TEST_F(PoolTest, KeeperPausesAfterAFailedLaunchInsteadOfSpinning) {
+  Pool pool(io_, Options(2048));
+  FakeLauncher launcher;
+  launcher.fail = true;
+  StemCellKind k;
+  k.kind = "nodejs:20";
+  k.spec.argv = {"/bin/true"};
+  k.spec.memory_mb = 256;
+  k.target = 2;
+  StemCellKeeper keeper(io_, launcher, pool, {k}, 1s, 10s);
+  keeper.Replenish();
+  io_.restart();
+  io_.run_for(200ms);
+  EXPECT_LE(launcher.launches.load(), 2);
+  EXPECT_EQ(pool.stem_cells("nodejs:20"), 0u);
+  EXPECT_EQ(pool.used_mb(), 0) << "failed launches give their booking back";
+  keeper.Stop();
+}
+
+}  // namespace
+}  // namespace hotrod
