@@ -266,7 +266,9 @@ class CleanStopTest(ServerTestCase):
         crashed = Server(extra_args=("--stem-cells", "1"))
         self.extra_servers = [crashed]
         crashed.start()
-        self.assertTrue(wait_for(lambda: metrics(crashed.client()).get("hotrod_pool_stem_cells", 0) >= 2))
+        probe = crashed.client()
+        self.addCleanup(probe.close)
+        self.assertTrue(wait_for(lambda: metrics(probe).get("hotrod_pool_stem_cells", 0) >= 2))
         self.assertTrue(self.cgroup_dirs(crashed.data_dir))
         crashed.kill()  # SIGKILL: no clean-up of its own
         self.assertTrue(self.cgroup_dirs(crashed.data_dir), "a killed server leaves its cgroups")
