@@ -118,6 +118,19 @@ class Client:
         return self.request("POST", f"/api/v1/namespaces/_/actions/{name}?blocking=true", params or {})
 
 
+def metrics(port):
+    """The server's GET /metrics (Prometheus text) as {name: value}."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            out[name] = float(value)
+    return out
+
+
 NODE_NOOP = "function main() { return {} }"
 PYTHON_NOOP = "def main(args):\n    return {}"
 KINDS = {"node": ("nodejs:20", NODE_NOOP), "python": ("python:3.11", PYTHON_NOOP)}

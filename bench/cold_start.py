@@ -8,7 +8,7 @@ interpreter's own start, the floor a cold start without help cannot beat.
 
 Variants are separate servers with different `hotrod serve` flags, taken from the environment
 so the option names can change without editing this file:
-  COLD_FLAGS_WITHOUT  (default "")                  fresh interpreter in a fresh sandbox
+  COLD_FLAGS_WITHOUT  (default "--stem-cells 0")  fresh interpreter in a fresh sandbox
   STEM_FLAGS          (default "--stem-cells 4")    pre-started runtimes waiting for code
   ZYGOTE_FLAGS        (default "--zygote on")       Python forked from a warm zygote
 VARIANTS (default "without stem zygote") picks which run; a variant whose flags the server
@@ -28,7 +28,7 @@ NAME = "cold_start"
 ITER = int(os.environ.get("ITERATIONS", "40"))
 PAUSE = float(os.environ.get("PAUSE_MS", "50")) / 1000
 VARIANT_FLAGS = {
-    "without": ("COLD_FLAGS_WITHOUT", ""),
+    "without": ("COLD_FLAGS_WITHOUT", "--stem-cells 0"),
     "stem": ("STEM_FLAGS", "--stem-cells 4"),
     "zygote": ("ZYGOTE_FLAGS", "--zygote on"),
 }
