@@ -38,7 +38,7 @@ Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations
     spdlog::info("journal: running activation {} of {}/{} accepted before the restart", entry.activation_id,
                  entry.ns, entry.action);
     invocations.Start(caller, std::move(**action), std::move(entry.params), std::chrono::steady_clock::now(),
-                      StartOptions{entry.activation_id, entry.cause});
+                      StartOptions{entry.activation_id, entry.cause, nullptr});
   }
   return handled;
 }

@@ -471,7 +471,7 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   if (!journaled.ok()) co_return journaled.error();
   const auto received = std::chrono::steady_clock::now();
   for (auto& p : planned)
-    invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id});
+    invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id, nullptr});
 
   Activation record;
   record.activation_id = trigger_id;
