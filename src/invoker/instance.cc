@@ -372,7 +372,10 @@ asio::awaitable<void> Instance::ReadReplies() {
       start += 4 + static_cast<size_t>(len);
     }
     if (protocol_error) break;
-    if (start == have) start = have = 0;
+    if (start == have) {
+      start = have = 0;
+      if (buf.size() > 1024 * 1024) std::string().swap(buf);  // do not keep a huge buffer
+    }
     if (start > 0 && buf.size() - have < 4096) {
       buf.erase(0, start);
       have -= start;
