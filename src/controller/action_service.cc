@@ -282,6 +282,10 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
     action.parameters = json::array{std::move(p)};
   }
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
+  // Only a shim that multiplexes runs can take several at once (docs/runtimes.md).
+  if (action.limits.concurrency > 1 && action.exec.kind != "sequence" && (!runtime || !runtime->concurrency))
+    return Invalid(fmt::format("The action's kind '{}' does not support concurrency; 'limits.concurrency' must be 1, not {}.",
+                               action.exec.kind, action.limits.concurrency));
   SetAnnotation(action.annotations, "exec", json::value(runtime ? runtime->family : action.exec.kind));
 
   if (new_code) {

@@ -83,6 +83,9 @@ TEST_F(ControllerTest, RejectsBadInputWithoutStoringAnything) {
                         Case{R"({"exec":{"kind":"nodejs:20","code":"x"},"limits":{"timeout":50}})", "timeout"},
                         Case{R"({"exec":{"kind":"nodejs:20","code":"x"},"limits":{"memory":4096}})", "memory"},
                         Case{R"({"exec":{"kind":"nodejs:20","code":"x"},"parameters":{"a":1}})", "parameters"},
+                        Case{R"({"exec":{"kind":"nodejs:20","code":"x"},"limits":{"concurrency":501}})", "concurrency"},
+                        Case{R"({"exec":{"kind":"python:3.11","code":"x"},"limits":{"concurrency":2}})",
+                             "kind 'python:3.11' does not support concurrency"},
                         Case{R"({"exec":{"kind":"nodejs:20","code":"eA==","binary":true}})", "zip"}}) {
     auto put = actions_->Put("guest", "bad", Body(c.body), false);
     ASSERT_FALSE(put.ok()) << c.body;
@@ -90,6 +93,16 @@ TEST_F(ControllerTest, RejectsBadInputWithoutStoringAnything) {
     EXPECT_NE(put.error().message.find(c.message_part), std::string::npos) << put.error().message;
   }
   EXPECT_FALSE(actions_->Get("guest", "bad").value());
+}
+
+TEST_F(ControllerTest, ConcurrencyAboveOneIsKeptForKindsThatSupportIt) {
+  auto put = actions_->Put("guest", "conc", Body(R"({"exec":{"kind":"nodejs:20","code":"x"},"limits":{"concurrency":8}})"), false);
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(put->action->limits.concurrency, 8);
+  // An update that changes the kind to one without support is refused too.
+  auto moved = actions_->Put("guest", "conc", Body(R"({"exec":{"kind":"python:3.11","code":"x"}})"), true);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(ControllerTest, DeleteReturnsTheActionAndForgetsIt) {

@@ -31,7 +31,10 @@ Instance::Instance(asio::io_context& io, std::unique_ptr<SandboxInstance> sandbo
                asio::posix::stream_descriptor(io, sandbox_->stderr_fd.release())},
       deadline_(io),
       log_signal_(io),
-      logs_(log_cap_bytes) {}
+      logs_(log_cap_bytes),
+      init_signal_(io) {
+  init_signal_.expires_at(asio::steady_timer::time_point::max());
+}
 
 Instance::~Instance() { Retire(); }
 
@@ -54,6 +57,7 @@ void Instance::Retire() {
   streams_[1].close(ignored);
   deadline_.cancel();
   log_signal_.cancel();
+  init_signal_.cancel();
   // Reaping happens when the last coroutine lets go of the instance (sandbox_ destructor).
 }
 
@@ -236,6 +240,167 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   }
   ex.logs = logs_.Take(log_cap_bytes);
   co_return ex;
+}
+
+void Instance::MarkInitDone() {
+  init_done_ = true;
+  init_signal_.cancel();
+}
+
+asio::awaitable<void> Instance::AwaitInit() {
+  auto self = shared_from_this();
+  while (!init_done_ && alive_) co_await init_signal_.async_wait(kTok);
+}
+
+void Instance::KillNow() {
+  alive_ = false;
+  if (sandbox_) sandbox_->Kill();
+  boost::system::error_code ignored;
+  control_.cancel(ignored);  // wakes ReadReplies, which settles every run in flight
+}
+
+void Instance::QueueFrame(std::string frame) {
+  if (!writing_) {
+    // Usually the socket takes the whole frame at once (as in Send).
+    ssize_t n;
+    do {
+      n = ::send(control_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      KillNow();  // a broken channel: the reader settles the run as a crash
+      return;
+    }
+    if (n > 0) frame.erase(0, static_cast<size_t>(n));
+    if (frame.empty()) return;
+  }
+  outbox_.push_back(std::move(frame));
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(io_, [self = shared_from_this()] { return self->WriteOutbox(); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> Instance::WriteOutbox() {
+  while (!outbox_.empty()) {
+    auto [ec, n] = co_await asio::async_write(control_, asio::buffer(outbox_.front()), kTok);
+    if (ec) {
+      outbox_.clear();
+      KillNow();
+      break;
+    }
+    outbox_.pop_front();
+  }
+  writing_ = false;
+}
+
+asio::awaitable<Exchange> Instance::SendConcurrent(json::object request, std::chrono::milliseconds timeout,
+                                                   uint64_t log_cap_bytes) {
+  auto self = shared_from_this();
+  if (!alive_) co_return Exchange{};  // kCrashed
+  logs_.set_cap(log_cap_bytes);
+  if (!reader_started_) {
+    reader_started_ = true;
+    logs_.set_tagged(true);
+    asio::co_spawn(io_, [self] { return self->ReadReplies(); }, asio::detached);
+  }
+  const uint64_t id = ++next_run_id_;
+  request["id"] = id;
+  auto run = std::make_shared<PendingRun>(io_);
+  pending_.emplace(id, run);
+  logs_.OpenTagged(id);
+  std::string frame;
+  AppendFrame(frame, json::serialize(request));
+  QueueFrame(std::move(frame));
+
+  run->wake.expires_after(timeout);
+  auto [ec] = co_await run->wake.async_wait(kTok);
+  if (!run->done && !ec && alive_) {
+    // The deadline passed: the instance goes, and with it every run in flight.
+    run->timed_out = true;
+    KillNow();
+  }
+  while (!run->done) {
+    run->wake.expires_at(asio::steady_timer::time_point::max());
+    co_await run->wake.async_wait(kTok);
+  }
+  co_return std::move(run->ex);
+}
+
+bool Instance::SettleReply(std::string_view body) {
+  boost::system::error_code jec;
+  json::value v = json::parse(body, jec);
+  if (jec || !v.is_object()) return false;
+  const json::value* idv = v.as_object().if_contains("id");
+  if (!idv || !idv->is_number()) return false;
+  boost::system::error_code nec;
+  const auto id = idv->to_number<uint64_t>(nec);
+  if (nec) return false;
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return false;  // an unknown id, or a second reply
+  auto run = std::move(it->second);
+  pending_.erase(it);
+  // The shim writes a run's lines before its reply: whatever the pipes hold now includes them.
+  DrainNow(LogStream::kStdout);
+  DrainNow(LogStream::kStderr);
+  run->ex.outcome = run->timed_out ? Exchange::Outcome::kTimeout : Exchange::Outcome::kReply;
+  run->ex.reply = std::move(v.as_object());
+  run->ex.reply_bytes = body.size();
+  run->ex.logs = logs_.TakeTagged(id);
+  run->done = true;
+  run->wake.cancel();
+  return true;
+}
+
+asio::awaitable<void> Instance::ReadReplies() {
+  auto self = shared_from_this();
+  std::string buf;
+  size_t start = 0;  // buf[start, have) is read but not yet settled
+  size_t have = 0;
+  bool protocol_error = false;
+  while (!protocol_error) {
+    while (have - start >= 4) {
+      const uint32_t len = DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf.data() + start));
+      if (len > kMaxFrameBytes) {
+        protocol_error = true;
+        break;
+      }
+      if (have - start < 4 + static_cast<size_t>(len)) break;
+      if (!SettleReply(std::string_view(buf.data() + start + 4, len))) {
+        protocol_error = true;
+        break;
+      }
+      start += 4 + static_cast<size_t>(len);
+    }
+    if (protocol_error) break;
+    if (start == have) {
+      start = have = 0;
+      if (buf.size() > 1024 * 1024) std::string().swap(buf);  // do not keep a huge buffer
+    }
+    if (start > 0 && buf.size() - have < 4096) {
+      buf.erase(0, start);
+      have -= start;
+      start = 0;
+    }
+    if (buf.size() - have < 4096) buf.resize(std::max<size_t>(have + 64 * 1024, buf.size() * 2));
+    auto [ec, n] = co_await control_.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), kTok);
+    if (ec) break;
+    have += n;
+  }
+  // The instance is finished: kill it and collect what it wrote before it went.
+  alive_ = false;
+  if (sandbox_) sandbox_->Kill();
+  co_await AwaitLogs(INT64_MAX, kDeathDrainBound);
+  Retire();
+  auto runs = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, run] : runs) {
+    run->ex.outcome = run->timed_out ? Exchange::Outcome::kTimeout
+                      : protocol_error ? Exchange::Outcome::kProtocolError
+                                       : Exchange::Outcome::kCrashed;
+    run->ex.logs = logs_.TakeTagged(id);
+    run->done = true;
+    run->wake.cancel();
+  }
 }
 
 }  // namespace hotrod

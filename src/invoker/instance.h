@@ -2,15 +2,20 @@
 //
 // Contract:
 //  - Lives on the invoker's io_context thread; no method is thread-safe.
-//  - Init() once, then Run() any number of times, never two exchanges at once (concurrency 1).
+//  - Send() one exchange at a time: ping, init, and every run of a concurrency-1 instance.
+//  - Concurrency > 1: after a successful init, runs go through SendConcurrent() only, any number
+//    in flight; replies are matched by the id the shim echoes (docs/runtimes.md "Concurrency").
 //  - A timeout, a crash or a protocol violation kills the instance (alive() turns false); the
-//    reply says which. Logs of a run are exactly the lines written between the previous run's
-//    sentinels and this run's (docs/runtimes.md).
+//    reply says which, and every other run in flight on it ends as kCrashed. Logs of a
+//    concurrency-1 run are exactly the lines written between the previous run's sentinels and
+//    this run's; under concurrency > 1, the lines the shim tagged with the run's id.
 //  - Retire() kills the processes and closes every channel; the object may outlive it while
 //    coroutines unwind, holding no process and no fd.
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +60,16 @@ class Instance : public std::enable_shared_from_this<Instance> {
   asio::awaitable<Exchange> Send(const json::object& request, std::chrono::milliseconds timeout,
                                  bool expect_sentinel, uint64_t log_cap_bytes);
 
+  // Concurrency > 1: sends a run tagged with a fresh id while other runs may be in flight and
+  // waits for its reply until `timeout` passes (then the instance is killed).
+  asio::awaitable<Exchange> SendConcurrent(json::object request, std::chrono::milliseconds timeout,
+                                           uint64_t log_cap_bytes);
+
+  // Ends the initialisation other calls may be waiting for (AwaitInit); `initialized` says how.
+  void MarkInitDone();
+  // Waits until MarkInitDone() or the instance's end.
+  asio::awaitable<void> AwaitInit();
+
   void Retire();
   bool alive() const { return alive_; }
   pid_t pid() const { return sandbox_ ? sandbox_->pid() : -1; }
@@ -65,10 +80,27 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   // Bookkeeping for the pool.
   bool initialized = false;
-  bool busy = false;
+  std::string init_error;  // why the init failed, for the calls that waited for it
+  int64_t concurrency = 1;  // calls it may take at once (set before the pool sees it)
+  int64_t leases = 0;       // calls it holds now; idle at 0, busy at `concurrency`
   std::chrono::steady_clock::time_point last_used{};
 
  private:
+  struct PendingRun {
+    explicit PendingRun(asio::io_context& io) : wake(io) {}
+    asio::steady_timer wake;  // the deadline; cancelled when the run is settled
+    bool done = false;
+    bool timed_out = false;
+    Exchange ex;
+  };
+  // Concurrency > 1: reads reply frames and settles the runs they name; at the end of the
+  // channel settles every run left.
+  asio::awaitable<void> ReadReplies();
+  bool SettleReply(std::string_view body);
+  void QueueFrame(std::string frame);
+  asio::awaitable<void> WriteOutbox();
+  void KillNow();
+
   asio::awaitable<void> ReadLogs(LogStream stream);
   // Waits (bounded) until each stream has produced `want` sentinels or reached EOF.
   asio::awaitable<void> AwaitLogs(int64_t want, std::chrono::milliseconds bound);
@@ -92,6 +124,14 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool timed_out_ = false;
   bool in_exchange_ = false;
   uint64_t exchange_ = 0;  // counts exchanges, so a stale deadline handler can tell
+  // Concurrency > 1.
+  std::unordered_map<uint64_t, std::shared_ptr<PendingRun>> pending_;
+  uint64_t next_run_id_ = 0;
+  bool reader_started_ = false;
+  std::deque<std::string> outbox_;  // frames not yet written, in order
+  bool writing_ = false;
+  bool init_done_ = false;
+  asio::steady_timer init_signal_;  // never expires by itself; cancelled by MarkInitDone/Retire
 };
 
 }  // namespace hotrod

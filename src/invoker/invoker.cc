@@ -205,6 +205,8 @@ asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instan
   init["binary"] = action.exec.binary;
   init["code_path"] = code_path;
   init["env"] = std::move(env);
+  // Only a concurrent instance says so: the concurrency-1 conversation stays as it was.
+  if (instance.concurrency > 1) init["concurrency"] = instance.concurrency;
 
   const auto t0 = Clock::now();
   const milliseconds timeout{action.limits.timeout_ms};
@@ -298,6 +300,9 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb};
+  // Calls one instance may take at once: only runtimes whose shim multiplexes runs take more
+  // than one (the API refuses more for the others; this covers actions stored before).
+  const int64_t concurrency = runtime && runtime->concurrency ? std::max<int64_t>(1, action.limits.concurrency) : 1;
   // Only a cold start needs to know where the code is on the host (the warm path skips it).
   std::filesystem::path host_code;
   ColdStart cold;
@@ -315,6 +320,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
       if (auto s = Specialise(*stem, action, host_code); s.ok()) {
         cold.stem_cell = true;
         cold.sandbox_us = UsSince(t0);
+        stem->concurrency = concurrency;
         return stem;
       } else {
         spdlog::warn("activation {}: stem cell not usable, booting a new instance: {}", request.activation_id,
@@ -325,6 +331,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     auto spawned = Spawn(action, host_code);
     cold.sandbox_us = UsSince(t0);
     spawn_failed = !spawned.ok();
+    if (spawned.ok()) (*spawned)->concurrency = concurrency;
     return spawned;
   };
   auto lease = co_await pool_.Acquire(placement, spawn, deadline);
@@ -362,13 +369,28 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     outcome.init_ms = MsSince(boot_start);
     outcome.cold_start = cold;
     if (init_error) {
+      instance->init_error = *init_error;
       instance->Retire();
+      instance->MarkInitDone();
       outcome.result = ErrorResult(std::move(*init_error));
       outcome.end_ms = NowMillis();
       pool_.Release(key, std::move(instance));
       co_return outcome;
     }
     instance->initialized = true;
+    instance->MarkInitDone();
+  } else if (!instance->initialized) {
+    // Concurrency > 1: a slot on an instance another call is still initialising.
+    co_await instance->AwaitInit();
+    if (!instance->initialized) {
+      outcome.status = ActivationStatus::kDeveloperError;
+      outcome.result = ErrorResult(instance->init_error.empty()
+                                       ? std::string("The action did not produce a valid response and exited unexpectedly.")
+                                       : instance->init_error);
+      outcome.end_ms = NowMillis();
+      pool_.Release(key, std::move(instance));
+      co_return outcome;
+    }
   }
 
   json::object env;
@@ -378,8 +400,13 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   run["op"] = "run";
   run["params"] = std::move(request.params);
   run["env"] = std::move(env);
-  Exchange ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true,
-                                        static_cast<uint64_t>(action.limits.logs_mb) << 20);
+  const uint64_t log_cap = static_cast<uint64_t>(action.limits.logs_mb) << 20;
+  // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
+  Exchange ex;
+  if (instance->concurrency > 1)
+    ex = co_await instance->SendConcurrent(std::move(run), milliseconds(action.limits.timeout_ms), log_cap);
+  else
+    ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true, log_cap);
   outcome.end_ms = NowMillis();
   Finish(ex, *instance, action, outcome);
   // Init output (top-level code) belongs to the first activation, before the run's own lines.

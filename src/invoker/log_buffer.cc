@@ -55,7 +55,43 @@ void LogBuffer::FlushPartial(LogStream stream) {
   partial.clear();
 }
 
+void LogBuffer::OpenTagged(uint64_t id) { open_[id]; }
+
+std::vector<std::string> LogBuffer::TakeTagged(uint64_t id) {
+  auto it = open_.find(id);
+  if (it == open_.end()) return {};
+  std::vector<std::string> out = std::move(it->second.lines);
+  open_.erase(it);
+  return out;
+}
+
+void LogBuffer::AddCapped(Lines& to, LogStream stream, std::string_view line) const {
+  if (to.truncated) return;
+  if (to.stored_bytes + line.size() > cap_bytes_) {
+    to.truncated = true;
+    to.lines.push_back(fmt::format("{} stderr: Logs were truncated because the total bytes size exceeds the limit of {} bytes.",
+                                   IsoTimestampNow(), cap_bytes_));
+    return;
+  }
+  to.stored_bytes += line.size();
+  to.lines.push_back(fmt::format("{} {}: {}", IsoTimestampNow(), stream == LogStream::kStdout ? "stdout" : "stderr", line));
+}
+
 void LogBuffer::AddLine(LogStream stream, std::string_view line) {
+  if (tagged_) {
+    // "\x1e<id>\x1f<text>": the shim's console wrapper under concurrency > 1.
+    if (line.size() < 3 || line[0] != '\x1e') return;
+    const auto sep = line.find('\x1f');
+    if (sep == std::string_view::npos || sep < 2) return;
+    uint64_t id = 0;
+    for (size_t i = 1; i < sep; ++i) {
+      if (line[i] < '0' || line[i] > '9') return;
+      id = id * 10 + static_cast<uint64_t>(line[i] - '0');
+    }
+    auto it = open_.find(id);
+    if (it != open_.end()) AddCapped(it->second, stream, line.substr(sep + 1));
+    return;
+  }
   if (truncated_) return;
   if (stored_bytes_ + line.size() > cap_bytes_) {
     truncated_ = true;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace hotrod {
@@ -32,17 +33,33 @@ class LogBuffer {
   std::vector<std::string> Take(uint64_t next_cap_bytes);
   void set_cap(uint64_t cap_bytes) { cap_bytes_ = cap_bytes; }
 
+  // Concurrency > 1 (docs/runtimes.md "Concurrency"): a line "\x1e<id>\x1f<text>" belongs to
+  // the run with that id, if the run is open (OpenTagged .. TakeTagged); each run has its own
+  // cap. Every other line, and every line of a run not open, is dropped: it cannot be
+  // attributed.
+  void set_tagged(bool tagged) { tagged_ = tagged; }
+  void OpenTagged(uint64_t id);
+  std::vector<std::string> TakeTagged(uint64_t id);
+
   uint64_t stored_bytes() const { return stored_bytes_; }
   bool truncated() const { return truncated_; }
 
  private:
+  struct Lines {
+    std::vector<std::string> lines;
+    uint64_t stored_bytes = 0;
+    bool truncated = false;
+  };
   void AddLine(LogStream stream, std::string_view line);
+  void AddCapped(Lines& to, LogStream stream, std::string_view line) const;
 
   uint64_t cap_bytes_;
   uint64_t stored_bytes_ = 0;
   bool truncated_ = false;
   std::vector<std::string> lines_;
   std::string partial_[2];  // incomplete last line per stream
+  bool tagged_ = false;
+  std::unordered_map<uint64_t, Lines> open_;  // tagged mode: the runs in flight
 };
 
 }  // namespace hotrod

@@ -20,7 +20,7 @@ Pool::~Pool() { Shutdown(); }
 size_t Pool::idle_instances() const {
   size_t n = 0;
   for (const auto& [key, list] : entries_)
-    for (const auto& e : list) n += e.instance->busy ? 0 : 1;
+    for (const auto& e : list) n += e.instance->leases == 0 ? 1 : 0;
   return n;
 }
 
@@ -50,8 +50,10 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
     const size_t count = found == entries_.end() ? 0 : found->second.size();
     if (found != entries_.end()) {
       for (auto& e : found->second) {
-        if (!e.instance->busy && !e.retired && e.instance->alive()) {
-          e.instance->busy = true;
+        // An instance with concurrency N takes up to N calls (one still initialising too: the
+        // invoker waits for its init) before the action scales out.
+        if (e.instance->leases < e.instance->concurrency && !e.retired && e.instance->alive()) {
+          ++e.instance->leases;
           ++counters_.warm_starts;
           co_return Lease{e.instance, false, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrived)};
         }
@@ -87,7 +89,7 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
           co_return spawned.error();
         }
         auto instance = std::move(spawned).value();
-        instance->busy = true;
+        instance->leases = 1;
         entries_[placement.key].push_back(Entry{instance, placement.memory_mb, false});
         key_ns_[placement.key] = placement.ns;
         ++ns_count_[placement.ns];
@@ -124,9 +126,11 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
   HOTROD_CHECK(found != entries_.end());
   for (auto& e : found->second) {
     if (e.instance.get() != instance.get()) continue;
-    instance->busy = false;
+    HOTROD_CHECK(instance->leases > 0);
+    --instance->leases;
     instance->last_used = Clock::now();
-    if (e.retired || shut_down_ || !instance->alive()) Remove(key, instance.get());
+    // Other calls still on it keep it (they end on their own if it died).
+    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive())) Remove(key, instance.get());
     WakeWaiters();
     return;
   }
@@ -175,7 +179,7 @@ bool Pool::EvictOneIdle(const std::string& keep_key, const std::string* only_ns)
     if (key == keep_key) continue;
     if (only_ns && key_ns_[key] != *only_ns) continue;
     for (const auto& e : list) {
-      if (e.instance->busy) continue;
+      if (e.instance->leases > 0) continue;
       if (!lru || e.instance->last_used < lru->last_used) {
         lru = e.instance.get();
         lru_key = &key;
@@ -262,7 +266,7 @@ size_t Pool::KillRetiredBusy() {
   size_t n = 0;
   for (auto& [key, list] : entries_)
     for (auto& e : list)
-      if (e.retired && e.instance->busy && e.instance->alive()) {
+      if (e.retired && e.instance->leases > 0 && e.instance->alive()) {
         e.instance->Retire();  // the call in flight ends as a crash; Release() drops it
         ++n;
       }
@@ -275,7 +279,7 @@ void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
     if (!retire(key)) continue;
     for (auto& e : list) {
       e.retired = true;
-      if (!e.instance->busy) idle.emplace_back(key, e.instance.get());
+      if (e.instance->leases == 0) idle.emplace_back(key, e.instance.get());
     }
   }
   for (const auto& [key, inst] : idle) Remove(key, inst);
@@ -304,7 +308,7 @@ void Pool::Sweep() {
   std::vector<std::pair<std::string, const Instance*>> stale;
   for (const auto& [key, list] : entries_)
     for (const auto& e : list)
-      if (!e.instance->busy && (e.instance->last_used < cutoff || !e.instance->alive()))
+      if (e.instance->leases == 0 && (e.instance->last_used < cutoff || !e.instance->alive()))
         stale.emplace_back(key, e.instance.get());
   for (const auto& [key, inst] : stale) Remove(key, inst);
   counters_.expired += stale.size();

@@ -5,7 +5,11 @@
 //  - Owned by the invoker's io_context thread; no method is thread-safe.
 //  - Every instance the pool holds counts its memory limit against `memory_budget_mb`: warm
 //    instances (idle or busy), stem cells, and stem cells being started (reservations).
-//  - Acquire() hands out an idle, initialised instance of the request's key (warm). Otherwise,
+//  - An instance takes up to `instance->concurrency` calls at once (limits.concurrency; 1 for
+//    most actions): it is busy when it holds that many leases, idle with none. The memory
+//    budget counts it once, whatever its leases.
+//  - Acquire() hands out an instance of the request's key with a free slot (warm; it may still be
+//    initialising for an earlier call, which the caller then awaits). Otherwise,
 //    below the per-action and per-namespace maxima (at the namespace's maximum, its own least
 //    recently used idle instance goes first), it makes room for a new one: the stem cell
 //    it may take gives its memory back first, then idle instances of other keys go, least

@@ -383,5 +383,60 @@ TEST_F(PoolTest, KeeperPausesAfterAFailedLaunchInsteadOfSpinning) {
   keeper.Stop();
 }
 
+// limits.concurrency: one instance takes N calls before the action scales out; the memory
+// budget counts it once; only an instance with no call is idle (evictable).
+TEST_F(PoolTest, AnInstanceWithConcurrencyNTakesNCallsBeforeTheActionScalesOut) {
+  Pool pool(io_, Options(4096));
+  auto a = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(a && a->ok());
+  EXPECT_TRUE((*a)->cold);
+  auto inst = (*a)->instance;
+  inst->concurrency = 3;  // what the invoker's spawn sets before the pool hands out a 2nd lease
+  auto b = AcquireNow(pool, P("a")), c = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(b && b->ok() && c && c->ok());
+  EXPECT_FALSE((*b)->cold);
+  EXPECT_EQ((*b)->instance.get(), inst.get());
+  EXPECT_EQ((*c)->instance.get(), inst.get());
+  EXPECT_EQ(inst->leases, 3);
+  EXPECT_EQ(pool.total_instances(), 1u);
+  EXPECT_EQ(pool.used_mb(), 128);
+  EXPECT_EQ(pool.idle_instances(), 0u);
+
+  auto d = AcquireNow(pool, P("a"));  // the 4th call: the instance is full, scale out
+  ASSERT_TRUE(d && d->ok());
+  EXPECT_TRUE((*d)->cold);
+  EXPECT_NE((*d)->instance.get(), inst.get());
+  EXPECT_EQ(pool.total_instances(), 2u);
+  EXPECT_EQ(pool.used_mb(), 256);
+
+  pool.Release("a", inst);  // one slot free again: the next call goes back to it
+  auto e = AcquireNow(pool, P("a"));
+  ASSERT_TRUE(e && e->ok());
+  EXPECT_EQ((*e)->instance.get(), inst.get());
+  EXPECT_EQ(pool.counters().cold_starts, 2u);
+  EXPECT_EQ(pool.counters().warm_starts, 3u);
+}
+
+TEST_F(PoolTest, AnInstanceWithSomeCallsIsNeverEvictedOnlyOneWithNone) {
+  Pool pool(io_, Options(256));
+  auto a = AcquireNow(pool, P("a", 256));
+  ASSERT_TRUE(a && a->ok());
+  auto inst = (*a)->instance;
+  inst->concurrency = 2;
+  auto b = AcquireNow(pool, P("a", 256));
+  ASSERT_TRUE(b && b->ok());
+  pool.Release("a", inst);  // one call left: not idle
+  EXPECT_EQ(pool.idle_instances(), 0u);
+  auto other = AcquireNow(pool, P("z", 256));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(other->ok()) << "the only instance still runs a call";
+  EXPECT_TRUE(inst->alive());
+  pool.Release("a", inst);  // now idle
+  EXPECT_EQ(pool.idle_instances(), 1u);
+  auto again = AcquireNow(pool, P("z", 256));
+  ASSERT_TRUE(again && again->ok());
+  EXPECT_FALSE(inst->alive()) << "idle: evicted for room";
+}
+
 }  // namespace
 }  // namespace hotrod

@@ -71,6 +71,12 @@ Result<RuntimeSpec> ParseEntry(const json::value& v, std::size_t index) {
     spec.is_default = *b;
   }
 
+  if (const json::value* c = o->if_contains("concurrency")) {
+    const bool* b = c->if_bool();
+    if (b == nullptr) return Invalid(where + ": \"concurrency\" must be a boolean");
+    spec.concurrency = *b;
+  }
+
   auto interpreter = StringField(*o, "interpreter", where);
   if (!interpreter) return interpreter.error();
   spec.interpreter = std::move(*interpreter);

@@ -33,6 +33,9 @@ struct RuntimeSpec {
   // Host paths the runtime needs inside a sandbox, bind-mounted read-only at the same path
   // (interpreter, its libraries). Nothing else of the host is visible there.
   std::vector<std::string> mounts;
+  // The shim can run several activations at once on one instance (limits.concurrency > 1,
+  // docs/runtimes.md "Concurrency"); manifest field "concurrency", default false.
+  bool concurrency = false;
 };
 
 class RuntimeManifest {

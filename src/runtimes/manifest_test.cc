@@ -138,6 +138,17 @@ TEST(manifest, RejectsBadEntries) {
   }
 }
 
+TEST(manifest, ConcurrencyFlagDefaultsToFalseAndMustBeABoolean) {
+  const RuntimeManifest m = RuntimeManifest::Embedded();
+  ASSERT_NE(m.Resolve("nodejs:20"), nullptr);
+  EXPECT_TRUE(m.Resolve("nodejs:20")->concurrency) << "the Node shim multiplexes runs";
+  EXPECT_FALSE(m.Resolve("python:3.11")->concurrency) << "not said: not supported";
+  ExpectRejected(ManifestWith(R"({"kind": "nodejs:20", "family": "nodejs", "default": true,
+                                  "interpreter": "/usr/bin/node", "shim": "node/shim.js",
+                                  "concurrency": "yes"})"),
+                 "\"concurrency\" must be a boolean");
+}
+
 TEST(manifest, RejectsDuplicateKindsAndDefaults) {
   ExpectRejected(ManifestWith(R"({"kind": "python:3.11", "family": "python", "default": false,
                                   "interpreter": "/usr/bin/python3", "shim": "python/shim.py"})"),

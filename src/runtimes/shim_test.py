@@ -405,6 +405,62 @@ class NodeShimTest(ShimTestBase):
         self.assertIn("forgotten", self.dev_error(inst, {"kind": "rejection"})[0])
         self.assertEqual(self.result(inst), {"fine": True})
 
+    def concurrent_action(self, code, n=3):
+        inst = self.start()
+        inst.send({"op": "init", "kind": self.KIND, "main": "", "binary": False,
+                   "code_path": self.write("code/action", code), "env": {}, "concurrency": n})
+        self.assertEqual(inst.recv(), {"ok": True}, inst.stderr.pending())
+        return inst
+
+    def wait_lines(self, stream, count):
+        deadline = time.monotonic() + TIMEOUT
+        with stream.cond:
+            while len(stream.lines) < count and time.monotonic() < deadline:
+                stream.cond.wait(0.05)
+            return list(stream.lines)
+
+    def test_concurrency_runs_overlap_replies_carry_ids_and_console_lines_are_tagged(self):
+        inst = self.concurrent_action(
+            "async function main(p) {\n"
+            "  console.log('start', p.i);\n"
+            "  await new Promise(r => setTimeout(r, p.ms));\n"
+            "  console.error('end %d', p.i);\n"
+            "  process.stdout.write('untagged ' + p.i + '\\n');\n"
+            "  return {i: p.i};\n"
+            "}\n")
+        for i, ms in ((0, 600), (1, 300), (2, 10)):
+            inst.send({"op": "run", "id": 100 + i, "params": {"i": i, "ms": ms},
+                       "env": {"__OW_ACTIVATION_ID": "a%d" % i}})
+        replies = [inst.recv() for _ in range(3)]
+        self.assertEqual(replies, [{"id": 102, "ok": True, "result": {"i": 2}},
+                                   {"id": 101, "ok": True, "result": {"i": 1}},
+                                   {"id": 100, "ok": True, "result": {"i": 0}}],
+                         "completion order: the shorter runs did not wait for the longer")
+        out = self.wait_lines(inst.stdout, 6)
+        err = self.wait_lines(inst.stderr, 3)
+        for i in range(3):
+            self.assertIn("\x1e%d\x1fstart %d" % (100 + i, i), out)
+            self.assertIn("untagged %d" % i, out)
+            self.assertIn("\x1e%d\x1fend %d" % (100 + i, i), err)
+        self.assertNotIn(SENTINEL, out + err)
+
+    def test_concurrency_escaped_error_ends_every_run_in_flight(self):
+        inst = self.concurrent_action(
+            "function main(p) {\n"
+            "  if (p.boom) setTimeout(() => { throw new Error('boom'); }, 100);\n"
+            "  return new Promise(() => {});\n"
+            "}\n")
+        inst.send({"op": "run", "id": 1, "params": {}, "env": {}})
+        inst.send({"op": "run", "id": 2, "params": {"boom": True}, "env": {}})
+        replies = sorted((inst.recv() for _ in range(2)), key=lambda r: r["id"])
+        for r, want in zip(replies, (1, 2)):
+            self.assertEqual(r["id"], want)
+            self.assertFalse(r["ok"])
+            self.assertIn("boom", r["error"])
+        err = self.wait_lines(inst.stderr, 8)  # two 4-line stacks
+        self.assertTrue(any(l.startswith("\x1e1\x1fError: boom") for l in err), err)
+        self.assertTrue(any(l.startswith("\x1e2\x1fError: boom") for l in err), err)
+
     def test_zip_directory_with_package_json_and_node_modules(self):
         root = os.path.join(self.tmp.name, "unpacked")
         self.write("unpacked/package.json", json.dumps({"name": "fn", "main": "lib/entry.js"}))

@@ -8,6 +8,12 @@
 // Before every run reply the sentinel line is written to stdout and stderr, after everything the
 // function wrote, so the invoker can cut the log streams per activation.
 //
+// Concurrency (an init with "concurrency" > 1): after init the shim reads the channel
+// asynchronously and runs every request as it arrives; each run carries an "id" that its reply
+// echoes. There are no sentinels then: console.* lines are written "\x1e<id>\x1f<text>" for
+// the run they were called in (AsyncLocalStorage), and output that is not tagged so cannot be
+// attributed (docs/runtimes.md "Concurrency").
+//
 // Start-up cost and per-call overhead both matter, so the shim does its own I/O with the
 // synchronous fs calls Node loads at boot: `net` alone costs ~3-4 ms to load and set up a socket,
 // and a thread-pool fs.read adds a thread hop to every call. Between calls the shim blocks in
@@ -26,6 +32,11 @@ const NOT_A_DICT = 'The action did not return a dictionary.';
 
 let entry = null;     // the user's function, set by a successful init
 let current = null;   // the run in flight: {finish(reply)}; null between runs
+// Concurrency > 1: set at init; then `inflight` holds every run's token by id and `als` tells
+// which run a console call belongs to.
+let concurrent = false;
+let als = null;
+const inflight = new Map();
 
 // ---------------------------------------------------------------------------------------------
 // Framing on fd 3: blocking reads and writes, one request at a time.
@@ -132,8 +143,75 @@ function send(reply) {
   const frame = Buffer.allocUnsafe(4 + n);
   frame.writeUInt32BE(n, 0);
   frame.write(text, 4, 'utf8');
+  if (concurrent) {
+    channel.write(frame);
+    return;
+  }
   writeAll(CHANNEL, frame);
-  setImmediate(serveNext);
+  if (entry && concurrentWanted) startConcurrent();  // the successful init's reply went out
+  else setImmediate(serveNext);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency > 1: asynchronous framing, tagged console output.
+
+let concurrentWanted = false;  // the init asked for concurrency
+let channel = null;
+
+function startConcurrent() {
+  concurrent = true;
+  const net = require('net');
+  channel = new net.Socket({ fd: CHANNEL, readable: true, writable: true });
+  let pending = inbox.subarray(inboxStart, inboxEnd);  // nothing, unless requests came early
+  pending = Buffer.from(pending);
+  const drain = () => {
+    while (pending.length >= 4) {
+      const n = pending.readUInt32BE(0);
+      if (n > MAX_FRAME) {
+        writeAll(2, Buffer.from(`hotrod shim: request frame of ${n} bytes exceeds the limit\n`));
+        process.exit(70);
+      }
+      if (pending.length < 4 + n) break;
+      const text = pending.toString('utf8', 4, 4 + n);
+      pending = pending.subarray(4 + n);
+      try {
+        handle(text);
+      } catch (e) {
+        logError(e);
+        process.exit(70);
+      }
+    }
+  };
+  channel.on('data', (chunk) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    drain();
+  });
+  channel.on('end', () => process.exit(0));
+  channel.on('error', () => process.exit(0));
+  drain();
+}
+
+// Writes text to fd as lines tagged with the run in whose context it is called.
+function writeTagged(fd, text) {
+  const store = als && als.getStore();
+  if (!store) return writeAll(fd, Buffer.from(text + '\n'));
+  const tag = `\x1e${store.id}\x1f`;
+  writeAll(fd, Buffer.from(tag + text.split('\n').join('\n' + tag) + '\n'));
+}
+
+function wrapConsole() {
+  const { AsyncLocalStorage } = require('async_hooks');
+  const util = require('util');
+  als = new AsyncLocalStorage();
+  const to = (fd) => (...args) => writeTagged(fd, util.format(...args));
+  console.log = console.info = console.debug = to(1);
+  console.warn = console.error = to(2);
+  console.dir = (obj, options) => writeTagged(1, util.inspect(obj, options));
+  console.trace = (...args) => {
+    const err = { name: 'Trace', message: util.format(...args) };
+    Error.captureStackTrace(err, console.trace);
+    writeTagged(2, err.stack);
+  };
 }
 
 function handle(text) {
@@ -231,6 +309,10 @@ async function init(msg) {
     return { ok: false, error: 'Initialization has failed due to: no code_path.' };
   }
   setEnv(msg.env);
+  if (Number(msg.concurrency) > 1) {
+    concurrentWanted = true;
+    wrapConsole();  // before the code loads: it may keep a reference to console.log
+  }
   const wanted = typeof msg.main === 'string' && msg.main !== '' ? msg.main : 'main';
   // An unnamed (or default-named) entry falls back to Lambda's conventional `handler`.
   const names = wanted === 'main' ? ['main', 'handler'] : [wanted];
@@ -303,6 +385,7 @@ function describe(e, file) {
 
 function logError(e) {
   const text = (isErrorObject(e) && typeof e.stack === 'string' ? e.stack : describe(e)) + '\n';
+  if (als && als.getStore()) return writeTagged(2, text.slice(0, -1));
   try {
     if (stdio[2]) stdio[2].write(text);  // behind what the function already queued
     else writeAll(2, Buffer.from(text));
@@ -338,6 +421,11 @@ function errorReply(e) {
 }
 
 function run(msg) {
+  if (concurrent) return als.run({ id: msg.id }, () => runOne(msg));
+  runOne(msg);
+}
+
+function runOne(msg) {
   if (!entry) return finishRun({ ok: false, error: 'The action has not been initialized.' });
   setEnv(msg.env);
   const params = msg.params !== null && typeof msg.params === 'object' ? msg.params : {};
@@ -346,6 +434,11 @@ function run(msg) {
     finish(reply) {
       if (settled) return;
       settled = true;
+      if (concurrent) {
+        inflight.delete(msg.id);
+        sendTagged(msg.id, reply);
+        return;
+      }
       current = null;
       finishRun(reply);
     },
@@ -356,7 +449,8 @@ function run(msg) {
     value(v) { if (!settled) token.finish(valueReply(v)); },
     error(e) { if (!settled) token.finish(errorReply(e)); },
   };
-  current = token;
+  if (concurrent) inflight.set(msg.id, token);
+  else current = token;
   // Only handlers that take a context get one: building it is a measurable part of a warm run.
   const ctx = entry.length >= 2 ? makeContext(settle, msg.env || {}) : undefined;
   try {
@@ -382,6 +476,15 @@ function run(msg) {
 // Errors that escape the function's own control flow end the run in flight as a developer
 // error instead of killing the instance (and the framing with it).
 function escaped(kind, e) {
+  if (concurrent) {
+    // Which run threw cannot be told: every run in flight ends with the error, and each
+    // record shows it.
+    for (const [id, token] of [...inflight]) {
+      als.run({ id }, () => logError(e));
+      token.finish({ ok: false, error: `An error has occurred: ${kind}${describe(e)}` });
+    }
+    return;
+  }
   logError(e);
   if (current) current.finish({ ok: false, error: `An error has occurred: ${kind}${describe(e)}` });
 }
@@ -428,6 +531,16 @@ function writeSentinel(fd, done) {
     writeAll(fd, SENTINEL_BYTES);  // a stream the user ended or replaced
     done();
   }
+}
+
+// Concurrency > 1: the reply carries the run's id in front of its other fields.
+function sendTagged(id, reply) {
+  let text = typeof reply === 'string' ? reply : JSON.stringify(reply);
+  const n = Buffer.byteLength(text);
+  if (n > MAX_FRAME - 64) {
+    text = JSON.stringify({ ok: false, error: `The action produced a result of ${n} bytes, more than the ${MAX_FRAME} allowed.` });
+  }
+  send(`{"id":${JSON.stringify(id)},${text.slice(1)}`);
 }
 
 // Writes the sentinel to both log streams after everything the function wrote, then replies.
