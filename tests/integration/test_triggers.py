@@ -141,6 +141,27 @@ class TriggersTest(ServerTestCase):
         self.assertEqual(line["action"], "guest/gone")
         self.assertIn("error", line)
 
+    def test_rule_runs_a_packaged_action_through_a_binding_with_its_defaults(self):
+        # Rules resolve actions like an invoke does: package < binding < action < event.
+        self.assertEqual(self.api.put_json(self.path("packages", "tools"),
+                                           {"parameters": [{"key": "pkg", "value": "p"},
+                                                           {"key": "over", "value": "package"}]}).status, 200)
+        self.assertEqual(self.api.put_json(self.path("packages", "tb"),
+                                           {"binding": {"namespace": "_", "name": "tools"},
+                                            "parameters": [{"key": "over", "value": "binding"}]}).status, 200)
+        self.assertEqual(self.api.put_json(self.action_path("tools/pecho"),
+                                           {"exec": {"kind": "nodejs:20", "code": ECHO}}).status, 200)
+        self.put_trigger("ptrig")
+        self.assertEqual(self.put_rule("prule", "ptrig", "/_/tb/pecho").status, 200)
+        r = self.fire("ptrig", {"x": 7})
+        self.assertEqual(r.status, 202, r)
+        rec = self.wait_activation(r.json()["activationId"])
+        line = json.loads(rec["logs"][0])
+        self.assertTrue(line["success"], line)
+        caused = self.wait_activation(line["activationId"])
+        self.assertEqual(caused["cause"], rec["activationId"])
+        self.assertEqual(caused["response"]["result"]["got"], {"pkg": "p", "over": "binding", "x": 7})
+
     def test_concurrent_fires_each_run_once(self):
         self.put_trigger("busy")
         self.put_rule("busy-echo", "busy", "echo")

@@ -60,6 +60,23 @@ class WebActionsTest(ServerTestCase):
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual((r.json()["body"]["x"], r.json()["body"]["y"]), ("1", "two words"))
 
+    def test_action_in_a_package_gets_the_package_defaults_and_final_holds(self):
+        # Web paths name {pkg}/{action}; the action resolves like an invoke (package < action).
+        self.assertEqual(self.api.put_json("/api/v1/namespaces/_/packages/webpkg?overwrite=true",
+                                           {"parameters": [{"key": "fromPackage", "value": "yes"}]}).status, 200)
+        r = self.api.put_json(self.action_path("webpkg/echo", "?overwrite=true"),
+                              {"exec": {"kind": "nodejs:20", "code": ECHO},
+                               "annotations": [{"key": "web-export", "value": True},
+                                               {"key": "final", "value": True}]})
+        self.assertEqual(r.status, 200, r)
+        r = self.api.request("GET", "/api/v1/web/%s/webpkg/echo.json?a=1" % self.ns, auth=None)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["body"]["fromPackage"], "yes")
+        self.assertEqual(r.json()["body"]["a"], "1")
+        # final: the inherited package parameter cannot be overridden by the request.
+        r = self.api.request("GET", "/api/v1/web/%s/webpkg/echo.json?fromPackage=no" % self.ns, auth=None)
+        self.assertError(r, 400, "not allowed")
+
     def test_http_is_the_default_extension_and_maps_the_response(self):
         self.web_action("page", HTTP)
         r = self.web("GET", "page?name=you")
