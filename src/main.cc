@@ -238,11 +238,12 @@ int Serve(const ServeOptions& options) {
   TenantAdmin tenant_admin(store_ref);
   AdminAuthenticator admin_auth(admin_key->uuid_key);
   TenantServices tenants{limiter, tenant_admin, admin_auth};
-  // Triggers area. Rules and journal entries name actions ("name" or "pkg/name"); they resolve
-  // them like an invoke by the owning namespace does (bindings, package defaults).
+  // Triggers area. Rules and journal entries name actions as `ns` sees them: "name" or
+  // "pkg/name" in `ns`, or "/owner/pkg/name" (a shared package of another namespace). They
+  // resolve like an invoke by `ns` does (bindings, package defaults, visibility).
   const auto lookup_action = [&resolver](const std::string& ns,
                                          const std::string& name) -> Result<std::optional<ResolvedAction>> {
-    auto resolved = resolver.Resolve(ns, ns, name);
+    auto resolved = name.starts_with('/') ? resolver.ResolveQualified(ns, name) : resolver.Resolve(ns, ns, name);
     if (resolved.ok()) return std::optional<ResolvedAction>(std::move(resolved).value());
     if (resolved.error().code == ErrorCode::kNotFound) return std::optional<ResolvedAction>();
     return resolved.error();
@@ -250,6 +251,11 @@ int Serve(const ServeOptions& options) {
   ActivationJournal journal(io, **store);
   TriggerService triggers(**store, invocations, activation_log, journal, lookup_action);
   triggers.set_admit_fire([&limiter](const std::string& ns) { return limiter.AdmitFire(ns); });
+  triggers.set_admit_invocation([&limiter](const std::string& ns) -> Result<std::shared_ptr<void>> {
+    auto slot = limiter.AdmitInvocation(ns);
+    if (!slot.ok()) return slot.error();
+    return std::shared_ptr<void>(std::move(*slot));
+  });
   AlarmScheduler alarms(
       io,
       [&triggers](const AlarmSchedule& s, int64_t due_ms) -> asio::awaitable<Status> {
@@ -326,6 +332,7 @@ int Serve(const ServeOptions& options) {
     if (ec) return;
     spdlog::info("signal {}: draining {} activation(s) in flight", signo, invocations.in_flight());
     server.StopAccepting();
+    invocations.StopAccepting();  // requests still arriving on open connections get 503
     alarms.Stop();
     hangups.cancel();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {

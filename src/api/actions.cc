@@ -81,6 +81,7 @@ Response Put(ApiContext& ctx, const Route& route, const Request& request, const 
 // `path` is "name" or "pkg/name"; the ActionResolver finds what runs and its defaults.
 asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& request, const std::string& path) {
   const auto received = std::chrono::steady_clock::now();
+  if (Status open = ctx.invocations.Admit(); !open.ok()) co_return ErrorResponse(open.error());
   auto resolved = ctx.resolver.Resolve(route.caller.ns, route.ns, path);
   if (!resolved.ok()) co_return ErrorResponse(resolved.error());
   auto body = RequestBodyObject(request, false);
@@ -95,16 +96,20 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
   auto wait_ms = QueryInt(route, "timeout", 0);
   if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
-  auto slot = AdmitInvocation(ctx, resolved->action->ns);  // namespace limits (429)
+  // Namespace limits (429): the caller's namespace pays, also for another namespace's shared action.
+  auto slot = AdmitInvocation(ctx, route.caller.ns);
   if (!slot.ok()) co_return ErrorResponse(slot.error());
   // Durable activations: a 202 promises the activation will run and leave a record even if the
-  // server dies, so its journal entry commits before the 202 is sent. The entry names the action
-  // as the request did (ns, "name" or "pkg/name"); recovery resolves it again.
+  // server dies, so its journal entry commits before the 202 is sent. The entry belongs to the
+  // caller's namespace and names the action as the caller sees it ("name", "pkg/name", or
+  // "/owner/pkg/name" for another namespace's shared package); recovery resolves it again.
   json::object& params = std::get<json::object>(body);
   // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
   const auto journal_entry = [&](const std::string& activation_id, json::object p) {
     std::vector<PendingActivation> entries(1);
-    entries[0] = PendingActivation{activation_id, route.ns, path, std::move(p), route.caller.subject, "", NowMillis()};
+    const std::string as_seen = route.ns == route.caller.ns ? path : "/" + route.ns + "/" + path;
+    entries[0] = PendingActivation{activation_id, route.caller.ns, as_seen, std::move(p), route.caller.subject, "",
+                                   NowMillis()};
     return entries;
   };
   std::shared_ptr<Completion> done;

@@ -85,6 +85,11 @@ size_t Router::BodyLimit(http::verb method, std::string_view target) const {
 
 std::optional<Response> Router::Precheck(const http::request_header<>& header) {
   const auto target = header.target();
+  if (target.starts_with("/api/v1/admin")) {
+    // The admin API: the same refusal HandleAdmin gives, before any body is read.
+    if (!ctx_.tenants || ctx_.tenants->admin_auth.Check(header[http::field::authorization])) return std::nullopt;
+    return ErrorResponse(http::status::unauthorized, "The supplied authentication is invalid");
+  }
   if (!target.starts_with("/api/v1/namespaces")) return std::nullopt;
   auto caller = ctx_.auth.Authenticate(header[http::field::authorization]);
   if (caller.ok()) return std::nullopt;

@@ -97,10 +97,13 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
   auto args = BuildWebArguments(web, options);
   if (!args.ok()) co_return ErrorResponse(args.error());
 
-  // The action's namespace pays: web requests count against its limits.
-  auto slot = AdmitInvocation(ctx, action->ns);
+  // The namespace in the URL pays and owns the record (for an action reached through one of its
+  // bindings, that is not the action's owner).
+  const std::string& url_ns = s[0];
+  if (Status open = ctx.invocations.Admit(); !open.ok()) co_return ErrorResponse(open.error());
+  auto slot = AdmitInvocation(ctx, url_ns);
   if (!slot.ok()) co_return ErrorResponse(slot.error());
-  auto done = ctx.invocations.Start(Identity{action->ns, action->ns}, std::move(resolved), std::move(*args), received,
+  auto done = ctx.invocations.Start(Identity{url_ns, url_ns}, std::move(resolved), std::move(*args), received,
                                     StartOptions{{}, {}, std::move(*slot)});
   const auto bound = std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
                                                          std::chrono::milliseconds(2 * action->limits.timeout_ms + 1000));
@@ -109,7 +112,13 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
     res = ErrorResponse(http::status::accepted, "Response not yet ready.");
   } else {
     const Activation& record = *done->record();
-    if (record.status == ActivationStatus::kSuccess || record.status == ActivationStatus::kApplicationError) {
+    if (done->no_capacity()) {
+      // The call could not be placed (memory budget, maxima, bounded queue): retry later.
+      const auto* error = record.result.if_contains("error");
+      res = ErrorResponse(http::status::service_unavailable,
+                          error && error->is_string() ? std::string(error->as_string())
+                                                      : std::string("no capacity to run the action now"));
+    } else if (record.status == ActivationStatus::kSuccess || record.status == ActivationStatus::kApplicationError) {
       // An application error answers with its "error" field, rendered like a result.
       const json::value* result = nullptr;
       json::value whole = record.result;

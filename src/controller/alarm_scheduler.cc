@@ -104,7 +104,12 @@ asio::awaitable<void> AlarmScheduler::Run() {
     Status fired = co_await fire_(snapshot, *due);
     // The entry may have been replaced or removed while the fire ran.
     auto it = entries_.find(due_key);
-    if (fired.ok() || fired.error().code == ErrorCode::kConflict || fired.error().code == ErrorCode::kNotFound) {
+    // A fire refused by the namespace's limits (429) consumed its due time like a fire that ran:
+    // retrying it would only spend more of the minute's quota.
+    const bool consumed = fired.ok() || fired.error().code == ErrorCode::kConflict ||
+                          fired.error().code == ErrorCode::kNotFound ||
+                          fired.error().code == ErrorCode::kTooManyRequests;
+    if (consumed) {
       retry_at.erase(due_key);
       if (it != entries_.end() && it->second.schedule.last_fired_ms == snapshot.last_fired_ms)
         it->second.schedule.last_fired_ms = *due;

@@ -138,6 +138,11 @@ asio::awaitable<Activation> Invocations::RunAtomic(const Identity& caller, const
   co_return MakeRecord(caller, resolved, activation_id, std::move(outcome));
 }
 
+Status Invocations::Admit() const {
+  if (accepting_) return Status::Ok();
+  return MakeError(ErrorCode::kUnavailable, "The server is shutting down; retry on another server or later.");
+}
+
 asio::awaitable<void> Invocations::Drain(std::chrono::steady_clock::time_point deadline) {
   while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
     idle_signal_.expires_at(deadline);

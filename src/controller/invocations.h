@@ -75,6 +75,12 @@ class Invocations {
                                       std::string activation_id, std::chrono::steady_clock::time_point received,
                                       std::string cause, std::string caused_by, bool* no_capacity = nullptr);
 
+  // Shutdown: from now on Admit() refuses new activations (503), so nothing is accepted (and
+  // journaled) that the stopping invoker could only fail; activations in flight go on.
+  void StopAccepting() { accepting_ = false; }
+  // kUnavailable once StopAccepting() was called. Callers check it before they journal or start.
+  Status Admit() const;
+
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
   size_t in_flight() const { return in_flight_; }
   const Invoker& invoker() const { return invoker_; }  // pool area: GET /metrics reads its pool
@@ -92,6 +98,7 @@ class Invocations {
   ActivationLog& log_;
   SequenceRunner* sequences_ = nullptr;
   size_t in_flight_ = 0;
+  bool accepting_ = true;
   asio::steady_timer idle_signal_;  // cancelled when in_flight_ drops to zero
 };
 

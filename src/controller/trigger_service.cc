@@ -417,6 +417,8 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   std::vector<AlarmFired> marks;
   if (alarm) marks.push_back(*alarm);
   std::vector<PendingActivation> no_entries;
+  // Shutting down: refuse before anything is journaled (an alarm's due time stays due).
+  if (Status open = invocations_.Admit(); !open.ok()) co_return open.error();
   if (admit_fire_) {
     if (Status admitted = admit_fire_(caller.ns); !admitted.ok()) {
       if (!marks.empty()) (void)co_await journal_.Append(no_entries, marks);
@@ -435,6 +437,7 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   struct Planned {
     ResolvedAction action;
     std::string activation_id;
+    std::shared_ptr<void> admission;
   };
   std::vector<Planned> planned;
   std::vector<PendingActivation> entries;
@@ -455,9 +458,25 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
                                  action_short, std::string(kNotFound)));
       continue;
     }
+    // The event goes over the action's defaults as an invoke body would: `final` keys hold.
+    if (Status allowed = CheckInvokeParameters(*action, params); !allowed.ok()) {
+      logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", rule_name,
+                                 action_short, allowed.error().message));
+      continue;
+    }
+    std::shared_ptr<void> admission;
+    if (admit_invocation_) {
+      auto slot = admit_invocation_(caller.ns);
+      if (!slot.ok()) {
+        logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", rule_name,
+                                   action_short, slot.error().message));
+        continue;
+      }
+      admission = std::move(*slot);
+    }
     const std::string id = NewActivationId();
     entries.push_back(PendingActivation{id, path->ns, path->name, params, caller.subject, trigger_id, now});
-    planned.push_back(Planned{std::move(*action), id});
+    planned.push_back(Planned{std::move(*action), id, std::move(admission)});
     logs.push_back(RuleLogLine(0, true, id, rule_name, action_short, ""));
   }
   if (logs.empty()) {
@@ -471,7 +490,7 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   if (!journaled.ok()) co_return journaled.error();
   const auto received = std::chrono::steady_clock::now();
   for (auto& p : planned)
-    invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id, nullptr});
+    invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id, std::move(p.admission)});
 
   Activation record;
   record.activation_id = trigger_id;

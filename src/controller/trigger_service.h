@@ -51,6 +51,10 @@ class TriggerService {
   // AdmitFire hook: the tenants' NamespaceLimiter::AdmitFire(ns) plugs in here. An error
   // refuses the fire with that error.
   using FireAdmission = std::function<Status(const std::string& ns)>;
+  // The namespace limiter's admission of one activation a rule starts (concurrentInvocations,
+  // invocationsPerMinute); the slot is held until the activation ends. A refusal is logged on
+  // the rule's line and that rule's activation is skipped.
+  using InvocationAdmission = std::function<Result<std::shared_ptr<void>>(const std::string& ns)>;
   // Called after a trigger's alarm schedule was created, replaced (value) or removed (nullopt).
   using ScheduleListener =
       std::function<void(const std::string& ns, const std::string& trigger, const std::optional<AlarmSchedule>&)>;
@@ -59,6 +63,7 @@ class TriggerService {
                  ActionLookup lookup);
 
   void set_admit_fire(FireAdmission f) { admit_fire_ = std::move(f); }
+  void set_admit_invocation(InvocationAdmission f) { admit_invocation_ = std::move(f); }
   void set_schedule_listener(ScheduleListener f) { schedule_listener_ = std::move(f); }
 
   // Triggers. Put: kAlreadyExists when it exists and !overwrite.
@@ -93,6 +98,7 @@ class TriggerService {
   ActivationJournal& journal_;
   ActionLookup lookup_;
   FireAdmission admit_fire_;
+  InvocationAdmission admit_invocation_;
   ScheduleListener schedule_listener_;
   std::unordered_map<std::string, std::shared_ptr<const Trigger>> triggers_;  // "ns/name"
   std::unordered_map<std::string, std::vector<Rule>> rules_;                  // by ns

@@ -133,6 +133,19 @@ class NamespaceLimitsTest(ServerTestCase):
             ns = ns_retry
         self.assertEqual(statuses, [200, 429])
 
+    def test_a_shared_action_is_charged_to_the_caller_not_its_owner(self):
+        # The owner allows nothing; the caller's own quota is what another tenant's call uses.
+        owner_ns, owner = self.tenant(invocationsPerMinute=0)
+        self.assertEqual(owner.put_json("/api/v1/namespaces/_/packages/pub", {"publish": True}).status, 200)
+        r = owner.put_json("/api/v1/namespaces/_/actions/pub/hi",
+                           {"exec": {"kind": "nodejs:20", "code": "function main() { return {hi: 1} }"}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(owner.post_json("/api/v1/namespaces/_/actions/pub/hi?blocking=true", {}).status, 429)
+        caller_ns, caller = self.tenant()
+        r = caller.post_json("/api/v1/namespaces/%s/actions/pub/hi?blocking=true" % owner_ns, {})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["namespace"], caller_ns)  # the record is the caller's
+
 
 if __name__ == "__main__":
     unittest.main()

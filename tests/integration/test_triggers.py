@@ -162,6 +162,25 @@ class TriggersTest(ServerTestCase):
         self.assertEqual(caused["cause"], rec["activationId"])
         self.assertEqual(caused["response"]["result"]["got"], {"pkg": "p", "over": "binding", "x": 7})
 
+    def test_an_event_cannot_override_a_final_actions_parameters(self):
+        # A rule's event is an invoke body: `final` holds as it does for a direct invoke (400).
+        r = self.api.put_json(self.action_path("locked"),
+                              {"exec": {"kind": "nodejs:20", "code": ECHO},
+                               "parameters": [{"key": "secret", "value": "s"}],
+                               "annotations": [{"key": "final", "value": True}]})
+        self.assertEqual(r.status, 200, r)
+        self.put_trigger("ftrig")
+        self.put_rule("frule", "ftrig", "locked")
+        r = self.fire("ftrig", {"secret": "override"})
+        self.assertEqual(r.status, 202, r)
+        line = json.loads(self.wait_activation(r.json()["activationId"])["logs"][0])
+        self.assertFalse(line["success"], line)
+        self.assertIn("not allowed", line["error"])
+        r = self.fire("ftrig", {"other": 1})
+        line = json.loads(self.wait_activation(r.json()["activationId"])["logs"][0])
+        self.assertTrue(line["success"], line)
+        self.assertEqual(self.wait_activation(line["activationId"])["response"]["result"]["got"]["secret"], "s")
+
     def test_concurrent_fires_each_run_once(self):
         self.put_trigger("busy")
         self.put_rule("busy-echo", "busy", "echo")

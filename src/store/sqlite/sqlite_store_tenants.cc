@@ -139,7 +139,10 @@ Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
         auto r = Change(st, sql, {ns}, "delete namespace");
         if (!r.ok()) return r.error();
       }
-      for (const char* sql : {"DELETE FROM credentials WHERE ns = ?1",
+      // Its history goes too: a namespace created later under the same name must not read the
+      // old tenant's records, nor run its journaled activations at the next start.
+      for (const char* sql : {"DELETE FROM activations WHERE ns = ?1", "DELETE FROM pending_activations WHERE ns = ?1",
+                              "DELETE FROM credentials WHERE ns = ?1",
                               "DELETE FROM namespace_limits WHERE ns = ?1", "DELETE FROM namespaces WHERE name = ?1"}) {
         auto r = Change(st, sql, {ns}, "delete namespace");
         if (!r.ok()) return r.error();

@@ -8,6 +8,7 @@ namespace hotrod {
 namespace {
 
 using testing_util::TempDir;
+using testing_util::MakeActivation;
 
 class TenantStoreTest : public ::testing::Test {
  protected:
@@ -69,9 +70,18 @@ TEST_F(TenantStoreTest, DeleteNamespaceRefusesWhileEntitiesRemainUnlessForced) {
   EXPECT_TRUE(*store_->NamespaceExists("a")) << "a refused delete changes nothing";
   EXPECT_TRUE(store_->FindCredential("u1")->has_value());
 
+  ASSERT_TRUE(store_->PutActivations({MakeActivation("a", "f", 1, 100), MakeActivation("b", "g", 2, 100)}).ok());
+
   auto forced = store_->DeleteNamespace("a", true);
   ASSERT_TRUE(forced.ok()) << forced.error().message;
   EXPECT_TRUE(*forced);
+  // Its history goes with it (a namespace recreated under the name must not read it); others stay.
+  ActivationQuery a_query;
+  a_query.ns = "a";
+  EXPECT_TRUE(store_->ListActivations(a_query)->empty());
+  ActivationQuery b_query;
+  b_query.ns = "b";
+  EXPECT_EQ(store_->ListActivations(b_query)->size(), 1u);
   EXPECT_FALSE(*store_->NamespaceExists("a"));
   EXPECT_FALSE(store_->FindCredential("u1")->has_value());
   EXPECT_FALSE(store_->GetAction("a", "f")->has_value());
