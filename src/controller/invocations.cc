@@ -118,7 +118,7 @@ asio::awaitable<Activation> Invocations::Execute(Identity caller, ResolvedAction
   const bool is_sequence = resolved.action->exec.kind == "sequence";
   HOTROD_CHECK(!is_sequence || sequences_ != nullptr);
   asio::awaitable<Activation> run =
-      is_sequence ? sequences_->Run(caller, resolved, std::move(params), activation_id, received, cause)
+      is_sequence ? sequences_->Run(caller, resolved, std::move(params), activation_id, received, cause, no_capacity)
                   : RunAtomic(caller, resolved, std::move(params), activation_id, received, no_capacity);
   Activation record = co_await std::move(run);
   record.cause = std::move(cause);

@@ -71,8 +71,8 @@ asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller,
                                                 const ResolvedAction& sequence, json::object params,
                                                 const std::string& activation_id,
                                                 std::chrono::steady_clock::time_point received,
-                                                const std::string& cause) {
-  Budget budget{kMaxSequenceLength};
+                                                const std::string& cause, bool* no_capacity) {
+  Budget budget{kMaxSequenceLength, no_capacity};
   // A sequence invoked by the API (or a rule) is the topmost one; nested ones run in RunChain.
   co_return co_await RunChain(caller, sequence, std::move(params), activation_id, received, cause,
                               true, budget);
@@ -119,7 +119,7 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
       --budget.remaining;
       step = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params),
                                            step_id, std::chrono::steady_clock::now(), activation_id,
-                                           "sequence");
+                                           "sequence", budget.no_capacity);
     }
     record.logs.push_back(step.activation_id);
     record.duration_ms += step.duration_ms;

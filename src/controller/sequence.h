@@ -48,12 +48,13 @@ class SequenceRunner {
   asio::awaitable<Activation> Run(const Identity& caller, const ResolvedAction& sequence,
                                   json::object params, const std::string& activation_id,
                                   std::chrono::steady_clock::time_point received,
-                                  const std::string& cause);
+                                  const std::string& cause, bool* no_capacity = nullptr);
 
  private:
   // Atomic actions still allowed in this top-level sequence (nested sequences share it).
   struct Budget {
     size_t remaining = 0;
+    bool* no_capacity = nullptr;  // set when a component could not be placed (the API's 503)
   };
   asio::awaitable<Activation> RunChain(Identity caller, ResolvedAction sequence,
                                        json::object params, std::string activation_id,

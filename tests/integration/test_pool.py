@@ -164,6 +164,28 @@ class ScaleOutAndBudgetTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertGreaterEqual(metrics(self.api)["hotrod_pool_evictions_total"], 2)
 
+    def test_sequence_and_web_calls_without_capacity_also_get_503(self):
+        # Two slow calls fill the budget; a sequence over the same action and a web call of it
+        # cannot be placed either, and say so the same way as an invoke.
+        self.create_action("slow-full", SLEEPER, limits={"memory": 128, "timeout": 20000})
+        r = self.api.put_json(self.action_path("slow-seq"),
+                              {"exec": {"kind": "sequence", "components": ["/_/slow-full"]}})
+        self.assertEqual(r.status, 200, r)
+        r = self.api.put_json(self.action_path("slow-web"),
+                              {"exec": {"kind": "nodejs:20", "code": SLEEPER}, "limits": {"memory": 256},
+                               "annotations": [{"key": "web-export", "value": True}]})
+        self.assertEqual(r.status, 200, r)
+        busy = threading.Thread(target=self.call_parallel, args=("slow-full", 2, 2500))
+        busy.start()
+        time.sleep(0.8)
+        try:
+            r = self.api.post_json(self.action_path("slow-seq", "?blocking=true"), {"ms": 0})
+            self.assertError(r, 503, "no capacity to run the action now")
+            r = self.api.request("GET", "/api/v1/web/guest/default/slow-web.json", auth=None)
+            self.assertError(r, 503, "no capacity to run the action now")
+        finally:
+            busy.join()
+
 
 NODE_EXECARGV = r"""
 globalThis.instanceId = globalThis.instanceId || Math.random().toString(36).slice(2);
