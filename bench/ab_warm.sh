@@ -15,31 +15,9 @@ ROUNDS=${ROUNDS:-3}
 RUN_S=${RUN_S:-5}
 CONNS=${CONNS:-"1 32"}
 MEMORY_MB=${MEMORY_MB:-2048}  # large enough that the CPU share never throttles the instance
-WORK=$(mktemp -d /tmp/hotrod-ab-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 1; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-AUTH=$(cat /proc/sys/kernel/random/uuid):$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-start() {  # start NAME BIN -> sets PORT_<NAME>
-  local name=$1 bin=$2 port=""
-  HOTROD_GUEST_KEY=$AUTH "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" --log-level warn \
-    >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do
-    port=$(sed -n 's|^hotrod listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/$name.log")
-    [[ -n $port ]] && break
-    sleep 0.1
-  done
-  [[ -n $port ]] || { echo "server $name did not start" >&2; exit 1; }
-  curl -sS -o /dev/null -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
-    "http://127.0.0.1:$port/api/v1/namespaces/_/actions/noop" \
-    --data "{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"function main(){return {}}\"},\"limits\":{\"memory\":$MEMORY_MB}}"
-  curl -sS -o /dev/null -u "$AUTH" -X POST "http://127.0.0.1:$port/api/v1/namespaces/_/actions/noop?blocking=true" -d '{}'
-  printf -v "PORT_$name" '%s' "$port"
-}
-start old "$OLD_BIN"
-start new "$NEW_BIN"
+source "$ROOT/bench/ab_common.sh"
+start_server old "$OLD_BIN"
+start_server new "$NEW_BIN"
 run() {  # run NAME CASE CONNS ROUND
   local name=$1 case=$2 c=$3 r=$4 port_var=PORT_$1 args
   if [[ $case = invoke ]]; then

@@ -14,31 +14,9 @@ LOADGEN=${LOADGEN_BIN:-$ROOT/build/hotrod_loadgen}
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-1500}  # per round; a bounded count, since every 202 queues a real activation
 CONNS=${CONNS:-"1 8"}
-WORK=$(mktemp -d /tmp/hotrod-nb-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-AUTH=$(cat /proc/sys/kernel/random/uuid):$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-start() {  # start NAME BIN -> sets PORT_<NAME>
-  local name=$1 bin=$2 port=""
-  HOTROD_GUEST_KEY=$AUTH "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" --log-level warn \
-    >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do
-    port=$(sed -n 's|^hotrod listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/$name.log")
-    [[ -n $port ]] && break
-    sleep 0.1
-  done
-  [[ -n $port ]] || { echo "server $name did not start" >&2; exit 1; }
-  curl -sS -o /dev/null -u "$AUTH" -X PUT -H 'Content-Type: application/json' \
-    "http://127.0.0.1:$port/api/v1/namespaces/_/actions/noop" \
-    --data '{"exec":{"kind":"nodejs:20","code":"function main(){return {}}"},"limits":{"memory":1024}}'
-  curl -sS -o /dev/null -u "$AUTH" -X POST "http://127.0.0.1:$port/api/v1/namespaces/_/actions/noop?blocking=true" -d '{}'
-  printf -v "PORT_$name" '%s' "$port"
-}
-start old "$OLD_BIN"
-start new "$NEW_BIN"
+source "$ROOT/bench/ab_common.sh"
+start_server old "$OLD_BIN"
+start_server new "$NEW_BIN"
 for c in $CONNS; do
   for ((r = 0; r < ROUNDS; r++)); do
     for name in old new; do

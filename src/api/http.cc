@@ -1,5 +1,7 @@
 #include "api/http.h"
 
+#include <fmt/format.h>
+
 #include "common/random.h"
 
 namespace hotrod {
@@ -37,5 +39,14 @@ http::status StatusFor(ErrorCode code) {
 }
 
 Response ErrorResponse(const Error& error) { return ErrorResponse(StatusFor(error.code), error.message); }
+
+std::variant<json::object, Response> JsonObjectBody(const Request& request) {
+  if (request.body().empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body(), ec);
+  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
+  if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
+  return std::move(v.as_object());
+}
 
 }  // namespace hotrod

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -26,5 +27,9 @@ Response ErrorResponse(http::status status, std::string_view message);
 // The HTTP status for an Error that crossed into the API (400, 404, 409, 413, 401, 403, 503, 500).
 http::status StatusFor(ErrorCode code);
 Response ErrorResponse(const Error& error);
+
+// The request body as a JSON object (empty is {}), whatever its Content-Type; otherwise the 400
+// to send. For bodies that are JSON by contract (trigger and rule PUTs, fires).
+std::variant<json::object, Response> JsonObjectBody(const Request& request);
 
 }  // namespace hotrod

@@ -9,15 +9,6 @@ namespace {
 
 constexpr std::string_view kNotFound = "The requested resource does not exist.";
 
-std::variant<json::object, Response> JsonObjectBody(const Request& request) {
-  if (request.body().empty()) return json::object();
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
-  if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
-  return std::move(v.as_object());
-}
-
 Response List(ApiContext& ctx, const Route& route) {
   auto limit = QueryInt(route, "limit", 30);
   auto skip = QueryInt(route, "skip", 0);

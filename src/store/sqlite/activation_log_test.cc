@@ -256,7 +256,11 @@ TEST(ActivationLog, OverflowDropsOldestWhileStoreFails) {
   log.Flush();
   EXPECT_EQ(store.rows() + log.DroppedCount(), 30u);
   EXPECT_TRUE(store.has(IdFor(29)));
-  EXPECT_FALSE(store.has(IdFor(10)));  // an old one was dropped
+  // The oldest went: of the first 20, only the one batch the writer held in flight (at most 5,
+  // whichever it was when the store started failing) can have survived.
+  int old_survivors = 0;
+  for (int i = 0; i < 20; ++i) old_survivors += store.has(IdFor(i)) ? 1 : 0;
+  EXPECT_LE(old_survivors, 5);
 }
 
 TEST(ActivationLog, StopGivesUpOnAStoreThatNeverRecovers) {
