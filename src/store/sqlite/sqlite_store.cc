@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_store_rows.h"
 #include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/sqlite_util.h"
 #include "store/sqlite/thread_annotations.h"
@@ -23,6 +24,21 @@ using store_internal::DbHandle;
 using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
+// Shared with the sqlite_store_<area>.cc files (sqlite_store_rows.h).
+using store_internal::Begin;
+using store_internal::CheckPaging;
+using store_internal::Finish;
+using store_internal::InsertNamespace;
+using store_internal::NoThrow;
+using store_internal::ParseArray;
+using store_internal::ParseJson;
+using store_internal::ParseObject;
+using store_internal::ReadAll;
+using store_internal::ReadOne;
+using store_internal::Rollback;
+using store_internal::Run;
+using store_internal::SqlLimit;
+using store_internal::StepDone;
 
 
 namespace {
@@ -31,66 +47,12 @@ using State = SqliteStore::State;
 
 constexpr int kBusyTimeoutMs = 5000;
 
-// Our own rows can nest deeper than an HTTP body parser allows; reading them back must not fail.
-constexpr std::size_t kMaxJsonDepth = 10'000;
-
 constexpr const char* kActionColumns =
     "ns, name, version, kind, main, binary, code_digest, parameters, annotations, "
     "timeout_ms, memory_mb, logs_mb, concurrency, publish, updated_ms, components";
 constexpr const char* kActivationColumns =
     "activation_id, ns, name, version, subject, start_ms, end_ms, duration_ms, status, "
     "result, logs, annotations, cause";
-
-// Runs f, turning any exception (Boost.JSON and the standard library allocate and may throw)
-// into an Error so that none escapes a public method.
-template <class F>
-auto NoThrow(std::string_view what, F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
-  } catch (...) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("sqlite store: {}: unknown exception", what));
-  }
-}
-
-// --- JSON columns -------------------------------------------------------------------------------
-
-Result<json::value> ParseJson(std::string_view text, std::string_view what) {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  // Function output may carry bytes that are not UTF-8 (logs especially); they were stored as
-  // they came, so they must read back as they came.
-  options.allow_invalid_utf8 = true;
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec, {}, options);
-  if (ec) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("sqlite store: corrupt JSON in {}: {}", what, ec.message()));
-  }
-  return value;
-}
-
-Result<json::array> ParseArray(std::string_view text, std::string_view what) {
-  Result<json::value> v = ParseJson(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_array()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("sqlite store: {} is not a JSON array", what));
-  }
-  return std::move(v->as_array());
-}
-
-Result<json::object> ParseObject(std::string_view text, std::string_view what) {
-  Result<json::value> v = ParseJson(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_object()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("sqlite store: {} is not a JSON object", what));
-  }
-  return std::move(v->as_object());
-}
 
 std::string LogsToJson(const std::vector<std::string>& logs) {
   json::array array;
@@ -112,47 +74,6 @@ Result<std::vector<std::string>> ParseLogs(std::string_view text, std::string_vi
     logs.emplace_back(line.as_string().data(), line.as_string().size());
   }
   return logs;
-}
-
-// --- statements ---------------------------------------------------------------------------------
-
-Status StepDone(State& st, Stmt& stmt, std::string_view what) {
-  const int rc = stmt.Step();
-  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
-  return Status::Ok();
-}
-
-Status Run(State& st, const std::string& sql, std::string_view what) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
-  return StepDone(st, stmt, what);
-}
-
-// IMMEDIATE: take the write lock at BEGIN, so a busy database shows up here (and waits for
-// busy_timeout) instead of failing a later statement in the middle of the transaction.
-Status Begin(State& st) HOTROD_REQUIRES(st.mu) { return Run(st, "BEGIN IMMEDIATE", "begin"); }
-Status Commit(State& st) HOTROD_REQUIRES(st.mu) { return Run(st, "COMMIT", "commit"); }
-void Rollback(State& st) HOTROD_REQUIRES(st.mu) {
-  // Best effort: SQLite may already have rolled back on its own (e.g. SQLITE_FULL), and the
-  // error that made us roll back is the one worth reporting.
-  if (sqlite3_get_autocommit(st.db.get()) == 0) (void)Run(st, "ROLLBACK", "rollback");
-}
-
-// Finishes a transaction: commits when `status` is ok (and reports a failed commit), otherwise
-// rolls back and returns `status`.
-Status Finish(State& st, Status status) HOTROD_REQUIRES(st.mu) {
-  if (status.ok()) status = Commit(st);
-  if (!status.ok()) Rollback(st);
-  return status;
-}
-
-Status InsertNamespace(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get("INSERT OR IGNORE INTO namespaces (name) VALUES (?1)");
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
-  stmt.Bind(1, ns);
-  return StepDone(st, stmt, "insert namespace");
 }
 
 Result<Action> ReadAction(const Stmt& row) {
@@ -214,42 +135,6 @@ Result<Activation> ReadActivation(const Stmt& row) {
   a.cause = row.Text(12);
   return a;
 }
-
-// Reads every row of a bound statement with `read`.
-template <class T, class ReadRow>
-Result<std::vector<T>> ReadAll(State& st, Stmt& stmt, ReadRow read, std::string_view what) {
-  std::vector<T> rows;
-  for (;;) {
-    const int rc = stmt.Step();
-    if (rc == SQLITE_DONE) return rows;
-    if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
-    Result<T> row = read(stmt);
-    if (!row.ok()) return row.error();
-    rows.push_back(std::move(*row));
-  }
-}
-
-// Reads at most one row.
-template <class T, class ReadRow>
-Result<std::optional<T>> ReadOne(State& st, Stmt& stmt, ReadRow read, std::string_view what) {
-  const int rc = stmt.Step();
-  if (rc == SQLITE_DONE) return std::optional<T>();
-  if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
-  Result<T> row = read(stmt);
-  if (!row.ok()) return row.error();
-  return std::optional<T>(std::move(*row));
-}
-
-Status CheckPaging(int64_t skip, int64_t limit) {
-  if (skip < 0 || limit < 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("skip ({}) and limit ({}) must not be negative", skip, limit));
-  }
-  return Status::Ok();
-}
-
-// SQLite reads a negative LIMIT as "no limit".
-int64_t SqlLimit(int64_t limit) { return limit == 0 ? -1 : limit; }
 
 // Creates the file owner-only if it does not exist yet. It holds function results and logs, which
 // are the users' data; SQLite would create it 0644 (less umask), and it gives the -wal and -shm

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_rows.h"
 #include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/sqlite_util.h"
 
@@ -14,16 +15,8 @@ namespace {
 using State = SqliteStore::State;
 using store_internal::MutexLock;
 using store_internal::SqliteError;
+using store_internal::NoThrow;
 using store_internal::Stmt;
-
-template <class F>
-auto Guarded(std::string_view what, F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
-  }
-}
 
 // Runs one statement that returns no rows, with text parameters; returns sqlite3_changes().
 Result<int64_t> Change(State& st, const std::string& sql, std::initializer_list<std::string_view> args,
@@ -77,14 +70,14 @@ Result<bool> Exists(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
 }  // namespace
 
 Result<bool> SqliteStore::NamespaceExists(const std::string& ns) {
-  return Guarded("namespace exists", [&]() -> Result<bool> {
+  return NoThrow("namespace exists", [&]() -> Result<bool> {
     MutexLock lock(&state_->mu);
     return Exists(*state_, ns);
   });
 }
 
 Result<std::vector<Credential>> SqliteStore::ListCredentials(const std::string& ns) {
-  return Guarded("list credentials", [&]() -> Result<std::vector<Credential>> {
+  return NoThrow("list credentials", [&]() -> Result<std::vector<Credential>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     Result<sqlite3_stmt*> raw = st.stmts.Get(
@@ -103,7 +96,7 @@ Result<std::vector<Credential>> SqliteStore::ListCredentials(const std::string& 
 }
 
 Result<bool> SqliteStore::DeleteCredential(const std::string& ns, const std::string& uuid) {
-  return Guarded("delete credential", [&]() -> Result<bool> {
+  return NoThrow("delete credential", [&]() -> Result<bool> {
     MutexLock lock(&state_->mu);
     auto changed = Change(*state_, "DELETE FROM credentials WHERE ns = ?1 AND uuid = ?2", {ns, uuid},
                           "delete credential");
@@ -113,14 +106,14 @@ Result<bool> SqliteStore::DeleteCredential(const std::string& ns, const std::str
 }
 
 Result<int64_t> SqliteStore::CountEntities(const std::string& ns) {
-  return Guarded("count entities", [&]() -> Result<int64_t> {
+  return NoThrow("count entities", [&]() -> Result<int64_t> {
     MutexLock lock(&state_->mu);
     return CountEntityRows(*state_, ns);
   });
 }
 
 Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
-  return Guarded("delete namespace", [&]() -> Result<bool> {
+  return NoThrow("delete namespace", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     if (Status s = Plain(st, "BEGIN IMMEDIATE"); !s.ok()) return s.error();
@@ -159,7 +152,7 @@ Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
 }
 
 Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::string& ns) {
-  return Guarded("get namespace limits", [&]() -> Result<NamespaceLimitOverrides> {
+  return NoThrow("get namespace limits", [&]() -> Result<NamespaceLimitOverrides> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     Result<sqlite3_stmt*> raw = st.stmts.Get(
@@ -184,7 +177,7 @@ Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::strin
 }
 
 Status SqliteStore::PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& limits) {
-  return Guarded("put namespace limits", [&]() -> Status {
+  return NoThrow("put namespace limits", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
     auto exists = Exists(st, ns);

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_rows.h"
 #include "store/sqlite/sqlite_store_state.h"
 
 namespace hotrod {
@@ -13,93 +14,24 @@ using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
 using State = SqliteStore::State;
+using store_internal::CheckPaging;
+using store_internal::Finish;
+using store_internal::InsertNamespace;
+using store_internal::NoThrow;
+using store_internal::ParseArray;
+using store_internal::ParseJson;
+using store_internal::ParseObject;
+using store_internal::ReadAll;
+using store_internal::Run;
+using store_internal::StepDone;
 
 namespace {
-
-template <class F>
-auto Guard(std::string_view what, F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {}: {}", what, e.what()));
-  }
-}
 
 Result<Stmt*> Prepare(State& st, const std::string& sql, std::optional<Stmt>& slot) HOTROD_REQUIRES(st.mu) {
   Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
   if (!raw.ok()) return raw.error();
   slot.emplace(*raw);
   return &*slot;
-}
-
-Status Done(State& st, Stmt& stmt, std::string_view what) {
-  const int rc = stmt.Step();
-  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
-  return Status::Ok();
-}
-
-Status Exec(State& st, const std::string& sql, std::string_view what) HOTROD_REQUIRES(st.mu) {
-  std::optional<Stmt> slot;
-  auto stmt = Prepare(st, sql, slot);
-  if (!stmt.ok()) return stmt.error();
-  return Done(st, **stmt, what);
-}
-
-Status Finish(State& st, Status status) HOTROD_REQUIRES(st.mu) {
-  if (status.ok()) status = Exec(st, "COMMIT", "commit");
-  if (!status.ok() && sqlite3_get_autocommit(st.db.get()) == 0) (void)Exec(st, "ROLLBACK", "rollback");
-  return status;
-}
-
-Result<json::value> Parse(std::string_view text, std::string_view what) {
-  boost::system::error_code ec;
-  json::parse_options options;
-  options.max_depth = 10'000;
-  options.allow_invalid_utf8 = true;
-  json::value v = json::parse(text, ec, {}, options);
-  if (ec) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: corrupt JSON in {}: {}", what, ec.message()));
-  return v;
-}
-
-Result<json::array> ParseArray(std::string_view text, std::string_view what) {
-  auto v = Parse(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_array()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not an array", what));
-  return std::move(v->as_array());
-}
-
-Result<json::object> ParseObject(std::string_view text, std::string_view what) {
-  auto v = Parse(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_object()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not an object", what));
-  return std::move(v->as_object());
-}
-
-template <class T, class Read>
-Result<std::vector<T>> ReadRows(State& st, Stmt& stmt, Read read, std::string_view what) {
-  std::vector<T> rows;
-  for (;;) {
-    const int rc = stmt.Step();
-    if (rc == SQLITE_DONE) return rows;
-    if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
-    Result<T> row = read(stmt);
-    if (!row.ok()) return row.error();
-    rows.push_back(std::move(*row));
-  }
-}
-
-Status CheckPaging(int64_t skip, int64_t limit) {
-  if (skip < 0 || limit < 0)
-    return MakeError(ErrorCode::kInvalidArgument, fmt::format("skip ({}) and limit ({}) must not be negative", skip, limit));
-  return Status::Ok();
-}
-
-Status EnsureNamespace(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
-  std::optional<Stmt> slot;
-  auto stmt = Prepare(st, "INSERT OR IGNORE INTO namespaces (name) VALUES (?1)", slot);
-  if (!stmt.ok()) return stmt.error();
-  (*stmt)->Bind(1, ns);
-  return Done(st, **stmt, "insert namespace");
 }
 
 constexpr const char* kTriggerColumns = "ns, name, version, parameters, annotations, publish, updated_ms";
@@ -181,7 +113,7 @@ Status WriteAlarm(State& st, const AlarmSchedule& s) HOTROD_REQUIRES(st.mu) {
   q.Bind(5, s.stop_ms);
   q.Bind(6, payload);
   q.Bind(7, s.last_fired_ms);
-  return Done(st, q, "put alarm schedule");
+  return StepDone(st, q, "put alarm schedule");
 }
 
 Status DeleteRow(State& st, const char* table, const char* name_column, const std::string& ns, const std::string& name,
@@ -191,7 +123,7 @@ Status DeleteRow(State& st, const char* table, const char* name_column, const st
   if (!stmt.ok()) return stmt.error();
   (*stmt)->Bind(1, ns);
   (*stmt)->Bind(2, name);
-  if (Status s = Done(st, **stmt, fmt::format("delete from {}", table)); !s.ok()) return s;
+  if (Status s = StepDone(st, **stmt, fmt::format("delete from {}", table)); !s.ok()) return s;
   if (deleted) *deleted = sqlite3_changes(st.db.get()) > 0;
   return Status::Ok();
 }
@@ -203,13 +135,13 @@ Status DeletePendingActivation(State& st, const std::string& activation_id) {
   auto stmt = Prepare(st, "DELETE FROM pending_activations WHERE activation_id = ?1", slot);
   if (!stmt.ok()) return stmt.error();
   (*stmt)->Bind(1, activation_id);
-  return Done(st, **stmt, "delete pending activation");
+  return StepDone(st, **stmt, "delete pending activation");
 }
 
 // --- triggers -------------------------------------------------------------------------------------
 
 Result<std::optional<Trigger>> SqliteStore::GetTrigger(const std::string& ns, const std::string& name) {
-  return Guard("get trigger", [&]() -> Result<std::optional<Trigger>> {
+  return NoThrow("get trigger", [&]() -> Result<std::optional<Trigger>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
@@ -217,7 +149,7 @@ Result<std::optional<Trigger>> SqliteStore::GetTrigger(const std::string& ns, co
     if (!stmt.ok()) return stmt.error();
     (*stmt)->Bind(1, ns);
     (*stmt)->Bind(2, name);
-    auto rows = ReadRows<Trigger>(st, **stmt, ReadTrigger, "get trigger");
+    auto rows = ReadAll<Trigger>(st, **stmt, ReadTrigger, "get trigger");
     if (!rows.ok()) return rows.error();
     if (rows->empty()) return std::optional<Trigger>();
     return std::optional<Trigger>(std::move(rows->front()));
@@ -225,11 +157,11 @@ Result<std::optional<Trigger>> SqliteStore::GetTrigger(const std::string& ns, co
 }
 
 Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedule>& schedule) {
-  return Guard("put trigger", [&]() -> Status {
+  return NoThrow("put trigger", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
-    Status status = EnsureNamespace(st, t.ns);
+    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    Status status = InsertNamespace(st, t.ns);
     if (status.ok()) {
       std::optional<Stmt> slot;
       auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO triggers ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", kTriggerColumns), slot);
@@ -245,7 +177,7 @@ Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedu
         q.Bind(5, annotations);
         q.Bind(6, int64_t{t.publish});
         q.Bind(7, t.updated_ms);
-        status = Done(st, q, "put trigger");
+        status = StepDone(st, q, "put trigger");
       }
     }
     // INSERT OR REPLACE deletes the old row first, which cascades to its schedule; write it anew.
@@ -256,7 +188,7 @@ Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedu
 }
 
 Result<std::vector<Trigger>> SqliteStore::ListTriggers(const std::string& ns, int64_t skip, int64_t limit) {
-  return Guard("list triggers", [&]() -> Result<std::vector<Trigger>> {
+  return NoThrow("list triggers", [&]() -> Result<std::vector<Trigger>> {
     if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
     State& st = *state_;
     MutexLock lock(&st.mu);
@@ -266,15 +198,15 @@ Result<std::vector<Trigger>> SqliteStore::ListTriggers(const std::string& ns, in
     (*stmt)->Bind(1, ns);
     (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
     (*stmt)->Bind(3, skip);
-    return ReadRows<Trigger>(st, **stmt, ReadTrigger, "list triggers");
+    return ReadAll<Trigger>(st, **stmt, ReadTrigger, "list triggers");
   });
 }
 
 Result<bool> SqliteStore::DeleteTrigger(const std::string& ns, const std::string& name) {
-  return Guard("delete trigger", [&]() -> Result<bool> {
+  return NoThrow("delete trigger", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s.error();
+    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s.error();
     bool deleted = false;
     Status status = DeleteRow(st, "alarm_schedules", "trigger", ns, name, nullptr);
     if (status.ok()) status = DeleteRow(st, "triggers", "name", ns, name, &deleted);
@@ -287,7 +219,7 @@ Result<bool> SqliteStore::DeleteTrigger(const std::string& ns, const std::string
 // --- rules ----------------------------------------------------------------------------------------
 
 Result<std::optional<Rule>> SqliteStore::GetRule(const std::string& ns, const std::string& name) {
-  return Guard("get rule", [&]() -> Result<std::optional<Rule>> {
+  return NoThrow("get rule", [&]() -> Result<std::optional<Rule>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
@@ -295,7 +227,7 @@ Result<std::optional<Rule>> SqliteStore::GetRule(const std::string& ns, const st
     if (!stmt.ok()) return stmt.error();
     (*stmt)->Bind(1, ns);
     (*stmt)->Bind(2, name);
-    auto rows = ReadRows<Rule>(st, **stmt, ReadRule, "get rule");
+    auto rows = ReadAll<Rule>(st, **stmt, ReadRule, "get rule");
     if (!rows.ok()) return rows.error();
     if (rows->empty()) return std::optional<Rule>();
     return std::optional<Rule>(std::move(rows->front()));
@@ -303,11 +235,11 @@ Result<std::optional<Rule>> SqliteStore::GetRule(const std::string& ns, const st
 }
 
 Status SqliteStore::PutRule(const Rule& r) {
-  return Guard("put rule", [&]() -> Status {
+  return NoThrow("put rule", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
-    Status status = EnsureNamespace(st, r.ns);
+    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    Status status = InsertNamespace(st, r.ns);
     if (status.ok()) {
       std::optional<Stmt> slot;
       auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO rules ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", kRuleColumns), slot);
@@ -325,7 +257,7 @@ Status SqliteStore::PutRule(const Rule& r) {
         q.Bind(7, annotations);
         q.Bind(8, int64_t{r.publish});
         q.Bind(9, r.updated_ms);
-        status = Done(st, q, "put rule");
+        status = StepDone(st, q, "put rule");
       }
     }
     return Finish(st, std::move(status));
@@ -333,7 +265,7 @@ Status SqliteStore::PutRule(const Rule& r) {
 }
 
 Result<std::vector<Rule>> SqliteStore::ListRules(const std::string& ns, int64_t skip, int64_t limit) {
-  return Guard("list rules", [&]() -> Result<std::vector<Rule>> {
+  return NoThrow("list rules", [&]() -> Result<std::vector<Rule>> {
     if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
     State& st = *state_;
     MutexLock lock(&st.mu);
@@ -343,12 +275,12 @@ Result<std::vector<Rule>> SqliteStore::ListRules(const std::string& ns, int64_t 
     (*stmt)->Bind(1, ns);
     (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
     (*stmt)->Bind(3, skip);
-    return ReadRows<Rule>(st, **stmt, ReadRule, "list rules");
+    return ReadAll<Rule>(st, **stmt, ReadRule, "list rules");
   });
 }
 
 Result<bool> SqliteStore::DeleteRule(const std::string& ns, const std::string& name) {
-  return Guard("delete rule", [&]() -> Result<bool> {
+  return NoThrow("delete rule", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     bool deleted = false;
@@ -360,22 +292,22 @@ Result<bool> SqliteStore::DeleteRule(const std::string& ns, const std::string& n
 // --- alarms and the journal -----------------------------------------------------------------------
 
 Result<std::vector<AlarmSchedule>> SqliteStore::ListAlarms() {
-  return Guard("list alarms", [&]() -> Result<std::vector<AlarmSchedule>> {
+  return NoThrow("list alarms", [&]() -> Result<std::vector<AlarmSchedule>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
     auto stmt = Prepare(st, fmt::format("SELECT {} FROM alarm_schedules ORDER BY ns, trigger", kAlarmColumns), slot);
     if (!stmt.ok()) return stmt.error();
-    return ReadRows<AlarmSchedule>(st, **stmt, ReadAlarm, "list alarms");
+    return ReadAll<AlarmSchedule>(st, **stmt, ReadAlarm, "list alarms");
   });
 }
 
 Status SqliteStore::AppendPending(const std::vector<PendingActivation>& entries, const std::vector<AlarmFired>& fired) {
-  return Guard("append pending", [&]() -> Status {
+  return NoThrow("append pending", [&]() -> Status {
     if (entries.empty() && fired.empty()) return Status::Ok();
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Exec(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
     Status status;
     for (const AlarmFired& f : fired) {
       std::optional<Stmt> slot;
@@ -387,7 +319,7 @@ Status SqliteStore::AppendPending(const std::vector<PendingActivation>& entries,
       (*stmt)->Bind(1, f.ns);
       (*stmt)->Bind(2, f.trigger);
       (*stmt)->Bind(3, f.fired_ms);
-      status = Done(st, **stmt, "mark alarm fired");
+      status = StepDone(st, **stmt, "mark alarm fired");
       if (!status.ok()) break;
       if (sqlite3_changes(st.db.get()) == 0) {
         status = MakeError(ErrorCode::kConflict, fmt::format("alarm {}/{} has no schedule or already fired at {}",
@@ -417,20 +349,20 @@ Status SqliteStore::AppendPending(const std::vector<PendingActivation>& entries,
       q.Bind(5, p.subject);
       q.Bind(6, p.cause);
       q.Bind(7, p.accepted_ms);
-      status = Done(st, q, "append pending activation " + p.activation_id);
+      status = StepDone(st, q, "append pending activation " + p.activation_id);
     }
     return Finish(st, std::move(status));
   });
 }
 
 Result<std::vector<PendingActivation>> SqliteStore::ListPending() {
-  return Guard("list pending", [&]() -> Result<std::vector<PendingActivation>> {
+  return NoThrow("list pending", [&]() -> Result<std::vector<PendingActivation>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
     auto stmt = Prepare(st, fmt::format("SELECT {} FROM pending_activations ORDER BY accepted_ms, activation_id", kPendingColumns), slot);
     if (!stmt.ok()) return stmt.error();
-    return ReadRows<PendingActivation>(st, **stmt, ReadPending, "list pending");
+    return ReadAll<PendingActivation>(st, **stmt, ReadPending, "list pending");
   });
 }
 

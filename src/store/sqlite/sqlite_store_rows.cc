@@ -1,0 +1,82 @@
+#include "store/sqlite/sqlite_store_rows.h"
+
+#include <sqlite3.h>
+
+namespace hotrod::store_internal {
+namespace {
+
+// Our own rows can nest deeper than an HTTP body parser allows; reading them back must not fail.
+constexpr std::size_t kMaxJsonDepth = 10'000;
+
+}  // namespace
+
+Result<json::value> ParseJson(std::string_view text, std::string_view what) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  // Function output may carry bytes that are not UTF-8 (logs especially); they were stored as
+  // they came, so they must read back as they came.
+  options.allow_invalid_utf8 = true;
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec, {}, options);
+  if (ec) {
+    return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: corrupt JSON in {}: {}", what, ec.message()));
+  }
+  return value;
+}
+
+Result<json::array> ParseArray(std::string_view text, std::string_view what) {
+  Result<json::value> v = ParseJson(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_array()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON array", what));
+  return std::move(v->as_array());
+}
+
+Result<json::object> ParseObject(std::string_view text, std::string_view what) {
+  Result<json::value> v = ParseJson(text, what);
+  if (!v.ok()) return v.error();
+  if (!v->is_object()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON object", what));
+  return std::move(v->as_object());
+}
+
+Status StepDone(SqliteStore::State& st, Stmt& stmt, std::string_view what) {
+  const int rc = stmt.Step();
+  if (rc != SQLITE_DONE) return SqliteError(st.db.get(), rc, what);
+  return Status::Ok();
+}
+
+Status Run(SqliteStore::State& st, const std::string& sql, std::string_view what) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  return StepDone(st, stmt, what);
+}
+
+Status Begin(SqliteStore::State& st) { return Run(st, "BEGIN IMMEDIATE", "begin"); }
+
+void Rollback(SqliteStore::State& st) {
+  if (sqlite3_get_autocommit(st.db.get()) == 0) (void)Run(st, "ROLLBACK", "rollback");
+}
+
+Status Finish(SqliteStore::State& st, Status status) {
+  if (status.ok()) status = Run(st, "COMMIT", "commit");
+  if (!status.ok()) Rollback(st);
+  return status;
+}
+
+Status InsertNamespace(SqliteStore::State& st, const std::string& ns) {
+  Result<sqlite3_stmt*> raw = st.stmts.Get("INSERT OR IGNORE INTO namespaces (name) VALUES (?1)");
+  if (!raw.ok()) return raw.error();
+  Stmt stmt(*raw);
+  stmt.Bind(1, ns);
+  return StepDone(st, stmt, "insert namespace");
+}
+
+Status CheckPaging(int64_t skip, int64_t limit) {
+  if (skip < 0 || limit < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("skip ({}) and limit ({}) must not be negative", skip, limit));
+  }
+  return Status::Ok();
+}
+
+}  // namespace hotrod::store_internal
