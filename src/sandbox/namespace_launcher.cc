@@ -1,6 +1,7 @@
 #include "sandbox/namespace_launcher.h"
 #include "sandbox/launcher_workers.h"
 #include "sandbox/attach_mount.h"
+#include "sandbox/zygote.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -98,6 +99,7 @@ struct ChildContext {
   const char* workdir;
   int cap_last_cap;
   const SeccompFilter* seccomp;
+  uint64_t keep_caps;  // zygote area: capabilities kept inside the user namespace (0: none)
   char* const* argv;
   char* const* envp;
 };
@@ -167,16 +169,22 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
   // Capabilities: empty the bounding set, lock root's special treatment away (so execve as uid 0
   // grants nothing and nothing can be regained), clear ambient, then drop the rest.
   for (int cap = 0; cap <= c.cap_last_cap; ++cap)
-    if ((r = ChildSyscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0)) < 0) ChildFail(c, kDropCapabilities, r);
-  const unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (!(c.keep_caps & (uint64_t{1} << cap)) && (r = ChildSyscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0)) < 0)
+      ChildFail(c, kDropCapabilities, r);
+  // A zygote (keep_caps) execs as its namespace's root to get the kept capabilities back from
+  // the bounding set, and its children need the setuid fixup (it clears their capabilities).
+  const unsigned long securebits = c.keep_caps ? SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED
+                                               : SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if ((r = ChildSyscall(SYS_prctl, PR_SET_SECUREBITS, securebits, 0, 0, 0)) < 0 ||
       (r = ChildSyscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) < 0)
     ChildFail(c, kDropCapabilities, r);
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  const __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
-  if ((r = ChildSyscall(SYS_capset, &header, none)) < 0) ChildFail(c, kDropCapabilities, r);
+  __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {};
+  caps[0].permitted = caps[0].effective = static_cast<uint32_t>(c.keep_caps);
+  caps[1].permitted = caps[1].effective = static_cast<uint32_t>(c.keep_caps >> 32);
+  if ((r = ChildSyscall(SYS_capset, &header, caps)) < 0) ChildFail(c, kDropCapabilities, r);
 
   if ((r = ChildSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) ChildFail(c, kNoNewPrivs, r);
   // The filter's own prctl may set errno, but only when it fails, and then nothing follows.
@@ -362,9 +370,15 @@ class NamespaceInstance final : public SandboxInstance {
 NamespaceLauncher::~NamespaceLauncher() {
   // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes.
   if (reaper_) reaper_->Stop();
+  // zygote_reaper_, the last member, finishes its own teardowns when it goes first.
 }
 
 Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const SandboxSpec& spec) {
+  return LaunchWith(spec, nullptr);
+}
+
+Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const SandboxSpec& spec,
+                                                                        const ZygoteLaunch* zygote) {
   // --- validate and prepare everything the child will touch ---
   if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/')
     return MakeError(ErrorCode::kInvalidArgument, "sandbox: argv[0] must be an absolute path");
@@ -395,7 +409,8 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const Sandbox
   ctx.fsize = {fsize, fsize};
   ctx.workdir = spec.workdir.empty() ? "/" : spec.workdir.c_str();
   ctx.cap_last_cap = cap_last_cap_;
-  ctx.seccomp = seccomp_.get();
+  ctx.seccomp = zygote && zygote->seccomp ? zygote->seccomp : seccomp_.get();
+  ctx.keep_caps = zygote ? zygote->keep_caps : 0;
   ctx.argv = argv.data();
   ctx.envp = envp.data();
   ctx.unshare_cgroup = cgroups_->version() == 1;
@@ -403,8 +418,14 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const Sandbox
   // --- step: uid ---
   auto uid = uids_->Acquire();
   if (!uid.ok()) return StepError("uid", uid.error().message);
-  const std::string uid_map = fmt::format("0 {} 1\n", uid->uid());
-  const std::string gid_map = fmt::format("0 {} 1\n", uid->gid());
+  std::string uid_map = fmt::format("0 {} 1\n", uid->uid());
+  std::string gid_map = fmt::format("0 {} 1\n", uid->gid());
+  if (zygote) {  // its children's uids: inside ids 1..n (the kernel takes up to 340 lines)
+    for (size_t i = 0; i < zygote->child_ids.size(); ++i) {
+      uid_map += fmt::format("{} {} 1\n", i + 1, zygote->child_ids[i]);
+      gid_map += fmt::format("{} {} 1\n", i + 1, zygote->child_ids[i]);
+    }
+  }
 
   // --- step: channels ---
   int sp[2], out[2], err[2], status[2], sync[2];

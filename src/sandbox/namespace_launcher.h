@@ -56,6 +56,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -89,6 +90,7 @@ struct NamespaceLauncherOptions {
 
 class NetnsPool;
 class InstanceReaper;
+class ZygoteReaper;
 
 class NamespaceLauncher final : public Launcher {
  public:
@@ -101,8 +103,20 @@ class NamespaceLauncher final : public Launcher {
   int cgroup_version() const { return cgroups_->version(); }
   const UidRange& uids() const { return *uids_; }
 
+  // Zygote area (zygote.h; implemented in zygote.cc): launches `spec` as a zygote, a sandbox
+  // like an instance's but whose user namespace also maps options.child_slots leased uids and
+  // which keeps a few capabilities inside that namespace, under the zygote seccomp filter.
+  Result<std::shared_ptr<Zygote>> StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) override;
+
  private:
   NamespaceLauncher() = default;
+  // Zygote area: what a zygote's launch changes; null for an instance.
+  struct ZygoteLaunch {
+    std::vector<uid_t> child_ids;  // host uids mapped to inside ids 1..n (gid = same number)
+    const SeccompFilter* seccomp = nullptr;  // instead of seccomp_
+    uint64_t keep_caps = 0;  // bit per capability kept (bounding, permitted, effective)
+  };
+  Result<std::unique_ptr<SandboxInstance>> LaunchWith(const SandboxSpec& spec, const ZygoteLaunch* zygote);
 
   NamespaceLauncherOptions options_;
   std::shared_ptr<UidRange> uids_;
@@ -114,6 +128,7 @@ class NamespaceLauncher final : public Launcher {
   UniqueFd host_netns_;  // where a launching thread returns after cloning into a pooled netns
   std::unique_ptr<NetnsPool> netns_pool_;
   std::shared_ptr<InstanceReaper> reaper_;  // shared with instances that outlive the launcher
+  std::shared_ptr<ZygoteReaper> zygote_reaper_;  // zygote area: made by the first StartZygote
 };
 
 }  // namespace hotrod

@@ -72,6 +72,9 @@ class SandboxInstance {
   UniqueFd stderr_fd;  // read end of the child's stderr
 };
 
+class Zygote;  // zygote.h
+struct ZygoteOptions;
+
 class Launcher {
  public:
   virtual ~Launcher() = default;
@@ -79,6 +82,12 @@ class Launcher {
   // the plain-process launcher, where programs see the host file system.
   virtual bool isolates_filesystem() const = 0;
   virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
+  // Zygote area (zygote.h): starts a pre-initialised runtime that forks sandboxed instances.
+  // kUnavailable where the launcher cannot (then cold starts use stem cells or fresh launches).
+  virtual Result<std::shared_ptr<Zygote>> StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) {
+    (void)spec, (void)options;
+    return MakeError(ErrorCode::kUnavailable, "this sandbox cannot run a zygote");
+  }
 };
 
 }  // namespace hotrod

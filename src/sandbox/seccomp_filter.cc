@@ -210,9 +210,34 @@ Result<std::vector<sock_filter>> Export(scmp_filter_ctx ctx) {
   return code;
 }
 
+// Zygote area: the syscalls the zygote's children need before they load the strict filter.
+constexpr uint64_t kZygoteUnshareFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                                         CLONE_NEWUTS | CLONE_NEWCGROUP;
+
+Status AddZygoteRules(scmp_filter_ctx ctx) {
+  int rc;
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_unshare, 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, ~kZygoteUnshareFlags, 0))) < 0)
+    return SeccompError("zygote unshare rule", rc);
+  for (int nr : {__NR_mount, __NR_sethostname})
+    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) return SeccompError("zygote rule", rc);
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::Build() {
+namespace {
+
+Result<std::shared_ptr<const SeccompFilter>> BuildFilter(bool zygote);
+
+}  // namespace
+
+Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::Build() { return BuildFilter(false); }
+Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::BuildForZygote() { return BuildFilter(true); }
+
+namespace {
+
+Result<std::shared_ptr<const SeccompFilter>> BuildFilter(bool zygote) {
   Ctx ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
   if (!ctx) return MakeError(ErrorCode::kInternal, "seccomp: seccomp_init failed");
   // seccomp_init adds the native arch only (x86_64: see the #error above); check it is there.
@@ -225,12 +250,21 @@ Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::Build() {
   if ((rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
     return SeccompError("optimize attribute", rc);
   if (Status s = AddRules(ctx.get()); !s.ok()) return s.error();
+  if (zygote) {
+    if (Status s = AddZygoteRules(ctx.get()); !s.ok()) return s.error();
+  }
   auto exported = Export(ctx.get());
   if (!exported.ok()) return exported.error();
 
+  return SeccompFilter::FromCode(std::move(exported).value());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const SeccompFilter>> SeccompFilter::FromCode(std::vector<sock_filter> exported) {
   auto filter = std::make_shared<SeccompFilter>();
   filter->code_.assign(std::begin(kNewerSyscallsPrefix), std::end(kNewerSyscallsPrefix));
-  filter->code_.insert(filter->code_.end(), exported->begin(), exported->end());
+  filter->code_.insert(filter->code_.end(), exported.begin(), exported.end());
   if (filter->code_.size() > BPF_MAXINSNS)
     return MakeError(ErrorCode::kInternal, "seccomp: program longer than BPF_MAXINSNS");
   filter->prog_.len = static_cast<unsigned short>(filter->code_.size());

@@ -25,10 +25,19 @@ namespace hotrod {
 class SeccompFilter {
  public:
   static Result<std::shared_ptr<const SeccompFilter>> Build();
+  // Zygote area (docs/security.md "Python zygote"): the allowlist above plus what the zygote's
+  // fork path needs inside its own user namespace: unshare() with only CLONE_NEWNS, NEWPID,
+  // NEWNET, NEWIPC, NEWUTS, NEWCGROUP (never NEWUSER), mount (proc, tmpfs, binds, remounts,
+  // propagation) and sethostname. Every child stacks the strict Build() filter on top of it
+  // before user code runs.
+  static Result<std::shared_ptr<const SeccompFilter>> BuildForZygote();
 
   const sock_fprog& program() const { return prog_; }
   // Requires no_new_privs already set. Returns 0 or -errno. Async-signal-safe.
   int LoadInChild() const;
+
+  // The ENOSYS prefix (see seccomp_filter.cc) in front of libseccomp's exported program.
+  static Result<std::shared_ptr<const SeccompFilter>> FromCode(std::vector<sock_filter> exported);
 
  private:
   std::vector<sock_filter> code_;
