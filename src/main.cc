@@ -201,6 +201,8 @@ int Serve(const ServeOptions& options) {
   // Without the sandbox nothing can start: no stem cells either (their launches would only fail).
   invoker_options.stem_cells = cgroups ? static_cast<size_t>(options.stem_cells) : 0;
   invoker_options.stem_mount_dir = data_dir / "stem-code";
+  invoker_options.python_zygote = cgroups && options.python_zygote;  // zygote area
+  invoker_options.zygote_slots = static_cast<uint32_t>(options.python_zygote_slots);
   Invoker invoker(io, *launcher, *manifest, code, invoker_options);
   invoker.Start();
   ActivationLog activation_log(**store);

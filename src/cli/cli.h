@@ -22,6 +22,9 @@ struct ServeOptions {
   int64_t limit_fires_per_minute = -1;
   // --- Pool area (docs/operations.md) ---
   int64_t stem_cells = 2;          // pre-started instances per default runtime kind; 0: none
+  // Zygote area: fork Python cold starts from a pre-initialised zygote (docs/runtimes.md).
+  bool python_zygote = false;
+  int64_t python_zygote_slots = 64;  // instances one zygote may have alive at once
   int64_t memory_budget_mb = 0;    // 0: half of the host's MemTotal
   int64_t keep_alive_s = 600;      // idle instances live this long
   int64_t max_queue = 256;         // calls that may wait for capacity; beyond: 503

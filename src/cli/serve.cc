@@ -45,6 +45,15 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
                   "pre-started sandboxed runtime instances kept per default runtime kind (0 disables)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{64}));
+  // Zygote area.
+  cmd->add_flag("--python-zygote,!--no-python-zygote", opts->python_zygote,
+                "fork cold starts of the default Python runtime from a pre-initialised, sandboxed zygote "
+                "when no stem cell is ready (docs/runtimes.md)")
+      ->capture_default_str();
+  cmd->add_option("--python-zygote-slots", opts->python_zygote_slots,
+                  "instances the Python zygote may have alive at once (one leased uid each)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{300}));
   cmd->add_option("--memory-budget-mb", opts->memory_budget_mb,
                   "memory limits of all instances together (default: half of the host's memory)")
       ->check(CLI::NonNegativeNumber);

@@ -45,6 +45,7 @@ Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, co
     // Pool area: how the cold start went, in microseconds (docs/api.md).
     json::object c;
     c["stemCell"] = out.cold_start->stem_cell;
+    c["zygote"] = out.cold_start->zygote;
     c["queueUs"] = out.cold_start->queue_us;
     c["sandboxUs"] = out.cold_start->sandbox_us;
     c["bootUs"] = out.cold_start->boot_us;

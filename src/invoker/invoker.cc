@@ -51,7 +51,7 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
       pool_(io, options_.pool),
       runtime_window_timer_(io) {
   ComputeRuntimeDigests();
-  if (options_.stem_cells == 0) return;
+  if (options_.stem_cells == 0 && !options_.python_zygote) return;
   // A stem cell's /code: an empty directory holding an empty "source" file, so that both a zip
   // tree (on /code) and a single source file (on /code/source) can be mounted over it later.
   std::error_code ec;
@@ -62,6 +62,16 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
     spdlog::warn("stem cells disabled: cannot prepare {}", options_.stem_mount_dir.string());
     return;
   }
+  if (options_.python_zygote) {
+    if (auto z = ZygoteSpec()) {
+      ZygoteOptions zo;
+      zo.child_slots = options_.zygote_slots;
+      zygote_ = std::make_unique<ZygoteKeeper>(launcher_, z->first, std::move(z->second), zo);
+    } else {
+      spdlog::warn("python zygote disabled: no default Python runtime in a namespace sandbox");
+    }
+  }
+  if (options_.stem_cells == 0) return;
   stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, StemCellKinds());
   pool_.set_on_stem_cell_used([this] { if (stem_cells_) stem_cells_->Replenish(); });
 }
@@ -70,6 +80,36 @@ Invoker::~Invoker() {
   // Stem cells die with the keeper's launch thread; the pool then drops what is left.
   pool_.Shutdown();
   if (stem_cells_) stem_cells_->Stop();
+  zygote_.reset();  // the zygote (and anything it forked) dies with the keeper's thread
+}
+
+std::optional<std::pair<std::string, SandboxSpec>> Invoker::ZygoteSpec() const {
+  if (!launcher_.isolates_filesystem()) return std::nullopt;
+  for (const auto& runtime : runtimes_.runtimes()) {
+    if (!runtime.is_default || runtime.family != "python") continue;
+    SandboxSpec spec = BaseSpec(runtime);
+    // The zygote script sits next to the shim (it imports it): python/shim.py -> python/zygote.py.
+    const auto script = std::filesystem::path(kSandboxShimDir) / std::filesystem::path(runtime.shim).parent_path() /
+                        "zygote.py";
+    spec.argv.back() = script.string();
+    spec.mounts.push_back(BindMount{options_.stem_mount_dir.string(), "/code", false});
+    spec.memory_mb = options_.zygote_memory_mb;
+    return std::make_pair(runtime.kind, std::move(spec));
+  }
+  return std::nullopt;
+}
+
+Result<std::shared_ptr<Instance>> Invoker::ForkFromZygote(const Action& action, const std::filesystem::path& host_code) {
+  SandboxSpec limits;
+  limits.memory_mb = action.limits.memory_mb;
+  auto sandbox = zygote_->Fork(limits);
+  if (!sandbox.ok()) return sandbox.error();
+  // Only now, in its own sandbox with every privilege gone, does the instance get the code.
+  if (auto s = (*sandbox)->AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s.error();
+  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), action.exec.kind,
+                                             static_cast<uint64_t>(action.limits.logs_mb) << 20);
+  instance->Start();
+  return instance;
 }
 
 std::vector<StemCellKind> Invoker::StemCellKinds() const {
@@ -119,6 +159,9 @@ void Invoker::RuntimesChanged(std::chrono::milliseconds window) {
     return slash == std::string::npos || !current.contains(key.substr(slash + 1));
   });
   pool_.RetireStemCells();
+  if (zygote_) {
+    if (auto z = ZygoteSpec()) zygote_->SetSpec(z->first, std::move(z->second));
+  }
   if (stem_cells_) {
     stem_cells_->SetKinds(StemCellKinds());
     stem_cells_->Replenish();
@@ -328,6 +371,18 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
         stem->Retire();
       }
     }
+    if (zygote_ && runtime && runtime->kind == zygote_->kind()) {
+      auto forked = ForkFromZygote(action, host_code);
+      if (forked.ok()) {
+        cold.zygote = true;
+        cold.sandbox_us = UsSince(t0);
+        (*forked)->concurrency = concurrency;
+        return forked;
+      }
+      if (forked.error().code != ErrorCode::kUnavailable)
+        spdlog::warn("activation {}: python zygote failed, booting a new instance: {}", request.activation_id,
+                     forked.error().message);
+    }
     auto spawned = Spawn(action, host_code);
     cold.sandbox_us = UsSince(t0);
     spawn_failed = !spawned.ok();
@@ -352,7 +407,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   if (lease->cold) {
     cold.queue_us = lease->queued.count();
     const auto boot_start = Clock::now();
-    if (!cold.stem_cell) {
+    if (!cold.stem_cell && !cold.zygote) {
       // A fresh instance: wait for the shim to answer, so the breakdown can tell the
       // interpreter's start from the code's load (one extra round trip, tens of microseconds).
       json::object ping;

@@ -22,6 +22,7 @@
 
 #include "invoker/pool.h"
 #include "invoker/stem_cells.h"
+#include "invoker/zygote_keeper.h"
 #include "runtimes/manifest.h"
 #include "sandbox/sandbox.h"
 #include "store/code/code_store.h"
@@ -39,6 +40,7 @@ struct InvokeRequest {
 // How a cold start went (pool area; the activation's "coldStart" annotation, docs/api.md).
 struct ColdStart {
   bool stem_cell = false;          // a pre-started instance was taken over
+  bool zygote = false;             // forked by the Python zygote (zygote area)
   int64_t queue_us = 0;            // waiting for capacity in the pool
   int64_t sandbox_us = 0;          // sandbox launch, or attaching code + resizing a stem cell
   int64_t boot_us = 0;             // interpreter and shim start (0 for a stem cell)
@@ -67,6 +69,11 @@ struct InvokerOptions {
   int64_t stem_cell_memory_mb = 256;  // their limit until an action takes one over
   // Holds an empty "source" file: the mount point a stem cell's /code is made from.
   std::filesystem::path stem_mount_dir;
+  // Zygote area (docs/runtimes.md "Python zygote"): cold starts of the default Python kind are
+  // forked from a pre-initialised zygote when no stem cell is ready. Needs the namespace sandbox.
+  bool python_zygote = false;
+  uint32_t zygote_slots = 64;          // instances one zygote may have alive at once
+  int64_t zygote_memory_mb = 256;      // the zygote's own cgroup limit
   uint64_t max_result_bytes = 1 << 20;
   ExtractLimits extract_limits;
 };
@@ -99,6 +106,10 @@ class Invoker {
   // Where the action's code is on the host: the source file, or the unpacked zip directory.
   Result<std::filesystem::path> HostCodePath(const Action& action);
   Result<std::shared_ptr<Instance>> Spawn(const Action& action, const std::filesystem::path& host_code);
+  // Zygote area: an instance forked by the Python zygote, the action's code attached.
+  Result<std::shared_ptr<Instance>> ForkFromZygote(const Action& action, const std::filesystem::path& host_code);
+  // The zygote's own sandbox for the default Python runtime; nullopt when there is none.
+  std::optional<std::pair<std::string, SandboxSpec>> ZygoteSpec() const;
   // Hands a stem cell the action's code (read-only mount) and memory limit.
   Status Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code);
   SandboxSpec BaseSpec(const RuntimeSpec& runtime) const;
@@ -119,6 +130,7 @@ class Invoker {
   std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
   asio::steady_timer runtime_window_timer_;
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
+  std::unique_ptr<ZygoteKeeper> zygote_;         // null when disabled (zygote area)
 };
 
 // "ns/name/" : the prefix of every pool key of one action.
