@@ -3,6 +3,7 @@ pre-initialised zygote behave exactly like any other cold start: params, env, lo
 limits, warm reuse; and the record says how the instance was made."""
 
 import os
+import re
 import time
 import unittest
 
@@ -33,7 +34,7 @@ def main(args):
 
 def wait_zygote_ready(server, timeout=30):
     deadline = time.monotonic() + timeout
-    while "python zygote" not in server.log_text() or " ready (" not in server.log_text():
+    while not re.search(r"python zygote \d+ ready", server.log_text()):
         if time.monotonic() > deadline:
             raise AssertionError("the python zygote did not come up:\n" + server.log_text())
         time.sleep(0.05)

@@ -38,6 +38,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS = 1, 24, 28
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
@@ -102,6 +103,11 @@ def _prlimit(resource, value):
 
 def _enter_sandbox(req, frame_fd, out_fd, err_fd):
     """Child B: PID 1 of its own pid namespace, still root of the zygote's user namespace."""
+    # First of all, so that the host's cgroup move (v1: about one RCU grace period) overlaps
+    # the mounts below; nothing of the action's runs before the release byte anyway.
+    pidfd = _check("pidfd_open", _libc.syscall(SYS_pidfd_open, posix.getpid(), 0))
+    _send_frame(frame_fd, {"zygote": "namespaces"}, [pidfd])
+    posix.close(pidfd)
     _mount("mount propagation private", None, "/", None, MS_REC | MS_PRIVATE)
     _mount("mount /proc", "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for kind, path in config["masks"]:
@@ -125,10 +131,7 @@ def _enter_sandbox(req, frame_fd, out_fd, err_fd):
     _check("loopback up", _libc.ioctl(sock.fileno(), SIOCSIFFLAGS, ifr))
     sock.close()
 
-    # The host learns this process's host pid from the pidfd and moves it into its cgroup.
-    pidfd = _check("pidfd_open", _libc.syscall(SYS_pidfd_open, posix.getpid(), 0))
-    _send_frame(frame_fd, {"zygote": "namespaces"}, [pidfd])
-    posix.close(pidfd)
+    # The host has moved this process into the instance's cgroup once the byte arrives.
     if posix.read(frame_fd, 1) != b"g":
         posix._exit(0)  # the host gave up on this instance
     _check("cgroup namespace", _libc.unshare(CLONE_NEWCGROUP))
@@ -160,6 +163,10 @@ def _enter_sandbox(req, frame_fd, out_fd, err_fd):
         posix.setresuid(uid, uid, uid)
     except OSError as e:
         raise StepFailed("set credentials", e.errno)
+    # The uid change made the process non-dumpable (its /proc files then belong to the zygote's
+    # root, so even /proc/self/mem or /proc/self/environ would be refused to it): an instance
+    # is dumpable like any process running as its own uid.
+    _check("set dumpable", _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
     header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()
     _check("drop capabilities", _libc.syscall(SYS_capset, header, data))
