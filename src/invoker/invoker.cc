@@ -73,6 +73,13 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
   }
   if (options_.stem_cells == 0) return;
   stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, StemCellKinds());
+  if (zygote_) {  // Python stem cells are forked by the zygote when it is up (zygote area)
+    stem_cells_->set_fork_source([this](const std::string& kind, const SandboxSpec& spec)
+                                     -> Result<std::unique_ptr<SandboxInstance>> {
+      if (kind != zygote_->kind()) return MakeError(ErrorCode::kUnavailable, "not the zygote's kind");
+      return zygote_->Fork(spec);
+    });
+  }
   pool_.set_on_stem_cell_used([this] { if (stem_cells_) stem_cells_->Replenish(); });
 }
 

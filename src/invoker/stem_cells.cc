@@ -67,8 +67,11 @@ void StemCellKeeper::WorkerLoop() {
     }
     auto job = std::make_shared<Job>(std::move(jobs_.front()));
     jobs_.pop_front();
+    ForkSource fork = fork_source_;
     lock.unlock();
-    auto sandbox = launcher_.Launch(job->spec);
+    Result<std::unique_ptr<SandboxInstance>> sandbox =
+        fork ? fork(job->kind, job->spec) : MakeError(ErrorCode::kUnavailable, "no fork source");
+    if (!sandbox.ok()) sandbox = launcher_.Launch(job->spec);
     auto shared = std::make_shared<Result<std::unique_ptr<SandboxInstance>>>(std::move(sandbox));
     asio::post(io_, [this, alive = alive_, job, shared] {
       if (!*alive) return;  // the keeper stopped: the sandbox dies with the worker thread
@@ -76,6 +79,11 @@ void StemCellKeeper::WorkerLoop() {
     });
     lock.lock();
   }
+}
+
+void StemCellKeeper::set_fork_source(ForkSource source) {
+  std::lock_guard lock(mu_);
+  fork_source_ = std::move(source);
 }
 
 StemCellKind* StemCellKeeper::Find(const Job& job) {

@@ -57,6 +57,13 @@ class StemCellKeeper {
   void SetKinds(std::vector<StemCellKind> kinds);
   void Stop();
 
+  // Zygote area: where stem cells of a kind may come from instead of a fresh launch (the Python
+  // zygote forks them: cheaper to make, and they share the interpreter's pages). Called on the
+  // keeper's worker thread; an error falls back to Launcher::Launch. Set before Replenish().
+  using ForkSource = std::function<Result<std::unique_ptr<SandboxInstance>>(const std::string& kind,
+                                                                             const SandboxSpec& spec)>;
+  void set_fork_source(ForkSource source);
+
  private:
   struct Job {
     uint64_t generation;  // of kinds_ when the job was made
@@ -81,6 +88,7 @@ class StemCellKeeper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;  // guarded by mu_
+  ForkSource fork_source_;  // guarded by mu_
   bool stop_ = false;     // guarded by mu_
   std::thread worker_;    // last: starts once everything above is initialised
 };

@@ -93,6 +93,7 @@ struct Zygote::Shared {
   std::string cgroup_prefix;
   ZygoteOptions options;
   std::atomic<bool> broken{false};
+  std::mutex fork_mu;  // one fork handshake at a time on the control channel
 
   std::mutex mu;
   std::vector<UidLease> leases;  // inside id i + 1 -> leases[i]
@@ -362,6 +363,7 @@ uint32_t Zygote::free_slots() const {
 
 Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   Shared& z = *shared_;
+  std::lock_guard fork_lock(z.fork_mu);
   if (!alive()) return MakeError(ErrorCode::kUnavailable, "the python zygote is not running");
   if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0 ||
       spec.tmp_size_mb <= 0)

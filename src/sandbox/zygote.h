@@ -24,8 +24,10 @@
 //  nonsense, is killed (broken(): the owner starts another one).
 //
 // Contract:
-//  - Fork() is called from one thread at a time (the invoker's io thread); it blocks for the
-//    handshake (about a millisecond), bounded by fork_timeout. alive()/broken() from any thread.
+//  - Fork() is thread-safe (handshakes are serialised: the io thread forks for cold starts, the
+//    stem cell keeper's thread for stem cells); it blocks for the handshake, bounded by
+//    fork_timeout (on a v1 host mostly the cgroup move, about one RCU grace period: 5-15 ms).
+//    alive() from any thread.
 //  - Instances it returns follow sandbox.h (one owner). Kill() SIGKILLs the child's pid
 //    namespace init (the kernel kills the rest); their destruction hands the cgroup kill, the
 //    cgroup's removal and the slot's return to the launcher's zygote reaper thread. A slot whose

@@ -4,8 +4,14 @@
 #include "sandbox/zygote.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +24,7 @@
 #include <boost/json.hpp>
 
 #include "sandbox/namespace_launcher.h"
+#include "sandbox/seccomp_filter.h"
 
 namespace hotrod {
 namespace {
@@ -54,6 +61,43 @@ TEST(ZygoteFrames, PidOfPidfdIsThePidInThisNamespace) {
   auto pid = PidOfPidfd(self.get());
   ASSERT_TRUE(pid.ok()) << pid.error().message;
   EXPECT_EQ(*pid, ::getpid());
+}
+
+// The zygote filter, loaded in a forked child (root, so capabilities are not what refuses):
+// unshare of the instance namespaces passes, CLONE_NEWUSER and setns do not; mount passes the
+// filter; ptrace stays refused.
+TEST(ZygoteSeccomp, AllowsTheForkPathAndNothingMore) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (unshare of mount/uts namespaces)";
+  auto filter = SeccompFilter::BuildForZygote();
+  ASSERT_TRUE(filter.ok()) << filter.error().message;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || (*filter)->LoadInChild() != 0) ::_exit(10);
+    if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) ::_exit(11);
+    if (::unshare(CLONE_NEWUSER) == 0 || errno != EPERM) ::_exit(12);
+    if (::unshare(CLONE_NEWNS | CLONE_NEWUSER) == 0 || errno != EPERM) ::_exit(13);
+    if (::setns(0, 0) == 0 || errno != EPERM) ::_exit(14);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(15);  // own mount ns
+    if (::sethostname("zygote-test", 11) != 0) ::_exit(16);  // own uts ns
+    if (::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0 || errno != EPERM) ::_exit(17);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failed check number " << WEXITSTATUS(status);
+  // The instance filter refuses all of it.
+  auto strict = SeccompFilter::Build();
+  ASSERT_TRUE(strict.ok());
+  const pid_t p2 = ::fork();
+  if (p2 == 0) {
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || (*strict)->LoadInChild() != 0) ::_exit(10);
+    if (::unshare(CLONE_NEWUTS) == 0 || errno != EPERM) ::_exit(11);
+    if (::sethostname("x", 1) == 0 || errno != EPERM) ::_exit(12);
+    ::_exit(0);
+  }
+  ASSERT_EQ(::waitpid(p2, &status, 0), p2);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failed check number " << WEXITSTATUS(status);
 }
 
 std::string Frame(const std::string& body) {
