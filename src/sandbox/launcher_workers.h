@@ -58,7 +58,9 @@ class InstanceReaper {
     thread_.join();
   }
 
-  bool Post(Job job) {
+  // Takes the job only when it returns true; otherwise `job` is left intact for the caller to
+  // Finish() inline (a temporary built in the call would lose its cgroup and uid).
+  bool Post(Job& job) {
     {
       std::lock_guard lock(mu_);
       if (stop_) return false;

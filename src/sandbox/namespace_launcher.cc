@@ -296,8 +296,9 @@ class NamespaceInstance final : public SandboxInstance {
     // The cgroup kill (v1: freeze, kill, thaw; can stall ~200 ms), the reap, the cgroup's
     // removal and the uid's return run on the launcher's background thread, off the caller's
     // (the event loop's) path. The uid goes back only once the cgroup is empty.
-    if (reaper_ && reaper_->Post({pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)})) return;
-    InstanceReaper::Finish({pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)});
+    InstanceReaper::Job job{pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)};
+    if (reaper_ && reaper_->Post(job)) return;
+    InstanceReaper::Finish(std::move(job));
   }
 
   pid_t pid() const override { return pid_; }
@@ -369,8 +370,9 @@ class NamespaceInstance final : public SandboxInstance {
 
 NamespaceLauncher::~NamespaceLauncher() {
   // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes.
+  // Zygote teardowns first: the last one may end a zygote, whose own teardown is an instance's.
+  zygote_reaper_.reset();
   if (reaper_) reaper_->Stop();
-  // zygote_reaper_, the last member, finishes its own teardowns when it goes first.
 }
 
 Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const SandboxSpec& spec) {

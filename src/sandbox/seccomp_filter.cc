@@ -219,7 +219,7 @@ Status AddZygoteRules(scmp_filter_ctx ctx) {
   if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_unshare, 1,
                              SCMP_A0(SCMP_CMP_MASKED_EQ, ~kZygoteUnshareFlags, 0))) < 0)
     return SeccompError("zygote unshare rule", rc);
-  for (int nr : {__NR_mount, __NR_sethostname})
+  for (int nr : {__NR_mount, __NR_umount2, __NR_sethostname})
     if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) return SeccompError("zygote rule", rc);
   return Status::Ok();
 }

@@ -28,8 +28,8 @@ class SeccompFilter {
   // Zygote area (docs/security.md "Python zygote"): the allowlist above plus what the zygote's
   // fork path needs inside its own user namespace: unshare() with only CLONE_NEWNS, NEWPID,
   // NEWNET, NEWIPC, NEWUTS, NEWCGROUP (never NEWUSER), mount (proc, tmpfs, binds, remounts,
-  // propagation) and sethostname. Every child stacks the strict Build() filter on top of it
-  // before user code runs.
+  // moves, propagation), umount2 and sethostname. Every child stacks the strict Build()
+  // filter on top of it before user code runs.
   static Result<std::shared_ptr<const SeccompFilter>> BuildForZygote();
 
   const sock_fprog& program() const { return prog_; }

@@ -432,7 +432,14 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   // --- step: cgroup attach --- (the child waits for the release byte; nothing of it runs yet)
   if (auto s = instance->Attach(); !s.ok()) return ForkError("cgroup attach", s.error().message);
   // --- step: release ---
-  if (auto s = WriteAll(sp_parent.get(), "g"); !s.ok()) return ForkError("release child", s.error().message);
+  if (auto s = WriteAll(sp_parent.get(), "g"); !s.ok()) {
+    // The child is gone: most likely a step failed and it said which before it exited.
+    if (auto report = ReadFrameWithFd(sp_parent.get(), Clock::now() + std::chrono::milliseconds(100), nullptr);
+        report.ok()) {
+      if (auto why = ParseReport(*report); !why.ok()) return why.error();
+    }
+    return ForkError("release child", s.error().message);
+  }
   // --- step: sandboxed ---
   auto second = ReadFrameWithFd(sp_parent.get(), deadline, nullptr);
   if (!second.ok()) return ForkError("child sandbox", second.error().message);

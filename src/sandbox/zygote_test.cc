@@ -141,7 +141,8 @@ def main(args):
     return {"uid": os.getuid(), "pid": os.getpid(), "status": status,
             "procs": sorted(p for p in os.listdir("/proc") if p.isdigit()),
             "net": os.readlink("/proc/self/ns/net"), "host": socket.gethostname(),
-            "cgroup": open("/proc/self/cgroup").read(), "fds": sorted(os.listdir("/proc/self/fd"))}
+            "cgroup": open("/proc/self/cgroup").read(), "fds": sorted(os.listdir("/proc/self/fd")),
+            "stacked": [l.split()[4] for l in open("/proc/self/mountinfo") if l.split()[4] in ("/proc", "/tmp")]}
 )";
   }
   static void TearDownTestSuite() {
@@ -222,6 +223,8 @@ TEST_F(ZygoteSandbox, ForkedInstancesAreSandboxedAndStrangersToEachOther) {
     EXPECT_EQ(p->at("host").as_string(), "hotrod");
     EXPECT_EQ(p->at("cgroup").as_string().find("/hotrod"), std::string::npos) << p->at("cgroup");
     EXPECT_EQ(json::serialize(p->at("fds")), R"(["0","1","2","3","4"])");  // 4: listdir's own
+    // Its own /proc and /tmp, and nothing of the zygote's left stacked below them.
+    EXPECT_EQ(json::serialize(p->at("stacked")), R"(["/proc","/tmp"])");
   }
   if (std::getenv("ZYGOTE_TEST_DUMP")) std::fprintf(stderr, "%s\n", json::serialize(pa).c_str());
   EXPECT_NE(pa.at("uid").as_int64(), pb.at("uid").as_int64());
@@ -247,6 +250,27 @@ TEST_F(ZygoteSandbox, AKilledZygoteRefusesToForkAndTakesItsInstancesWithIt) {
   // The instance's pid namespace was nested in the zygote's: it is gone too.
   char byte;
   EXPECT_EQ(::read((*a)->control.get(), &byte, 1), 0);
+}
+
+// Fail closed: a child whose step fails reports it by name, never becomes an instance, and
+// gives its slot back; the zygote goes on forking.
+TEST_F(ZygoteSandbox, AChildsFailedStepIsReportedByNameAndUndone) {
+  ZygoteOptions options;
+  options.child_slots = 1;
+  auto zygote = launcher_->StartZygote(ZygoteSpec(), options);
+  ASSERT_TRUE(zygote.ok()) << zygote.error().message;
+  SandboxSpec bad = ZygoteSpec();
+  bad.hostname = std::string(100, 'h');  // longer than the kernel takes: sethostname fails
+  auto failed = (*zygote)->Fork(bad);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("zygote child step 'sethostname' failed: Invalid argument"),
+            std::string::npos)
+      << failed.error().message;
+  EXPECT_TRUE((*zygote)->alive());
+  for (int i = 0; i < 200 && (*zygote)->free_slots() == 0; ++i) ::usleep(10'000);
+  auto good = (*zygote)->Fork(ZygoteSpec());
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(Probe(**good).at("pid").as_int64(), 1);
 }
 
 TEST_F(ZygoteSandbox, SlotsRunOutAndComeBack) {

@@ -37,7 +37,8 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
+MNT_DETACH = 2
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS = 1, 24, 28
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
@@ -109,7 +110,14 @@ def _enter_sandbox(req, frame_fd, out_fd, err_fd):
     _send_frame(frame_fd, {"zygote": "namespaces"}, [pidfd])
     posix.close(pidfd)
     _mount("mount propagation private", None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("mount /proc", "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # A /proc of its own pid namespace, and neither the zygote's /proc nor its /tmp left below:
+    # the new proc is made on /tmp (the kernel wants a visible proc in this mount namespace to
+    # allow it, hence not after the old one is gone), the old /proc is detached, the new one
+    # moved into place, and the zygote's /tmp detached before the instance's own is mounted.
+    _mount("mount /proc", "proc", "/tmp", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _check("detach the zygote's /proc", _libc.umount2(b"/proc", MNT_DETACH))
+    _mount("move /proc", "/tmp", "/proc", None, MS_MOVE)
+    _check("detach the zygote's /tmp", _libc.umount2(b"/tmp", MNT_DETACH))
     for kind, path in config["masks"]:
         if kind == "null":
             _mount("mask " + path, "/dev/null", path, None, MS_BIND, optional=True)

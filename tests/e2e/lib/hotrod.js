@@ -75,7 +75,7 @@ function logSize (logPath) {
 
 // Starts `hotrod serve`. With `reuse` ({root, port, key} of a stopped server) it starts again
 // on the same data directory, port and key (a restart); otherwise everything is fresh.
-async function startServer (reuse = null) {
+async function startServer (reuse = null, serveArgs = []) {
   const bin = process.env.HOTROD_BIN ? path.resolve(process.env.HOTROD_BIN) : DEFAULT_BIN
   if (!fs.existsSync(bin)) {
     throw new Error(`hotrod binary not found at ${bin} (set HOTROD_BIN)`)
@@ -91,6 +91,7 @@ async function startServer (reuse = null) {
 
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]
   if (process.env.HOTROD_E2E_LOG_LEVEL) args.push('--log-level', process.env.HOTROD_E2E_LOG_LEVEL)
+  args.push(...serveArgs)  // extra `hotrod serve` flags of a test file (useServer's option)
   const child = spawn(bin, args, {
     env: { ...process.env, HOTROD_GUEST_KEY: key, [CANARY_ENV]: 'leaked' },
     stdio: ['ignore', logFd, logFd]
@@ -136,7 +137,7 @@ async function startServer (reuse = null) {
       if (status.forced || status.code !== 0) {
         throw new Error(`hotrod did not stop cleanly on SIGTERM: ${JSON.stringify(status)}`)
       }
-      return startServer({ root, port, key })
+      return startServer({ root, port, key }, serveArgs)
     }
   }
 
@@ -163,11 +164,11 @@ function client (server, apiKey = server.key) {
   return openwhisk({ apihost: server.url, api_key: apiKey, namespace: '_' })
 }
 
-function useServer (prefix = '') {
+function useServer (prefix = '', { serveArgs = [] } = {}) {
   const h = { server: null, ow: null, failures: 0 }
 
   before(async () => {
-    h.server = await startServer()
+    h.server = await startServer(null, serveArgs)
     h.ow = client(h.server)
   })
 
