@@ -212,9 +212,12 @@ class ZygoteIsolationTest(SecurityTestCase):
         self.assertEqual(snoop["abstract"], "ECONNREFUSED")
         # Different uids, on the host too, and neither is the zygote's.
         self.assertNotEqual(snoop["uid"], holder["uid"])
-        snoop_pids = [p for p in host_pids() if host_status_field(p, "NSpid") and
-                      host_status_field(p, "NSpid").split()[-1] == "1" and
-                      p not in zygotes and p != holder_init and host_uid(p) and host_uid(p) >= 100000]
+        # The zygote's other children (the snoop among them): their inits are its direct children.
+        zygote_children = [p for p in host_pids()
+                           if host_status_field(p, "PPid") in {str(z) for z in zygotes}]
+        self.assertIn(holder_init, zygote_children)
+        snoop_pids = [p for p in zygote_children if p != holder_init]
+        self.assertTrue(snoop_pids, "the snoop's instance is not among the zygote's children")
         holder_host_uid = host_uid(holder_child)
         zygote_host_uids = {host_uid(p) for p in zygotes}
         self.assertNotIn(holder_host_uid, zygote_host_uids)
