@@ -4,6 +4,7 @@ limits, warm reuse; and the record says how the instance was made."""
 
 import os
 import re
+import signal
 import time
 import unittest
 
@@ -114,6 +115,48 @@ class ZygoteColdStartTest(ServerTestCase):
             self.assertIs(annotation(rec, "coldStart")["zygote"], True, rec)
             uids.add(rec["response"]["result"]["uid"])
         self.assertEqual(len(uids), 4, uids)
+
+
+def zygote_pid(server):
+    """The zygote: the server's child running zygote.py (its instances are the zygote's children)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read()
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == server.proc.pid and b"/runtime/python/zygote.py" in cmd:
+            return int(name)
+    return None
+
+
+@unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")
+class ZygoteRestartTest(ServerTestCase):
+    server_args = ("--python-zygote", "--stem-cells", "0")
+
+    def test_a_killed_zygote_costs_no_call_and_is_replaced(self):
+        wait_zygote_ready(self.server)
+        first = zygote_pid(self.server)
+        self.assertIsNotNone(first)
+        os.kill(first, signal.SIGKILL)
+        # Calls go on (a fresh sandbox while no zygote is up), and a new zygote comes up.
+        self.create_action("zafter", "def main(a):\n    return {'ok': 1}\n", kind="python:3.11")
+        rec = self.invoke("zafter").json()
+        self.assertEqual(rec["response"]["result"], {"ok": 1}, rec)
+        deadline = time.monotonic() + 30
+        while len(re.findall(r"python zygote \d+ ready", self.server.log_text())) < 2:
+            self.assertLess(time.monotonic(), deadline, self.server.log_text())
+            time.sleep(0.05)
+        second = zygote_pid(self.server)
+        self.assertNotIn(second, (None, first))
+        self.create_action("zlater", "def main(a):\n    return {'ok': 2}\n", kind="python:3.11")
+        rec = self.invoke("zlater").json()
+        self.assertIs(annotation(rec, "coldStart")["zygote"], True, rec)
+        self.assertEqual(rec["response"]["result"], {"ok": 2})
 
 
 @unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")
