@@ -226,6 +226,7 @@ int Serve(const ServeOptions& options) {
   if (options.limit_concurrent_invocations >= 0) default_limits.concurrent_invocations = options.limit_concurrent_invocations;
   if (options.limit_invocations_per_minute >= 0) default_limits.invocations_per_minute = options.limit_invocations_per_minute;
   if (options.limit_fires_per_minute >= 0) default_limits.fires_per_minute = options.limit_fires_per_minute;
+  default_limits.max_instances = options.max_per_namespace;
   Store& store_ref = **store;
   NamespaceLimiter limiter(default_limits, [&store_ref](const std::string& ns) -> Result<std::optional<NamespaceLimitOverrides>> {
     auto exists = store_ref.NamespaceExists(ns);
@@ -234,6 +235,11 @@ int Serve(const ServeOptions& options) {
     auto overrides = store_ref.GetNamespaceLimits(ns);
     if (!overrides.ok()) return overrides.error();
     return std::optional<NamespaceLimitOverrides>(*overrides);
+  });
+  // Pool area: instances belong to the action's own namespace, which its limit bounds.
+  invoker.set_namespace_max_instances([&limiter](const std::string& ns) -> size_t {
+    auto limits = limiter.LimitsOf(ns);
+    return limits.ok() && limits->max_instances > 0 ? static_cast<size_t>(limits->max_instances) : 0;
   });
   TenantAdmin tenant_admin(store_ref);
   AdminAuthenticator admin_auth(admin_key->uuid_key);

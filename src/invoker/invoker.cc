@@ -300,6 +300,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb};
+  if (namespace_max_instances_) placement.max_per_namespace = namespace_max_instances_(action.ns);
   // Calls one instance may take at once: only runtimes whose shim multiplexes runs take more
   // than one (the API refuses more for the others; this covers actions stored before).
   const int64_t concurrency = runtime && runtime->concurrency ? std::max<int64_t>(1, action.limits.concurrency) : 1;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,6 +93,12 @@ class Invoker {
   void ActionChanged(const std::string& ns, const std::string& name);
   void Shutdown();
 
+  // Pool area: the maximum of instances of `ns`'s actions (its namespace limit), asked at every
+  // placement; unset or 0: PoolOptions::max_per_namespace.
+  void set_namespace_max_instances(std::function<size_t(const std::string& ns)> fn) {
+    namespace_max_instances_ = std::move(fn);
+  }
+
   const Pool& pool() const { return pool_; }
   size_t stem_cell_target() const { return options_.stem_cells; }
 
@@ -119,6 +126,7 @@ class Invoker {
   std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
   asio::steady_timer runtime_window_timer_;
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
+  std::function<size_t(const std::string&)> namespace_max_instances_;
 };
 
 // "ns/name/" : the prefix of every pool key of one action.

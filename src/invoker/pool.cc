@@ -60,10 +60,11 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
       }
     }
     // At the namespace's maximum, its own least recently used idle instance makes way.
-    while (count < options_.max_per_action && CountNamespace(placement.ns) >= options_.max_per_namespace &&
+    const size_t ns_max = placement.max_per_namespace ? placement.max_per_namespace : options_.max_per_namespace;
+    while (count < options_.max_per_action && CountNamespace(placement.ns) >= ns_max &&
            EvictOneIdle(placement.key, &placement.ns))
       ++counters_.evicted_for_room;
-    if (count < options_.max_per_action && CountNamespace(placement.ns) < options_.max_per_namespace) {
+    if (count < options_.max_per_action && CountNamespace(placement.ns) < ns_max) {
       // A stem cell of this kind hands its memory to the new instance.
       std::shared_ptr<Instance> stem;
       int64_t stem_mb = 0;

@@ -47,7 +47,7 @@ namespace hotrod {
 struct PoolOptions {
   int64_t memory_budget_mb = 4096;  // all instances' memory limits together
   size_t max_per_action = 16;       // instances of one action revision
-  size_t max_per_namespace = 64;    // instances of all actions of one namespace
+  size_t max_per_namespace = 64;    // instances of all actions of one namespace (default; see Placement)
   size_t max_queue = 256;           // calls that may wait for capacity at once; 0: none waits
   std::chrono::milliseconds idle_keep_alive{10 * 60 * 1000};
   std::chrono::milliseconds sweep_interval{30 * 1000};
@@ -70,6 +70,7 @@ struct Placement {
   std::string ns;    // namespace (per-namespace maximum)
   std::string kind;  // runtime kind (resolved), for stem cells
   int64_t memory_mb = 256;
+  size_t max_per_namespace = 0;  // the namespace's own maximum (its limit); 0: the pool's default
 };
 
 struct Lease {
