@@ -170,6 +170,17 @@ void Invoker::Shutdown() {
   pool_.Shutdown();
 }
 
+void Invoker::WhenStopped(Clock::time_point deadline, std::function<void()> done) {
+  if (pool_.stopping() == 0 || Clock::now() >= deadline) {
+    asio::post(io_, std::move(done));  // never inline: the caller may not be waiting yet
+    return;
+  }
+  stopped_poll_.expires_after(milliseconds(5));
+  stopped_poll_.async_wait([this, deadline, done = std::move(done)](boost::system::error_code) mutable {
+    WhenStopped(deadline, std::move(done));
+  });
+}
+
 Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
   if (!action.exec.binary) return code_.BlobPath(action.exec.code_digest);
   return code_.Unpacked(action.exec.code_digest, options_.extract_limits);  // unpacked at deploy

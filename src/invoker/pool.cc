@@ -131,20 +131,26 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
     --instance->leases;
     instance->last_used = Clock::now();
     // Other calls still on it keep it (they end on their own if it died).
-    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive())) Remove(key, instance.get());
+    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive()))
+      Remove(key, instance.get(), instance->alive());
     WakeWaiters();
     return;
   }
   HOTROD_CHECK(false && "released an instance the pool does not hold");
 }
 
-void Pool::Remove(const std::string& key, const Instance* instance) {
+void Pool::StopInstance(Instance& instance) { instance.Stop(options_.stop_grace, stopping_); }
+
+void Pool::Remove(const std::string& key, const Instance* instance, bool graceful) {
   auto found = entries_.find(key);
   if (found == entries_.end()) return;
   auto& list = found->second;
   for (auto it = list.begin(); it != list.end(); ++it) {
     if (it->instance.get() != instance) continue;
-    it->instance->Retire();
+    if (graceful)
+      StopInstance(*it->instance);
+    else
+      it->instance->Retire();
     used_mb_ -= it->memory_mb;
     list.erase(it);
     --total_;
@@ -242,7 +248,7 @@ void Pool::RetireStemCells() {
   for (auto& [kind, k] : kinds_) {
     for (auto& cell : k.ready) {
       used_mb_ -= cell.memory_mb;
-      cell.instance->Retire();
+      StopInstance(*cell.instance);
     }
     k.ready.clear();
   }
@@ -283,7 +289,7 @@ void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
       if (e.instance->leases == 0) idle.emplace_back(key, e.instance.get());
     }
   }
-  for (const auto& [key, inst] : idle) Remove(key, inst);
+  for (const auto& [key, inst] : idle) Remove(key, inst, true);
   WakeWaiters();
 }
 
@@ -293,6 +299,11 @@ void Pool::Shutdown() {
   sweep_timer_.cancel();
   RetireStemCells();
   RetirePrefix("");
+  // Still busy after the drain: SIGTERM now, SIGKILL after the grace; each call ends when its
+  // runtime exits, and Release() then drops the instance.
+  for (auto& [key, list] : entries_)
+    for (auto& e : list)
+      if (e.instance->alive()) StopInstance(*e.instance);
 }
 
 void Pool::ScheduleSweep() {
@@ -311,7 +322,7 @@ void Pool::Sweep() {
     for (const auto& e : list)
       if (e.instance->leases == 0 && (e.instance->last_used < cutoff || !e.instance->alive()))
         stale.emplace_back(key, e.instance.get());
-  for (const auto& [key, inst] : stale) Remove(key, inst);
+  for (const auto& [key, inst] : stale) Remove(key, inst, true);
   counters_.expired += stale.size();
   // A stem cell that died (its runtime crashed while waiting) is replaced.
   bool stem_lost = false;

@@ -350,6 +350,11 @@ class NamespaceInstance final : public SandboxInstance {
     }
   }
 
+  void Terminate() override {
+    // The runtime is its pid namespace's init: it gets SIGTERM only because the shims handle it.
+    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+  }
+
   bool MemoryLimitHit() const override { return cgroup_->OomKilled(); }
 
   Status AttachReadOnly(const std::string& source, const std::string& target) override {

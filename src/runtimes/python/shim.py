@@ -332,7 +332,22 @@ def run(msg):
     return '{"ok":true,"result":' + text + "}"
 
 
+def _on_sigterm(signum, frame):
+    # Graceful stop (docs/runtimes.md): the invoker sends SIGTERM, closes the channel and
+    # SIGKILLs what is left after a grace period. A function that installs its own SIGTERM
+    # handler replaces this one (and the end of the channel then ends the shim).
+    _flush_logs()
+    posix._exit(0)
+
+
 def main():
+    # The runtime is PID 1 of its pid namespace: without a handler SIGTERM would be ignored.
+    try:
+        import _signal  # built in and already loaded: `signal` would import enum
+
+        _signal.signal(_signal.SIGTERM, _on_sigterm)
+    except Exception:  # pragma: no cover - an interpreter without signals
+        pass
     # The channel and the log pipes must block: a non-blocking end handed over by the invoker
     # would turn a full pipe into an exception inside print().
     for fd in (CHANNEL, 1, 2):
