@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -422,11 +423,18 @@ struct PreparedChild {
 
 // Children cloned ahead of time by one long-lived thread (their PR_SET_PDEATHSIG parent), with
 // the defaults' limits; Launch() takes one when its limits can be met by a resize. Thread-safe.
+// A refill waits until no child was taken for `refill_delay`: cloning and attaching (cgroup
+// mkdirs, the attach's grace period) right after a launch competes with the runtime booting in
+// the launched instance (a Node.js cold start measured ~5 ms slower with the refill at once).
 class ChildPool {
  public:
-  ChildPool(size_t target, CgroupLimits limits,
+  ChildPool(size_t target, CgroupLimits limits, std::chrono::milliseconds refill_delay,
             std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare)
-      : target_(target), limits_(limits), prepare_(std::move(prepare)), thread_([this] { Run(); }) {}
+      : target_(target),
+        limits_(limits),
+        refill_delay_(refill_delay),
+        prepare_(std::move(prepare)),
+        thread_([this] { Run(); }) {}
   ~ChildPool() {
     {
       std::lock_guard lock(mu_);
@@ -443,6 +451,7 @@ class ChildPool {
     if (ready_.empty() || limits_.pids_max != pids_max) return nullptr;
     auto child = std::move(ready_.front());
     ready_.pop_front();
+    last_take_ = std::chrono::steady_clock::now();
     cv_.notify_all();
     return child;
   }
@@ -453,6 +462,10 @@ class ChildPool {
     while (!stop_) {
       if (ready_.size() >= target_) {
         cv_.wait(lock);
+        continue;
+      }
+      if (const auto quiet = last_take_ + refill_delay_; std::chrono::steady_clock::now() < quiet) {
+        cv_.wait_until(lock, quiet);  // a take in the meantime moves `quiet` on
         continue;
       }
       lock.unlock();
@@ -468,7 +481,9 @@ class ChildPool {
 
   const size_t target_;
   const CgroupLimits limits_;
+  const std::chrono::milliseconds refill_delay_;
   const std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare_;
+  std::chrono::steady_clock::time_point last_take_{};  // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<PreparedChild>> ready_;  // guarded by mu_
@@ -779,7 +794,7 @@ Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLa
     l->child_pool_ = std::make_unique<ChildPool>(
         l->options_.children_ahead,
         CgroupLimits{defaults.memory_mb, defaults.pids_max, l->options_.min_cpu_millicores},
-        [self](const CgroupLimits& limits) { return self->Prepare(limits); });
+        std::chrono::milliseconds(l->options_.children_refill_delay_ms), [self](const CgroupLimits& limits) { return self->Prepare(limits); });
   }
   return l;
 }

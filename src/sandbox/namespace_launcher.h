@@ -95,6 +95,9 @@ struct NamespaceLauncherOptions {
   // when its pids limit is the default (its memory limit is resized), else clones inline.
   // 0: every launch clones inline.
   size_t children_ahead = 2;
+  // A refill starts once no child was taken for this long (it would compete with the runtime
+  // booting in the instance just launched).
+  int64_t children_refill_delay_ms = 100;
   std::shared_ptr<CgroupManager> cgroups;        // null: CgroupManager::Detect()
   std::shared_ptr<const SeccompFilter> seccomp;  // null: SeccompFilter::Build()
 };
