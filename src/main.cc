@@ -132,6 +132,7 @@ PoolOptions PoolOptionsFrom(const ServeOptions& options) {
   pool.max_queue = static_cast<size_t>(options.max_queue);
   pool.max_per_action = static_cast<size_t>(options.max_per_action);
   pool.max_per_namespace = static_cast<size_t>(options.max_per_namespace);
+  pool.stop_grace = std::chrono::milliseconds(options.instance_stop_grace_ms);
   spdlog::info("pool: memory budget {} MB, {} stem cell(s) per default runtime, keep-alive {} s, queue {}",
                pool.memory_budget_mb, options.stem_cells, options.keep_alive_s, pool.max_queue);
   return pool;
@@ -228,6 +229,7 @@ int Serve(const ServeOptions& options) {
   if (options.limit_concurrent_invocations >= 0) default_limits.concurrent_invocations = options.limit_concurrent_invocations;
   if (options.limit_invocations_per_minute >= 0) default_limits.invocations_per_minute = options.limit_invocations_per_minute;
   if (options.limit_fires_per_minute >= 0) default_limits.fires_per_minute = options.limit_fires_per_minute;
+  default_limits.max_instances = options.max_per_namespace;
   Store& store_ref = **store;
   NamespaceLimiter limiter(default_limits, [&store_ref](const std::string& ns) -> Result<std::optional<NamespaceLimitOverrides>> {
     auto exists = store_ref.NamespaceExists(ns);
@@ -236,6 +238,11 @@ int Serve(const ServeOptions& options) {
     auto overrides = store_ref.GetNamespaceLimits(ns);
     if (!overrides.ok()) return overrides.error();
     return std::optional<NamespaceLimitOverrides>(*overrides);
+  });
+  // Pool area: instances belong to the action's own namespace, which its limit bounds.
+  invoker.set_namespace_max_instances([&limiter](const std::string& ns) -> size_t {
+    auto limits = limiter.LimitsOf(ns);
+    return limits.ok() && limits->max_instances > 0 ? static_cast<size_t>(limits->max_instances) : 0;
   });
   TenantAdmin tenant_admin(store_ref);
   AdminAuthenticator admin_auth(admin_key->uuid_key);
@@ -340,8 +347,14 @@ int Serve(const ServeOptions& options) {
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
       co_await invocations.Drain(deadline);
-      invoker.Shutdown();
+      invoker.Shutdown();  // every instance: SIGTERM, then SIGKILL after --instance-stop-grace-ms
       co_await invocations.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      {
+        asio::steady_timer stopped(io, asio::steady_timer::time_point::max());
+        invoker.WhenStopped(std::chrono::steady_clock::now() + std::chrono::milliseconds(options.instance_stop_grace_ms + 100),
+                            [&stopped] { stopped.cancel(); });
+        co_await stopped.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
       // Requests still being read or answered (an upload, a blocking invoke's reply) finish.
       co_await server.Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
       io.stop();

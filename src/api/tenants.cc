@@ -15,6 +15,7 @@ json::object LimitsJson(const NamespaceLimits& l) {
   o["concurrentInvocations"] = l.concurrent_invocations;
   o["invocationsPerMinute"] = l.invocations_per_minute;
   o["firesPerMinute"] = l.fires_per_minute;
+  o["maxInstances"] = l.max_instances;  // hotrod's own: the pool's per-namespace maximum
   return o;
 }
 
@@ -24,6 +25,7 @@ json::object OverridesJson(const NamespaceLimitOverrides& l) {
   o["concurrentInvocations"] = v(l.concurrent_invocations);
   o["invocationsPerMinute"] = v(l.invocations_per_minute);
   o["firesPerMinute"] = v(l.fires_per_minute);
+  o["maxInstances"] = v(l.max_instances);
   return o;
 }
 
@@ -45,7 +47,8 @@ Result<LimitChanges> ParseLimitChanges(const std::string& body) {
   LimitChanges changes;
   const std::pair<const char*, LimitChange*> fields[] = {{"concurrentInvocations", &changes.concurrent_invocations},
                                                           {"invocationsPerMinute", &changes.invocations_per_minute},
-                                                          {"firesPerMinute", &changes.fires_per_minute}};
+                                                          {"firesPerMinute", &changes.fires_per_minute},
+                                                          {"maxInstances", &changes.max_instances}};
   for (const auto& kv : v.as_object()) {
     LimitChange* target = nullptr;
     for (const auto& [name, field] : fields)
@@ -53,7 +56,7 @@ Result<LimitChanges> ParseLimitChanges(const std::string& body) {
     if (!target)
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("Unknown limit '{}'; known: concurrentInvocations, invocationsPerMinute, "
-                                   "firesPerMinute.",
+                                   "firesPerMinute, maxInstances.",
                                    std::string(kv.key())));
     if (kv.value().is_null()) {
       target->kind = LimitChange::Kind::kReset;

@@ -32,6 +32,7 @@ struct AdminOptions {
   std::string uuid;
   bool force = false;
   std::string concurrent, per_minute, fires;  // "N", "default", or empty (keep)
+  std::string max_instances;                   // pool area: same form
 };
 
 // One admin operation: how to ask the server, and how to do it on the store directly.
@@ -80,7 +81,8 @@ json::value OverridesJson(const NamespaceLimitOverrides& l) {
   const auto v = [](const std::optional<int64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   return json::object{{"concurrentInvocations", v(l.concurrent_invocations)},
                       {"invocationsPerMinute", v(l.invocations_per_minute)},
-                      {"firesPerMinute", v(l.fires_per_minute)}};
+                      {"firesPerMinute", v(l.fires_per_minute)},
+                      {"maxInstances", v(l.max_instances)}};
 }
 
 Result<LimitChange> ParseChange(const std::string& flag, const std::string& text) {
@@ -196,19 +198,24 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
          c->add_option("--concurrent-invocations", o.concurrent, "activations in flight at once");
          c->add_option("--invocations-per-minute", o.per_minute, "invocations per minute");
          c->add_option("--fires-per-minute", o.fires, "trigger fires per minute");
+         c->add_option("--max-instances", o.max_instances, "instances of the namespace's actions alive at once");
        },
        [](const AdminOptions& o) -> Result<AdminOp> {
          LimitChanges changes;
          auto c = ParseChange("--concurrent-invocations", o.concurrent);
          auto m = ParseChange("--invocations-per-minute", o.per_minute);
          auto f = ParseChange("--fires-per-minute", o.fires);
-         for (const auto* r : {&c, &m, &f})
+         auto i = ParseChange("--max-instances", o.max_instances);
+         for (const auto* r : {&c, &m, &f, &i})
            if (!r->ok()) return r->error();
-         changes = {*c, *m, *f};
-         const bool change = !o.concurrent.empty() || !o.per_minute.empty() || !o.fires.empty();
+         changes = {*c, *m, *f, *i};
+         const bool change = !o.concurrent.empty() || !o.per_minute.empty() || !o.fires.empty() ||
+                             !o.max_instances.empty();
          json::object body;
-         const std::pair<const char*, LimitChange> fields[] = {
-             {"concurrentInvocations", *c}, {"invocationsPerMinute", *m}, {"firesPerMinute", *f}};
+         const std::pair<const char*, LimitChange> fields[] = {{"concurrentInvocations", *c},
+                                                               {"invocationsPerMinute", *m},
+                                                               {"firesPerMinute", *f},
+                                                               {"maxInstances", *i}};
          for (const auto& [key, ch] : fields) {
            if (ch.kind == LimitChange::Kind::kSet) body[key] = ch.value;
            if (ch.kind == LimitChange::Kind::kReset) body[key] = nullptr;
@@ -226,7 +233,7 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
          const auto* o = v.if_object();
          const json::value* overrides = o ? o->if_contains("overrides") : nullptr;
          const json::value* effective = o ? o->if_contains("effective") : nullptr;
-         for (const char* key : {"concurrentInvocations", "invocationsPerMinute", "firesPerMinute"}) {
+         for (const char* key : {"concurrentInvocations", "invocationsPerMinute", "firesPerMinute", "maxInstances"}) {
            out << key << ": ";
            const json::value* set = overrides && overrides->is_object() ? overrides->as_object().if_contains(key) : nullptr;
            const json::value* eff = effective && effective->is_object() ? effective->as_object().if_contains(key) : nullptr;

@@ -70,6 +70,11 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--max-per-namespace", opts->max_per_namespace, "instances of one namespace at most")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--instance-stop-grace-ms", opts->instance_stop_grace_ms,
+                  "an instance stopped at shutdown, keep-alive expiry or retirement gets SIGTERM, then SIGKILL "
+                  "after this long (0: SIGKILL at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}));
   cmd->add_option("--runtime-update-window-s", opts->runtime_update_window_s,
                   "after SIGHUP reloads the runtimes, instances of the old version live at most this long")
       ->capture_default_str()

@@ -17,6 +17,7 @@ NamespaceLimits ApplyOverrides(const NamespaceLimits& defaults, const NamespaceL
   if (overrides.concurrent_invocations) out.concurrent_invocations = *overrides.concurrent_invocations;
   if (overrides.invocations_per_minute) out.invocations_per_minute = *overrides.invocations_per_minute;
   if (overrides.fires_per_minute) out.fires_per_minute = *overrides.fires_per_minute;
+  if (overrides.max_instances) out.max_instances = *overrides.max_instances;
   return out;
 }
 

@@ -36,13 +36,17 @@ struct NamespaceLimits {
   int64_t concurrent_invocations = 0;
   int64_t invocations_per_minute = 0;
   int64_t fires_per_minute = 0;
+  // Pool area: instances of the namespace's actions alive at once (the pool enforces it; not a
+  // throttle: a call beyond it waits for an instance, like any call without capacity).
+  int64_t max_instances = 0;
 };
 
 // hotrod's server-wide defaults. OpenWhisk ships 30 concurrent / 60 per minute / 60 fires per
 // minute, sized for a shared multi-tenant cloud; hotrod is a single-node engine whose warm path
 // runs tens of thousands of invocations per second, so its defaults only stop runaway clients
 // (docs/operations.md, "Namespace limits"). `hotrod serve --limit-...` changes them.
-inline constexpr NamespaceLimits kDefaultNamespaceLimits{10'000, 6'000'000, 60'000};
+// max_instances: `hotrod serve --max-per-namespace`'s default.
+inline constexpr NamespaceLimits kDefaultNamespaceLimits{10'000, 6'000'000, 60'000, 64};
 
 // "Too many requests in the last minute (count: N, allowed: M)." and its concurrent twin.
 std::string TooManyRequestsMessage(int64_t count, int64_t allowed);

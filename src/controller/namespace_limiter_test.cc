@@ -101,6 +101,14 @@ TEST_F(LimiterTest, OverridesApplyAndAreReReadAfterTheRefreshBound) {
   EXPECT_EQ(limiter.LimitsOf("a")->invocations_per_minute, 9) << "Forget() is immediate";
 }
 
+TEST_F(LimiterTest, MaxInstancesDefaultsAndOverrides) {
+  table_["a"].max_instances = 2;
+  table_["b"];
+  auto limiter = Make({100, 50, 60, 8});
+  EXPECT_EQ(limiter.LimitsOf("a")->max_instances, 2);
+  EXPECT_EQ(limiter.LimitsOf("b")->max_instances, 8) << "the serve flag's default";
+}
+
 TEST_F(LimiterTest, UnknownOrDeletedNamespaceIsNotFound) {
   auto limiter = Make({100, 100, 100});
   EXPECT_EQ(limiter.AdmitInvocation("nope").error().code, ErrorCode::kNotFound);

@@ -16,19 +16,21 @@ namespace hotrod {
 namespace {
 
 constexpr int64_t kMaxLimit = 1'000'000'000'000;
+constexpr int64_t kMaxInstances = 100'000;  // as `serve --max-per-namespace` accepts
 
 Error NoSuchNamespace(const std::string& ns) {
   return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' does not exist.", ns));
 }
 
-Status Apply(const LimitChange& change, std::optional<int64_t>& field, std::string_view name) {
+Status Apply(const LimitChange& change, std::optional<int64_t>& field, std::string_view name, int64_t min = 0,
+             int64_t max = kMaxLimit) {
   switch (change.kind) {
     case LimitChange::Kind::kKeep: return Status::Ok();
     case LimitChange::Kind::kReset: field.reset(); return Status::Ok();
     case LimitChange::Kind::kSet:
-      if (change.value < 0 || change.value > kMaxLimit)
+      if (change.value < min || change.value > max)
         return MakeError(ErrorCode::kInvalidArgument,
-                         fmt::format("{} must be an integer between 0 and {}, got {}.", name, kMaxLimit, change.value));
+                         fmt::format("{} must be an integer between {} and {}, got {}.", name, min, max, change.value));
       field = change.value;
       return Status::Ok();
   }
@@ -113,6 +115,9 @@ Result<NamespaceLimitOverrides> TenantAdmin::ChangeLimits(const std::string& ns,
   if (Status s = Apply(changes.invocations_per_minute, next.invocations_per_minute, "invocationsPerMinute"); !s.ok())
     return s.error();
   if (Status s = Apply(changes.fires_per_minute, next.fires_per_minute, "firesPerMinute"); !s.ok()) return s.error();
+  // A namespace without any instance could never run a call (each would wait out its timeout).
+  if (Status s = Apply(changes.max_instances, next.max_instances, "maxInstances", 1, kMaxInstances); !s.ok())
+    return s.error();
   if (Status s = store_.PutNamespaceLimits(ns, next); !s.ok()) return s.error();
   return next;
 }

@@ -125,6 +125,30 @@ TEST_F(TenantAdminTest, LimitChangesSetResetAndValidate) {
   EXPECT_EQ(admin.GetLimits("a")->invocations_per_minute, 120) << "a refused change changes nothing";
 }
 
+// Pool area: maxInstances is set and reset like the other limits, but never below 1 (a
+// namespace without any instance could not run a call).
+TEST_F(TenantAdminTest, MaxInstancesIsAtLeastOne) {
+  TenantAdmin admin(*store_);
+  ASSERT_TRUE(admin.CreateNamespace("a").ok());
+  LimitChanges set;
+  set.max_instances = {LimitChange::Kind::kSet, 3};
+  auto after = admin.ChangeLimits("a", set);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->max_instances, 3);
+  EXPECT_EQ(admin.GetLimits("a")->max_instances, 3);
+  LimitChanges zero;
+  zero.max_instances = {LimitChange::Kind::kSet, 0};
+  auto refused = admin.ChangeLimits("a", zero);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().message, "maxInstances must be an integer between 1 and 100000, got 0.");
+  LimitChanges reset;
+  reset.max_instances = {LimitChange::Kind::kReset, 0};
+  after = admin.ChangeLimits("a", reset);
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->max_instances.has_value());
+}
+
 TEST_F(TenantAdminTest, AdminKeyIsGeneratedOnceWithMode0600) {
   auto first = EnsureAdminKey(dir_, std::nullopt);
   ASSERT_TRUE(first.ok());

@@ -32,7 +32,8 @@ Instance::Instance(asio::io_context& io, std::unique_ptr<SandboxInstance> sandbo
       deadline_(io),
       log_signal_(io),
       logs_(log_cap_bytes),
-      init_signal_(io) {
+      init_signal_(io),
+      stop_timer_(io) {
   init_signal_.expires_at(asio::steady_timer::time_point::max());
 }
 
@@ -59,6 +60,31 @@ void Instance::Retire() {
   log_signal_.cancel();
   init_signal_.cancel();
   // Reaping happens when the last coroutine lets go of the instance (sandbox_ destructor).
+}
+
+void Instance::Stop(std::chrono::milliseconds grace, std::shared_ptr<int64_t> stopping) {
+  if (!alive_ || stopping_ || !sandbox_ || grace.count() <= 0) {
+    Retire();
+    return;
+  }
+  alive_ = false;  // no new calls; a run in flight ends when the runtime exits
+  stopping_ = std::move(stopping);
+  ++*stopping_;
+  sandbox_->Terminate();
+  boost::system::error_code ignored;
+  control_.shutdown(asio::socket_base::shutdown_send, ignored);  // an idle shim reads EOF
+  stop_timer_.expires_after(grace);
+  stop_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->FinishStop();  // the grace is over: SIGKILL and the cgroup kill
+  });
+}
+
+void Instance::FinishStop() {
+  if (!stopping_) return;
+  --*stopping_;
+  stopping_.reset();
+  stop_timer_.cancel();
+  Retire();
 }
 
 void Instance::Notify() { log_signal_.cancel(); }
@@ -91,6 +117,8 @@ asio::awaitable<void> Instance::ReadLogs(LogStream stream) {
   logs_.FlushPartial(stream);
   eof_[i] = true;
   Notify();
+  // Stopping, and both log pipes closed: the runtime and everything it started are gone.
+  if (stopping_ && eof_[0] && eof_[1]) FinishStop();
 }
 
 void Instance::DrainNow(LogStream stream) {

@@ -71,6 +71,12 @@ class Instance : public std::enable_shared_from_this<Instance> {
   asio::awaitable<void> AwaitInit();
 
   void Retire();
+  // Graceful stop (shutdown, keep-alive expiry, runtime and action retirement): SIGTERM to the
+  // runtime and the end of the channel, so that the shim (and the function's own SIGTERM
+  // handler) can finish and exit; Retire() follows once its processes are gone or `grace` has
+  // passed, whichever comes first. A run in flight ends as a crash, with the logs written until
+  // then. `*stopping` counts the instances still in their grace period (the pool's).
+  void Stop(std::chrono::milliseconds grace, std::shared_ptr<int64_t> stopping);
   bool alive() const { return alive_; }
   pid_t pid() const { return sandbox_ ? sandbox_->pid() : -1; }
   bool memory_limit_hit() const { return sandbox_ && sandbox_->MemoryLimitHit(); }
@@ -132,6 +138,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool writing_ = false;
   bool init_done_ = false;
   asio::steady_timer init_signal_;  // never expires by itself; cancelled by MarkInitDone/Retire
+  // Graceful stop (Stop): the grace period's timer and the counter it is taken from.
+  void FinishStop();
+  asio::steady_timer stop_timer_;
+  std::shared_ptr<int64_t> stopping_;  // set while in the grace period
 };
 
 }  // namespace hotrod

@@ -220,6 +220,17 @@ void Invoker::Shutdown() {
   pool_.Shutdown();
 }
 
+void Invoker::WhenStopped(Clock::time_point deadline, std::function<void()> done) {
+  if (pool_.stopping() == 0 || Clock::now() >= deadline) {
+    asio::post(io_, std::move(done));  // never inline: the caller may not be waiting yet
+    return;
+  }
+  stopped_poll_.expires_after(milliseconds(5));
+  stopped_poll_.async_wait([this, deadline, done = std::move(done)](boost::system::error_code) mutable {
+    WhenStopped(deadline, std::move(done));
+  });
+}
+
 Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
   if (!action.exec.binary) return code_.BlobPath(action.exec.code_digest);
   return code_.Unpacked(action.exec.code_digest, options_.extract_limits);  // unpacked at deploy
@@ -350,6 +361,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb};
+  if (namespace_max_instances_) placement.max_per_namespace = namespace_max_instances_(action.ns);
   // Calls one instance may take at once: only runtimes whose shim multiplexes runs take more
   // than one (the API refuses more for the others; this covers actions stored before).
   const int64_t concurrency = runtime && runtime->concurrency ? std::max<int64_t>(1, action.limits.concurrency) : 1;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,7 +98,16 @@ class Invoker {
 
   // The action changed or went away: its instances are retired (busy ones after their call).
   void ActionChanged(const std::string& ns, const std::string& name);
+  // Stops every instance gracefully (Pool::Shutdown); WhenStopped() posts `done` once their
+  // grace periods are over or at `deadline`, so that none is cut short by the process's exit.
   void Shutdown();
+  void WhenStopped(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
+
+  // Pool area: the maximum of instances of `ns`'s actions (its namespace limit), asked at every
+  // placement; unset or 0: PoolOptions::max_per_namespace.
+  void set_namespace_max_instances(std::function<size_t(const std::string& ns)> fn) {
+    namespace_max_instances_ = std::move(fn);
+  }
 
   const Pool& pool() const { return pool_; }
   size_t stem_cell_target() const { return options_.stem_cells; }
@@ -129,8 +139,10 @@ class Invoker {
   Pool pool_;
   std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
   asio::steady_timer runtime_window_timer_;
+  asio::steady_timer stopped_poll_{io_};  // AwaitStopped
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
   std::unique_ptr<ZygoteKeeper> zygote_;         // null when disabled (zygote area)
+  std::function<size_t(const std::string&)> namespace_max_instances_;
 };
 
 // "ns/name/" : the prefix of every pool key of one action.

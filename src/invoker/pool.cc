@@ -60,10 +60,11 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
       }
     }
     // At the namespace's maximum, its own least recently used idle instance makes way.
-    while (count < options_.max_per_action && CountNamespace(placement.ns) >= options_.max_per_namespace &&
+    const size_t ns_max = placement.max_per_namespace ? placement.max_per_namespace : options_.max_per_namespace;
+    while (count < options_.max_per_action && CountNamespace(placement.ns) >= ns_max &&
            EvictOneIdle(placement.key, &placement.ns))
       ++counters_.evicted_for_room;
-    if (count < options_.max_per_action && CountNamespace(placement.ns) < options_.max_per_namespace) {
+    if (count < options_.max_per_action && CountNamespace(placement.ns) < ns_max) {
       // A stem cell of this kind hands its memory to the new instance.
       std::shared_ptr<Instance> stem;
       int64_t stem_mb = 0;
@@ -130,20 +131,26 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
     --instance->leases;
     instance->last_used = Clock::now();
     // Other calls still on it keep it (they end on their own if it died).
-    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive())) Remove(key, instance.get());
+    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive()))
+      Remove(key, instance.get(), instance->alive());
     WakeWaiters();
     return;
   }
   HOTROD_CHECK(false && "released an instance the pool does not hold");
 }
 
-void Pool::Remove(const std::string& key, const Instance* instance) {
+void Pool::StopInstance(Instance& instance) { instance.Stop(options_.stop_grace, stopping_); }
+
+void Pool::Remove(const std::string& key, const Instance* instance, bool graceful) {
   auto found = entries_.find(key);
   if (found == entries_.end()) return;
   auto& list = found->second;
   for (auto it = list.begin(); it != list.end(); ++it) {
     if (it->instance.get() != instance) continue;
-    it->instance->Retire();
+    if (graceful)
+      StopInstance(*it->instance);
+    else
+      it->instance->Retire();
     used_mb_ -= it->memory_mb;
     list.erase(it);
     --total_;
@@ -241,7 +248,7 @@ void Pool::RetireStemCells() {
   for (auto& [kind, k] : kinds_) {
     for (auto& cell : k.ready) {
       used_mb_ -= cell.memory_mb;
-      cell.instance->Retire();
+      StopInstance(*cell.instance);
     }
     k.ready.clear();
   }
@@ -282,7 +289,7 @@ void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
       if (e.instance->leases == 0) idle.emplace_back(key, e.instance.get());
     }
   }
-  for (const auto& [key, inst] : idle) Remove(key, inst);
+  for (const auto& [key, inst] : idle) Remove(key, inst, true);
   WakeWaiters();
 }
 
@@ -292,6 +299,11 @@ void Pool::Shutdown() {
   sweep_timer_.cancel();
   RetireStemCells();
   RetirePrefix("");
+  // Still busy after the drain: SIGTERM now, SIGKILL after the grace; each call ends when its
+  // runtime exits, and Release() then drops the instance.
+  for (auto& [key, list] : entries_)
+    for (auto& e : list)
+      if (e.instance->alive()) StopInstance(*e.instance);
 }
 
 void Pool::ScheduleSweep() {
@@ -310,7 +322,7 @@ void Pool::Sweep() {
     for (const auto& e : list)
       if (e.instance->leases == 0 && (e.instance->last_used < cutoff || !e.instance->alive()))
         stale.emplace_back(key, e.instance.get());
-  for (const auto& [key, inst] : stale) Remove(key, inst);
+  for (const auto& [key, inst] : stale) Remove(key, inst, true);
   counters_.expired += stale.size();
   // A stem cell that died (its runtime crashed while waiting) is replaced.
   bool stem_lost = false;

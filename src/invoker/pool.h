@@ -22,6 +22,9 @@
 //    instances are dropped there; live ones become idle.
 //  - Idle instances older than the keep-alive are torn down by a periodic sweep (stem cells
 //    stay: they are the runtime's, not an action's).
+//  - Instances leave by a graceful stop (SIGTERM, then SIGKILL after `stop_grace`) at shutdown
+//    (busy ones too: by then the drain deadline has passed), keep-alive expiry and retirement;
+//    by SIGKILL when evicted to make room or when dead. stopping() counts those in their grace.
 //  - Stem cells: ReserveStemCell() books room for one (evicting idle LRU instances if needed,
 //    never busy ones, never another stem cell), AddStemCell() turns the booking into a ready
 //    stem cell, CancelStemCell() returns it. RetireStemCells() drops every ready one.
@@ -47,10 +50,14 @@ namespace hotrod {
 struct PoolOptions {
   int64_t memory_budget_mb = 4096;  // all instances' memory limits together
   size_t max_per_action = 16;       // instances of one action revision
-  size_t max_per_namespace = 64;    // instances of all actions of one namespace
+  size_t max_per_namespace = 64;    // instances of all actions of one namespace (default; see Placement)
   size_t max_queue = 256;           // calls that may wait for capacity at once; 0: none waits
   std::chrono::milliseconds idle_keep_alive{10 * 60 * 1000};
   std::chrono::milliseconds sweep_interval{30 * 1000};
+  // Graceful stops (Instance::Stop): how long a runtime has between SIGTERM and SIGKILL. Used at
+  // shutdown, keep-alive expiry and retirement (runtime update, action change); eviction to make
+  // room and failed instances get SIGKILL at once. 0: SIGKILL always.
+  std::chrono::milliseconds stop_grace{500};
 };
 
 // What the pool has done so far (exposed on GET /metrics, docs/operations.md).
@@ -70,6 +77,7 @@ struct Placement {
   std::string ns;    // namespace (per-namespace maximum)
   std::string kind;  // runtime kind (resolved), for stem cells
   int64_t memory_mb = 256;
+  size_t max_per_namespace = 0;  // the namespace's own maximum (its limit); 0: the pool's default
 };
 
 struct Lease {
@@ -100,8 +108,11 @@ class Pool {
   // Kills the busy instances already retired (their calls fail): bounds how long instances of
   // an old runtime version live. Returns how many.
   size_t KillRetiredBusy();
-  // Tears down everything (idle now, busy on release) and stops the sweep.
+  // Stops everything gracefully, busy instances included (their calls end as crashes), and
+  // stops the sweep.
   void Shutdown();
+  // Instances stopped gracefully whose processes may still be finishing (at most stop_grace).
+  int64_t stopping() const { return *stopping_; }
   bool shut_down() const { return shut_down_; }
 
   // --- stem cells ---
@@ -137,7 +148,9 @@ class Pool {
     std::deque<StemCell> ready;
     size_t reserved = 0;
   };
-  void Remove(const std::string& key, const Instance* instance);
+  // `graceful`: Instance::Stop (SIGTERM, grace, SIGKILL); else Retire (SIGKILL now).
+  void Remove(const std::string& key, const Instance* instance, bool graceful = false);
+  void StopInstance(Instance& instance);
   // Frees memory until `needed` MB fit, evicting idle LRU instances (not of `keep_key`) and,
   // when `may_evict_stem_cells`, stem cells. True when the room is there.
   bool MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_stem_cells);
@@ -164,6 +177,7 @@ class Pool {
   asio::steady_timer sweep_timer_;
   std::function<void()> on_stem_cell_used_;
   bool shut_down_ = false;
+  std::shared_ptr<int64_t> stopping_ = std::make_shared<int64_t>(0);
 };
 
 }  // namespace hotrod

@@ -178,6 +178,30 @@ TEST_F(PoolTest, PerNamespaceMaximumCountsEveryActionOfTheNamespace) {
   EXPECT_TRUE(other_ns->ok());
 }
 
+// A namespace's own maximum (its maxInstances limit, carried by the placement) replaces the
+// pool's default for that namespace only.
+TEST_F(PoolTest, ANamespacesOwnMaximumOverridesTheDefault) {
+  auto o = Options(4096);
+  o.max_per_namespace = 3;
+  Pool pool(io_, o);
+  auto limited = [](std::string key) {
+    Placement p = P(std::move(key), 128, "small");
+    p.max_per_namespace = 1;
+    return p;
+  };
+  ASSERT_TRUE(AcquireNow(pool, limited("x"))->ok());
+  auto second = AcquireNow(pool, limited("y"));
+  ASSERT_FALSE(second->ok()) << "the namespace's limit of 1 is taken by a busy instance";
+  EXPECT_EQ(second->error().code, ErrorCode::kUnavailable);
+  // Another namespace still has the default of 3.
+  for (const char* key : {"a", "b", "c"}) EXPECT_TRUE(AcquireNow(pool, P(key, 128, "big"))->ok()) << key;
+  EXPECT_FALSE(AcquireNow(pool, P("d", 128, "big"))->ok());
+  // A raised limit lets the namespace scale out past the default.
+  Placement raised = P("e", 128, "big");
+  raised.max_per_namespace = 4;
+  EXPECT_TRUE(AcquireNow(pool, raised)->ok());
+}
+
 TEST_F(PoolTest, AtTheNamespaceMaximumItsOwnIdleInstanceMakesWay) {
   auto o = Options(4096);
   o.max_per_namespace = 2;

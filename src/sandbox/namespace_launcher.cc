@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -28,6 +29,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -86,20 +88,26 @@ struct KernelSigaction {
   uint64_t mask;
 };
 
-// Everything the child reads, prepared by the parent before clone3.
+constexpr size_t kMaxSourceTrees = 64;  // bind mounts per instance (SCM_RIGHTS carries the trees)
+
+// Everything the child reads. The fields up to `seccomp` are set before clone3; the rest (what
+// depends on the spec) may be filled in later, while the child waits on `sync_fd`: it reads
+// them only after the release message arrived (a syscall, hence a barrier, lies between).
 struct ChildContext {
   int sync_fd, status_fd, devnull_fd, stdout_fd, stderr_fd, channel_fd;
   bool unshare_cgroup;  // v1: the parent moves the child into its cgroup first
   bool loopback_up;     // the net namespace is the child's own (not a pooled one, already up)
+  int cap_last_cap;
+  const SeccompFilter* seccomp;
+  uint64_t keep_caps;  // zygote area: capabilities kept inside the user namespace (0: none)
+  // --- filled in at release time ---
+  size_t tree_count;    // bind-mount trees sent with the release message (plan->source_trees())
   const char* hostname;
   size_t hostname_len;
   const RootfsPlan* plan;
   ifreq loopback;
   rlimit nofile, core, fsize;
   const char* workdir;
-  int cap_last_cap;
-  const SeccompFilter* seccomp;
-  uint64_t keep_caps;  // zygote area: capabilities kept inside the user namespace (0: none)
   char* const* argv;
   char* const* envp;
 };
@@ -124,12 +132,48 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
   const uint64_t no_signals = 0;
   ChildSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, nullptr, sizeof no_signals);
 
-  char go = 0;
+  // Keep only the child's own fds: a child cloned ahead of time must not hold the server's
+  // (client connections, other instances' channels) open while it waits.
   long r;
+  {
+    int keep[] = {c.sync_fd, c.status_fd, c.devnull_fd, c.stdout_fd, c.stderr_fd, c.channel_fd};
+    constexpr int n = sizeof keep / sizeof keep[0];
+    for (int i = 1; i < n; ++i)  // insertion sort: no library calls here
+      for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
+        const int t = keep[j];
+        keep[j] = keep[j - 1];
+        keep[j - 1] = t;
+      }
+    unsigned next = 0;
+    for (int i = 0; i < n; ++i) {
+      const unsigned k = static_cast<unsigned>(keep[i]);
+      if (k > next) ChildSyscall(SYS_close_range, next, k - 1, 0u);
+      if (k + 1 > next) next = k + 1;
+    }
+    ChildSyscall(SYS_close_range, next, ~0u, 0u);
+  }
+
+  // The release: one byte, with the bind-mount trees of the plan attached (SCM_RIGHTS).
+  char go = 0;
+  iovec iov{&go, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxSourceTrees)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   do {
-    r = ChildSyscall(SYS_read, c.sync_fd, &go, 1);
+    r = ChildSyscall(SYS_recvmsg, c.sync_fd, &msg, MSG_CMSG_CLOEXEC);
   } while (r == -EINTR);
   if (r != 1) ChildExit();  // the parent gave up (or died): nothing to report to
+  int tree_fds[kMaxSourceTrees];
+  size_t trees = 0;
+  if (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+    const int* in = reinterpret_cast<const int*>(CMSG_DATA(cm));
+    trees = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < trees && i < kMaxSourceTrees; ++i) tree_fds[i] = in[i];
+  }
+  if ((msg.msg_flags & MSG_CTRUNC) || trees != c.tree_count) ChildFail(c, kWaitParent, -EPROTO);
 
   // Become the namespace's root, i.e. the instance's host uid, without supplementary groups.
   if ((r = ChildSyscall(SYS_setresgid, 0, 0, 0)) < 0 || (r = ChildSyscall(SYS_setgroups, 0, nullptr)) < 0 ||
@@ -143,7 +187,7 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
   if ((r = ChildSyscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) < 0)
     ChildFail(c, kPropagation, r);
   size_t failed_op = 0;
-  if ((r = c.plan->Execute(&failed_op)) < 0) ChildFail(c, kRootfs, r, failed_op);
+  if ((r = c.plan->Execute(&failed_op, tree_fds)) < 0) ChildFail(c, kRootfs, r, failed_op);
 
   if (c.loopback_up) {  // loopback works; there is no other interface, hence no route out
     const long sock = ChildSyscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -316,6 +360,11 @@ class NamespaceInstance final : public SandboxInstance {
     }
   }
 
+  void Terminate() override {
+    // The runtime is its pid namespace's init: it gets SIGTERM only because the shims handle it.
+    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+  }
+
   bool MemoryLimitHit() const override { return cgroup_->OomKilled(); }
 
   Status AttachReadOnly(const std::string& source, const std::string& target) override {
@@ -368,54 +417,107 @@ class NamespaceInstance final : public SandboxInstance {
 }  // namespace
 
 
+// A sandbox child cloned ahead of its launch: namespaces made, id maps written, in its cgroup
+// (the v1 attach waits for an RCU grace period, ~10 ms: the largest single cost of a launch),
+// blocked in recvmsg on its sync socket until Launch() fills in the spec-dependent context and
+// releases it. Destroying one that was never released kills it (the instance's teardown).
+struct PreparedChild {
+  ChildContext ctx{};  // the child reads it (shared memory): it must outlive the child's setup
+  ChildStack stack;
+  CgroupLimits limits;
+  UniqueFd sp_parent, out_read, err_read, status_read, sync_parent;
+  // Declared last, destroyed first: the child is killed before its stack and context go.
+  std::unique_ptr<NamespaceInstance> instance;
+};
+
+// Children cloned ahead of time by one long-lived thread (their PR_SET_PDEATHSIG parent), with
+// the defaults' limits; Launch() takes one when its limits can be met by a resize. Thread-safe.
+// A refill waits until no child was taken for `refill_delay`: cloning and attaching (cgroup
+// mkdirs, the attach's grace period) right after a launch competes with the runtime booting in
+// the launched instance (a Node.js cold start measured ~5 ms slower with the refill at once).
+class ChildPool {
+ public:
+  ChildPool(size_t target, CgroupLimits limits, std::chrono::milliseconds refill_delay,
+            std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare)
+      : target_(target),
+        limits_(limits),
+        refill_delay_(refill_delay),
+        prepare_(std::move(prepare)),
+        thread_([this] { Run(); }) {}
+  ~ChildPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    ready_.clear();  // kills the children still waiting
+  }
+
+  // A ready child whose pids limit matches, or null (the launch then clones its own inline).
+  std::unique_ptr<PreparedChild> Take(int64_t pids_max) {
+    std::lock_guard lock(mu_);
+    if (ready_.empty() || limits_.pids_max != pids_max) return nullptr;
+    auto child = std::move(ready_.front());
+    ready_.pop_front();
+    last_take_ = std::chrono::steady_clock::now();
+    cv_.notify_all();
+    return child;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (ready_.size() >= target_) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (const auto quiet = last_take_ + refill_delay_; std::chrono::steady_clock::now() < quiet) {
+        cv_.wait_until(lock, quiet);  // a take in the meantime moves `quiet` on
+        continue;
+      }
+      lock.unlock();
+      auto child = prepare_(limits_);
+      lock.lock();
+      if (!child.ok()) {
+        spdlog::warn("sandbox: cloning children ahead of time stopped: {}", child.error().message);
+        return;  // launches clone inline, as without a pool
+      }
+      ready_.push_back(std::move(child).value());
+    }
+  }
+
+  const size_t target_;
+  const CgroupLimits limits_;
+  const std::chrono::milliseconds refill_delay_;
+  const std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare_;
+  std::chrono::steady_clock::time_point last_take_{};  // guarded by mu_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<PreparedChild>> ready_;  // guarded by mu_
+  bool stop_ = false;                                 // guarded by mu_
+  std::thread thread_;
+};
+
 NamespaceLauncher::~NamespaceLauncher() {
+  child_pool_.reset();  // its children are torn down through the reaper below
   // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes.
   // Zygote teardowns first: the last one may end a zygote, whose own teardown is an instance's.
   zygote_reaper_.reset();
   if (reaper_) reaper_->Stop();
 }
 
-Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const SandboxSpec& spec) {
-  return LaunchWith(spec, nullptr);
-}
-
-Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const SandboxSpec& spec,
-                                                                        const ZygoteLaunch* zygote) {
-  // --- validate and prepare everything the child will touch ---
-  if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/')
-    return MakeError(ErrorCode::kInvalidArgument, "sandbox: argv[0] must be an absolute path");
-  if (!ValidHostname(spec.hostname))
-    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: invalid hostname '{}'", spec.hostname));
-  if (!spec.workdir.empty() && spec.workdir[0] != '/')
-    return MakeError(ErrorCode::kInvalidArgument, "sandbox: workdir must be absolute");
-  if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0)
-    return MakeError(ErrorCode::kInvalidArgument, "sandbox: limits must be positive");
-  auto plan = RootfsPlan::Build(spec, layout_);
-  if (!plan.ok()) return plan.error();
-
-  std::vector<char*> argv, envp;
-  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-
-  ChildContext ctx{};
-  ctx.hostname = spec.hostname.c_str();
-  ctx.hostname_len = spec.hostname.size();
-  ctx.plan = &*plan;
-  std::strncpy(ctx.loopback.ifr_name, "lo", IFNAMSIZ - 1);
-  ctx.loopback.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
-  ctx.nofile = {static_cast<rlim_t>(spec.max_open_files), static_cast<rlim_t>(spec.max_open_files)};
-  ctx.core = {0, 0};
-  const rlim_t fsize = static_cast<rlim_t>(spec.max_file_size_mb) << 20;
-  ctx.fsize = {fsize, fsize};
-  ctx.workdir = spec.workdir.empty() ? "/" : spec.workdir.c_str();
+Result<std::unique_ptr<PreparedChild>> NamespaceLauncher::Prepare(const CgroupLimits& limits,
+                                                                  const ZygoteLaunch* zygote) {
+  auto child = std::make_unique<PreparedChild>();
+  child->limits = limits;
+  ChildContext& ctx = child->ctx;
+  ctx.devnull_fd = devnull_.get();
+  ctx.unshare_cgroup = cgroups_->version() == 1;
   ctx.cap_last_cap = cap_last_cap_;
   ctx.seccomp = zygote && zygote->seccomp ? zygote->seccomp : seccomp_.get();
   ctx.keep_caps = zygote ? zygote->keep_caps : 0;
-  ctx.argv = argv.data();
-  ctx.envp = envp.data();
-  ctx.unshare_cgroup = cgroups_->version() == 1;
 
   // --- step: uid ---
   auto uid = uids_->Acquire();
@@ -439,22 +541,19 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
   UniqueFd err_read(err[0]), err_write(err[1]);
   if (::pipe2(status, O_CLOEXEC) < 0) return StepErrno("pipe exec-status", errno);
   UniqueFd status_read(status[0]), status_write(status[1]);
-  if (::pipe2(sync, O_CLOEXEC) < 0) return StepErrno("pipe sync", errno);
-  UniqueFd sync_read(sync[0]), sync_write(sync[1]);
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) return StepErrno("sync socket", errno);
+  UniqueFd sync_parent(sync[0]), sync_child(sync[1]);
   if (!MoveAbove3(sp_child) || !MoveAbove3(out_write) || !MoveAbove3(err_write) || !MoveAbove3(status_write) ||
-      !MoveAbove3(sync_read))
+      !MoveAbove3(sync_child))
     return StepErrno("channels", errno);
-  ctx.sync_fd = sync_read.get();
+  ctx.sync_fd = sync_child.get();
   ctx.status_fd = status_write.get();
-  ctx.devnull_fd = devnull_.get();
   ctx.stdout_fd = out_write.get();
   ctx.stderr_fd = err_write.get();
   ctx.channel_fd = sp_child.get();
-  ChildStack stack;
-  if (!stack.Map()) return StepErrno("child stack", errno);
+  if (!child->stack.Map()) return StepErrno("child stack", errno);
 
   // --- step: cgroup ---
-  const CgroupLimits limits{spec.memory_mb, spec.pids_max, options_.min_cpu_millicores};
   // Unique across launchers and across servers whose lifetimes overlap (tests run several).
   const std::string cgroup_name = fmt::format("{}-{}-{}", options_.cgroup_prefix, ::getpid(), ++g_instance_seq);
   auto cgroup = cgroups_->Create(cgroup_name, limits);
@@ -467,7 +566,7 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
   args.flags = kNamespaces | CLONE_VM | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
-  args.stack = stack.low();
+  args.stack = child->stack.low();
   args.stack_size = kChildStackSize;
   if ((*cgroup)->fd() >= 0) {  // v2: born inside its cgroup, which becomes its cgroup ns root
     args.flags |= kCloneIntoCgroup | CLONE_NEWCGROUP;
@@ -488,15 +587,10 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
   if (pid < 0) return StepErrno("clone3", static_cast<int>(-pid));
 
   // From here the instance owns child, cgroup and uid: any return below undoes all of them, and
-  // its destruction (kill + reap) comes before that of ctx, plan and the stack the child uses.
-  auto instance = std::make_unique<NamespaceInstance>(static_cast<pid_t>(pid), UniqueFd(pidfd),
-                                                      std::move(cgroup).value(), std::move(uid).value(), reaper_, limits);
-  sync_read.reset();
-  status_write.reset();
-  sp_child.reset();
-  out_write.reset();
-  err_write.reset();
-
+  // its destruction (kill + reap) comes before that of the context and the stack the child uses.
+  child->instance = std::make_unique<NamespaceInstance>(static_cast<pid_t>(pid), UniqueFd(pidfd),
+                                                        std::move(cgroup).value(), std::move(uid).value(), reaper_,
+                                                        limits);
   // --- step: id maps --- ("setgroups" stays "allow": the child must drop the supplementary
   // groups it inherits from the server, root's among them; with "deny" it never could.)
   const std::string proc = fmt::format("/proc/{}/", pid);
@@ -504,18 +598,105 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
   if (auto s = WriteProcFile(proc + "gid_map", gid_map); !s.ok()) return StepError("gid_map", s.error().message);
   // --- step: cgroup attach (v1) ---
   if (ctx.unshare_cgroup) {
-    if (auto s = instance->Attach(); !s.ok()) return StepError("cgroup attach", s.error().message);
+    if (auto s = child->instance->Attach(); !s.ok()) return StepError("cgroup attach", s.error().message);
   }
-  // --- step: release ---
-  if (::write(sync_write.get(), "g", 1) != 1) return StepErrno("release child", errno);
-  sync_write.reset();
+  child->sp_parent = std::move(sp_parent);
+  child->out_read = std::move(out_read);
+  child->err_read = std::move(err_read);
+  child->status_read = std::move(status_read);
+  child->sync_parent = std::move(sync_parent);
+  return child;  // the child's ends close here, in this process only
+}
+
+Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::Launch(const SandboxSpec& spec) {
+  return LaunchWith(spec, nullptr);
+}
+
+Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const SandboxSpec& spec,
+                                                                        const ZygoteLaunch* zygote) {
+  // --- validate and prepare everything the child will touch ---
+  if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/')
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: argv[0] must be an absolute path");
+  if (!ValidHostname(spec.hostname))
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: invalid hostname '{}'", spec.hostname));
+  if (!spec.workdir.empty() && spec.workdir[0] != '/')
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: workdir must be absolute");
+  if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0)
+    return MakeError(ErrorCode::kInvalidArgument, "sandbox: limits must be positive");
+  auto plan = RootfsPlan::Build(spec, layout_);
+  if (!plan.ok()) return plan.error();
+  if (plan->source_trees().size() > kMaxSourceTrees)
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: more than {} mounts", kMaxSourceTrees));
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  // A child cloned ahead of time (resized to this spec's memory), else one cloned now. A zygote
+  // is always cloned now: its id map and capabilities differ from an instance's.
+  const CgroupLimits limits{spec.memory_mb, spec.pids_max, options_.min_cpu_millicores};
+  std::unique_ptr<PreparedChild> child = child_pool_ && !zygote ? child_pool_->Take(spec.pids_max) : nullptr;
+  if (child && child->limits.memory_mb != spec.memory_mb) {
+    if (auto s = child->instance->ResizeMemory(spec.memory_mb); !s.ok()) {
+      spdlog::debug("sandbox: a child cloned ahead could not be resized ({}); cloning anew", s.error().message);
+      child.reset();
+    }
+  }
+  if (!child) {
+    auto prepared = Prepare(limits, zygote);
+    if (!prepared.ok()) return prepared.error();
+    child = std::move(prepared).value();
+  }
+
+  ChildContext& ctx = child->ctx;
+  ctx.tree_count = plan->source_trees().size();
+  ctx.hostname = spec.hostname.c_str();
+  ctx.hostname_len = spec.hostname.size();
+  ctx.plan = &*plan;
+  std::strncpy(ctx.loopback.ifr_name, "lo", IFNAMSIZ - 1);
+  ctx.loopback.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+  ctx.nofile = {static_cast<rlim_t>(spec.max_open_files), static_cast<rlim_t>(spec.max_open_files)};
+  ctx.core = {0, 0};
+  const rlim_t fsize = static_cast<rlim_t>(spec.max_file_size_mb) << 20;
+  ctx.fsize = {fsize, fsize};
+  ctx.workdir = spec.workdir.empty() ? "/" : spec.workdir.c_str();
+  ctx.argv = argv.data();
+  ctx.envp = envp.data();
+
+  // --- step: release --- one byte, with the plan's bind-mount trees attached.
+  {
+    char go = 'g';
+    iovec iov{&go, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxSourceTrees)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const size_t trees = plan->source_trees().size();
+    if (trees > 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * trees);
+      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int) * trees);
+      int* out = reinterpret_cast<int*>(CMSG_DATA(cm));
+      for (size_t i = 0; i < trees; ++i) out[i] = plan->source_trees()[i].get();
+    }
+    ssize_t n;
+    while ((n = ::sendmsg(child->sync_parent.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) return StepErrno("release child", n < 0 ? errno : EPIPE);
+    child->sync_parent.reset();
+  }
 
   // --- wait for exec: records until EOF ---
   bool about_to_exec = false;
   ChildReport report{};
   size_t have = 0;
   for (;;) {
-    const ssize_t n = ::read(status_read.get(), reinterpret_cast<char*>(&report) + have, sizeof report - have);
+    const ssize_t n = ::read(child->status_read.get(), reinterpret_cast<char*>(&report) + have, sizeof report - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     have += static_cast<size_t>(n);
@@ -531,11 +712,14 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
     return StepErrno(kStepNames[step], report.err);
   }
   if (!about_to_exec)
-    return StepError("setup", fmt::format("the sandbox child died before exec ({})", DescribeWait(instance->Reap())));
+    return StepError("setup",
+                     fmt::format("the sandbox child died before exec ({})", DescribeWait(child->instance->Reap())));
 
-  instance->control = std::move(sp_parent);
-  instance->stdout_fd = std::move(out_read);
-  instance->stderr_fd = std::move(err_read);
+  // The child has exec'ed: its context and stack are no longer in use.
+  std::unique_ptr<NamespaceInstance> instance = std::move(child->instance);
+  instance->control = std::move(child->sp_parent);
+  instance->stdout_fd = std::move(child->out_read);
+  instance->stderr_fd = std::move(child->err_read);
   return std::unique_ptr<SandboxInstance>(std::move(instance));
 }
 
@@ -629,6 +813,14 @@ Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLa
     return MakeError(ErrorCode::kUnavailable, fmt::format("sandbox self-test failed: {}", r.error().message));
   if (l->options_.netns_pool_size > 0) l->netns_pool_ = std::make_unique<NetnsPool>(l->options_.netns_pool_size);
   l->reaper_ = std::make_shared<InstanceReaper>();
+  if (l->options_.children_ahead > 0) {
+    NamespaceLauncher* self = l.get();
+    const SandboxSpec defaults;
+    l->child_pool_ = std::make_unique<ChildPool>(
+        l->options_.children_ahead,
+        CgroupLimits{defaults.memory_mb, defaults.pids_max, l->options_.min_cpu_millicores},
+        std::chrono::milliseconds(l->options_.children_refill_delay_ms), [self](const CgroupLimits& limits) { return self->Prepare(limits); });
+  }
   return l;
 }
 

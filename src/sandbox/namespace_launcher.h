@@ -7,16 +7,21 @@
 // the launch with "sandbox step '<name>' failed: <errno text>" and everything made so far (child,
 // cgroup, uid) is undone: the program never runs half-isolated (fail closed).
 //
-// Parent (launching thread)               Child (PID 1 of its pid namespace)
+// Parent (clone-ahead thread, or the       Child (PID 1 of its pid namespace)
+//   launching thread when none is ready)
 //  uid lease, channels, cgroup Create
 //  [setns into a pooled netns]
-//  clone3(CLONE_VM, own stack, NEWUSER|   waits on the sync pipe
-//    NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]
+//  clone3(CLONE_VM, own stack, NEWUSER|   closes every fd but its own six,
+//    NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET]  waits on the sync socket
 //    [|NEWCGROUP|INTO_CGROUP on v2], PIDFD)
 //  [setns back]
 //  uid_map "0 <uid> 1", gid_map
 //  v1: cgroup AddProcess(pid)
-//  release (sync pipe)                ->   setresgid/setresuid(0), setgroups({}), PDEATHSIG
+// Launch(spec) (calling thread):
+//  build the rootfs plan, fill in the
+//  child's context (resize its memory)
+//  release: 1 byte + the plan's open_tree
+//    fds (SCM_RIGHTS)                 ->   setresgid/setresuid(0), setgroups({}), PDEATHSIG
 //                                          v1: unshare(NEWCGROUP) (its root = the instance cgroup)
 //                                          sethostname, mount propagation private
 //                                          rootfs plan ... pivot_root, root read-only
@@ -45,7 +50,8 @@
 //    loop), the reap, the cgroup's removal, and the uid's return (or its retirement when the
 //    cgroup could not be emptied). Nothing of an instance survives it (setsid or double fork
 //    included). The launcher's destructor finishes all such pending work.
-//  - The child dies with the thread that launched it (PR_SET_PDEATHSIG): launch from long-lived
+//  - The child dies with the thread that cloned it (PR_SET_PDEATHSIG): the launcher's own
+//    clone-ahead thread, or the launching thread when none was ready: launch from long-lived
 //    threads. CgroupManager::CleanupStale() at server start removes what a crashed server left.
 //  - Bind-mount sources (and the run dir) are resolved by the child as its unprivileged host uid:
 //    they must be reachable and readable by "others" (rootfs.h).
@@ -84,6 +90,15 @@ struct NamespaceLauncherOptions {
   // Fresh network namespaces a background thread keeps ready (each used once), taking their
   // creation (0.4-1 ms) off the launch path. 0: every launch creates its own inline.
   size_t netns_pool_size = 4;
+  // Children a background thread clones ahead of time (namespaces, id maps, cgroup with the
+  // default limits, attached), each waiting for its spec: the v1 cgroup attach alone waits for
+  // an RCU grace period (~10 ms here), which then leaves the launch path. A launch takes one
+  // when its pids limit is the default (its memory limit is resized), else clones inline.
+  // 0: every launch clones inline.
+  size_t children_ahead = 2;
+  // A refill starts once no child was taken for this long (it would compete with the runtime
+  // booting in the instance just launched).
+  int64_t children_refill_delay_ms = 100;
   std::shared_ptr<CgroupManager> cgroups;        // null: CgroupManager::Detect()
   std::shared_ptr<const SeccompFilter> seccomp;  // null: SeccompFilter::Build()
 };
@@ -91,6 +106,9 @@ struct NamespaceLauncherOptions {
 class NetnsPool;
 class InstanceReaper;
 class ZygoteReaper;
+class ChildPool;
+struct PreparedChild;
+struct CgroupLimits;
 
 class NamespaceLauncher final : public Launcher {
  public:
@@ -102,6 +120,8 @@ class NamespaceLauncher final : public Launcher {
 
   int cgroup_version() const { return cgroups_->version(); }
   const UidRange& uids() const { return *uids_; }
+  // Children kept cloned ahead (each holds a uid and a cgroup while it waits).
+  size_t children_ahead() const { return child_pool_ ? options_.children_ahead : 0; }
 
   // Zygote area (zygote.h; implemented in zygote.cc): launches `spec` as a zygote, a sandbox
   // like an instance's but whose user namespace also maps options.child_slots leased uids and
@@ -117,6 +137,9 @@ class NamespaceLauncher final : public Launcher {
     uint64_t keep_caps = 0;  // bit per capability kept (bounding, permitted, effective)
   };
   Result<std::unique_ptr<SandboxInstance>> LaunchWith(const SandboxSpec& spec, const ZygoteLaunch* zygote);
+  // Clones a child that waits for its spec (any thread; the thread becomes its death-signal
+  // parent). Launch() fills in the spec and releases it.
+  Result<std::unique_ptr<PreparedChild>> Prepare(const CgroupLimits& limits, const ZygoteLaunch* zygote = nullptr);
 
   NamespaceLauncherOptions options_;
   std::shared_ptr<UidRange> uids_;
@@ -128,6 +151,7 @@ class NamespaceLauncher final : public Launcher {
   UniqueFd host_netns_;  // where a launching thread returns after cloning into a pooled netns
   std::unique_ptr<NetnsPool> netns_pool_;
   std::shared_ptr<InstanceReaper> reaper_;  // shared with instances that outlive the launcher
+  std::unique_ptr<ChildPool> child_pool_;    // children cloned ahead (options_.children_ahead)
   std::shared_ptr<ZygoteReaper> zygote_reaper_;  // zygote area: made by the first StartZygote
 };
 

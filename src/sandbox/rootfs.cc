@@ -193,7 +193,7 @@ class Builder {
         op.kind = RootfsOp::Kind::kMoveMount;
         op.name = fmt::format("bind mount {}", m.target);
         op.target = target;
-        op.fd = tree.get();
+        op.fd = static_cast<int>(source_trees.size());  // the index; see RootfsOp::fd
         ops.push_back(std::move(op));
       }
       source_trees.push_back(std::move(tree));
@@ -331,7 +331,7 @@ HOTROD_SANDBOX_CHILD long CreateFile(const char* path, unsigned mode, const std:
   return r < 0 ? r : c;
 }
 
-HOTROD_SANDBOX_CHILD long RunOp(const RootfsOp& op) noexcept {
+HOTROD_SANDBOX_CHILD long RunOp(const RootfsOp& op, const int* tree_fds) noexcept {
   const char* target = op.target.c_str();
   switch (op.kind) {
     case RootfsOp::Kind::kMount:
@@ -360,7 +360,7 @@ HOTROD_SANDBOX_CHILD long RunOp(const RootfsOp& op) noexcept {
     case RootfsOp::Kind::kChdir:
       return ChildSyscall(SYS_chdir, target);
     case RootfsOp::Kind::kMoveMount:
-      return ChildSyscall(SYS_move_mount, op.fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+      return ChildSyscall(SYS_move_mount, tree_fds[op.fd], "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
   }
   return -EINVAL;
 }
@@ -423,9 +423,9 @@ Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout
   return plan;
 }
 
-int RootfsPlan::Execute(size_t* failed_op) const noexcept {
+int RootfsPlan::Execute(size_t* failed_op, const int* tree_fds) const noexcept {
   for (size_t i = 0; i < ops_.size(); ++i) {
-    const long r = RunOp(ops_[i]);
+    const long r = RunOp(ops_[i], tree_fds);
     if (r == 0 || (r == -ENOENT && ops_[i].optional)) continue;
     *failed_op = i;
     return static_cast<int>(r);

@@ -127,7 +127,7 @@ struct RootfsOp {
   std::string source, target, fstype, data;
   unsigned long flags = 0;
   unsigned mode = 0755;
-  int fd = -1;  // kMoveMount: the parent's open_tree(OPEN_TREE_CLONE) fd
+  int fd = -1;  // kMoveMount: index into source_trees() (the child gets the trees over SCM_RIGHTS)
   bool optional = false;  // ENOENT is not a failure (kernel-dependent /proc entries)
 };
 
@@ -135,10 +135,14 @@ class RootfsPlan {
  public:
   static Result<RootfsPlan> Build(const SandboxSpec& spec, const RootfsLayout& layout);
 
-  // Child side; see the contract above. Returns 0, or -errno with *failed_op set.
-  HOTROD_SANDBOX_CHILD int Execute(size_t* failed_op) const noexcept;
+  // Child side; see the contract above. `tree_fds[i]` is the child's fd of source_trees()[i]
+  // (the child may be cloned before the plan is built and receives the trees then). Returns 0,
+  // or -errno with *failed_op set.
+  HOTROD_SANDBOX_CHILD int Execute(size_t* failed_op, const int* tree_fds) const noexcept;
 
   const std::vector<RootfsOp>& ops() const { return ops_; }
+  // The parent's open_tree fds, in the order kMoveMount ops index them.
+  const std::vector<UniqueFd>& source_trees() const { return source_trees_; }
 
  private:
   std::vector<RootfsOp> ops_;

@@ -12,6 +12,7 @@
 //    The namespace/cgroup/seccomp sandbox replaces it behind this interface.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -50,6 +51,11 @@ class SandboxInstance {
   virtual pid_t pid() const = 0;
   // Stops every process of the instance (SIGKILL). Idempotent; never blocks for long.
   virtual void Kill() = 0;
+  // Asks the instance to stop: SIGTERM to its runtime (the shims exit on it; docs/runtimes.md).
+  // Never blocks; Kill() remains the caller's job once its grace period is over.
+  virtual void Terminate() {
+    if (pid() > 0) ::kill(pid(), SIGTERM);
+  }
   // True once the kernel's OOM killer acted inside the instance (memory limit reached).
   virtual bool MemoryLimitHit() const { return false; }
 

@@ -110,6 +110,7 @@ struct NamespaceLimitOverrides {
   std::optional<int64_t> concurrent_invocations;
   std::optional<int64_t> invocations_per_minute;
   std::optional<int64_t> fires_per_minute;
+  std::optional<int64_t> max_instances;  // pool area: instances of the namespace's actions at once
 };
 
 }  // namespace hotrod

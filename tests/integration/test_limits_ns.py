@@ -16,7 +16,7 @@ RATE_RE = re.compile(r"^Too many requests in the last minute \(count: (\d+), all
 
 class NamespaceLimitsTest(ServerTestCase):
     server_args = ("--limit-concurrent-invocations", "500", "--limit-invocations-per-minute", "100000",
-                   "--limit-fires-per-minute", "77")
+                   "--limit-fires-per-minute", "77", "--max-per-namespace", "9")
 
     @classmethod
     def setUpClass(cls):
@@ -47,18 +47,19 @@ class NamespaceLimitsTest(ServerTestCase):
         r = self.api.get("/api/v1/namespaces/_/limits")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json(), {"concurrentInvocations": 500, "invocationsPerMinute": 100000,
-                                    "firesPerMinute": 77})
+                                    "firesPerMinute": 77, "maxInstances": 9})
         self.assertError(self.api.post_json("/api/v1/namespaces/_/limits", {}), 405)
         self.assertError(self.api.get("/api/v1/namespaces/_/limits", auth=None), 401)
 
     def test_overrides_show_in_get_limits_and_reset_to_default(self):
         ns, c = self.tenant(invocationsPerMinute=5, firesPerMinute=2)
         self.assertEqual(c.get("/api/v1/namespaces/_/limits").json(),
-                         {"concurrentInvocations": 500, "invocationsPerMinute": 5, "firesPerMinute": 2})
+                         {"concurrentInvocations": 500, "invocationsPerMinute": 5, "firesPerMinute": 2,
+                          "maxInstances": 9})
         r = self.admin.request("PUT", "/api/v1/admin/namespaces/%s/limits" % ns, json_body={"firesPerMinute": None})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["overrides"], {"concurrentInvocations": None, "invocationsPerMinute": 5,
-                                                 "firesPerMinute": None})
+                                                 "firesPerMinute": None, "maxInstances": None})
         self.assertEqual(r.json()["effective"]["firesPerMinute"], 77)
         self.assertEqual(c.get("/api/v1/namespaces/_/limits").json()["firesPerMinute"], 77)
         for bad in ({"invocationsPerMinute": -1}, {"invocationsPerMinute": "5"}, {"nope": 1}):

@@ -41,6 +41,22 @@ const inflight = new Map();
 // ---------------------------------------------------------------------------------------------
 // Framing on fd 3: blocking reads and writes, one request at a time.
 
+// Thrown out of the blocking read when the invoker closed the channel (serveNext catches it).
+const CHANNEL_END = Symbol('channel end');
+
+// Graceful stop (docs/runtimes.md): the invoker sends SIGTERM and closes the channel, and
+// SIGKILLs what is left after a grace period. This listener comes first, so the function's own
+// 'SIGTERM' listeners (called in the same emit) still run; the shim exits on the next turn of
+// the event loop. The end of the channel exits the same way, one turn later, so that a SIGTERM
+// that arrived while the shim was blocked in read() reaches those listeners first.
+let exiting = false;
+function exitSoon() {
+  if (exiting) return;
+  exiting = true;
+  setImmediate(() => process.exit(0));
+}
+process.on('SIGTERM', exitSoon);
+
 let sleeper = null;
 // The invoker hands over blocking descriptors; should one be non-blocking anyway, back off
 // briefly instead of failing (Node has no fcntl to clear O_NONBLOCK).
@@ -60,7 +76,7 @@ function readChannel(buf, off, len) {
       if (e && e.code === 'EAGAIN') { backOff(); continue; }
       process.exit(0);  // the channel broke: nobody is left to answer
     }
-    if (got === 0) process.exit(0);  // the invoker closed the channel: instance discarded
+    if (got === 0) throw CHANNEL_END;  // the invoker closed the channel: instance discarded
     return got;
   }
 }
@@ -102,6 +118,15 @@ function fillAtLeast(n) {
 
 // Blocks until the next request arrives, then handles it.
 function serveNext() {
+  try {
+    readAndHandle();
+  } catch (e) {
+    if (e !== CHANNEL_END) throw e;
+    setImmediate(exitSoon);  // after any pending SIGTERM's listeners (see exitSoon)
+  }
+}
+
+function readAndHandle() {
   fillAtLeast(4);
   const n = inbox.readUInt32BE(inboxStart);
   inboxStart += 4;
@@ -186,7 +211,7 @@ function startConcurrent() {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     drain();
   });
-  channel.on('end', () => process.exit(0));
+  channel.on('end', () => setImmediate(exitSoon));
   channel.on('error', () => process.exit(0));
   drain();
 }

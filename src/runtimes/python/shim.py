@@ -10,10 +10,10 @@
 #
 # Start-up cost matters (cold starts). `import os` and `import json` would cost ~1 ms and ~11 ms
 # (json pulls in re and enum), so the shim uses the interpreter's built-in `posix` module and the
-# C accelerator `_json` directly, and imports anything else only where it is needed.
+# C accelerator `_json` directly (and `_signal`, preloaded, for SIGTERM), and imports anything
+# else (`time`, `traceback`, `asyncio`) only where it is needed.
 import posix
 import sys
-import time
 
 SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
 MAX_FRAME = 64 * 1024 * 1024
@@ -190,6 +190,8 @@ class Context:
     def get_remaining_time_in_millis(self):
         if not self.deadline:
             return 0
+        import time  # only here: a no-op function never needs it at start
+
         return max(0, self.deadline - int(time.time() * 1000))
 
 
@@ -332,7 +334,22 @@ def run(msg):
     return '{"ok":true,"result":' + text + "}"
 
 
+def _on_sigterm(signum, frame):
+    # Graceful stop (docs/runtimes.md): the invoker sends SIGTERM, closes the channel and
+    # SIGKILLs what is left after a grace period. A function that installs its own SIGTERM
+    # handler replaces this one (and the end of the channel then ends the shim).
+    _flush_logs()
+    posix._exit(0)
+
+
 def main():
+    # The runtime is PID 1 of its pid namespace: without a handler SIGTERM would be ignored.
+    try:
+        import _signal  # built in and already loaded: `signal` would import enum
+
+        _signal.signal(_signal.SIGTERM, _on_sigterm)
+    except Exception:  # pragma: no cover - an interpreter without signals
+        pass
     # The channel and the log pipes must block: a non-blocking end handed over by the invoker
     # would turn a full pipe into an exception inside print().
     for fd in (CHANNEL, 1, 2):

@@ -154,11 +154,18 @@ CREATE TABLE pending_activations (
 );
 )sql";
 
+// Pool area: the per-namespace maximum of instances (`serve --max-per-namespace` is the default;
+// NULL keeps it, as for the other limits).
+constexpr const char* kSchemaNamespaceInstances = R"sql(
+ALTER TABLE namespace_limits ADD COLUMN max_instances INTEGER;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "packages, bindings and sequence components", kSchemaPackages},
     {3, "tenants: key creation time, namespace limits", kSchemaTenants},
     {4, "triggers, rules, alarms, activation journal", kSchemaTriggers},
+    {5, "pool: per-namespace instance maximum", kSchemaNamespaceInstances},
 };
 
 Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {

@@ -156,7 +156,7 @@ Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::strin
     State& st = *state_;
     MutexLock lock(&st.mu);
     Result<sqlite3_stmt*> raw = st.stmts.Get(
-        "SELECT concurrent_invocations, invocations_per_minute, fires_per_minute FROM namespace_limits "
+        "SELECT concurrent_invocations, invocations_per_minute, fires_per_minute, max_instances FROM namespace_limits "
         "WHERE ns = ?1");
     if (!raw.ok()) return raw.error();
     Stmt stmt(*raw);
@@ -172,6 +172,7 @@ Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::strin
     out.concurrent_invocations = column(0);
     out.invocations_per_minute = column(1);
     out.fires_per_minute = column(2);
+    out.max_instances = column(3);
     return out;
   });
 }
@@ -185,12 +186,13 @@ Status SqliteStore::PutNamespaceLimits(const std::string& ns, const NamespaceLim
     if (!*exists) return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' does not exist.", ns));
     Result<sqlite3_stmt*> raw = st.stmts.Get(
         "INSERT OR REPLACE INTO namespace_limits (ns, concurrent_invocations, invocations_per_minute, "
-        "fires_per_minute) VALUES (?1, ?2, ?3, ?4)");
+        "fires_per_minute, max_instances) VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!raw.ok()) return raw.error();
     Stmt stmt(*raw);
     stmt.Bind(1, ns);
     int i = 2;
-    for (const auto& v : {limits.concurrent_invocations, limits.invocations_per_minute, limits.fires_per_minute}) {
+    for (const auto& v : {limits.concurrent_invocations, limits.invocations_per_minute, limits.fires_per_minute,
+                         limits.max_instances}) {
       if (v) stmt.Bind(i, *v);  // unbound parameters are NULL
       ++i;
     }

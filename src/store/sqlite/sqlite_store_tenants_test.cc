@@ -62,7 +62,7 @@ TEST_F(TenantStoreTest, RevokesOnlyTheNamedKeyOfTheNamedNamespace) {
 TEST_F(TenantStoreTest, DeleteNamespaceRefusesWhileEntitiesRemainUnlessForced) {
   ASSERT_TRUE(store_->PutCredential({"u1", "a", "h1"}).ok());
   ASSERT_TRUE(store_->PutAction(MakeAction("a", "f")).ok());
-  ASSERT_TRUE(store_->PutNamespaceLimits("a", {5, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_->PutNamespaceLimits("a", {5, std::nullopt, std::nullopt, std::nullopt}).ok());
   EXPECT_EQ(*store_->CountEntities("a"), 1);
   auto refused = store_->DeleteNamespace("a", false);
   ASSERT_FALSE(refused.ok());
@@ -104,21 +104,23 @@ TEST_F(TenantStoreTest, LimitOverridesRoundTripWithNullAsDefault) {
   auto none = store_->GetNamespaceLimits("a");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->invocations_per_minute.has_value());
-  auto missing = store_->PutNamespaceLimits("a", {1, 2, 3});
+  auto missing = store_->PutNamespaceLimits("a", {1, 2, 3, 4});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 
   ASSERT_TRUE(store_->PutNamespace("a").ok());
-  ASSERT_TRUE(store_->PutNamespaceLimits("a", {std::nullopt, 120, 7}).ok());
+  ASSERT_TRUE(store_->PutNamespaceLimits("a", {std::nullopt, 120, 7, 5}).ok());
   auto got = store_->GetNamespaceLimits("a");
   ASSERT_TRUE(got.ok());
   EXPECT_FALSE(got->concurrent_invocations.has_value());
   EXPECT_EQ(got->invocations_per_minute, 120);
   EXPECT_EQ(got->fires_per_minute, 7);
-  ASSERT_TRUE(store_->PutNamespaceLimits("a", {3, std::nullopt, std::nullopt}).ok());
+  EXPECT_EQ(got->max_instances, 5);
+  ASSERT_TRUE(store_->PutNamespaceLimits("a", {3, std::nullopt, std::nullopt, std::nullopt}).ok());
   got = store_->GetNamespaceLimits("a");
   EXPECT_EQ(got->concurrent_invocations, 3);
   EXPECT_FALSE(got->invocations_per_minute.has_value()) << "a put replaces all overrides";
+  EXPECT_FALSE(got->max_instances.has_value());
 }
 
 TEST_F(TenantStoreTest, ASecondConnectionSeesRevocationAtOnce) {
