@@ -440,3 +440,39 @@ TEST_F(PoolTest, AnInstanceWithSomeCallsIsNeverEvictedOnlyOneWithNone) {
 
 }  // namespace
 }  // namespace hotrod
+
+// Throughput area: a freed lease wakes one waiter of its action (the oldest), not all of them.
+namespace hotrod {
+namespace {
+
+std::shared_ptr<Instance> WarmLease(const std::optional<Result<Lease>>& lease) {
+  HOTROD_CHECK(lease && lease->ok());
+  (*lease)->instance->initialized = true;  // as the invoker marks it after a successful init
+  return (*lease)->instance;
+}
+
+TEST_F(PoolTest, FreedLeasesGoToWaitersOfTheActionInArrivalOrderAndNoneIsLost) {
+  auto o = Options(4096);
+  o.max_queue = 8;
+  o.max_per_action = 1;
+  Pool pool(io_, o);
+  auto first = WarmLease(AcquireNow(pool, P("a")));
+  auto w1 = StartAcquire(pool, P("a"));
+  auto w2 = StartAcquire(pool, P("a"));
+  EXPECT_EQ(pool.waiting(), 2u);
+  pool.Release("a", first);
+  io_.restart();
+  io_.run_for(50ms);
+  ASSERT_TRUE(w1->out.has_value() && w1->out->ok()) << "the oldest waiter takes the instance";
+  EXPECT_EQ((*w1->out)->instance.get(), first.get());
+  EXPECT_FALSE(w2->out.has_value()) << "the other waiter was not served and keeps waiting";
+  EXPECT_EQ(pool.waiting(), 1u);
+  pool.Release("a", first);
+  io_.restart();
+  io_.run_for(50ms);
+  ASSERT_TRUE(w2->out.has_value() && w2->out->ok());
+  EXPECT_EQ(pool.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace hotrod
