@@ -476,3 +476,31 @@ TEST_F(PoolTest, FreedLeasesGoToWaitersOfTheActionInArrivalOrderAndNoneIsLost) {
 
 }  // namespace
 }  // namespace hotrod
+
+namespace hotrod {
+namespace {
+
+TEST_F(PoolTest, AFreedLeaseResumesOneWaiterNotEveryCallInTheQueue) {
+  auto o = Options(4096);
+  o.max_queue = 64;
+  o.max_per_action = 1;
+  Pool pool(io_, o);
+  auto first = WarmLease(AcquireNow(pool, P("a")));
+  std::vector<std::shared_ptr<Call>> waiters;
+  for (int i = 0; i < 20; ++i) waiters.push_back(StartAcquire(pool, P("a"), 1ms));
+  ASSERT_EQ(pool.waiting(), 20u);
+  pool.Release("a", first);
+  io_.restart();
+  // Handlers run until nothing is ready: waking all 20 made each of them run, find the instance
+  // taken and wait again (at least one handler each); one waiter taking it needs a few.
+  const size_t handlers = io_.poll();
+  EXPECT_LT(handlers, 8u);
+  EXPECT_EQ(pool.waiting(), 19u);
+  size_t served = 0;
+  for (const auto& w : waiters) served += w->out.has_value() ? 1 : 0;
+  EXPECT_EQ(served, 1u);
+  EXPECT_TRUE(waiters.front()->out.has_value()) << "the oldest waiter is served first";
+}
+
+}  // namespace
+}  // namespace hotrod
