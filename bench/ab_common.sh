@@ -1,6 +1,7 @@
 # Sourced by the scripts that compare two hotrod binaries in one run (ab_warm.sh,
 # nonblocking_invoke.sh): a scratch directory, one guest key, and start_server, which starts a
-# binary on a free port with a warm Node.js no-op action `noop` of MEMORY_MB (default 1024).
+# binary on a free port with a warm Node.js no-op action `noop` of MEMORY_MB (default 1024);
+# SERVE_ARGS adds `hotrod serve` options.
 WORK=$(mktemp -d /tmp/hotrod-ab-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 1; rm -rf "$WORK"; }
@@ -9,7 +10,7 @@ trap cleanup EXIT
 AUTH=$(cat /proc/sys/kernel/random/uuid):$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 start_server() {  # start_server NAME BIN -> sets PORT_<NAME>
   local name=$1 bin=$2 port=""
-  HOTROD_GUEST_KEY=$AUTH "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" --log-level warn \
+  HOTROD_GUEST_KEY=$AUTH "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" --log-level warn ${SERVE_ARGS:-} \
     >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do

@@ -44,6 +44,7 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
                                              Clock::time_point deadline) {
   const auto arrived = Clock::now();
   bool counted_as_queued = false;
+  asio::steady_timer wait(io_);  // one per call, not per round of waiting
   for (;;) {
     if (shut_down_) co_return MakeError(ErrorCode::kUnavailable, "the invoker is shutting down");
     auto found = entries_.find(placement.key);
@@ -106,6 +107,8 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
       }
     }
     if (waiters_.size() >= options_.max_queue || Clock::now() >= deadline) {
+      // A freed lease may have been meant for this call: hand the wake-up on.
+      if (counted_as_queued) WakeOneFor(placement.key);
       ++counters_.rejected;
       co_return MakeError(ErrorCode::kUnavailable,
                           fmt::format("no capacity to run the action now: {} calls waiting", waiters_.size()));
@@ -114,9 +117,8 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
       ++counters_.queued;
       counted_as_queued = true;
     }
-    asio::steady_timer wait(io_);
     wait.expires_at(deadline);
-    auto it = waiters_.insert(waiters_.end(), &wait);
+    auto it = waiters_.insert(waiters_.end(), Waiter{&wait, &placement.key});
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
     waiters_.erase(it);
   }
@@ -131,9 +133,12 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
     --instance->leases;
     instance->last_used = Clock::now();
     // Other calls still on it keep it (they end on their own if it died).
-    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive()))
+    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive())) {
       Remove(key, instance.get(), instance->alive());
-    WakeWaiters();
+      WakeWaiters();  // memory came free: any waiter may use it
+    } else {
+      WakeOneFor(key);  // one lease came free: one waiter can take it
+    }
     return;
   }
   HOTROD_CHECK(false && "released an instance the pool does not hold");
@@ -262,7 +267,22 @@ void Pool::NotifyStemCellUsed() {
 }
 
 void Pool::WakeWaiters() {
-  for (auto* w : waiters_) w->cancel();
+  for (auto& w : waiters_) {
+    w.woken = true;
+    w.timer->cancel();
+  }
+}
+
+void Pool::WakeOneFor(const std::string& key) {
+  // Waking every waiter for each freed lease made N-1 of them loop and wait again: at 32
+  // connections on 16 instances that was most of the pool's cost per call.
+  for (auto& w : waiters_) {
+    if (w.woken || *w.key != key) continue;
+    w.woken = true;
+    w.timer->cancel();
+    return;
+  }
+  WakeWaiters();
 }
 
 void Pool::RetirePrefix(const std::string& prefix) {

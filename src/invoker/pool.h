@@ -160,6 +160,9 @@ class Pool {
   bool Fits(int64_t mb) const { return used_mb_ + mb <= options_.memory_budget_mb; }
   size_t CountNamespace(const std::string& ns) const;
   void WakeWaiters();
+  // A lease of `key` came free: wakes the oldest call waiting for that key (it takes the
+  // instance); when none waits for it, every waiter (the idle instance may be evicted for room).
+  void WakeOneFor(const std::string& key);
   void NotifyStemCellUsed();
   void ScheduleSweep();
   void Sweep();
@@ -173,7 +176,12 @@ class Pool {
   size_t total_ = 0;
   int64_t used_mb_ = 0;
   PoolCounters counters_;
-  std::list<asio::steady_timer*> waiters_;
+  struct Waiter {
+    asio::steady_timer* timer;
+    const std::string* key;  // the placement's key, alive while the waiter is listed
+    bool woken = false;      // a freed lease is on its way to this waiter
+  };
+  std::list<Waiter> waiters_;
   asio::steady_timer sweep_timer_;
   std::function<void()> on_stem_cell_used_;
   bool shut_down_ = false;
