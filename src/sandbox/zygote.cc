@@ -246,6 +246,11 @@ class ZygoteInstance final : public SandboxInstance {
     }
   }
 
+  void Terminate() override {
+    // Through the pidfd, as Kill(): the pid may already name another process once it is reaped.
+    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+  }
+
   bool MemoryLimitHit() const override { return cgroup_ && cgroup_->OomKilled(); }
 
   // Moves the (waiting) child into its cgroup: v1 and v2 alike write cgroup.procs.

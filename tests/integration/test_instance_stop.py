@@ -5,6 +5,7 @@ of the call it interrupted (seen after a restart on the same data directory)."""
 
 import hashlib
 import os
+import re
 import time
 import unittest
 
@@ -67,13 +68,16 @@ def instance_processes(server_pid):
 
 @unittest.skipUnless(IS_ROOT, "instances need the sandbox, which needs root")
 class InstanceStopTest(ServerTestCase):
-    def stop_while_running(self, kind, code, marker):
+    def stop_while_running(self, kind, code, marker, extra_args=()):
         # No drain: the call is still running when the instances are stopped. A long grace:
         # the runtime must exit on SIGTERM itself, well before SIGKILL would come.
         server = Server(extra_args=("--stem-cells", "0", "--drain-timeout-s", "0",
-                                    "--instance-stop-grace-ms", "10000"))
+                                    "--instance-stop-grace-ms", "10000") + tuple(extra_args))
         self.extra_servers = [server]
         server.start()
+        if "--python-zygote" in extra_args:
+            self.assertTrue(wait_for(lambda: re.search(r"python zygote \d+ ready", server.log_text()), timeout=30),
+                            "the zygote came up")
         api = server.client()
         r = api.put_json("/api/v1/namespaces/_/actions/term", {"exec": {"kind": kind, "code": code},
                                                                  "limits": {"timeout": 60000}})
@@ -108,6 +112,9 @@ class InstanceStopTest(ServerTestCase):
         record = r.json()
         self.assertTrue(any(line.endswith("stdout: " + marker) for line in record["logs"]), record["logs"])
         self.assertFalse(record["response"]["success"])
+        if "--python-zygote" in extra_args:
+            cold = next(a["value"] for a in record["annotations"] if a["key"] == "coldStart")
+            self.assertIs(cold["zygote"], True, cold)
         self.assertNotEqual(record["response"]["result"], {"late": True})
 
     def test_node_function_gets_sigterm_before_sigkill(self):
@@ -115,3 +122,8 @@ class InstanceStopTest(ServerTestCase):
 
     def test_python_function_gets_sigterm_before_sigkill(self):
         self.stop_while_running("python:3.11", PYTHON_HANDLER, "python got SIGTERM")
+
+    def test_zygote_born_python_function_gets_sigterm_before_sigkill(self):
+        # The instance is a fork of the Python zygote (docs/runtimes.md), signalled through its
+        # own pidfd like a launched one.
+        self.stop_while_running("python:3.11", PYTHON_HANDLER, "python got SIGTERM", ("--python-zygote",))
