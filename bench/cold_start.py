@@ -10,7 +10,7 @@ Variants are separate servers with different `hotrod serve` flags, taken from th
 so the option names can change without editing this file:
   COLD_FLAGS_WITHOUT  (default "--stem-cells 0")  fresh interpreter in a fresh sandbox
   STEM_FLAGS          (default "--stem-cells 4")    pre-started runtimes waiting for code
-  ZYGOTE_FLAGS        (default "--python-zygote --stem-cells 0")  Python forked from the zygote
+  ZYGOTE_FLAGS        (default "--python-zygote --stem-cells 0 --sandboxes-ahead 0")  Python forked from the zygote
                       for each cold start
   ZYGOTE_STEM_FLAGS   (default "--python-zygote --stem-cells 4")  Python stem cells forked by
                       the zygote (Node.js stem cells launched as usual)
@@ -36,7 +36,7 @@ PAUSE = float(os.environ.get("PAUSE_MS", "50")) / 1000
 VARIANT_FLAGS = {
     "without": ("COLD_FLAGS_WITHOUT", "--stem-cells 0"),
     "stem": ("STEM_FLAGS", "--stem-cells 4"),
-    "zygote": ("ZYGOTE_FLAGS", "--python-zygote --stem-cells 0"),
+    "zygote": ("ZYGOTE_FLAGS", "--python-zygote --stem-cells 0 --sandboxes-ahead 0"),
     "zygote_stem": ("ZYGOTE_STEM_FLAGS", "--python-zygote --stem-cells 4"),
 }
 VARIANT_LABEL = {"without": "without stem cells (fresh interpreter, fresh sandbox)",

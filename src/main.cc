@@ -88,7 +88,7 @@ using SandboxParts = std::pair<std::unique_ptr<Launcher>, std::shared_ptr<Cgroup
 // The sandbox of this server. Its cgroups live in a subtree named after the data directory, so
 // several servers share a host safely and a restart on the same data cleans up what a crashed
 // run left behind (instances that outlived it included).
-Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
+Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir, size_t sandboxes_ahead) {
   // Say the likely cause first; NamespaceLauncher::Create checks every capability precisely.
   if (::geteuid() != 0)
     return MakeError(ErrorCode::kPermissionDenied,
@@ -107,6 +107,7 @@ Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir) {
   if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
   NamespaceLauncherOptions options;
   options.cgroups = shared;
+  options.children_ahead = sandboxes_ahead;
   auto launcher = NamespaceLauncher::Create(options);
   if (!launcher.ok()) return launcher.error();
   spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
@@ -173,7 +174,7 @@ int Serve(const ServeOptions& options) {
   // serves the API but refuses to run functions, and says why (fail closed, no fallback).
   std::unique_ptr<Launcher> launcher;
   std::shared_ptr<CgroupManager> cgroups;
-  if (auto s = MakeSandbox(data_dir); s.ok()) {
+  if (auto s = MakeSandbox(data_dir, static_cast<size_t>(options.sandboxes_ahead)); s.ok()) {
     std::tie(launcher, cgroups) = std::move(s).value();
   } else {
     spdlog::error("the sandbox is unavailable, so functions will not run: {}", s.error().message);

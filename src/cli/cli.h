@@ -25,6 +25,7 @@ struct ServeOptions {
   // Zygote area: fork Python cold starts from a pre-initialised zygote (docs/runtimes.md).
   bool python_zygote = false;
   int64_t python_zygote_slots = 64;  // instances one zygote may have alive at once
+  int64_t sandboxes_ahead = 2;       // sandboxes the launcher prepares ahead of launches; 0: none
   int64_t memory_budget_mb = 0;    // 0: half of the host's MemTotal
   int64_t keep_alive_s = 600;      // idle instances live this long
   int64_t max_queue = 256;         // calls that may wait for capacity; beyond: 503

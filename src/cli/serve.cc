@@ -47,9 +47,14 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
       ->check(CLI::Range(int64_t{0}, int64_t{64}));
   // Zygote area.
   cmd->add_flag("--python-zygote,!--no-python-zygote", opts->python_zygote,
-                "fork cold starts of the default Python runtime from a pre-initialised, sandboxed zygote "
-                "when no stem cell is ready (docs/runtimes.md)")
+                "fork Python stem cells, and cold starts when neither a stem cell nor a prepared sandbox "
+                "is ready, from a pre-initialised, sandboxed zygote (docs/runtimes.md)")
       ->capture_default_str();
+  cmd->add_option("--sandboxes-ahead", opts->sandboxes_ahead,
+                  "sandboxes prepared ahead of time (namespaces made, in their cgroup; one uid each) that "
+                  "launches of fresh instances take (0 disables)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{16}));
   cmd->add_option("--python-zygote-slots", opts->python_zygote_slots,
                   "instances the Python zygote may have alive at once (one leased uid each)")
       ->capture_default_str()

@@ -110,6 +110,8 @@ class Invoker {
   }
 
   const Pool& pool() const { return pool_; }
+  // Sandboxes the launcher has prepared ahead of launches (GET /metrics).
+  size_t sandboxes_ready_ahead() const { return launcher_.ready_ahead(); }
   size_t stem_cell_target() const { return options_.stem_cells; }
 
  private:

@@ -454,6 +454,11 @@ class ChildPool {
     ready_.clear();  // kills the children still waiting
   }
 
+  size_t ready() const {
+    std::lock_guard lock(mu_);
+    return ready_.size();
+  }
+
   // A ready child whose pids limit matches, or null (the launch then clones its own inline).
   std::unique_ptr<PreparedChild> Take(int64_t pids_max) {
     std::lock_guard lock(mu_);
@@ -493,12 +498,14 @@ class ChildPool {
   const std::chrono::milliseconds refill_delay_;
   const std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare_;
   std::chrono::steady_clock::time_point last_take_{};  // guarded by mu_
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<PreparedChild>> ready_;  // guarded by mu_
   bool stop_ = false;                                 // guarded by mu_
   std::thread thread_;
 };
+
+size_t NamespaceLauncher::ready_ahead() const { return child_pool_ ? child_pool_->ready() : 0; }
 
 NamespaceLauncher::~NamespaceLauncher() {
   child_pool_.reset();  // its children are torn down through the reaper below

@@ -122,6 +122,7 @@ class NamespaceLauncher final : public Launcher {
   const UidRange& uids() const { return *uids_; }
   // Children kept cloned ahead (each holds a uid and a cgroup while it waits).
   size_t children_ahead() const { return child_pool_ ? options_.children_ahead : 0; }
+  size_t ready_ahead() const override;
 
   // Zygote area (zygote.h; implemented in zygote.cc): launches `spec` as a zygote, a sandbox
   // like an instance's but whose user namespace also maps options.child_slots leased uids and

@@ -88,6 +88,8 @@ class Launcher {
   // the plain-process launcher, where programs see the host file system.
   virtual bool isolates_filesystem() const = 0;
   virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
+  // Sandboxes prepared ahead of time that a Launch() can take now (no cgroup move on its path).
+  virtual size_t ready_ahead() const { return 0; }
   // Zygote area (zygote.h): starts a pre-initialised runtime that forks sandboxed instances.
   // kUnavailable where the launcher cannot (then cold starts use stem cells or fresh launches).
   virtual Result<std::shared_ptr<Zygote>> StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) {

@@ -1,5 +1,5 @@
 'use strict'
-// Python zygote (`hotrod serve --python-zygote --stem-cells 0`): with the official openwhisk
+// Python zygote (`hotrod serve --python-zygote --stem-cells 0 --sandboxes-ahead 0`): with the official openwhisk
 // client, Python actions cold-started by the zygote behave like any others (params, env, logs,
 // zip code, warm reuse), and their records say `coldStart.zygote: true`. Needs root (the
 // namespace sandbox); skipped otherwise.
@@ -7,7 +7,7 @@ const assert = require('node:assert/strict')
 const { useServer, makeZip, annotation, parseLogs } = require('./lib/hotrod')
 
 const isRoot = process.getuid && process.getuid() === 0
-const h = useServer('zygote', { serveArgs: ['--python-zygote', '--stem-cells', '0'] })
+const h = useServer('zygote', { serveArgs: ['--python-zygote', '--stem-cells', '0', '--sandboxes-ahead', '0'] })
 const KIND = 'python:3.11'
 
 async function zygoteReady () {

@@ -126,4 +126,4 @@ class InstanceStopTest(ServerTestCase):
     def test_zygote_born_python_function_gets_sigterm_before_sigkill(self):
         # The instance is a fork of the Python zygote (docs/runtimes.md), signalled through its
         # own pidfd like a launched one.
-        self.stop_while_running("python:3.11", PYTHON_HANDLER, "python got SIGTERM", ("--python-zygote",))
+        self.stop_while_running("python:3.11", PYTHON_HANDLER, "python got SIGTERM", ("--python-zygote", "--sandboxes-ahead", "0"))

@@ -44,7 +44,7 @@ def wait_zygote_ready(server, timeout=30):
 @unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")
 class ZygoteColdStartTest(ServerTestCase):
     # No stem cells: every Python cold start goes through the zygote.
-    server_args = ("--python-zygote", "--stem-cells", "0")
+    server_args = ("--python-zygote", "--stem-cells", "0", "--sandboxes-ahead", "0")
 
     def setUp(self):
         super().setUp()
@@ -136,7 +136,7 @@ def zygote_pid(server):
 
 @unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")
 class ZygoteRestartTest(ServerTestCase):
-    server_args = ("--python-zygote", "--stem-cells", "0")
+    server_args = ("--python-zygote", "--stem-cells", "0", "--sandboxes-ahead", "0")
 
     def test_a_killed_zygote_costs_no_call_and_is_replaced(self):
         wait_zygote_ready(self.server)
@@ -157,6 +157,33 @@ class ZygoteRestartTest(ServerTestCase):
         rec = self.invoke("zlater").json()
         self.assertIs(annotation(rec, "coldStart")["zygote"], True, rec)
         self.assertEqual(rec["response"]["result"], {"ok": 2})
+
+
+@unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")
+class ZygotePreparedSandboxFirstTest(ServerTestCase):
+    # Sandboxes prepared ahead (the default 2) are faster than a fork per call
+    # (docs/performance.md): while one is ready, a cold Python call launches into it; the zygote
+    # forks for a call only when none is.
+    server_args = ("--python-zygote", "--stem-cells", "0")
+
+    def ready_ahead(self):
+        for line in self.api.request("GET", "/metrics", auth=None).body.decode().splitlines():
+            if line.startswith("hotrod_sandboxes_ready_ahead "):
+                return int(float(line.split()[1]))
+        raise AssertionError("no hotrod_sandboxes_ready_ahead in /metrics")
+
+    def test_a_ready_prepared_sandbox_wins_over_a_fork(self):
+        wait_zygote_ready(self.server)
+        deadline = time.monotonic() + 30
+        while self.ready_ahead() < 1:
+            self.assertLess(time.monotonic(), deadline, "no sandbox was prepared ahead")
+            time.sleep(0.05)
+        self.create_action("zahead", "def main(a):\n    return {'ok': True}\n", kind="python:3.11")
+        rec = self.invoke("zahead").json()
+        self.assertEqual(rec["response"]["result"], {"ok": True}, rec)
+        cold = annotation(rec, "coldStart")
+        self.assertIs(cold["zygote"], False, rec)
+        self.assertIs(cold["stemCell"], False, rec)
 
 
 @unittest.skipUnless(IS_ROOT, "the zygote runs in the namespace sandbox, which needs root")

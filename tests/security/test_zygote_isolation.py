@@ -170,7 +170,7 @@ def zygote_pids(server_pid):
 
 @unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
 class ZygoteIsolationTest(SecurityTestCase):
-    server_args = ("--python-zygote", "--stem-cells", "0")
+    server_args = ("--python-zygote", "--stem-cells", "0", "--sandboxes-ahead", "0")
 
     def setUp(self):
         super().setUp()
