@@ -209,8 +209,16 @@ def comm(pid):
 
 
 def instance_roots(server_pid):
-    """The server's child processes, each the root of one instance's process tree."""
-    return children(server_pid)
+    """The server's child processes, each the root of one instance's process tree. Sandboxes
+    prepared ahead (`serve --sandboxes-ahead`) are left out: they have not exec'ed a runtime yet
+    (their executable is still the server's, whose memory they share), so they are no instance."""
+    def exe(pid):
+        try:
+            return os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return None
+    server_exe = exe(server_pid)
+    return [c for c in children(server_pid) if exe(c) != server_exe]
 
 
 def machine_facts():
