@@ -1,6 +1,7 @@
 #include "sandbox/namespace_launcher.h"
 #include "sandbox/launcher_workers.h"
 #include "sandbox/attach_mount.h"
+#include "sandbox/pidfd_instance.h"
 #include "sandbox/zygote.h"
 
 #include <fcntl.h>
@@ -324,14 +325,11 @@ std::atomic<uint64_t> g_instance_seq{0};
 
 namespace {
 
-class NamespaceInstance final : public SandboxInstance {
+class NamespaceInstance final : public PidfdInstance {
  public:
   NamespaceInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, UidLease uid,
                     std::shared_ptr<InstanceReaper> reaper, CgroupLimits limits)
-      : limits_(limits),
-        pid_(pid),
-        pidfd_(std::move(pidfd)),
-        cgroup_(std::move(cgroup)),
+      : PidfdInstance(pid, std::move(pidfd), std::move(cgroup), limits),
         uid_(std::move(uid)),
         reaper_(std::move(reaper)) {}
 
@@ -344,44 +342,6 @@ class NamespaceInstance final : public SandboxInstance {
     if (reaper_ && reaper_->Post(job)) return;
     InstanceReaper::Finish(std::move(job));
   }
-
-  pid_t pid() const override { return pid_; }
-
-  void Kill() override {
-    if (killed_) return;
-    killed_ = true;
-    // Killing the namespace's init makes the kernel kill everything else in the pid namespace;
-    // its pidfd turns readable once the init is a zombie, which happens only after the rest of
-    // the namespace is gone. The cgroup kill, the second, independent layer, runs at teardown
-    // on the launcher's background thread (destructor).
-    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    while (::poll(&p, 1, 200) < 0 && errno == EINTR) {
-    }
-  }
-
-  void Terminate() override {
-    // The runtime is its pid namespace's init: it gets SIGTERM only because the shims handle it.
-    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
-  }
-
-  bool MemoryLimitHit() const override { return cgroup_->OomKilled(); }
-
-  Status AttachReadOnly(const std::string& source, const std::string& target) override {
-    if (killed_) return MakeError(ErrorCode::kUnavailable, "attach code: the instance was killed");
-    return AttachReadOnlyTree(pidfd_.get(), source, target);
-  }
-
-  Status ResizeMemory(int64_t memory_mb) override {
-    CgroupLimits limits = limits_;
-    limits.memory_mb = memory_mb;
-    if (Status s = cgroup_->Resize(limits); !s.ok()) return s;
-    limits_ = limits;
-    return Status::Ok();
-  }
-
-  // v1: moves the (still waiting) child into its cgroup before it is released.
-  Status Attach() { return cgroup_->AddProcess(pid_); }
 
   // True if the init has exited (not reaped: WNOWAIT).
   bool InitIsZombie() const {
@@ -403,13 +363,8 @@ class NamespaceInstance final : public SandboxInstance {
   }
 
  private:
-  CgroupLimits limits_;
-  const pid_t pid_;
-  UniqueFd pidfd_;
-  std::unique_ptr<Cgroup> cgroup_;
   UidLease uid_;
   std::shared_ptr<InstanceReaper> reaper_;  // null: teardown inline
-  bool killed_ = false;
   bool reaped_ = false;
   int wait_status_ = 0;
 };

@@ -1,5 +1,6 @@
 // The host side of the zygote (see zygote.h for the design and the contract).
 #include "sandbox/zygote.h"
+#include "sandbox/pidfd_instance.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -212,12 +213,11 @@ std::string DrainNonBlocking(int fd) {
 
 // An instance forked by the zygote. Same duties as NamespaceInstance; no reap: its init's
 // parent is the zygote (it reaps), not this process.
-class ZygoteInstance final : public SandboxInstance {
+class ZygoteInstance final : public PidfdInstance {
  public:
   ZygoteInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, int slot,
                  std::shared_ptr<Zygote::Shared> zygote, CgroupLimits limits)
-      : pid_(pid), pidfd_(std::move(pidfd)), cgroup_(std::move(cgroup)), slot_(slot), zygote_(std::move(zygote)),
-        limits_(limits) {}
+      : PidfdInstance(pid, std::move(pidfd), std::move(cgroup), limits), slot_(slot), zygote_(std::move(zygote)) {}
 
   ~ZygoteInstance() override {
     Kill();
@@ -235,48 +235,9 @@ class ZygoteInstance final : public SandboxInstance {
     job();
   }
 
-  pid_t pid() const override { return pid_; }
-
-  void Kill() override {
-    if (killed_) return;
-    killed_ = true;
-    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    while (::poll(&p, 1, 200) < 0 && errno == EINTR) {
-    }
-  }
-
-  void Terminate() override {
-    // Through the pidfd, as Kill(): the pid may already name another process once it is reaped.
-    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
-  }
-
-  bool MemoryLimitHit() const override { return cgroup_ && cgroup_->OomKilled(); }
-
-  // Moves the (waiting) child into its cgroup: v1 and v2 alike write cgroup.procs.
-  Status Attach() { return cgroup_->AddProcess(pid_); }
-
-  Status AttachReadOnly(const std::string& source, const std::string& target) override {
-    if (killed_) return MakeError(ErrorCode::kUnavailable, "attach code: the instance was killed");
-    return AttachReadOnlyTree(pidfd_.get(), source, target);
-  }
-
-  Status ResizeMemory(int64_t memory_mb) override {
-    CgroupLimits limits = limits_;
-    limits.memory_mb = memory_mb;
-    if (Status s = cgroup_->Resize(limits); !s.ok()) return s;
-    limits_ = limits;
-    return Status::Ok();
-  }
-
  private:
-  const pid_t pid_;
-  UniqueFd pidfd_;
-  std::unique_ptr<Cgroup> cgroup_;
   const int slot_;
   std::shared_ptr<Zygote::Shared> zygote_;
-  CgroupLimits limits_;
-  bool killed_ = false;
 };
 
 std::atomic<uint64_t> g_zygote_seq{0};

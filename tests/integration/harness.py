@@ -469,3 +469,33 @@ def annotation(record, key, default=KeyError):
     if default is KeyError:
         raise AssertionError("no annotation %r in %r" % (key, record.get("annotations")))
     return default
+
+
+def metrics(client):
+    """GET /metrics as {name: value}."""
+    r = client.request("GET", "/metrics", auth=None)
+    assert r.status == 200, r
+    values = {}
+    for line in r.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def metric(client, name):
+    """One value of GET /metrics; fails the test when the server does not export it."""
+    values = metrics(client)
+    if name not in values:
+        raise AssertionError("no metric %s" % name)
+    return values[name]
+
+
+def wait_for(predicate, timeout=30, interval=0.05):
+    """Polls predicate until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

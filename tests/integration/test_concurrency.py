@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import ServerTestCase, annotation
+from harness import ServerTestCase, annotation, metric
 
 IS_ROOT = os.geteuid() == 0
 
@@ -21,15 +21,6 @@ async function main(p) {
   return {instance: globalThis.instanceId, i: p.i};
 }
 """
-
-
-def metric(client, name):
-    r = client.request("GET", "/metrics", auth=None)
-    assert r.status == 200, r
-    for line in r.body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split(" ", 1)[1])
-    raise AssertionError("no metric %s" % name)
 
 
 @unittest.skipUnless(IS_ROOT, "instances need the sandbox, which needs root")

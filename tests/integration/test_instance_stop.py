@@ -9,7 +9,7 @@ import re
 import time
 import unittest
 
-from harness import Server, ServerTestCase
+from harness import Server, ServerTestCase, metrics, wait_for
 
 IS_ROOT = os.geteuid() == 0
 
@@ -31,24 +31,6 @@ def main(args):
     time.sleep(30)
     return {"late": True}
 """
-
-
-def metrics(client):
-    values = {}
-    for line in client.request("GET", "/metrics", auth=None).body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.split(" ", 1)
-            values[name] = float(value)
-    return values
-
-
-def wait_for(predicate, timeout=30, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def cgroup_dirs(data_dir):

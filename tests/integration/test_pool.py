@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, ServerTestCase, annotation, zip_bytes
+from harness import Server, ServerTestCase, annotation, zip_bytes, metrics, wait_for
 
 IS_ROOT = os.geteuid() == 0
 
@@ -40,26 +40,6 @@ def main(args):
     return {"action": os.environ.get("__OW_ACTION_NAME"), "code": sorted(os.listdir("/code")),
             "file": __file__ if "__file__" in globals() else None}
 """
-
-
-def metrics(client):
-    r = client.request("GET", "/metrics", auth=None)
-    assert r.status == 200, r
-    values = {}
-    for line in r.body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.split(" ", 1)
-            values[name] = float(value)
-    return values
-
-
-def wait_for(predicate, timeout=20, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @unittest.skipUnless(IS_ROOT, "stem cells need the sandbox, which needs root")

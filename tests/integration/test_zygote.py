@@ -8,7 +8,7 @@ import signal
 import time
 import unittest
 
-from harness import ServerTestCase, annotation, b64, zip_bytes
+from harness import ServerTestCase, annotation, b64, metric, wait_for, zip_bytes
 
 IS_ROOT = os.geteuid() == 0
 
@@ -166,18 +166,10 @@ class ZygotePreparedSandboxFirstTest(ServerTestCase):
     # forks for a call only when none is.
     server_args = ("--python-zygote", "--stem-cells", "0")
 
-    def ready_ahead(self):
-        for line in self.api.request("GET", "/metrics", auth=None).body.decode().splitlines():
-            if line.startswith("hotrod_sandboxes_ready_ahead "):
-                return int(float(line.split()[1]))
-        raise AssertionError("no hotrod_sandboxes_ready_ahead in /metrics")
-
     def test_a_ready_prepared_sandbox_wins_over_a_fork(self):
         wait_zygote_ready(self.server)
-        deadline = time.monotonic() + 30
-        while self.ready_ahead() < 1:
-            self.assertLess(time.monotonic(), deadline, "no sandbox was prepared ahead")
-            time.sleep(0.05)
+        self.assertTrue(wait_for(lambda: metric(self.api, "hotrod_sandboxes_ready_ahead") >= 1),
+                        "no sandbox was prepared ahead")
         self.create_action("zahead", "def main(a):\n    return {'ok': True}\n", kind="python:3.11")
         rec = self.invoke("zahead").json()
         self.assertEqual(rec["response"]["result"], {"ok": True}, rec)
