@@ -70,8 +70,9 @@ struct InvokerOptions {
   int64_t stem_cell_memory_mb = 256;  // their limit until an action takes one over
   // Holds an empty "source" file: the mount point a stem cell's /code is made from.
   std::filesystem::path stem_mount_dir;
-  // Zygote area (docs/runtimes.md "Python zygote"): cold starts of the default Python kind are
-  // forked from a pre-initialised zygote when no stem cell is ready. Needs the namespace sandbox.
+  // Zygote area (docs/runtimes.md "Python zygote"): Python stem cells, and cold starts of the
+  // default Python kind when neither a stem cell nor a prepared sandbox is ready, are forked
+  // from a pre-initialised zygote. Needs the namespace sandbox.
   bool python_zygote = false;
   uint32_t zygote_slots = 64;          // instances one zygote may have alive at once
   int64_t zygote_memory_mb = 256;      // the zygote's own cgroup limit
