@@ -182,10 +182,14 @@ int Serve(const ServeOptions& options) {
   }
   // Declared before the io_context, so it runs after every instance is gone (the io_context's
   // destruction ends the coroutines that still hold some): nothing of ours stays in cgroupfs.
+  // The launcher goes first: its destructor kills the sandboxes it prepared ahead and finishes
+  // the teardowns still queued on its reaper thread, which would otherwise race the removal.
   struct RemoveCgroupSubtree {
+    std::unique_ptr<Launcher>& launcher;
     std::shared_ptr<CgroupManager> cgroups;
     std::string subtree;
     ~RemoveCgroupSubtree() {
+      launcher.reset();
       if (!cgroups) return;
       if (auto s = cgroups->RemoveSubtree(); !s.ok()) {
         spdlog::warn("cgroup cleanup: {}", s.error().message);
@@ -193,7 +197,7 @@ int Serve(const ServeOptions& options) {
       }
       ServerRegistry(kServerRegistryDir).Unregister(subtree);
     }
-  } remove_cgroup_subtree{cgroups, CgroupSubtreeFor(data_dir)};
+  } remove_cgroup_subtree{launcher, cgroups, CgroupSubtreeFor(data_dir)};
 
   asio::io_context io(1);
   InvokerOptions invoker_options;

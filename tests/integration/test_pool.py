@@ -261,6 +261,10 @@ class CleanStopTest(ServerTestCase):
         api.close()
         self.assertEqual(server.stop(), 0)
         self.assertEqual(self.cgroup_dirs(server.data_dir), [])
+        # Nothing tore a cgroup down twice or raced the subtree's removal (the sandboxes prepared
+        # ahead and the reaper's queued teardowns finish before it).
+        self.assertNotIn("cgroup cleanup", server.log_text())
+        self.assertNotIn("freeze incomplete", server.log_text())
         alive = [c for c in children if os.path.exists("/proc/%s" % c)]
         self.assertEqual(alive, [], "instance processes outlived the server")
 
