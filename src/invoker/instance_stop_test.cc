@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "invoker/fake_runtime_ends.h"
 #include "invoker/instance.h"
 
 namespace hotrod {
@@ -16,15 +17,7 @@ using namespace std::chrono_literals;
 // the order of what it was asked.
 class StopFakeSandbox final : public SandboxInstance {
  public:
-  StopFakeSandbox(bool cooperative, std::vector<std::string>* calls) : cooperative_(cooperative), calls_(calls) {
-    int sp[2], out[2], err[2];
-    HOTROD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-    HOTROD_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0);
-    control.reset(sp[0]);
-    stdout_fd.reset(out[0]);
-    stderr_fd.reset(err[0]);
-    peer_ = {sp[1], out[1], err[1]};
-  }
+  StopFakeSandbox(bool cooperative, std::vector<std::string>* calls) : cooperative_(cooperative), calls_(calls) {}
   ~StopFakeSandbox() override { Exit(); }
   pid_t pid() const override { return 1; }
   void Terminate() override {
@@ -39,12 +32,11 @@ class StopFakeSandbox final : public SandboxInstance {
  private:
   void Exit() {
     exited_ = true;
-    for (int& fd : peer_)
-      if (fd >= 0) ::close(std::exchange(fd, -1));
+    ends_.Close();
   }
   bool cooperative_;
   std::vector<std::string>* calls_;
-  std::array<int, 3> peer_{};
+  FakeRuntimeEnds ends_{*this};
   bool exited_ = false;
 };
 

@@ -1,6 +1,7 @@
 // Instance under concurrency > 1: several runs in flight on one channel, replies out of order
 // matched by id, logs routed by the id the shim tags them with, and a crash settling every run.
 #include "invoker/instance.h"
+#include "invoker/fake_runtime_ends.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,38 +24,24 @@ using namespace std::chrono_literals;
 class ConcurrentFakeSandbox final : public SandboxInstance {
  public:
   ConcurrentFakeSandbox(size_t batch, bool crash) : batch_(batch), crash_(crash) {
-    int sp[2], out[2], err[2];
-    HOTROD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-    HOTROD_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0);
-    control.reset(sp[0]);
-    peer_ = sp[1];
-    stdout_fd.reset(out[0]);
-    stderr_fd.reset(err[0]);
-    out_w_ = out[1];
-    err_w_ = err[1];
     server_ = std::thread([this] { Serve(); });
   }
   ~ConcurrentFakeSandbox() override {
     Kill();
     server_.join();
-    CloseAll();
   }
   pid_t pid() const override { return 1; }
   void Kill() override {
-    if (!killed_.exchange(true)) ::shutdown(peer_, SHUT_RDWR);
+    if (!killed_.exchange(true)) ::shutdown(ends_.channel, SHUT_RDWR);
   }
 
  private:
-  void CloseAll() {
-    for (int* fd : {&peer_, &out_w_, &err_w_})
-      if (*fd >= 0) ::close(std::exchange(*fd, -1));
-  }
   void Serve() {
     std::string buf;
     std::vector<json::object> runs;
     char chunk[4096];
     while (runs.size() < batch_) {
-      const ssize_t n = ::read(peer_, chunk, sizeof chunk);
+      const ssize_t n = ::read(ends_.channel, chunk, sizeof chunk);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
       while (buf.size() >= 4) {
@@ -66,25 +53,25 @@ class ConcurrentFakeSandbox final : public SandboxInstance {
     }
     if (crash_) {
       const std::string line = "\x1e" + std::to_string(runs[0].at("id").to_number<uint64_t>()) + "\x1f" + "last words\n";
-      (void)!::write(out_w_, line.data(), line.size());
-      ::shutdown(peer_, SHUT_RDWR);
-      CloseAll();
+      (void)!::write(ends_.out, line.data(), line.size());
+      ::shutdown(ends_.channel, SHUT_RDWR);
+      ends_.Close();
       return;
     }
-    (void)!::write(out_w_, "untagged line\n", 14);
+    (void)!::write(ends_.out, "untagged line\n", 14);
     for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
       const uint64_t id = it->at("id").to_number<uint64_t>();
       const int64_t n = it->at("params").as_object().at("n").as_int64();
       const std::string line = "\x1e" + std::to_string(id) + "\x1f" + "run " + std::to_string(n) + "\n";
-      (void)!::write(out_w_, line.data(), line.size());
+      (void)!::write(ends_.out, line.data(), line.size());
       std::string reply;
       AppendFrame(reply, json::serialize(json::object{{"id", id}, {"ok", true}, {"result", {{"n", n}}}}));
-      if (::write(peer_, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
+      if (::write(ends_.channel, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
     }
   }
   size_t batch_;
   bool crash_;
-  int peer_ = -1, out_w_ = -1, err_w_ = -1;
+  FakeRuntimeEnds ends_{*this};
   std::atomic<bool> killed_{false};
   std::thread server_;
 };

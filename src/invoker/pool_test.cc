@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "invoker/fake_runtime_ends.h"
 #include "invoker/frame.h"
 #include "invoker/stem_cells.h"
 
@@ -22,28 +23,14 @@ using namespace std::chrono_literals;
 // answers every request with {"ok":true}.
 class FakeSandbox final : public SandboxInstance {
  public:
-  FakeSandbox() {
-    int sp[2], out[2], err[2];
-    HOTROD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-    HOTROD_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0);
-    control.reset(sp[0]);
-    peer_ = sp[1];
-    stdout_fd.reset(out[0]);
-    stderr_fd.reset(err[0]);
-    out_w_ = out[1];
-    err_w_ = err[1];
-    server_ = std::thread([this] { Serve(); });
-  }
+  FakeSandbox() { server_ = std::thread([this] { Serve(); }); }
   ~FakeSandbox() override {
     Kill();
     server_.join();
-    ::close(peer_);
-    ::close(out_w_);
-    ::close(err_w_);
   }
   pid_t pid() const override { return 1; }
   void Kill() override {
-    if (!killed_.exchange(true)) ::shutdown(peer_, SHUT_RDWR);
+    if (!killed_.exchange(true)) ::shutdown(ends_.channel, SHUT_RDWR);
   }
 
  private:
@@ -51,7 +38,7 @@ class FakeSandbox final : public SandboxInstance {
     std::string buf;
     char chunk[4096];
     for (;;) {
-      const ssize_t n = ::read(peer_, chunk, sizeof chunk);
+      const ssize_t n = ::read(ends_.channel, chunk, sizeof chunk);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
       while (buf.size() >= 4) {
@@ -60,11 +47,11 @@ class FakeSandbox final : public SandboxInstance {
         buf.erase(0, 4 + len);
         std::string reply;
         AppendFrame(reply, R"({"ok":true})");
-        if (::write(peer_, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
+        if (::write(ends_.channel, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
       }
     }
   }
-  int peer_ = -1, out_w_ = -1, err_w_ = -1;
+  FakeRuntimeEnds ends_{*this};
   std::atomic<bool> killed_{false};
   std::thread server_;
 };

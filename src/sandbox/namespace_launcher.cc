@@ -385,79 +385,24 @@ struct PreparedChild {
   std::unique_ptr<NamespaceInstance> instance;
 };
 
-// Children cloned ahead of time by one long-lived thread (their PR_SET_PDEATHSIG parent), with
-// the defaults' limits; Launch() takes one when its limits can be met by a resize. Thread-safe.
-// A refill waits until no child was taken for `refill_delay`: cloning and attaching (cgroup
-// mkdirs, the attach's grace period) right after a launch competes with the runtime booting in
-// the launched instance (a Node.js cold start measured ~5 ms slower with the refill at once).
-class ChildPool {
+// Children cloned ahead of time with the defaults' limits (MadeAhead: its thread is their
+// PR_SET_PDEATHSIG parent). Launch() takes one when its pids limit is the same (memory is
+// resized). The refill delay matters here: cloning and attaching (cgroup mkdirs, the attach's
+// grace period) right after a launch competes with the runtime booting in the launched instance
+// (a Node.js cold start measured ~5 ms slower with the refill at once).
+class ChildPool final : public MadeAhead<std::unique_ptr<PreparedChild>> {
  public:
   ChildPool(size_t target, CgroupLimits limits, std::chrono::milliseconds refill_delay,
             std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare)
-      : target_(target),
-        limits_(limits),
-        refill_delay_(refill_delay),
-        prepare_(std::move(prepare)),
-        thread_([this] { Run(); }) {}
-  ~ChildPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    ready_.clear();  // kills the children still waiting
-  }
-
-  size_t ready() const {
-    std::lock_guard lock(mu_);
-    return ready_.size();
-  }
+      : MadeAhead(target, refill_delay, "cloning children ahead of time",
+                  [limits, prepare = std::move(prepare)] { return prepare(limits); }),
+        pids_max_(limits.pids_max) {}
 
   // A ready child whose pids limit matches, or null (the launch then clones its own inline).
-  std::unique_ptr<PreparedChild> Take(int64_t pids_max) {
-    std::lock_guard lock(mu_);
-    if (ready_.empty() || limits_.pids_max != pids_max) return nullptr;
-    auto child = std::move(ready_.front());
-    ready_.pop_front();
-    last_take_ = std::chrono::steady_clock::now();
-    cv_.notify_all();
-    return child;
-  }
+  std::unique_ptr<PreparedChild> Take(int64_t pids_max) { return pids_max == pids_max_ ? MadeAhead::Take() : nullptr; }
 
  private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      if (ready_.size() >= target_) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (const auto quiet = last_take_ + refill_delay_; std::chrono::steady_clock::now() < quiet) {
-        cv_.wait_until(lock, quiet);  // a take in the meantime moves `quiet` on
-        continue;
-      }
-      lock.unlock();
-      auto child = prepare_(limits_);
-      lock.lock();
-      if (!child.ok()) {
-        spdlog::warn("sandbox: cloning children ahead of time stopped: {}", child.error().message);
-        return;  // launches clone inline, as without a pool
-      }
-      ready_.push_back(std::move(child).value());
-    }
-  }
-
-  const size_t target_;
-  const CgroupLimits limits_;
-  const std::chrono::milliseconds refill_delay_;
-  const std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare_;
-  std::chrono::steady_clock::time_point last_take_{};  // guarded by mu_
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<PreparedChild>> ready_;  // guarded by mu_
-  bool stop_ = false;                                 // guarded by mu_
-  std::thread thread_;
+  const int64_t pids_max_;
 };
 
 size_t NamespaceLauncher::ready_ahead() const { return child_pool_ ? child_pool_->ready() : 0; }
