@@ -5,25 +5,13 @@
 
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
-const fs = require('node:fs')
-const path = require('node:path')
-const { useServer, client } = require('./lib/hotrod')
+const { adminCall, useServer, client } = require('./lib/hotrod')
 
 const h = useServer('nsinst')
 
 const SLEEPY = 'function main() { return new Promise(r => setTimeout(() => r({ slept: true }), 1000)) }'
 
-async function admin (method, apiPath, body) {
-  const key = fs.readFileSync(path.join(h.server.root, 'data', 'admin.key'), 'utf8').trim()
-  const res = await fetch(`${h.server.url}/api/v1/admin${apiPath}`, {
-    method,
-    headers: { Authorization: 'Basic ' + Buffer.from(key).toString('base64'), 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const json = await res.json()
-  assert.equal(res.status, 200, JSON.stringify(json))
-  return json
-}
+const admin = (method, apiPath, body) => adminCall(h.server, method, apiPath, body)
 
 async function tenant (limits) {
   const ns = `inst-${crypto.randomBytes(4).toString('hex')}`

@@ -4,26 +4,13 @@
 
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
-const fs = require('node:fs')
-const path = require('node:path')
-const { useServer, client, rejection } = require('./lib/hotrod')
+const { adminCall, useServer, client, rejection } = require('./lib/hotrod')
 
 const h = useServer('tenants')
 
 const HELLO = 'function main(p) { return { hello: p.name || "world" } }'
 
-// Calls the admin API with the key the server wrote under its data directory.
-async function admin (method, apiPath, body) {
-  const key = fs.readFileSync(path.join(h.server.root, 'data', 'admin.key'), 'utf8').trim()
-  const res = await fetch(`${h.server.url}/api/v1/admin${apiPath}`, {
-    method,
-    headers: { Authorization: 'Basic ' + Buffer.from(key).toString('base64'), 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  const json = await res.json()
-  assert.equal(res.status, 200, JSON.stringify(json))
-  return json
-}
+const admin = (method, apiPath, body) => adminCall(h.server, method, apiPath, body)
 
 async function tenant (prefix, limits) {
   const ns = `${prefix}-${crypto.randomBytes(4).toString('hex')}`

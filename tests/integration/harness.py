@@ -499,3 +499,9 @@ def wait_for(predicate, timeout=30, interval=0.05):
             return True
         time.sleep(interval)
     return False
+
+
+def read_admin_key(data_dir):
+    """The admin key the server wrote under its data directory (DATA_DIR/admin.key)."""
+    with open(os.path.join(data_dir, "admin.key")) as f:
+        return f.read().strip()

@@ -1,14 +1,13 @@
 """Namespace limits (OpenWhisk's throttles): 429 with OpenWhisk's texts, per-namespace overrides,
 server-wide defaults from `hotrod serve` flags, GET /api/v1/namespaces/{ns}/limits."""
 
-import os
 import re
 import subprocess
 import time
 import unittest
 import uuid
 
-from harness import HOTROD_BIN, ServerTestCase
+from harness import HOTROD_BIN, ServerTestCase, read_admin_key
 
 SLEEPY = ("function main(p) { return new Promise(r => setTimeout(() => r({slept: p.ms}), p.ms || 0)) }")
 RATE_RE = re.compile(r"^Too many requests in the last minute \(count: (\d+), allowed: (\d+)\)\.$")
@@ -21,8 +20,7 @@ class NamespaceLimitsTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        with open(os.path.join(cls.server.data_dir, "admin.key")) as f:
-            cls.admin = cls.server.client(f.read().strip())
+        cls.admin = cls.server.client(read_admin_key(cls.server.data_dir))
 
 
     @classmethod

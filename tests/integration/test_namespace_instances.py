@@ -7,7 +7,7 @@ import subprocess
 import threading
 import uuid
 
-from harness import HOTROD_BIN, ServerTestCase
+from harness import HOTROD_BIN, ServerTestCase, read_admin_key
 
 SLEEPY = "function main(p) { return new Promise(r => setTimeout(() => r({slept: true}), 1000)) }"
 
@@ -18,8 +18,7 @@ class NamespaceInstancesTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        with open(os.path.join(cls.server.data_dir, "admin.key")) as f:
-            cls.admin = cls.server.client(f.read().strip())
+        cls.admin = cls.server.client(read_admin_key(cls.server.data_dir))
 
     @classmethod
     def tearDownClass(cls):

@@ -8,15 +8,10 @@ import time
 import unittest
 import uuid
 
-from harness import HOTROD_BIN, KEY_RE, ServerTestCase, basic_auth
+from harness import HOTROD_BIN, KEY_RE, ServerTestCase, basic_auth, read_admin_key
 
 NOT_FOUND = "The requested resource does not exist."
 HELLO = "function main(p) { return {hello: p.name || 'world'} }"
-
-
-def read_admin_key(data_dir):
-    with open(os.path.join(data_dir, "admin.key")) as f:
-        return f.read().strip()
 
 
 class TenantsTest(ServerTestCase):

@@ -278,7 +278,22 @@ function parseLogs (lines) {
   })
 }
 
+// Calls `server`'s admin API (/api/v1/admin + apiPath) with the key it wrote under its data
+// directory; rejects unless the answer is 200. Resolves to the JSON body.
+async function adminCall (server, method, apiPath, body) {
+  const key = fs.readFileSync(path.join(server.root, 'data', 'admin.key'), 'utf8').trim()
+  const res = await fetch(`${server.url}/api/v1/admin${apiPath}`, {
+    method,
+    headers: { Authorization: 'Basic ' + Buffer.from(key).toString('base64'), 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const json = await res.json()
+  if (res.status !== 200) throw new Error(`admin ${method} ${apiPath}: ${res.status} ${JSON.stringify(json)}`)
+  return json
+}
+
 module.exports = {
+  adminCall,
   useServer,
   startServer,
   client,
