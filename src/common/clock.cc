@@ -26,6 +26,11 @@ std::string IsoTimestamp(std::chrono::system_clock::time_point t) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1'000'000'000);
 }
 
+const SteadyClock& RealClock() {
+  static const RealSteadyClock clock;
+  return clock;
+}
+
 std::string IsoTimestampNow() { return IsoTimestamp(std::chrono::system_clock::now()); }
 
 }  // namespace hotrod

@@ -5,6 +5,7 @@
 #include "common/base64.h"
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/fake_clock.h"
 #include "common/random.h"
 #include "common/result.h"
 
@@ -50,6 +51,15 @@ TEST(Base64, RejectsNonBase64) {
 TEST(Clock, IsoTimestampShape) {
   EXPECT_TRUE(std::regex_match(IsoTimestampNow(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)")));
   EXPECT_EQ(IsoTimestamp(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00.000000000Z");
+}
+
+TEST(Clock, FakeClockMovesOnlyWhenAdvanced) {
+  FakeClock clock;
+  const auto t0 = clock.Now();
+  EXPECT_EQ(clock.Now(), t0);
+  clock.Advance(std::chrono::minutes(10));
+  EXPECT_EQ(clock.Now() - t0, std::chrono::minutes(10));
+  EXPECT_LE(RealClock().Now() - t0, std::chrono::minutes(1)) << "starts at the real clock's present";
 }
 
 TEST(Result, HoldsValueOrError) {

@@ -270,7 +270,8 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
   co_return ex;
 }
 
-void Instance::MarkInitDone() {
+void Instance::MarkInitDone(Status result) {
+  init_result_ = std::move(result);
   init_done_ = true;
   init_signal_.cancel();
 }

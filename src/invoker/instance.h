@@ -17,12 +17,14 @@
 #include <deque>
 #include <unordered_map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include "common/result.h"
 #include "invoker/log_buffer.h"
 #include "sandbox/sandbox.h"
 
@@ -65,10 +67,17 @@ class Instance : public std::enable_shared_from_this<Instance> {
   asio::awaitable<Exchange> SendConcurrent(json::object request, std::chrono::milliseconds timeout,
                                            uint64_t log_cap_bytes);
 
-  // Ends the initialisation other calls may be waiting for (AwaitInit); `initialized` says how.
-  void MarkInitDone();
+  // Ends the initialisation other calls may be waiting for (AwaitInit). `result` is Ok, or the
+  // error those calls report (the developer-facing reason the init failed). Call once.
+  void MarkInitDone(Status result);
   // Waits until MarkInitDone() or the instance's end.
   asio::awaitable<void> AwaitInit();
+  // True once MarkInitDone(Ok) was called.
+  bool initialized() const { return init_done_ && init_result_.ok(); }
+  // The init's result; nullopt while it runs or when the instance ended before it did.
+  std::optional<Status> init_result() const {
+    return init_done_ ? std::optional<Status>(init_result_) : std::nullopt;
+  }
 
   void Retire();
   // Graceful stop (shutdown, keep-alive expiry, runtime and action retirement): SIGTERM to the
@@ -83,13 +92,6 @@ class Instance : public std::enable_shared_from_this<Instance> {
   const std::string& kind() const { return kind_; }
   // The sandbox itself (stem cells: attach code, resize). Valid for the object's lifetime.
   SandboxInstance& sandbox() { return *sandbox_; }
-
-  // Bookkeeping for the pool.
-  bool initialized = false;
-  std::string init_error;  // why the init failed, for the calls that waited for it
-  int64_t concurrency = 1;  // calls it may take at once (set before the pool sees it)
-  int64_t leases = 0;       // calls it holds now; idle at 0, busy at `concurrency`
-  std::chrono::steady_clock::time_point last_used{};
 
  private:
   struct PendingRun {
@@ -137,6 +139,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::deque<std::string> outbox_;  // frames not yet written, in order
   bool writing_ = false;
   bool init_done_ = false;
+  Status init_result_;
   asio::steady_timer init_signal_;  // never expires by itself; cancelled by MarkInitDone/Retire
   // Graceful stop (Stop): the grace period's timer and the counter it is taken from.
   void FinishStop();

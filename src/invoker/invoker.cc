@@ -68,12 +68,12 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
       zo.child_slots = options_.zygote_slots;
       zygote_ = std::make_unique<ZygoteKeeper>(launcher_, z->first, std::move(z->second), zo);
     } else {
-      spdlog::warn("python zygote disabled: no default Python runtime in a namespace sandbox");
+      spdlog::warn("python zygote disabled: no default Python runtime in the manifest");
     }
   }
   if (options_.stem_cells == 0) return;
   stem_cells_ = std::make_unique<StemCellKeeper>(io_, launcher_, pool_, StemCellKinds());
-  if (zygote_) {  // Python stem cells are forked by the zygote when it is up (zygote area)
+  if (zygote_) {  // Python stem cells are forked by the zygote when it is up
     stem_cells_->set_fork_source([this](const std::string& kind, const SandboxSpec& spec)
                                      -> Result<std::unique_ptr<SandboxInstance>> {
       if (kind != zygote_->kind()) return MakeError(ErrorCode::kUnavailable, "not the zygote's kind");
@@ -91,7 +91,6 @@ Invoker::~Invoker() {
 }
 
 std::optional<std::pair<std::string, SandboxSpec>> Invoker::ZygoteSpec() const {
-  if (!launcher_.isolates_filesystem()) return std::nullopt;
   for (const auto& runtime : runtimes_.runtimes()) {
     if (!runtime.is_default || runtime.family != "python") continue;
     SandboxSpec spec = BaseSpec(runtime);
@@ -126,8 +125,7 @@ std::vector<StemCellKind> Invoker::StemCellKinds() const {
     StemCellKind k;
     k.kind = runtime.kind;
     k.spec = BaseSpec(runtime);
-    if (launcher_.isolates_filesystem())
-      k.spec.mounts.push_back(BindMount{options_.stem_mount_dir.string(), "/code", false});
+    k.spec.mounts.push_back(BindMount{options_.stem_mount_dir.string(), "/code", false});
     k.spec.memory_mb = options_.stem_cell_memory_mb;
     k.target = options_.stem_cells;
     kinds.push_back(std::move(k));
@@ -189,13 +187,11 @@ void Invoker::Start() {
 
 SandboxSpec Invoker::BaseSpec(const RuntimeSpec& runtime) const {
   SandboxSpec spec;
-  const bool isolated = launcher_.isolates_filesystem();
-  // Inside a sandbox the runtime sees its shims under /runtime and the code under /code, read-only.
-  spec.argv = LaunchArgv(runtime, isolated ? std::filesystem::path(kSandboxShimDir) : options_.shim_dir);
-  if (isolated) {
-    for (const auto& m : runtime.mounts) spec.mounts.push_back(BindMount{m, m, false});
-    spec.mounts.push_back(BindMount{options_.shim_dir.string(), kSandboxShimDir, false});
-  }
+  // Inside its sandbox the runtime sees its shims under /runtime and the code under /code,
+  // read-only, and of the host only the paths its manifest entry names.
+  spec.argv = LaunchArgv(runtime, kSandboxShimDir);
+  for (const auto& m : runtime.mounts) spec.mounts.push_back(BindMount{m, m, false});
+  spec.mounts.push_back(BindMount{options_.shim_dir.string(), kSandboxShimDir, false});
   // A minimal, explicit environment: nothing of the server's own leaks into functions.
   spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp"};
   spec.workdir = "/tmp";
@@ -203,11 +199,9 @@ SandboxSpec Invoker::BaseSpec(const RuntimeSpec& runtime) const {
 }
 
 Status Invoker::Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code) {
-  if (launcher_.isolates_filesystem()) {
-    if (auto s = stem.sandbox().AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s;
-    if (action.limits.memory_mb != options_.stem_cell_memory_mb) {
-      if (auto s = stem.sandbox().ResizeMemory(action.limits.memory_mb); !s.ok()) return s;
-    }
+  if (auto s = stem.sandbox().AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s;
+  if (action.limits.memory_mb != options_.stem_cell_memory_mb) {
+    if (auto s = stem.sandbox().ResizeMemory(action.limits.memory_mb); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -252,8 +246,7 @@ Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action, const std
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   if (!runtime) return MakeError(ErrorCode::kInternal, fmt::format("no runtime for kind '{}'", action.exec.kind));
   SandboxSpec spec = BaseSpec(*runtime);
-  if (launcher_.isolates_filesystem())
-    spec.mounts.push_back(BindMount{host_code.string(), SandboxCodePath(action), false});
+  spec.mounts.push_back(BindMount{host_code.string(), SandboxCodePath(action), false});
   spec.memory_mb = action.limits.memory_mb;
   auto sandbox = launcher_.Launch(spec);
   if (!sandbox.ok()) return sandbox.error();
@@ -264,8 +257,7 @@ Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action, const std
 }
 
 asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instance, const Action& action,
-                                                                const std::string& code_path,
-                                                                InvokeOutcome& outcome) {
+                                                                int64_t concurrency, InvokeOutcome& outcome) {
   json::object env;
   env["__OW_NAMESPACE"] = action.ns;
   env["__OW_ACTION_NAME"] = fmt::format("/{}/{}", action.ns, action.name);
@@ -276,10 +268,10 @@ asio::awaitable<std::optional<std::string>> Invoker::Initialise(Instance& instan
   init["kind"] = action.exec.kind;
   init["main"] = action.exec.main;
   init["binary"] = action.exec.binary;
-  init["code_path"] = code_path;
+  init["code_path"] = SandboxCodePath(action);
   init["env"] = std::move(env);
   // Only a concurrent instance says so: the concurrency-1 conversation stays as it was.
-  if (instance.concurrency > 1) init["concurrency"] = instance.concurrency;
+  if (concurrency > 1) init["concurrency"] = concurrency;
 
   const auto t0 = Clock::now();
   const milliseconds timeout{action.limits.timeout_ms};
@@ -375,26 +367,26 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb,
                       request.namespace_max_instances};
   // Calls one instance may take at once: only runtimes whose shim multiplexes runs take more
-  // than one (the API refuses more for the others; this covers actions stored before).
+  // than one (the API refuses more for the others; this covers actions stored before). Every
+  // instance of a pool key has the same: the key names the action revision and the runtime.
   const int64_t concurrency = runtime && runtime->concurrency ? std::max<int64_t>(1, action.limits.concurrency) : 1;
-  // Only a cold start needs to know where the code is on the host (the warm path skips it).
-  std::filesystem::path host_code;
+  placement.concurrency = concurrency;
   ColdStart cold;
   bool spawn_failed = false;  // a launch error, not a lack of capacity
   auto spawn = [&](std::shared_ptr<Instance> stem) -> Result<std::shared_ptr<Instance>> {
+    // Only a cold start needs to know where the code is on the host (the warm path skips it).
     auto path = HostCodePath(action);
     if (!path.ok()) {
       if (stem) stem->Retire();
       spawn_failed = true;
       return path.error();
     }
-    host_code = std::move(path).value();
+    const std::filesystem::path host_code = std::move(path).value();
     const auto t0 = Clock::now();
     if (stem) {
       if (auto s = Specialise(*stem, action, host_code); s.ok()) {
         cold.stem_cell = true;
         cold.sandbox_us = UsSince(t0);
-        stem->concurrency = concurrency;
         return stem;
       } else {
         spdlog::warn("activation {}: stem cell not usable, booting a new instance: {}", request.activation_id,
@@ -410,7 +402,6 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
       if (forked.ok()) {
         cold.zygote = true;
         cold.sandbox_us = UsSince(t0);
-        (*forked)->concurrency = concurrency;
         return forked;
       }
       if (forked.error().code != ErrorCode::kUnavailable)
@@ -420,7 +411,6 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     auto spawned = Spawn(action, host_code);
     cold.sandbox_us = UsSince(t0);
     spawn_failed = !spawned.ok();
-    if (spawned.ok()) (*spawned)->concurrency = concurrency;
     return spawned;
   };
   auto lease = co_await pool_.Acquire(placement, spawn, deadline);
@@ -452,31 +442,29 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
       cold.boot_us = UsSince(boot_start);
       outcome.logs = std::move(up.logs);
     }
-    const std::string code_path = launcher_.isolates_filesystem() ? SandboxCodePath(action) : host_code.string();
     const auto load_start = Clock::now();
-    auto init_error = co_await Initialise(*instance, action, code_path, outcome);
+    auto init_error = co_await Initialise(*instance, action, concurrency, outcome);
     cold.code_load_us = UsSince(load_start);
     outcome.init_ms = MsSince(boot_start);
     outcome.cold_start = cold;
     if (init_error) {
-      instance->init_error = *init_error;
       instance->Retire();
-      instance->MarkInitDone();
+      instance->MarkInitDone(MakeError(ErrorCode::kInvalidArgument, *init_error));
       outcome.result = ErrorResult(std::move(*init_error));
       outcome.end_ms = NowMillis();
       pool_.Release(key, std::move(instance));
       co_return outcome;
     }
-    instance->initialized = true;
-    instance->MarkInitDone();
-  } else if (!instance->initialized) {
+    instance->MarkInitDone(Status::Ok());
+  } else if (!instance->initialized()) {
     // Concurrency > 1: a slot on an instance another call is still initialising.
     co_await instance->AwaitInit();
-    if (!instance->initialized) {
+    if (!instance->initialized()) {
+      const std::optional<Status> init = instance->init_result();
       outcome.status = ActivationStatus::kDeveloperError;
-      outcome.result = ErrorResult(instance->init_error.empty()
-                                       ? std::string("The action did not produce a valid response and exited unexpectedly.")
-                                       : instance->init_error);
+      outcome.result = ErrorResult(init && !init->ok()
+                                       ? init->error().message
+                                       : std::string("The action did not produce a valid response and exited unexpectedly."));
       outcome.end_ms = NowMillis();
       pool_.Release(key, std::move(instance));
       co_return outcome;
@@ -495,7 +483,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   Running& running = running_.try_emplace(request.activation_id, Running{instance, {}}).first->second;
   // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
   Exchange ex;
-  if (instance->concurrency > 1)
+  if (concurrency > 1)
     ex = co_await instance->SendConcurrent(std::move(run), milliseconds(action.limits.timeout_ms), log_cap);
   else
     ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true, log_cap);

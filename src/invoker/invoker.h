@@ -46,7 +46,7 @@ struct InvokerOptions {
   int64_t stem_cell_memory_mb = 256;  // their limit until an action takes one over
   // Holds an empty "source" file: the mount point a stem cell's /code is made from.
   std::filesystem::path stem_mount_dir;
-  // Zygote area (docs/runtimes.md "Python zygote"): Python stem cells, and cold starts of the
+  // The Python zygote (docs/runtimes.md "Python zygote"): Python stem cells, and cold starts of the
   // default Python kind when neither a stem cell nor a prepared sandbox is ready, are forked
   // from a pre-initialised zygote. Needs the namespace sandbox.
   bool python_zygote = false;
@@ -101,7 +101,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   // Where the action's code is on the host: the source file, or the unpacked zip directory.
   Result<std::filesystem::path> HostCodePath(const Action& action);
   Result<std::shared_ptr<Instance>> Spawn(const Action& action, const std::filesystem::path& host_code);
-  // Zygote area: an instance forked by the Python zygote, the action's code attached.
+  // An instance forked by the Python zygote, the action's code attached.
   Result<std::shared_ptr<Instance>> ForkFromZygote(const Action& action, const std::filesystem::path& host_code);
   // The zygote's own sandbox for the default Python runtime; nullopt when there is none.
   std::optional<std::pair<std::string, SandboxSpec>> ZygoteSpec() const;
@@ -112,8 +112,9 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   void ComputeRuntimeDigests();
   // Instances of one action revision on one runtime version share a pool key.
   std::string PoolKey(const Action& action) const;
+  // The init exchange; the developer-facing error when it failed.
   asio::awaitable<std::optional<std::string>> Initialise(Instance& instance, const Action& action,
-                                                         const std::string& code_path, InvokeOutcome& outcome);
+                                                         int64_t concurrency, InvokeOutcome& outcome);
   void Finish(const Exchange& run, const Instance& instance, const Action& action, InvokeOutcome& outcome) const;
 
   asio::io_context& io_;
@@ -126,7 +127,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   asio::steady_timer runtime_window_timer_;
   asio::steady_timer stopped_poll_{io_};  // AwaitStopped
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
-  std::unique_ptr<ZygoteKeeper> zygote_;         // null when disabled (zygote area)
+  std::unique_ptr<ZygoteKeeper> zygote_;         // null when disabled
   // Activations on an instance now, by id: what Cancel() can reach. `cancelled` holds the reason.
   struct Running {
     std::weak_ptr<Instance> instance;

@@ -1,5 +1,7 @@
 #include "invoker/pool.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -10,8 +12,8 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-Pool::Pool(asio::io_context& io, PoolOptions options)
-    : io_(io), options_(options), sweep_timer_(io) {
+Pool::Pool(asio::io_context& io, PoolOptions options, const SteadyClock& clock)
+    : io_(io), options_(options), clock_(clock), sweep_timer_(io) {
   ScheduleSweep();
 }
 
@@ -20,7 +22,7 @@ Pool::~Pool() { Shutdown(); }
 size_t Pool::idle_instances() const {
   size_t n = 0;
   for (const auto& [key, list] : entries_)
-    for (const auto& e : list) n += e.instance->leases == 0 ? 1 : 0;
+    for (const auto& e : list) n += e.leases == 0 ? 1 : 0;
   return n;
 }
 
@@ -53,8 +55,8 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
       for (auto& e : found->second) {
         // An instance with concurrency N takes up to N calls (one still initialising too: the
         // invoker waits for its init) before the action scales out.
-        if (e.instance->leases < e.instance->concurrency && !e.retired && e.instance->alive()) {
-          ++e.instance->leases;
+        if (e.leases < e.concurrency && !e.retired && e.instance->alive()) {
+          ++e.leases;
           ++counters_.warm_starts;
           co_return Lease{e.instance, false, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrived)};
         }
@@ -91,8 +93,13 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
           co_return spawned.error();
         }
         auto instance = std::move(spawned).value();
-        instance->leases = 1;
-        entries_[placement.key].push_back(Entry{instance, placement.memory_mb, false});
+        Entry entry;
+        entry.instance = instance;
+        entry.memory_mb = placement.memory_mb;
+        entry.concurrency = std::max<int64_t>(1, placement.concurrency);
+        entry.leases = 1;
+        entry.last_used = clock_.Now();
+        entries_[placement.key].push_back(std::move(entry));
         key_ns_[placement.key] = placement.ns;
         ++ns_count_[placement.ns];
         ++total_;
@@ -129,11 +136,11 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
   HOTROD_CHECK(found != entries_.end());
   for (auto& e : found->second) {
     if (e.instance.get() != instance.get()) continue;
-    HOTROD_CHECK(instance->leases > 0);
-    --instance->leases;
-    instance->last_used = Clock::now();
+    HOTROD_CHECK(e.leases > 0);
+    --e.leases;
+    e.last_used = clock_.Now();
     // Other calls still on it keep it (they end on their own if it died).
-    if (instance->leases == 0 && (e.retired || shut_down_ || !instance->alive())) {
+    if (e.leases == 0 && (e.retired || shut_down_ || !instance->alive())) {
       Remove(key, instance.get(), instance->alive());
       WakeWaiters();  // memory came free: any waiter may use it
     } else {
@@ -186,21 +193,21 @@ bool Pool::MakeRoom(int64_t needed, const std::string& keep_key, bool may_evict_
 
 bool Pool::EvictOneIdle(const std::string& keep_key, const std::string* only_ns) {
   const std::string* lru_key = nullptr;
-  const Instance* lru = nullptr;
+  const Entry* lru = nullptr;
   for (const auto& [key, list] : entries_) {
     if (key == keep_key) continue;
     if (only_ns && key_ns_[key] != *only_ns) continue;
     for (const auto& e : list) {
-      if (e.instance->leases > 0) continue;
-      if (!lru || e.instance->last_used < lru->last_used) {
-        lru = e.instance.get();
+      if (e.leases > 0) continue;
+      if (!lru || e.last_used < lru->last_used) {
+        lru = &e;
         lru_key = &key;
       }
     }
   }
   if (!lru) return false;
   const std::string key = *lru_key;
-  Remove(key, lru);
+  Remove(key, lru->instance.get());
   return true;
 }
 
@@ -293,7 +300,7 @@ size_t Pool::KillRetiredBusy() {
   size_t n = 0;
   for (auto& [key, list] : entries_)
     for (auto& e : list)
-      if (e.retired && e.instance->leases > 0 && e.instance->alive()) {
+      if (e.retired && e.leases > 0 && e.instance->alive()) {
         e.instance->Retire();  // the call in flight ends as a crash; Release() drops it
         ++n;
       }
@@ -306,7 +313,7 @@ void Pool::RetireWhere(const std::function<bool(const std::string&)>& retire) {
     if (!retire(key)) continue;
     for (auto& e : list) {
       e.retired = true;
-      if (e.instance->leases == 0) idle.emplace_back(key, e.instance.get());
+      if (e.leases == 0) idle.emplace_back(key, e.instance.get());
     }
   }
   for (const auto& [key, inst] : idle) Remove(key, inst, true);
@@ -336,11 +343,12 @@ void Pool::ScheduleSweep() {
 }
 
 void Pool::Sweep() {
-  const auto cutoff = Clock::now() - options_.idle_keep_alive;
+  if (shut_down_) return;
+  const auto cutoff = clock_.Now() - options_.idle_keep_alive;
   std::vector<std::pair<std::string, const Instance*>> stale;
   for (const auto& [key, list] : entries_)
     for (const auto& e : list)
-      if (e.instance->leases == 0 && (e.instance->last_used < cutoff || !e.instance->alive()))
+      if (e.leases == 0 && (e.last_used < cutoff || !e.instance->alive()))
         stale.emplace_back(key, e.instance.get());
   for (const auto& [key, inst] : stale) Remove(key, inst, true);
   counters_.expired += stale.size();

@@ -5,9 +5,11 @@
 //  - Owned by the invoker's io_context thread; no method is thread-safe.
 //  - Every instance the pool holds counts its memory limit against `memory_budget_mb`: warm
 //    instances (idle or busy), stem cells, and stem cells being started (reservations).
-//  - An instance takes up to `instance->concurrency` calls at once (limits.concurrency; 1 for
-//    most actions): it is busy when it holds that many leases, idle with none. The memory
-//    budget counts it once, whatever its leases.
+//  - The pool alone keeps each instance's bookkeeping: its leases (calls it holds now), when it
+//    was last used, whether it is retired. An instance takes up to `placement.concurrency` calls
+//    at once (limits.concurrency; 1 for most actions), as said by the placement that made it:
+//    it is busy when it holds that many leases, idle with none. The memory budget counts it
+//    once, whatever its leases.
 //  - Acquire() hands out an instance of the request's key with a free slot (warm; it may still be
 //    initialising for an earlier call, which the caller then awaits). Otherwise,
 //    below the per-action and per-namespace maxima (at the namespace's maximum, its own least
@@ -21,7 +23,9 @@
 //  - Every acquired instance goes back through Release() exactly once. Dead or retired
 //    instances are dropped there; live ones become idle.
 //  - Idle instances older than the keep-alive are torn down by a periodic sweep (stem cells
-//    stay: they are the runtime's, not an action's).
+//    stay: they are the runtime's, not an action's). "Older" and "least recently used" are read
+//    on the clock given to the constructor (tests move a fake one and call Sweep()); waiting for
+//    capacity runs on asio's steady timers against the caller's deadline.
 //  - Instances leave by a graceful stop (SIGTERM, then SIGKILL after `stop_grace`) at shutdown
 //    (busy ones too: by then the drain deadline has passed), keep-alive expiry and retirement;
 //    by SIGKILL when evicted to make room or when dead. stopping() counts those in their grace.
@@ -42,6 +46,7 @@
 
 #include <boost/asio.hpp>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "invoker/instance.h"
 
@@ -78,6 +83,7 @@ struct Placement {
   std::string kind;  // runtime kind (resolved), for stem cells
   int64_t memory_mb = 256;
   size_t max_per_namespace = 0;  // the namespace's own maximum (its limit); 0: the pool's default
+  int64_t concurrency = 1;       // calls a new instance may take at once (limits.concurrency)
 };
 
 struct Lease {
@@ -92,7 +98,8 @@ using SpawnFn = std::function<Result<std::shared_ptr<Instance>>(std::shared_ptr<
 
 class Pool {
  public:
-  Pool(asio::io_context& io, PoolOptions options);
+  // `clock` must outlive the pool.
+  Pool(asio::io_context& io, PoolOptions options, const SteadyClock& clock = RealClock());
   ~Pool();
 
   asio::awaitable<Result<Lease>> Acquire(const Placement& placement, const SpawnFn& spawn,
@@ -114,6 +121,9 @@ class Pool {
   // Stops one held instance gracefully (SIGTERM, SIGKILL after stop_grace), e.g. to cancel the
   // call it runs; Release() drops it when its calls end.
   void Stop(Instance& instance) { StopInstance(instance); }
+  // Tears down idle instances past the keep-alive and replaces dead stem cells, now; the pool
+  // does it by itself every sweep_interval.
+  void Sweep();
   // Instances stopped gracefully whose processes may still be finishing (at most stop_grace).
   int64_t stopping() const { return *stopping_; }
   bool shut_down() const { return shut_down_; }
@@ -141,6 +151,9 @@ class Pool {
   struct Entry {
     std::shared_ptr<Instance> instance;
     int64_t memory_mb = 0;
+    int64_t concurrency = 1;  // calls it may take at once
+    int64_t leases = 0;       // calls it holds now; idle at 0, busy at `concurrency`
+    SteadyClock::time_point last_used{};
     bool retired = false;
   };
   struct StemCell {
@@ -168,10 +181,10 @@ class Pool {
   void WakeOneFor(const std::string& key);
   void NotifyStemCellUsed();
   void ScheduleSweep();
-  void Sweep();
 
   asio::io_context& io_;
   PoolOptions options_;
+  const SteadyClock& clock_;
   std::unordered_map<std::string, std::vector<Entry>> entries_;
   std::unordered_map<std::string, std::string> key_ns_;  // key -> namespace
   std::unordered_map<std::string, size_t> ns_count_;      // namespace -> instances

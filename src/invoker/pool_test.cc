@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/fake_clock.h"
 #include "invoker/fake_runtime_ends.h"
 #include "invoker/frame.h"
 #include "invoker/stem_cells.h"
@@ -32,6 +33,9 @@ class FakeSandbox final : public SandboxInstance {
   void Kill() override {
     if (!killed_.exchange(true)) ::shutdown(ends_.channel, SHUT_RDWR);
   }
+  // Graceful stops (the pool's shutdown, expiry): the fake has no process to send SIGTERM to
+  // (the default would signal pid 1), so it ends its channel as an exiting shim would.
+  void Terminate() override { Kill(); }
 
  private:
   void Serve() {
@@ -64,7 +68,6 @@ std::shared_ptr<Instance> MakeInstance(asio::io_context& io) {
 
 class FakeLauncher final : public Launcher {
  public:
-  bool isolates_filesystem() const override { return false; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
     ++launches;
     if (fail) return MakeError(ErrorCode::kInternal, "launch refused by the test");
@@ -121,10 +124,11 @@ class PoolTest : public ::testing::Test {
   }
 
   asio::io_context io_;
+  FakeClock clock_;
 };
 
 TEST_F(PoolTest, ReusesAnIdleInstanceOfTheSameKey) {
-  Pool pool(io_, Options(1024));
+  Pool pool(io_, Options(1024), clock_);
   auto first = AcquireNow(pool, P("a"));
   ASSERT_TRUE(first && first->ok());
   EXPECT_TRUE((*first)->cold);
@@ -141,7 +145,7 @@ TEST_F(PoolTest, ReusesAnIdleInstanceOfTheSameKey) {
 TEST_F(PoolTest, ScalesOutWhenAllInstancesOfAnActionAreBusyUpToItsMaximum) {
   auto o = Options(4096);
   o.max_per_action = 2;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("a"));
   ASSERT_TRUE(a && a->ok() && b && b->ok());
   EXPECT_TRUE((*b)->cold);
@@ -156,7 +160,7 @@ TEST_F(PoolTest, ScalesOutWhenAllInstancesOfAnActionAreBusyUpToItsMaximum) {
 TEST_F(PoolTest, PerNamespaceMaximumCountsEveryActionOfTheNamespace) {
   auto o = Options(4096);
   o.max_per_namespace = 2;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   ASSERT_TRUE(AcquireNow(pool, P("x", 128, "n1"))->ok());
   ASSERT_TRUE(AcquireNow(pool, P("y", 128, "n1"))->ok());
   auto third = AcquireNow(pool, P("z", 128, "n1"));
@@ -170,7 +174,7 @@ TEST_F(PoolTest, PerNamespaceMaximumCountsEveryActionOfTheNamespace) {
 TEST_F(PoolTest, ANamespacesOwnMaximumOverridesTheDefault) {
   auto o = Options(4096);
   o.max_per_namespace = 3;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto limited = [](std::string key) {
     Placement p = P(std::move(key), 128, "small");
     p.max_per_namespace = 1;
@@ -192,7 +196,7 @@ TEST_F(PoolTest, ANamespacesOwnMaximumOverridesTheDefault) {
 TEST_F(PoolTest, AtTheNamespaceMaximumItsOwnIdleInstanceMakesWay) {
   auto o = Options(4096);
   o.max_per_namespace = 2;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto x = AcquireNow(pool, P("x", 128, "n1"));
   auto y = AcquireNow(pool, P("y", 128, "n1"));
   auto other = AcquireNow(pool, P("o", 128, "n2"));
@@ -206,12 +210,12 @@ TEST_F(PoolTest, AtTheNamespaceMaximumItsOwnIdleInstanceMakesWay) {
 }
 
 TEST_F(PoolTest, EvictsTheLeastRecentlyUsedIdleInstanceToMakeRoom) {
-  Pool pool(io_, Options(256));
+  Pool pool(io_, Options(256), clock_);
   auto a = AcquireNow(pool, P("a"));
   auto b = AcquireNow(pool, P("b"));
   auto ia = (*a)->instance, ib = (*b)->instance;
   pool.Release("a", ia);  // a idle first: least recently used
-  std::this_thread::sleep_for(2ms);
+  clock_.Advance(1s);
   pool.Release("b", ib);
   auto c = AcquireNow(pool, P("c"));
   ASSERT_TRUE(c && c->ok());
@@ -222,7 +226,7 @@ TEST_F(PoolTest, EvictsTheLeastRecentlyUsedIdleInstanceToMakeRoom) {
 }
 
 TEST_F(PoolTest, NeverEvictsBusyInstancesAndRejectsWhenTheQueueIsFull) {
-  Pool pool(io_, Options(256));
+  Pool pool(io_, Options(256), clock_);
   auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b"));
   auto c = AcquireNow(pool, P("c"));
   ASSERT_TRUE(c.has_value());
@@ -237,7 +241,7 @@ TEST_F(PoolTest, NeverEvictsBusyInstancesAndRejectsWhenTheQueueIsFull) {
 TEST_F(PoolTest, ACallWaitsInTheBoundedQueueUntilRoomIsFreed) {
   auto o = Options(128);
   o.max_queue = 1;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto a = AcquireNow(pool, P("a"));
   ASSERT_TRUE(a->ok());
   auto waiting = StartAcquire(pool, P("b"));
@@ -260,7 +264,7 @@ TEST_F(PoolTest, ACallWaitsInTheBoundedQueueUntilRoomIsFreed) {
 }
 
 TEST_F(PoolTest, AColdCallTakesAStemCellOfItsKindAndItsMemory) {
-  Pool pool(io_, Options(512));
+  Pool pool(io_, Options(512), clock_);
   ASSERT_TRUE(pool.ReserveStemCell("nodejs:20", 256));
   auto stem = MakeInstance(io_);
   pool.AddStemCell("nodejs:20", 256, stem);
@@ -284,7 +288,7 @@ TEST_F(PoolTest, AColdCallTakesAStemCellOfItsKindAndItsMemory) {
 }
 
 TEST_F(PoolTest, StemCellsDisplaceIdleInstancesButNotBusyOnes) {
-  Pool pool(io_, Options(256));
+  Pool pool(io_, Options(256), clock_);
   auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b"));
   EXPECT_FALSE(pool.ReserveStemCell("nodejs:20", 128)) << "both instances are busy";
   pool.Release("a", (*a)->instance);
@@ -296,7 +300,7 @@ TEST_F(PoolTest, StemCellsDisplaceIdleInstancesButNotBusyOnes) {
 }
 
 TEST_F(PoolTest, ACallEvictsAStemCellOfAnotherKindWhenNothingIdleIsLeft) {
-  Pool pool(io_, Options(256));
+  Pool pool(io_, Options(256), clock_);
   ASSERT_TRUE(pool.ReserveStemCell("python:3.11", 256));
   pool.AddStemCell("python:3.11", 256, MakeInstance(io_));
   auto a = AcquireNow(pool, P("a", 128));
@@ -306,7 +310,7 @@ TEST_F(PoolTest, ACallEvictsAStemCellOfAnotherKindWhenNothingIdleIsLeft) {
 }
 
 TEST_F(PoolTest, RetiredBusyInstancesGoOnReleaseAndAreNotReused) {
-  Pool pool(io_, Options(1024));
+  Pool pool(io_, Options(1024), clock_);
   auto a = AcquireNow(pool, P("ns/act/1/1"));
   pool.RetirePrefix("ns/act/");
   EXPECT_TRUE((*a)->instance->alive()) << "busy: finishes its call first";
@@ -317,7 +321,7 @@ TEST_F(PoolTest, RetiredBusyInstancesGoOnReleaseAndAreNotReused) {
 }
 
 TEST_F(PoolTest, RuntimeUpdateRetiresOldVersionsAndTheWindowKillsBusyOnes) {
-  Pool pool(io_, Options(4096));
+  Pool pool(io_, Options(4096), clock_);
   auto idle_old = AcquireNow(pool, P("ns/a/1/1/old"));
   auto busy_old = AcquireNow(pool, P("ns/b/1/1/old"));
   auto idle_new = AcquireNow(pool, P("ns/c/1/1/new"));
@@ -339,19 +343,70 @@ TEST_F(PoolTest, RuntimeUpdateRetiresOldVersionsAndTheWindowKillsBusyOnes) {
 
 TEST_F(PoolTest, IdleInstancesPastTheKeepAliveAreSwept) {
   auto o = Options(1024);
-  o.idle_keep_alive = 20ms;
-  o.sweep_interval = 30ms;
-  Pool pool(io_, o);
+  o.idle_keep_alive = 10min;
+  Pool pool(io_, o, clock_);
+  auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b")), busy = AcquireNow(pool, P("c"));
+  pool.Release("a", (*a)->instance);
+  clock_.Advance(6min);
+  pool.Release("b", (*b)->instance);
+  pool.Sweep();
+  EXPECT_EQ(pool.total_instances(), 3u) << "nothing idle for 10 min yet";
+  clock_.Advance(5min);  // a idle for 11 min, b for 5
+  pool.Sweep();
+  EXPECT_FALSE((*a)->instance->alive());
+  EXPECT_TRUE((*b)->instance->alive());
+  EXPECT_EQ(pool.total_instances(), 2u);
+  EXPECT_EQ(pool.counters().expired, 1u);
+  clock_.Advance(1h);
+  pool.Sweep();
+  EXPECT_FALSE((*b)->instance->alive());
+  EXPECT_TRUE((*busy)->instance->alive()) << "a busy instance never expires";
+  EXPECT_EQ(pool.total_instances(), 1u);
+  EXPECT_EQ(pool.counters().expired, 2u);
+}
+
+// The sweep also runs by itself on its timer (real time, the only wait in these tests).
+TEST_F(PoolTest, TheSweepRunsEverySweepInterval) {
+  auto o = Options(1024);
+  o.idle_keep_alive = 10min;
+  o.sweep_interval = 10ms;
+  Pool pool(io_, o, clock_);
   auto a = AcquireNow(pool, P("a"));
   pool.Release("a", (*a)->instance);
+  clock_.Advance(11min);
   io_.restart();
-  io_.run_for(150ms);
+  for (int i = 0; i < 500 && pool.total_instances() > 0; ++i) io_.run_for(10ms);
   EXPECT_EQ(pool.total_instances(), 0u);
   EXPECT_EQ(pool.counters().expired, 1u);
 }
 
+// Eviction order is the order of last use on the pool's clock, not of creation.
+TEST_F(PoolTest, EvictionFollowsLastUseNotCreation) {
+  Pool pool(io_, Options(384), clock_);
+  auto a = AcquireNow(pool, P("a")), b = AcquireNow(pool, P("b")), c = AcquireNow(pool, P("c"));
+  auto ia = (*a)->instance, ib = (*b)->instance, ic = (*c)->instance;
+  pool.Release("b", ib);
+  clock_.Advance(1s);
+  pool.Release("c", ic);
+  clock_.Advance(1s);
+  pool.Release("a", ia);
+  clock_.Advance(1s);
+  auto again = AcquireNow(pool, P("b"));  // b used again: now the most recent
+  ASSERT_TRUE(again && again->ok());
+  EXPECT_EQ((*again)->instance.get(), ib.get());
+  clock_.Advance(1s);
+  pool.Release("b", ib);
+  ASSERT_TRUE(AcquireNow(pool, P("d"))->ok());
+  EXPECT_FALSE(ic->alive()) << "c was used least recently";
+  EXPECT_TRUE(ia->alive());
+  EXPECT_TRUE(ib->alive());
+  ASSERT_TRUE(AcquireNow(pool, P("e"))->ok());
+  EXPECT_FALSE(ia->alive());
+  EXPECT_TRUE(ib->alive());
+}
+
 TEST_F(PoolTest, KeeperFillsAndReplenishesStemCells) {
-  Pool pool(io_, Options(2048));
+  Pool pool(io_, Options(2048), clock_);
   FakeLauncher launcher;
   StemCellKind k;
   k.kind = "nodejs:20";
@@ -376,7 +431,7 @@ TEST_F(PoolTest, KeeperFillsAndReplenishesStemCells) {
 }
 
 TEST_F(PoolTest, KeeperPausesAfterAFailedLaunchInsteadOfSpinning) {
-  Pool pool(io_, Options(2048));
+  Pool pool(io_, Options(2048), clock_);
   FakeLauncher launcher;
   launcher.fail = true;
   StemCellKind k;
@@ -397,23 +452,23 @@ TEST_F(PoolTest, KeeperPausesAfterAFailedLaunchInsteadOfSpinning) {
 // limits.concurrency: one instance takes N calls before the action scales out; the memory
 // budget counts it once; only an instance with no call is idle (evictable).
 TEST_F(PoolTest, AnInstanceWithConcurrencyNTakesNCallsBeforeTheActionScalesOut) {
-  Pool pool(io_, Options(4096));
-  auto a = AcquireNow(pool, P("a"));
+  Pool pool(io_, Options(4096), clock_);
+  Placement three = P("a");
+  three.concurrency = 3;
+  auto a = AcquireNow(pool, three);
   ASSERT_TRUE(a && a->ok());
   EXPECT_TRUE((*a)->cold);
   auto inst = (*a)->instance;
-  inst->concurrency = 3;  // what the invoker's spawn sets before the pool hands out a 2nd lease
-  auto b = AcquireNow(pool, P("a")), c = AcquireNow(pool, P("a"));
+  auto b = AcquireNow(pool, three), c = AcquireNow(pool, three);
   ASSERT_TRUE(b && b->ok() && c && c->ok());
   EXPECT_FALSE((*b)->cold);
   EXPECT_EQ((*b)->instance.get(), inst.get());
   EXPECT_EQ((*c)->instance.get(), inst.get());
-  EXPECT_EQ(inst->leases, 3);
   EXPECT_EQ(pool.total_instances(), 1u);
   EXPECT_EQ(pool.used_mb(), 128);
   EXPECT_EQ(pool.idle_instances(), 0u);
 
-  auto d = AcquireNow(pool, P("a"));  // the 4th call: the instance is full, scale out
+  auto d = AcquireNow(pool, three);  // the 4th call: the instance is full, scale out
   ASSERT_TRUE(d && d->ok());
   EXPECT_TRUE((*d)->cold);
   EXPECT_NE((*d)->instance.get(), inst.get());
@@ -421,7 +476,7 @@ TEST_F(PoolTest, AnInstanceWithConcurrencyNTakesNCallsBeforeTheActionScalesOut) 
   EXPECT_EQ(pool.used_mb(), 256);
 
   pool.Release("a", inst);  // one slot free again: the next call goes back to it
-  auto e = AcquireNow(pool, P("a"));
+  auto e = AcquireNow(pool, three);
   ASSERT_TRUE(e && e->ok());
   EXPECT_EQ((*e)->instance.get(), inst.get());
   EXPECT_EQ(pool.counters().cold_starts, 2u);
@@ -429,12 +484,13 @@ TEST_F(PoolTest, AnInstanceWithConcurrencyNTakesNCallsBeforeTheActionScalesOut) 
 }
 
 TEST_F(PoolTest, AnInstanceWithSomeCallsIsNeverEvictedOnlyOneWithNone) {
-  Pool pool(io_, Options(256));
-  auto a = AcquireNow(pool, P("a", 256));
+  Pool pool(io_, Options(256), clock_);
+  Placement two = P("a", 256);
+  two.concurrency = 2;
+  auto a = AcquireNow(pool, two);
   ASSERT_TRUE(a && a->ok());
   auto inst = (*a)->instance;
-  inst->concurrency = 2;
-  auto b = AcquireNow(pool, P("a", 256));
+  auto b = AcquireNow(pool, two);
   ASSERT_TRUE(b && b->ok());
   pool.Release("a", inst);  // one call left: not idle
   EXPECT_EQ(pool.idle_instances(), 0u);
@@ -452,13 +508,13 @@ TEST_F(PoolTest, AnInstanceWithSomeCallsIsNeverEvictedOnlyOneWithNone) {
 }  // namespace
 }  // namespace hotrod
 
-// Throughput area: a freed lease wakes one waiter of its action (the oldest), not all of them.
+// A freed lease wakes one waiter of its action (the oldest), not all of them.
 namespace hotrod {
 namespace {
 
 std::shared_ptr<Instance> WarmLease(const std::optional<Result<Lease>>& lease) {
   HOTROD_CHECK(lease && lease->ok());
-  (*lease)->instance->initialized = true;  // as the invoker marks it after a successful init
+  (*lease)->instance->MarkInitDone(Status::Ok());  // as the invoker does after a successful init
   return (*lease)->instance;
 }
 
@@ -466,7 +522,7 @@ TEST_F(PoolTest, FreedLeasesGoToWaitersOfTheActionInArrivalOrderAndNoneIsLost) {
   auto o = Options(4096);
   o.max_queue = 8;
   o.max_per_action = 1;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto first = WarmLease(AcquireNow(pool, P("a")));
   auto w1 = StartAcquire(pool, P("a"));
   auto w2 = StartAcquire(pool, P("a"));
@@ -495,7 +551,7 @@ TEST_F(PoolTest, AFreedLeaseResumesOneWaiterNotEveryCallInTheQueue) {
   auto o = Options(4096);
   o.max_queue = 64;
   o.max_per_action = 1;
-  Pool pool(io_, o);
+  Pool pool(io_, o, clock_);
   auto first = WarmLease(AcquireNow(pool, P("a")));
   std::vector<std::shared_ptr<Call>> waiters;
   for (int i = 0; i < 20; ++i) waiters.push_back(StartAcquire(pool, P("a"), 1ms));

@@ -146,7 +146,6 @@ asio::awaitable<void> StemCellKeeper::AwaitReady(Job job, std::shared_ptr<Instan
     Replenish();
     co_return;
   }
-  instance->last_used = std::chrono::steady_clock::now();
   pool_.AddStemCell(job.kind, job.spec.memory_mb, std::move(instance));
 }
 

@@ -57,7 +57,7 @@ class StemCellKeeper {
   void SetKinds(std::vector<StemCellKind> kinds);
   void Stop();
 
-  // Zygote area: where stem cells of a kind may come from instead of a fresh launch (the Python
+  // Where stem cells of a kind may come from instead of a fresh launch (the Python
   // zygote forks them: cheaper to make, and they share the interpreter's pages). Called on the
   // keeper's worker thread; an error falls back to Launcher::Launch. Set before Replenish().
   using ForkSource = std::function<Result<std::unique_ptr<SandboxInstance>>(const std::string& kind,

@@ -15,7 +15,6 @@ using namespace std::chrono_literals;
 
 class FailingZygoteLauncher final : public Launcher {
  public:
-  bool isolates_filesystem() const override { return true; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
     return MakeError(ErrorCode::kInternal, "not in this test");
   }
@@ -56,7 +55,6 @@ TEST(ZygoteKeeper, ForkFailsFastWithoutAZygoteAndStartsAreRetriedAfterThePause) 
 TEST(ZygoteKeeper, ALauncherWithoutZygotesSaysSo) {
   class Plain final : public Launcher {
    public:
-    bool isolates_filesystem() const override { return false; }
     Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
       return MakeError(ErrorCode::kInternal, "unused");
     }

@@ -12,7 +12,6 @@ namespace hotrod {
 class DisabledLauncher final : public Launcher {
  public:
   explicit DisabledLauncher(std::string reason) : reason_(std::move(reason)) {}
-  bool isolates_filesystem() const override { return true; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
     return MakeError(ErrorCode::kUnavailable, "functions cannot run on this server: " + reason_);
   }

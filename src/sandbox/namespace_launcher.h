@@ -115,7 +115,6 @@ class NamespaceLauncher final : public Launcher {
   static Result<std::unique_ptr<NamespaceLauncher>> Create(NamespaceLauncherOptions options);
   ~NamespaceLauncher() override;
 
-  bool isolates_filesystem() const override { return true; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) override;
 
   int cgroup_version() const { return cgroups_->version(); }

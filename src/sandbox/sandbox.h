@@ -8,8 +8,10 @@
 //  - Instance::Kill() stops every process of the instance; it is idempotent. Destroying an
 //    Instance kills and reaps it: no process of an instance outlives its Instance object.
 //  - Neither type is thread-safe; each instance has one owner (the invoker's pool).
-//  - Implementations: ProcessLauncher (plain child process with rlimits; the foundation).
-//    The namespace/cgroup/seccomp sandbox replaces it behind this interface.
+//  - Every instance sees only spec.mounts: paths inside differ from the host's (the invoker puts
+//    shims at /runtime and code at /code). Implementations: NamespaceLauncher (namespaces,
+//    cgroup, seccomp) and DisabledLauncher (fails every launch); tests use fakes that serve the
+//    runtime protocol in process.
 #pragma once
 
 #include <signal.h>
@@ -84,9 +86,6 @@ struct ZygoteOptions;
 class Launcher {
  public:
   virtual ~Launcher() = default;
-  // True when instances see only spec.mounts (paths inside differ from the host's); false for
-  // the plain-process launcher, where programs see the host file system.
-  virtual bool isolates_filesystem() const = 0;
   virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
   // Sandboxes prepared ahead of time that a Launch() can take now (no cgroup move on its path).
   virtual size_t ready_ahead() const { return 0; }

@@ -75,7 +75,6 @@ class EchoRuntime final : public SandboxInstance {
 class EchoLauncher final : public Launcher {
  public:
   explicit EchoLauncher(std::atomic<int>& launches) : launches_(launches) {}
-  bool isolates_filesystem() const override { return true; }
   Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec&) override {
     ++launches_;
     return std::unique_ptr<SandboxInstance>(std::make_unique<EchoRuntime>());
