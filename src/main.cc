@@ -107,7 +107,7 @@ Result<SandboxParts> MakeSandbox(const std::filesystem::path& data_dir, size_t s
   if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
   NamespaceLauncherOptions options;
   options.cgroups = shared;
-  options.children_ahead = sandboxes_ahead;
+  options.prepared_sandboxes = sandboxes_ahead;
   auto launcher = NamespaceLauncher::Create(options);
   if (!launcher.ok()) return launcher.error();
   spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);

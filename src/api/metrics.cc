@@ -24,8 +24,8 @@ Response HandleMetrics(ApiContext& ctx) {
   metric("hotrod_pool_instances", "gauge", "Instances held for actions (idle and busy).", pool.total_instances());
   metric("hotrod_pool_idle_instances", "gauge", "Idle instances held for actions.", pool.idle_instances());
   metric("hotrod_pool_stem_cells", "gauge", "Stem cells ready to be taken over.", pool.ready_stem_cells());
-  metric("hotrod_sandboxes_ready_ahead", "gauge", "Sandboxes prepared ahead that a fresh launch can take now.",
-         invoker.sandboxes_ready_ahead());
+  metric("hotrod_sandboxes_ready_ahead", "gauge", "Prepared sandboxes that a fresh launch can take now.",
+         invoker.prepared_sandboxes_ready());
   metric("hotrod_pool_waiting_calls", "gauge", "Calls waiting for capacity now.", pool.waiting());
   metric("hotrod_pool_memory_used_mb", "gauge", "Memory limits of all instances and stem cells together.",
          pool.used_mb());

@@ -111,8 +111,8 @@ class Invoker {
   }
 
   const Pool& pool() const { return pool_; }
-  // Sandboxes the launcher has prepared ahead of launches (GET /metrics).
-  size_t sandboxes_ready_ahead() const { return launcher_.ready_ahead(); }
+  // The launcher's prepared sandboxes ready now (GET /metrics: hotrod_sandboxes_ready_ahead).
+  size_t prepared_sandboxes_ready() const { return launcher_.prepared_ready(); }
   size_t stem_cell_target() const { return options_.stem_cells; }
 
  private:
