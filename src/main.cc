@@ -182,8 +182,8 @@ int Serve(const ServeOptions& options) {
   }
   // Declared before the io_context, so it runs after every instance is gone (the io_context's
   // destruction ends the coroutines that still hold some): nothing of ours stays in cgroupfs.
-  // The launcher goes first: its destructor kills the sandboxes it prepared ahead and finishes
-  // the teardowns still queued on its reaper thread, which would otherwise race the removal.
+  // The launcher goes first: its destructor kills its prepared sandboxes and finishes the
+  // teardowns still queued on its teardown worker, which would otherwise race the removal.
   struct RemoveCgroupSubtree {
     std::unique_ptr<Launcher>& launcher;
     std::shared_ptr<CgroupManager> cgroups;
