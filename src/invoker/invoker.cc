@@ -397,7 +397,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     // A fork per call pays a cgroup move (on v1 an RCU grace period, ~10 ms); a launch into a
     // sandbox prepared ahead does not, and measured faster (docs/performance.md). So the zygote
     // forks for a call only when no prepared sandbox is ready.
-    if (zygote_ && runtime && runtime->kind == zygote_->kind() && launcher_.ready_ahead() == 0) {
+    if (zygote_ && runtime && runtime->kind == zygote_->kind() && launcher_.prepared_ready() == 0) {
       auto forked = ForkFromZygote(action, host_code);
       if (forked.ok()) {
         cold.zygote = true;

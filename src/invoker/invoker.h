@@ -93,8 +93,8 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   const Pool& pool() const { return pool_; }
   // MetricsSource: the pool's counters and gauges (invoker_metrics.cc).
   void AppendMetrics(std::string& out) const override;
-  // Sandboxes the launcher has prepared ahead of launches (GET /metrics).
-  size_t sandboxes_ready_ahead() const { return launcher_.ready_ahead(); }
+  // The launcher's prepared sandboxes ready now (GET /metrics: hotrod_sandboxes_ready_ahead).
+  size_t prepared_sandboxes_ready() const { return launcher_.prepared_ready(); }
   size_t stem_cell_target() const { return options_.stem_cells; }
 
  private:

@@ -20,8 +20,8 @@ void Invoker::AppendMetrics(std::string& out) const {
                pool_.total_instances());
   AppendMetric(out, "hotrod_pool_idle_instances", "gauge", "Idle instances held for actions.", pool_.idle_instances());
   AppendMetric(out, "hotrod_pool_stem_cells", "gauge", "Stem cells ready to be taken over.", pool_.ready_stem_cells());
-  AppendMetric(out, "hotrod_sandboxes_ready_ahead", "gauge",
-               "Sandboxes prepared ahead that a fresh launch can take now.", sandboxes_ready_ahead());
+  AppendMetric(out, "hotrod_sandboxes_ready_ahead", "gauge", "Prepared sandboxes that a fresh launch can take now.",
+               prepared_sandboxes_ready());
   AppendMetric(out, "hotrod_pool_waiting_calls", "gauge", "Calls waiting for capacity now.", pool_.waiting());
   AppendMetric(out, "hotrod_pool_memory_used_mb", "gauge", "Memory limits of all instances and stem cells together.",
                pool_.used_mb());

@@ -1,5 +1,5 @@
 // AttachReadOnlyTree: mounts a host directory or file, read-only, into the mount namespace of a
-// running sandbox instance (pool area: how a pre-started "stem cell" receives an action's code).
+// running sandbox instance: how a pre-started "stem cell" receives an action's code.
 //
 // How: the server (root on the host) clones the source with open_tree(OPEN_TREE_CLONE) (not
 // recursive: mounts below the source stay hidden), makes the detached clone read-only, nosuid,

@@ -1,5 +1,6 @@
 #include "sandbox/namespace_launcher.h"
-#include "sandbox/launcher_workers.h"
+#include "sandbox/refilling_pool.h"
+#include "sandbox/serial_worker.h"
 #include "sandbox/attach_mount.h"
 #include "sandbox/pidfd_instance.h"
 #include "sandbox/zygote.h"
@@ -100,7 +101,7 @@ struct ChildContext {
   bool loopback_up;     // the net namespace is the child's own (not a pooled one, already up)
   int cap_last_cap;
   const SeccompFilter* seccomp;
-  uint64_t keep_caps;  // zygote area: capabilities kept inside the user namespace (0: none)
+  uint64_t keep_caps;  // a zygote's: capabilities kept inside the user namespace (0: none)
   // --- filled in at release time ---
   size_t tree_count;    // bind-mount trees sent with the release message (plan->source_trees())
   const char* hostname;
@@ -133,8 +134,8 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
   const uint64_t no_signals = 0;
   ChildSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, nullptr, sizeof no_signals);
 
-  // Keep only the child's own fds: a child cloned ahead of time must not hold the server's
-  // (client connections, other instances' channels) open while it waits.
+  // Keep only the child's own fds: a prepared sandbox must not hold the server's (client
+  // connections, other instances' channels) open while it waits.
   long r;
   {
     int keep[] = {c.sync_fd, c.status_fd, c.devnull_fd, c.stdout_fd, c.stderr_fd, c.channel_fd};
@@ -320,27 +321,52 @@ std::string DescribeWait(int status) {
 
 std::atomic<uint64_t> g_instance_seq{0};
 
-}  // namespace
+// What is left of a (killed) instance once its object is gone: the pidfd is kept until the init
+// is reaped (the pid cannot be reused before); the uid goes back once the cgroup is empty, or is
+// retired if it cannot be emptied.
+struct InstanceRemains {
+  pid_t pid;
+  UniqueFd pidfd;
+  std::unique_ptr<Cgroup> cgroup;
+  UidLease uid;
+};
 
-
-namespace {
+// Empties the (already killed) instance's cgroup, reaps its init, removes the cgroup and returns
+// the uid, or retires the uid when the cgroup could not be emptied.
+void TearDown(InstanceRemains& r) {
+  const Status killed = r.cgroup->KillAll();
+  int status = 0;
+  while (::waitpid(r.pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  if (auto s = r.cgroup->Destroy(); !s.ok())
+    spdlog::warn("sandbox {}: removing cgroup {}: {}", r.pid, r.cgroup->path(), s.error().message);
+  if (!killed.ok()) {
+    // Something of this instance may still run as its uid: never hand that uid out again.
+    spdlog::error("sandbox {}: could not empty cgroup {} ({}); uid {} retired", r.pid, r.cgroup->path(),
+                  killed.error().message, r.uid.uid());
+    r.uid.Retire();
+  }
+}
 
 class NamespaceInstance final : public PidfdInstance {
  public:
   NamespaceInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, UidLease uid,
-                    std::shared_ptr<InstanceReaper> reaper, CgroupLimits limits)
+                    std::shared_ptr<SerialWorker> teardowns, CgroupLimits limits)
       : PidfdInstance(pid, std::move(pidfd), std::move(cgroup), limits),
         uid_(std::move(uid)),
-        reaper_(std::move(reaper)) {}
+        teardowns_(std::move(teardowns)) {}
 
   ~NamespaceInstance() override {
     Kill();
     // The cgroup kill (v1: freeze, kill, thaw; can stall ~200 ms), the reap, the cgroup's
-    // removal and the uid's return run on the launcher's background thread, off the caller's
-    // (the event loop's) path. The uid goes back only once the cgroup is empty.
-    InstanceReaper::Job job{pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)};
-    if (reaper_ && reaper_->Post(job)) return;
-    InstanceReaper::Finish(std::move(job));
+    // removal and the uid's return run on the launcher's teardown worker, off the caller's (the
+    // event loop's) path; inline once the worker has stopped.
+    SerialWorker::Job job = [remains = std::make_shared<InstanceRemains>(
+                                 InstanceRemains{pid_, std::move(pidfd_), std::move(cgroup_), std::move(uid_)})] {
+      TearDown(*remains);
+    };
+    if (teardowns_ && teardowns_->Post(job)) return;
+    job();
   }
 
   // True if the init has exited (not reaped: WNOWAIT).
@@ -364,19 +390,19 @@ class NamespaceInstance final : public PidfdInstance {
 
  private:
   UidLease uid_;
-  std::shared_ptr<InstanceReaper> reaper_;  // null: teardown inline
+  std::shared_ptr<SerialWorker> teardowns_;  // null: teardown inline
   bool reaped_ = false;
   int wait_status_ = 0;
 };
 
 }  // namespace
 
-
-// A sandbox child cloned ahead of its launch: namespaces made, id maps written, in its cgroup
-// (the v1 attach waits for an RCU grace period, ~10 ms: the largest single cost of a launch),
-// blocked in recvmsg on its sync socket until Launch() fills in the spec-dependent context and
-// releases it. Destroying one that was never released kills it (the instance's teardown).
-struct PreparedChild {
+// A prepared sandbox: a child cloned ahead of its launch, namespaces made, id maps written, in
+// its cgroup (the v1 attach waits for an RCU grace period, ~10 ms: the largest single cost of a
+// launch), blocked in recvmsg on its sync socket until Launch() fills in the spec-dependent
+// context and releases it. Destroying one that was never released kills it (the instance's
+// teardown).
+struct PreparedSandbox {
   ChildContext ctx{};  // the child reads it (shared memory): it must outlive the child's setup
   ChildStack stack;
   CgroupLimits limits;
@@ -385,39 +411,41 @@ struct PreparedChild {
   std::unique_ptr<NamespaceInstance> instance;
 };
 
-// Children cloned ahead of time with the defaults' limits (MadeAhead: its thread is their
-// PR_SET_PDEATHSIG parent). Launch() takes one when its pids limit is the same (memory is
-// resized). The refill delay matters here: cloning and attaching (cgroup mkdirs, the attach's
-// grace period) right after a launch competes with the runtime booting in the launched instance
-// (a Node.js cold start measured ~5 ms slower with the refill at once).
-class ChildPool final : public MadeAhead<std::unique_ptr<PreparedChild>> {
+// Prepared sandboxes with the defaults' limits (the pool's thread is their PR_SET_PDEATHSIG
+// parent). Launch() takes one when its pids limit is the same (memory is resized). The refill
+// delay matters here: cloning and attaching (cgroup mkdirs, the attach's grace period) right
+// after a launch competes with the runtime booting in the launched instance (a Node.js cold
+// start measured ~5 ms slower with the refill at once).
+class PreparedSandboxPool final : public RefillingPool<std::unique_ptr<PreparedSandbox>> {
  public:
-  ChildPool(size_t target, CgroupLimits limits, std::chrono::milliseconds refill_delay,
-            std::function<Result<std::unique_ptr<PreparedChild>>(const CgroupLimits&)> prepare)
-      : MadeAhead(target, refill_delay, "cloning children ahead of time",
-                  [limits, prepare = std::move(prepare)] { return prepare(limits); }),
+  PreparedSandboxPool(size_t target, CgroupLimits limits, std::chrono::milliseconds refill_delay,
+                      std::function<Result<std::unique_ptr<PreparedSandbox>>(const CgroupLimits&)> prepare)
+      : RefillingPool(target, refill_delay, "preparing sandboxes",
+                      [limits, prepare = std::move(prepare)] { return prepare(limits); }),
         pids_max_(limits.pids_max) {}
 
-  // A ready child whose pids limit matches, or null (the launch then clones its own inline).
-  std::unique_ptr<PreparedChild> Take(int64_t pids_max) { return pids_max == pids_max_ ? MadeAhead::Take() : nullptr; }
+  // A ready prepared sandbox whose pids limit matches, or null (the launch then clones inline).
+  std::unique_ptr<PreparedSandbox> Take(int64_t pids_max) {
+    return pids_max == pids_max_ ? RefillingPool::Take() : nullptr;
+  }
 
  private:
   const int64_t pids_max_;
 };
 
-size_t NamespaceLauncher::ready_ahead() const { return child_pool_ ? child_pool_->ready() : 0; }
+size_t NamespaceLauncher::prepared_ready() const { return prepared_pool_ ? prepared_pool_->ready() : 0; }
 
 NamespaceLauncher::~NamespaceLauncher() {
-  child_pool_.reset();  // its children are torn down through the reaper below
-  // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes.
-  // Zygote teardowns first: the last one may end a zygote, whose own teardown is an instance's.
-  zygote_reaper_.reset();
-  if (reaper_) reaper_->Stop();
+  prepared_pool_.reset();  // its sandboxes' teardowns go to the worker below
+  // Finishes every pending teardown (reap, cgroup removal) before the cgroup manager goes. One
+  // that a running teardown posts (a zygote-born instance's may end the zygote, whose own
+  // teardown is an instance's) runs too: queued behind it, or inline once Stop() began.
+  if (teardowns_) teardowns_->Stop();
 }
 
-Result<std::unique_ptr<PreparedChild>> NamespaceLauncher::Prepare(const CgroupLimits& limits,
+Result<std::unique_ptr<PreparedSandbox>> NamespaceLauncher::Prepare(const CgroupLimits& limits,
                                                                   const ZygoteLaunch* zygote) {
-  auto child = std::make_unique<PreparedChild>();
+  auto child = std::make_unique<PreparedSandbox>();
   child->limits = limits;
   ChildContext& ctx = child->ctx;
   ctx.devnull_fd = devnull_.get();
@@ -496,7 +524,7 @@ Result<std::unique_ptr<PreparedChild>> NamespaceLauncher::Prepare(const CgroupLi
   // From here the instance owns child, cgroup and uid: any return below undoes all of them, and
   // its destruction (kill + reap) comes before that of the context and the stack the child uses.
   child->instance = std::make_unique<NamespaceInstance>(static_cast<pid_t>(pid), UniqueFd(pidfd),
-                                                        std::move(cgroup).value(), std::move(uid).value(), reaper_,
+                                                        std::move(cgroup).value(), std::move(uid).value(), teardowns_,
                                                         limits);
   // --- step: id maps --- ("setgroups" stays "allow": the child must drop the supplementary
   // groups it inherits from the server, root's among them; with "deny" it never could.)
@@ -541,13 +569,13 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  // A child cloned ahead of time (resized to this spec's memory), else one cloned now. A zygote
+  // A prepared sandbox (resized to this spec's memory), else one cloned now. A zygote
   // is always cloned now: its id map and capabilities differ from an instance's.
   const CgroupLimits limits{spec.memory_mb, spec.pids_max, options_.min_cpu_millicores};
-  std::unique_ptr<PreparedChild> child = child_pool_ && !zygote ? child_pool_->Take(spec.pids_max) : nullptr;
+  std::unique_ptr<PreparedSandbox> child = prepared_pool_ && !zygote ? prepared_pool_->Take(spec.pids_max) : nullptr;
   if (child && child->limits.memory_mb != spec.memory_mb) {
     if (auto s = child->instance->ResizeMemory(spec.memory_mb); !s.ok()) {
-      spdlog::debug("sandbox: a child cloned ahead could not be resized ({}); cloning anew", s.error().message);
+      spdlog::debug("sandbox: a prepared sandbox could not be resized ({}); cloning anew", s.error().message);
       child.reset();
     }
   }
@@ -719,14 +747,15 @@ Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLa
   if (r.error().message.find("'execve' failed: " + std::string(std::strerror(ENOENT))) == std::string::npos)
     return MakeError(ErrorCode::kUnavailable, fmt::format("sandbox self-test failed: {}", r.error().message));
   if (l->options_.netns_pool_size > 0) l->netns_pool_ = std::make_unique<NetnsPool>(l->options_.netns_pool_size);
-  l->reaper_ = std::make_shared<InstanceReaper>();
-  if (l->options_.children_ahead > 0) {
+  l->teardowns_ = std::make_shared<SerialWorker>();
+  if (l->options_.prepared_sandboxes > 0) {
     NamespaceLauncher* self = l.get();
     const SandboxSpec defaults;
-    l->child_pool_ = std::make_unique<ChildPool>(
-        l->options_.children_ahead,
+    l->prepared_pool_ = std::make_unique<PreparedSandboxPool>(
+        l->options_.prepared_sandboxes,
         CgroupLimits{defaults.memory_mb, defaults.pids_max, l->options_.min_cpu_millicores},
-        std::chrono::milliseconds(l->options_.children_refill_delay_ms), [self](const CgroupLimits& limits) { return self->Prepare(limits); });
+        std::chrono::milliseconds(l->options_.prepared_refill_delay_ms),
+        [self](const CgroupLimits& limits) { return self->Prepare(limits); });
   }
   return l;
 }

@@ -7,8 +7,9 @@
 // the launch with "sandbox step '<name>' failed: <errno text>" and everything made so far (child,
 // cgroup, uid) is undone: the program never runs half-isolated (fail closed).
 //
-// Parent (clone-ahead thread, or the       Child (PID 1 of its pid namespace)
-//   launching thread when none is ready)
+// Parent (the prepared-sandbox pool's      Child (PID 1 of its pid namespace)
+//   thread, or the launching thread when
+//   no prepared sandbox is ready)
 //  uid lease, channels, cgroup Create
 //  [setns into a pooled netns]
 //  clone3(CLONE_VM, own stack, NEWUSER|   closes every fd but its own six,
@@ -45,14 +46,16 @@
 //    own network namespace. Instances follow sandbox.h: one owner, not thread-safe.
 //  - Instances: Kill() SIGKILLs the namespace's init (the kernel then kills the whole pid
 //    namespace) and waits (bounded) until the init is a zombie, i.e. the namespace is empty. The
-//    destructor hands the rest to a background thread of the launcher: the cgroup kill as a
-//    second, independent layer (v1's freeze/kill/thaw can stall ~200 ms, so never on the event
-//    loop), the reap, the cgroup's removal, and the uid's return (or its retirement when the
-//    cgroup could not be emptied). Nothing of an instance survives it (setsid or double fork
-//    included). The launcher's destructor finishes all such pending work.
-//  - The child dies with the thread that cloned it (PR_SET_PDEATHSIG): the launcher's own
-//    clone-ahead thread, or the launching thread when none was ready: launch from long-lived
-//    threads. CgroupManager::CleanupStale() at server start removes what a crashed server left.
+//    destructor hands the rest to the launcher's teardown worker (one thread, serial_worker.h,
+//    shared with zygote-born instances): the cgroup kill as a second, independent layer (v1's
+//    freeze/kill/thaw can stall ~200 ms, so never on the event loop), the reap, the cgroup's
+//    removal, and the uid's return (or its retirement when the cgroup could not be emptied).
+//    Nothing of an instance survives it (setsid or double fork included). The launcher's
+//    destructor finishes all such pending work.
+//  - The child dies with the thread that cloned it (PR_SET_PDEATHSIG): the thread of the
+//    launcher's prepared-sandbox pool, or the launching thread when no prepared sandbox was
+//    ready: launch from long-lived threads. CgroupManager::CleanupStale() at server start
+//    removes what a crashed server left.
 //  - Bind-mount sources (and the run dir) are resolved by the child as its unprivileged host uid:
 //    they must be reachable and readable by "others" (rootfs.h).
 #pragma once
@@ -90,24 +93,23 @@ struct NamespaceLauncherOptions {
   // Fresh network namespaces a background thread keeps ready (each used once), taking their
   // creation (0.4-1 ms) off the launch path. 0: every launch creates its own inline.
   size_t netns_pool_size = 4;
-  // Children a background thread clones ahead of time (namespaces, id maps, cgroup with the
-  // default limits, attached), each waiting for its spec: the v1 cgroup attach alone waits for
-  // an RCU grace period (~10 ms here), which then leaves the launch path. A launch takes one
-  // when its pids limit is the default (its memory limit is resized), else clones inline.
-  // 0: every launch clones inline.
-  size_t children_ahead = 2;
-  // A refill starts once no child was taken for this long (it would compete with the runtime
-  // booting in the instance just launched).
-  int64_t children_refill_delay_ms = 100;
+  // Prepared sandboxes: children a background thread clones ahead of time (namespaces, id
+  // maps, cgroup with the default limits, attached), each waiting for its spec: the v1 cgroup
+  // attach alone waits for an RCU grace period (~10 ms here), which then leaves the launch
+  // path. A launch takes one when its pids limit is the default (its memory limit is resized),
+  // else clones inline. 0: every launch clones inline. (`serve --sandboxes-ahead`.)
+  size_t prepared_sandboxes = 2;
+  // A refill starts once no prepared sandbox was taken for this long (it would compete with the
+  // runtime booting in the instance just launched).
+  int64_t prepared_refill_delay_ms = 100;
   std::shared_ptr<CgroupManager> cgroups;        // null: CgroupManager::Detect()
   std::shared_ptr<const SeccompFilter> seccomp;  // null: SeccompFilter::Build()
 };
 
 class NetnsPool;
-class InstanceReaper;
-class ZygoteReaper;
-class ChildPool;
-struct PreparedChild;
+class SerialWorker;
+class PreparedSandboxPool;
+struct PreparedSandbox;
 struct CgroupLimits;
 
 class NamespaceLauncher final : public Launcher {
@@ -119,27 +121,27 @@ class NamespaceLauncher final : public Launcher {
 
   int cgroup_version() const { return cgroups_->version(); }
   const UidRange& uids() const { return *uids_; }
-  // Children kept cloned ahead (each holds a uid and a cgroup while it waits).
-  size_t children_ahead() const { return child_pool_ ? options_.children_ahead : 0; }
-  size_t ready_ahead() const override;
+  // Prepared sandboxes kept (each holds a uid and a cgroup while it waits).
+  size_t prepared_sandboxes() const { return prepared_pool_ ? options_.prepared_sandboxes : 0; }
+  size_t prepared_ready() const override;
 
-  // Zygote area (zygote.h; implemented in zygote.cc): launches `spec` as a zygote, a sandbox
+  // Zygote (zygote.h; implemented in zygote.cc): launches `spec` as a zygote, a sandbox
   // like an instance's but whose user namespace also maps options.child_slots leased uids and
   // which keeps a few capabilities inside that namespace, under the zygote seccomp filter.
   Result<std::shared_ptr<Zygote>> StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) override;
 
  private:
   NamespaceLauncher() = default;
-  // Zygote area: what a zygote's launch changes; null for an instance.
+  // What a zygote's launch changes; null for an instance.
   struct ZygoteLaunch {
     std::vector<uid_t> child_ids;  // host uids mapped to inside ids 1..n (gid = same number)
     const SeccompFilter* seccomp = nullptr;  // instead of seccomp_
     uint64_t keep_caps = 0;  // bit per capability kept (bounding, permitted, effective)
   };
   Result<std::unique_ptr<SandboxInstance>> LaunchWith(const SandboxSpec& spec, const ZygoteLaunch* zygote);
-  // Clones a child that waits for its spec (any thread; the thread becomes its death-signal
-  // parent). Launch() fills in the spec and releases it.
-  Result<std::unique_ptr<PreparedChild>> Prepare(const CgroupLimits& limits, const ZygoteLaunch* zygote = nullptr);
+  // Clones a prepared sandbox, a child that waits for its spec (any thread; the thread becomes
+  // its death-signal parent). Launch() fills in the spec and releases it.
+  Result<std::unique_ptr<PreparedSandbox>> Prepare(const CgroupLimits& limits, const ZygoteLaunch* zygote = nullptr);
 
   NamespaceLauncherOptions options_;
   std::shared_ptr<UidRange> uids_;
@@ -150,9 +152,10 @@ class NamespaceLauncher final : public Launcher {
   UniqueFd devnull_;     // the child's stdin, opened once
   UniqueFd host_netns_;  // where a launching thread returns after cloning into a pooled netns
   std::unique_ptr<NetnsPool> netns_pool_;
-  std::shared_ptr<InstanceReaper> reaper_;  // shared with instances that outlive the launcher
-  std::unique_ptr<ChildPool> child_pool_;    // children cloned ahead (options_.children_ahead)
-  std::shared_ptr<ZygoteReaper> zygote_reaper_;  // zygote area: made by the first StartZygote
+  // Every instance's teardown, zygote-born ones included; shared with instances that outlive
+  // the launcher (stopped by its destructor: they then tear down inline).
+  std::shared_ptr<SerialWorker> teardowns_;
+  std::unique_ptr<PreparedSandboxPool> prepared_pool_;  // options_.prepared_sandboxes of them
 };
 
 }  // namespace hotrod

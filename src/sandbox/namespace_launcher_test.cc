@@ -408,9 +408,9 @@ std::vector<pid_t> PidsInNamespaceOf(pid_t pid) {
 }
 
 // Teardown (cgroup kill, reap, uid return) runs on the launcher's background thread.
-// Every uid back, but those of the children the launcher clones ahead (each holds one).
+// Every uid back, but those of the launcher's prepared sandboxes (each holds one).
 bool UidsBackWithin(const NamespaceLauncher& launcher, int ms) {
-  for (int waited = 0; launcher.uids().in_use() > launcher.children_ahead(); waited += 5) {
+  for (int waited = 0; launcher.uids().in_use() > launcher.prepared_sandboxes(); waited += 5) {
     if (waited >= ms) return false;
     ::usleep(5000);
   }
@@ -514,7 +514,7 @@ TEST_F(Sandbox, ConcurrentInstancesGetDistinctUids) {
     live.push_back(std::move(inst).value());
   }
   EXPECT_GE(launcher_->uids().in_use(), 4u);
-  EXPECT_LE(launcher_->uids().in_use(), 4u + launcher_->children_ahead());
+  EXPECT_LE(launcher_->uids().in_use(), 4u + launcher_->prepared_sandboxes());
   std::set<std::string> maps;
   for (auto& i : live) {
     std::string line;
@@ -574,19 +574,19 @@ std::string HostCgroupLimit(pid_t pid, const std::string& controller, const std:
   return "";
 }
 
-// Children cloned ahead of time carry the default limits; a launch with another memory size
-// gets it (resized), one with another pids limit is cloned anew; a destroyed launcher leaves
-// no uid taken (nor, through the reaper, a cgroup) behind.
-TEST_F(Sandbox, ChildrenClonedAheadTakeEachLaunchsLimits) {
+// Prepared sandboxes carry the default limits; a launch with another memory size gets it
+// (resized), one with another pids limit is cloned anew; a destroyed launcher leaves no uid
+// taken (nor, through its teardown worker, a cgroup) behind.
+TEST_F(Sandbox, PreparedSandboxesTakeEachLaunchsLimits) {
   auto uids = UidRange::Create(300000, 16);
   ASSERT_TRUE(uids.ok());
   auto options = Options();
   options.uids = *uids;
-  options.children_ahead = 2;
+  options.prepared_sandboxes = 2;
   auto launcher = NamespaceLauncher::Create(options);
   ASSERT_TRUE(launcher.ok()) << launcher.error().message;
   for (int waited = 0; (*uids)->in_use() < 2 && waited < 2000; waited += 5) ::usleep(5000);
-  EXPECT_EQ((*uids)->in_use(), 2u);  // both children are waiting
+  EXPECT_EQ((*uids)->in_use(), 2u);  // both prepared sandboxes are waiting
 
   const bool v1 = (*launcher)->cgroup_version() == 1;
   auto spec = Shell("echo up; exec sleep 1000");

@@ -61,7 +61,7 @@ class SandboxInstance {
   // True once the kernel's OOM killer acted inside the instance (memory limit reached).
   virtual bool MemoryLimitHit() const { return false; }
 
-  // --- Pool area: taking over a pre-started instance ("stem cell", docs/runtimes.md) ---
+  // --- Taking over a pre-started instance ("stem cell", docs/runtimes.md) ---
   // Mounts host `source` read-only at `target` inside the running instance (attach_mount.h).
   // kUnavailable where the sandbox cannot (then the pool boots a fresh instance instead).
   virtual Status AttachReadOnly(const std::string& source, const std::string& target) {
@@ -87,9 +87,10 @@ class Launcher {
  public:
   virtual ~Launcher() = default;
   virtual Result<std::unique_ptr<SandboxInstance>> Launch(const SandboxSpec& spec) = 0;
-  // Sandboxes prepared ahead of time that a Launch() can take now (no cgroup move on its path).
-  virtual size_t ready_ahead() const { return 0; }
-  // Zygote area (zygote.h): starts a pre-initialised runtime that forks sandboxed instances.
+  // Prepared sandboxes (made ahead of time) that a Launch() can take now: no cgroup move on
+  // its path. The `hotrod_sandboxes_ready_ahead` metric.
+  virtual size_t prepared_ready() const { return 0; }
+  // Zygote (zygote.h): starts a pre-initialised runtime that forks sandboxed instances.
   // kUnavailable where the launcher cannot (then cold starts use stem cells or fresh launches).
   virtual Result<std::shared_ptr<Zygote>> StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) {
     (void)spec, (void)options;

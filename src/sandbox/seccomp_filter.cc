@@ -210,7 +210,7 @@ Result<std::vector<sock_filter>> Export(scmp_filter_ctx ctx) {
   return code;
 }
 
-// Zygote area: the syscalls the zygote's children need before they load the strict filter.
+// The zygote's: the syscalls the zygote's children need before they load the strict filter.
 constexpr uint64_t kZygoteUnshareFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
                                          CLONE_NEWUTS | CLONE_NEWCGROUP;
 

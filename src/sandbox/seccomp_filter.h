@@ -25,7 +25,7 @@ namespace hotrod {
 class SeccompFilter {
  public:
   static Result<std::shared_ptr<const SeccompFilter>> Build();
-  // Zygote area (docs/security.md "Python zygote"): the allowlist above plus what the zygote's
+  // For the zygote (docs/security.md "Python zygote"): the allowlist above plus what the zygote's
   // fork path needs inside its own user namespace: unshare() with only CLONE_NEWNS, NEWPID,
   // NEWNET, NEWIPC, NEWUTS, NEWCGROUP (never NEWUSER), mount (proc, tmpfs, binds, remounts,
   // moves, propagation), umount2 and sethostname. Every child stacks the strict Build()

@@ -11,13 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <fstream>
-#include <functional>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -28,6 +24,7 @@
 #include "sandbox/cgroup/cgroup.h"
 #include "sandbox/namespace_launcher.h"
 #include "sandbox/rootfs.h"
+#include "sandbox/serial_worker.h"
 #include "sandbox/uid_range.h"
 
 namespace hotrod {
@@ -35,61 +32,12 @@ namespace hotrod {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-// Teardown of zygote-born instances off the caller's path (the event loop): the cgroup kill
-// (v1 freeze/kill/thaw can stall), the cgroup's removal and the slot's return. One thread per
-// launcher; Stop() (destruction) finishes every posted job; afterwards Post() refuses and the
-// caller tears down inline.
-class ZygoteReaper {
- public:
-  ZygoteReaper() : thread_([this] { Run(); }) {}
-  ~ZygoteReaper() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  bool Post(std::function<void()> job) {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return false;
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_all();
-    return true;
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (!jobs_.empty()) {
-        auto job = std::move(jobs_.front());
-        jobs_.pop_front();
-        lock.unlock();
-        job();
-        job = nullptr;  // what it captured goes on this thread, unlocked
-        lock.lock();
-        continue;
-      }
-      if (stop_) return;
-      cv_.wait(lock);
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  bool stop_ = false;                       // guarded by mu_
-  std::thread thread_;
-};
-
 struct Zygote::Shared {
   std::unique_ptr<SandboxInstance> process;  // the zygote's own sandbox (a NamespaceInstance)
   UniqueFd control;
   UniqueFd stderr_fd;  // read on failure, for the zygote's own last words
   std::shared_ptr<CgroupManager> cgroups;
-  std::weak_ptr<ZygoteReaper> reaper;
+  std::weak_ptr<SerialWorker> teardowns;  // the launcher's; expired once it is gone
   int64_t min_cpu_millicores = 100;
   std::string cgroup_prefix;
   ZygoteOptions options;
@@ -221,8 +169,12 @@ class ZygoteInstance final : public PidfdInstance {
 
   ~ZygoteInstance() override {
     Kill();
-    auto job = [pidfd = std::make_shared<UniqueFd>(std::move(pidfd_)), cgroup = std::shared_ptr<Cgroup>(std::move(cgroup_)),
-                slot = slot_, zygote = zygote_, pid = pid_] {
+    // The cgroup kill (v1 freeze/kill/thaw can stall), the cgroup's removal and the slot's
+    // return run on the launcher's teardown worker, off the caller's (the event loop's) path;
+    // inline once the worker has stopped or the launcher is gone.
+    SerialWorker::Job job = [pidfd = std::make_shared<UniqueFd>(std::move(pidfd_)),
+                             cgroup = std::shared_ptr<Cgroup>(std::move(cgroup_)), slot = slot_, zygote = zygote_,
+                             pid = pid_] {
       const Status killed = cgroup->KillAll();
       if (auto s = cgroup->Destroy(); !s.ok())
         spdlog::warn("zygote instance {}: removing cgroup {}: {}", pid, cgroup->path(), s.error().message);
@@ -231,7 +183,7 @@ class ZygoteInstance final : public PidfdInstance {
                       killed.error().message);
       zygote->ReleaseSlot(slot, !killed.ok());
     };
-    if (auto reaper = zygote_->reaper.lock(); reaper && reaper->Post(job)) return;
+    if (auto teardowns = zygote_->teardowns.lock(); teardowns && teardowns->Post(job)) return;
     job();
   }
 
@@ -443,8 +395,7 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
   shared->min_cpu_millicores = options_.min_cpu_millicores;
   shared->cgroup_prefix = options_.cgroup_prefix;
   shared->options = options;
-  if (!zygote_reaper_) zygote_reaper_ = std::make_shared<ZygoteReaper>();
-  shared->reaper = zygote_reaper_;
+  shared->teardowns = teardowns_;
 
   // --- hello: the strict filter every child loads, the /proc masks, the capability count ---
   json::object hello;

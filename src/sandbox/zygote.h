@@ -30,8 +30,8 @@
 //    alive() from any thread.
 //  - Instances it returns follow sandbox.h (one owner). Kill() SIGKILLs the child's pid
 //    namespace init (the kernel kills the rest); their destruction hands the cgroup kill, the
-//    cgroup's removal and the slot's return to the launcher's zygote reaper thread. A slot whose
-//    cgroup could not be emptied is never reused.
+//    cgroup's removal and the slot's return to the launcher's teardown worker (serial_worker.h,
+//    shared with its own instances). A slot whose cgroup could not be emptied is never reused.
 //  - The zygote process lives as long as the Zygote object or any instance it forked (they
 //    share it): its pid namespace holds theirs, so it dies only after them (or when it is
 //    killed for misbehaving, which also ends them). Its uid leases return with it.

@@ -283,7 +283,7 @@ TEST_F(ZygoteSandbox, SlotsRunOutAndComeBack) {
   auto b = (*zygote)->Fork(ZygoteSpec());
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code, ErrorCode::kUnavailable);
-  a->reset();  // its slot returns once its cgroup is empty (on the reaper thread)
+  a->reset();  // its slot returns once its cgroup is empty (on the launcher's teardown worker)
   for (int i = 0; i < 200 && (*zygote)->free_slots() == 0; ++i) ::usleep(10'000);
   auto c = (*zygote)->Fork(ZygoteSpec());
   EXPECT_TRUE(c.ok()) << c.error().message;

@@ -106,7 +106,7 @@ Result<std::unique_ptr<HostSandbox>> HostSandbox::Create(const std::filesystem::
   if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
   NamespaceLauncherOptions options;
   options.cgroups = shared;
-  options.children_ahead = sandboxes_ahead;
+  options.prepared_sandboxes = sandboxes_ahead;
   auto launcher = NamespaceLauncher::Create(options);
   if (!launcher.ok()) return launcher.error();
   spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
@@ -119,8 +119,8 @@ HostSandbox::HostSandbox(std::unique_ptr<Launcher> launcher, std::shared_ptr<Cgr
     : launcher_(std::move(launcher)), cgroups_(std::move(cgroups)), subtree_(std::move(subtree)) {}
 
 HostSandbox::~HostSandbox() {
-  // The launcher goes first: its destructor kills the sandboxes it prepared ahead and finishes the
-  // teardowns still queued on its reaper thread, which would otherwise race the removal.
+  // The launcher goes first: its destructor kills its prepared sandboxes and finishes the
+  // teardowns still queued on its teardown worker, which would otherwise race the removal.
   launcher_.reset();
   if (auto s = cgroups_->RemoveSubtree(); !s.ok()) {
     spdlog::warn("cgroup cleanup: {}", s.error().message);

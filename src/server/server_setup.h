@@ -31,8 +31,8 @@ NamespaceLimits DefaultLimitsFrom(const ServeOptions& options);
 
 // The sandbox of one server. Its cgroups live in a subtree named after the data directory, so
 // several servers share a host safely and a restart on the same data cleans up what a crashed
-// run left behind (instances that outlived it included). Destroying it kills what the launcher
-// prepared ahead first, then removes the subtree (nothing of ours stays in cgroupfs).
+// run left behind (instances that outlived it included). Destroying it kills the launcher's
+// prepared sandboxes first, then removes the subtree (nothing of ours stays in cgroupfs).
 class HostSandbox {
  public:
   // Needs root; kPermissionDenied (saying so) otherwise, or the first failing step's error.
