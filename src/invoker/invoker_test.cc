@@ -288,7 +288,7 @@ TEST_F(InvokerTest, AColdCallLaunchesInitialisesAndRunsInTheSandboxLayout) {
   EXPECT_FALSE(o.cold_start->stem_cell);
   EXPECT_FALSE(o.cold_start->zygote);
   EXPECT_FALSE(o.timed_out);
-  EXPECT_FALSE(o.no_capacity);
+  EXPECT_TRUE(o.placement.ok());
   // Init output belongs to the first activation, before the run's own lines.
   EXPECT_EQ(o.logs.size(), 3u);
   EXPECT_GE(LineAt(o, "stdout: loading the module"), 0);
@@ -419,6 +419,23 @@ TEST_F(InvokerTest, ARunPastItsTimeLimitTimesOutAndKillsTheInstance) {
   EXPECT_EQ(next.status, ActivationStatus::kSuccess);
   EXPECT_TRUE(next.cold_start.has_value());
   EXPECT_EQ(world_->launch_count(), 2u);
+}
+
+TEST_F(InvokerTest, ACancelledCallEndsWithTheReasonAndItsInstanceStops) {
+  MakeInvoker();
+  auto action = MakeAction();
+  ASSERT_EQ(Invoke(action).status, ActivationStatus::kSuccess);
+  invoker_->Cancel(CancelMessage{"0123456789abcdef0123456789abcdef", "not running: nothing happens"});
+  EXPECT_EQ(invoker_->pool().total_instances(), 1u);
+  auto out = StartInvoke(action, json::object{{"mode", "hang"}});
+  RunUntil([&] { return invoker_->pool().idle_instances() == 0; });  // the run is on the instance
+  invoker_->Cancel(CancelMessage{"0123456789abcdef0123456789abcdef", "The server is shutting down."});
+  RunUntil([&] { return out->has_value(); });
+  ASSERT_TRUE(out->has_value());
+  EXPECT_EQ((*out)->status, ActivationStatus::kInternalError);
+  EXPECT_EQ(Error(**out), "The server is shutting down.");
+  RunUntil([&] { return invoker_->pool().total_instances() == 0; });
+  EXPECT_EQ(invoker_->pool().total_instances(), 0u) << "the stopped instance is dropped";
 }
 
 TEST_F(InvokerTest, ARuntimeThatExitsMidRunEndsTheCallWithOpenWhisksMessage) {
