@@ -139,7 +139,8 @@ class FakeRuntime final : public SandboxInstance {
       const std::string tag = "\x1e" + json::serialize(*id) + "\x1f";
       Write(ends_.out, tag + "hello from run\n");
       Write(ends_.err, tag + "a warning\n");
-      return Reply(json::serialize(json::object{{"id", *id}, {"ok", true}, {"result", {{"echo", params}}}}));
+      return Reply(
+          json::serialize(json::object{{"id", *id}, {"ok", true}, {"result", {{"echo", params}}}}));
     }
     Write(ends_.out, "hello from run\n");
     Write(ends_.err, "a warning\n");
@@ -233,10 +234,11 @@ class InvokerTest : public ::testing::Test {
     request.activation_id = "0123456789abcdef0123456789abcdef";
     request.received = std::chrono::steady_clock::now();
     auto out = std::make_shared<std::optional<InvokeOutcome>>();
-    asio::co_spawn(io_, invoker_->Invoke(std::move(request)), [out](std::exception_ptr e, InvokeOutcome o) {
-      if (e) std::rethrow_exception(e);
-      *out = std::move(o);
-    });
+    asio::co_spawn(io_, invoker_->Invoke(std::move(request)),
+                   [out](std::exception_ptr e, InvokeOutcome o) {
+                     if (e) std::rethrow_exception(e);
+                     *out = std::move(o);
+                   });
     return out;
   }
 
@@ -322,7 +324,8 @@ TEST_F(InvokerTest, AColdCallLaunchesInitialisesAndRunsInTheSandboxLayout) {
   EXPECT_EQ(init.at("env").at("__OW_ACTION_NAME"), "/guest/hello");
   EXPECT_FALSE(init.contains("concurrency")) << "a concurrency-1 init says nothing of it";
   EXPECT_EQ(requests[2].body.at("op"), "run");
-  EXPECT_EQ(requests[2].body.at("env").at("__OW_ACTIVATION_ID"), "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(requests[2].body.at("env").at("__OW_ACTIVATION_ID"),
+            "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(invoker_->pool().counters().cold_starts, 1u);
 }
 
@@ -356,9 +359,11 @@ TEST_F(InvokerTest, AColdCallTakesOverAStemCellInsteadOfLaunching) {
   for (size_t i = 0; i < 2; ++i) {
     const SandboxSpec spec = world_->launch(i);
     bool empty_code = false;
-    for (const auto& m : spec.mounts) empty_code |= m.source == (dir_ / "stem").string() && m.target == "/code";
+    for (const auto& m : spec.mounts)
+      empty_code |= m.source == (dir_ / "stem").string() && m.target == "/code";
     EXPECT_TRUE(empty_code) << "a stem cell's /code is the empty mount point";
-    if (spec.argv.back() == "/runtime/" + runtimes_.Resolve("nodejs:20")->shim) node_stem = static_cast<int>(i) + 1;
+    if (spec.argv.back() == "/runtime/" + runtimes_.Resolve("nodejs:20")->shim)
+      node_stem = static_cast<int>(i) + 1;
   }
   ASSERT_NE(node_stem, 0);
 
@@ -467,7 +472,8 @@ TEST_F(InvokerTest, ConcurrentCallsShareOneInstanceAndWaitForItsInit) {
   EXPECT_EQ((*second)->status, ActivationStatus::kSuccess) << json::serialize((*second)->result);
   EXPECT_EQ(json::serialize((*second)->result), R"({"echo":{"n":2}})");
   EXPECT_TRUE((*first)->cold_start.has_value());
-  EXPECT_FALSE((*second)->cold_start.has_value()) << "the second call took a slot of the first's instance";
+  EXPECT_FALSE((*second)->cold_start.has_value())
+      << "the second call took a slot of the first's instance";
   EXPECT_TRUE(HasLine(**second, "stdout: hello from run"));
   EXPECT_EQ(world_->launch_count(), 1u);
   const auto requests = world_->RequestsOf(1);
