@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json_finite.h"
 namespace hotrod {
 namespace {
 
@@ -32,6 +33,7 @@ std::variant<json::object, Response> RequestBodyObject(const Request& request, b
     return ErrorResponse(http::status::unsupported_media_type, "The request needs Content-Type: application/json.");
   boost::system::error_code ec;
   json::value v = json::parse(request.body(), ec);
+  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
   if (ec && !declared_json)
     return ErrorResponse(http::status::unsupported_media_type,
                          fmt::format("The request's Content-Type '{}' is not supported and the body is not JSON; send application/json.",

@@ -35,6 +35,13 @@ TEST(Cron, FiveFieldsFireAtSecondZero) {
   EXPECT_EQ(Next("0 0 * * *", Utc(2026, 3, 1, 10, 0, 0)), Utc(2026, 3, 2, 0, 0, 0));
 }
 
+// A step larger than the field is valid and means the start value alone (found by cron_fuzz:
+// the step used to overflow an int).
+TEST(Cron, HugeStepMeansTheStartAlone) {
+  EXPECT_EQ(Next("1/2147483647 * * * *", Utc(2026, 3, 1, 10, 0, 0)), Utc(2026, 3, 1, 10, 1, 0));
+  EXPECT_EQ(Next("1/2147483647 * * * *", Utc(2026, 3, 1, 10, 1, 0)), Utc(2026, 3, 1, 11, 1, 0));
+}
+
 TEST(Cron, SixFieldsHaveSecondsFirst) {
   EXPECT_EQ(Next("*/5 * * * * *", Utc(2026, 3, 1, 10, 0, 3)), Utc(2026, 3, 1, 10, 0, 5));
   EXPECT_EQ(Next("*/5 * * * * *", Utc(2026, 3, 1, 10, 0, 5)), Utc(2026, 3, 1, 10, 0, 10));  // strictly after
