@@ -4,6 +4,7 @@
 
 #include "common/base64.h"
 #include "common/json_finite.h"
+#include "common/utf8.h"
 
 namespace hotrod {
 namespace {
@@ -44,39 +45,6 @@ std::string PercentDecode(std::string_view s) {
     }
   }
   return out;
-}
-
-// Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), exactly what
-// Boost.JSON accepts back: an event keeps its strings, and must print as JSON.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
-    if (c < 0x80) {
-      extra = 0;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size() && extra > 0) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b >> 6) != 2) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -137,12 +105,12 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
       if (attribute == "data" || attribute == "data_base64")
         return Invalid(fmt::format("CloudEvent header '{}' is not allowed: the body carries the data", name));
       std::string decoded = PercentDecode(value);
-      if (!IsValidUtf8(decoded))
+      if (!IsWellFormedUtf8(decoded))
         return Invalid(fmt::format("CloudEvent header '{}' is not UTF-8 once percent-decoded", name));
       event[attribute] = std::move(decoded);
     }
   }
-  if (!IsValidUtf8(content_type)) return Invalid("the CloudEvent's Content-Type is not UTF-8");
+  if (!IsWellFormedUtf8(content_type)) return Invalid("the CloudEvent's Content-Type is not UTF-8");
   if (!content_type.empty()) event["datacontenttype"] = content_type;
   if (auto s = ValidateCloudEvent(event); !s.ok()) return s.error();
   if (!body.empty()) {
@@ -154,7 +122,7 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
         return Invalid(fmt::format("the CloudEvent's data is declared as '{}' but is not JSON: {}", content_type,
                                    ec.message()));
       event["data"] = std::move(data);
-    } else if (MediaType(content_type).starts_with("text/") && IsValidUtf8(body)) {
+    } else if (MediaType(content_type).starts_with("text/") && IsWellFormedUtf8(body)) {
       event["data"] = body;
     } else {
       event["data_base64"] = Base64Encode(body);

@@ -218,6 +218,23 @@ TEST(CloudEvents, BinaryModeJsonTextAndBytes) {
   EXPECT_FALSE(CloudEventFromBinary(bad_json, "{nope").ok());
 }
 
+// Found by cloudevent_fuzz: events must print as JSON, so their strings must be UTF-8 and their
+// numbers finite.
+TEST(CloudEvents, RefusesWhatWouldNotPrintAsJson) {
+  Headers h = Required();
+  h.emplace_back("ce-myext", "%FF");
+  EXPECT_NE(CloudEventFromBinary(h, "").error().message.find("UTF-8"), std::string::npos);
+  Headers overlong = Required();
+  overlong.emplace_back("content-type", "text/plain");
+  auto t = CloudEventFromBinary(overlong, "\xC0\x80");  // overlong NUL: kept as bytes, not text
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->contains("data_base64"));
+  Headers number = Required();
+  number.emplace_back("content-type", "application/json");
+  EXPECT_FALSE(CloudEventFromBinary(number, R"({"n":1e400})").ok());
+  EXPECT_FALSE(CloudEventFromStructured(R"({"specversion":"1.0","id":"1","source":"/s","type":"t","data":-1e999})").ok());
+}
+
 TEST(CloudEvents, MissingOrWrongAttributesAreNamed) {
   for (const char* missing : {"id", "source", "type", "specversion"}) {
     Headers h;
