@@ -1,4 +1,5 @@
-# hotrod: `make` builds build/hotrod, `make run` starts the server, `make test` runs every test.
+# hotrod: `make` builds build/hotrod, `make run` starts the server, `make test` runs every test,
+# `make fuzz` builds the fuzz targets (tests/fuzz/run.sh runs them).
 # On a fresh Debian 12 machine both install what is missing first (as root), or print the
 # exact apt-get line to run.
 
@@ -17,8 +18,11 @@ DEB_PACKAGES := build-essential cmake pkg-config \
 NODE_PACKAGES := nodejs npm
 # Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.
 BENCH_PACKAGES := wrk
+# Fuzzing only (`make fuzz`): clang and its libFuzzer/sanitizer runtimes.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_BUILD_DIR ?= build-fuzz
 
-.PHONY: all build deps bench-deps run test unit clean bench format
+.PHONY: all build deps bench-deps fuzz-deps run test unit clean bench fuzz format
 
 all: build
 
@@ -69,8 +73,29 @@ bench-deps:
 bench: build bench-deps
 	bench/run.sh
 
+# `make fuzz` builds the libFuzzer targets (tests/fuzz/, clang, ASan+UBSan) in their own build
+# directory; tests/fuzz/run.sh runs each for a short time (docs/testing.md, "Fuzzing").
+fuzz-deps:
+	@missing=""; \
+	for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing fuzzing tools; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(FUZZ_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ -DHOTROD_FUZZ=ON
+
+fuzz: deps fuzz-deps $(FUZZ_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target fuzz
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

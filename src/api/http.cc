@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "common/json_finite.h"
 #include "common/random.h"
+#include "common/utf8.h"
 
 namespace hotrod {
 
@@ -16,7 +18,7 @@ Response JsonResponse(http::status status, const json::value& body) {
 
 Response ErrorResponse(http::status status, std::string_view message) {
   json::object body;
-  body["error"] = message;
+  body["error"] = WellFormedUtf8(message);  // it may quote request bytes (common/utf8.h)
   body["code"] = RandomHex(16);  // request id for the operator's logs
   return JsonResponse(status, body);
 }
@@ -45,6 +47,7 @@ std::variant<json::object, Response> JsonObjectBody(const Request& request) {
   if (request.body().empty()) return json::object();
   boost::system::error_code ec;
   json::value v = json::parse(request.body(), ec);
+  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
   if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
   if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
   return std::move(v.as_object());

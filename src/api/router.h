@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 
 #include "api/http.h"
+#include "api/request_body.h"  // RequestBodyObject, for the resources
 #include "controller/action_service.h"
 #include "controller/auth.h"
 #include "controller/action_resolver.h"
@@ -95,9 +96,6 @@ Response HandlePackages(ApiContext& ctx, const Route& route, const Request& requ
 // is refused by the router.
 bool IsSharedPackageRoute(http::verb method, const std::vector<std::string>& segments);
 
-// The request body as a JSON object (empty is {}), or the error response to send. PUTs
-// (`require_json_type`) must declare application/json.
-std::variant<json::object, Response> RequestBodyObject(const Request& request, bool require_json_type);
 // Tenants (api/tenants.cc, api/web.cc).
 Response HandleNamespaceLimits(ApiContext& ctx, const Route& route, const Request& request);
 Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& segments,

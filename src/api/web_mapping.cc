@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 #include <boost/url.hpp>
 
 #include "common/base64.h"
+#include "common/json_finite.h"
 
 namespace hotrod {
 namespace {
@@ -94,6 +96,7 @@ Result<json::object> BuildWebArguments(const WebRequest& request, const WebActio
     if (IsJsonFamily(media)) {
       boost::system::error_code ec;
       json::value parsed = json::parse(request.body, ec);
+      if (!ec && !AllNumbersFinite(parsed)) ec = json::error::exponent_overflow;  // common/json_finite.h
       if (ec) return Invalid("The request content was malformed: " + ec.message());
       if (parsed.is_object())
         for (auto& kv : parsed.as_object()) params[kv.key()] = std::move(kv.value());
@@ -145,8 +148,11 @@ Result<unsigned> StatusCode(const json::value& code) {
     n = code.as_int64();
   } else if (code.is_uint64()) {
     n = static_cast<int64_t>(std::min<uint64_t>(code.as_uint64(), 1000));
-  } else if (code.is_double() && code.as_double() == static_cast<double>(static_cast<int64_t>(code.as_double()))) {
-    n = static_cast<int64_t>(code.as_double());
+  } else if (code.is_double()) {
+    // Range first: converting a double outside int64 (1e300) to an integer is undefined.
+    const double d = code.as_double();
+    if (!(d >= 100 && d <= 599) || d != std::floor(d)) return Invalid("Illegal status code");
+    n = static_cast<int64_t>(d);
   } else if (code.is_string()) {
     const auto& s = code.as_string();
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);

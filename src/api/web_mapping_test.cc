@@ -153,6 +153,9 @@ TEST(WebResult, HttpRejectsWhatIsNotAnHttpResponse) {
   const std::string invalid = "Response is not valid 'message/http'.";
   EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse("[1]")).error().message, invalid);
   EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse(R"({"statusCode": 99})")).error().message, invalid);
+  EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse(R"({"statusCode": 200.5})")).error().message, invalid);
+  // Out of int64's range (found by web_fuzz: the conversion was undefined behaviour).
+  EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse(R"({"statusCode": 1e300})")).error().message, invalid);
   EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse(R"({"headers": "x"})")).error().message, invalid);
   EXPECT_EQ(RenderWebResult(WebExtension::kHttp, Parse(R"({"headers": {"a": {"b": 1}}})")).error().message, invalid);
   EXPECT_EQ(RenderWebResult(WebExtension::kHttp,

@@ -8,6 +8,7 @@
 #include "common/fake_clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "common/utf8.h"
 
 namespace hotrod {
 namespace {
@@ -46,6 +47,13 @@ TEST(Base64, RejectsNonBase64) {
   EXPECT_FALSE(Base64Decode("abc").has_value());
   EXPECT_FALSE(Base64Decode("ab=c").has_value());
   EXPECT_EQ(Base64Decode("aGVs\nbG8=").value(), "hello");
+}
+
+TEST(Utf8, WellFormedIsWhatJsonParsersAccept) {
+  EXPECT_TRUE(IsWellFormedUtf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  for (const char* bad : {"\xFF", "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xC3", "a\xE2\x82"})
+    EXPECT_FALSE(IsWellFormedUtf8(bad)) << bad;
+  EXPECT_EQ(WellFormedUtf8("a\xFF" "b\xC3\xA9"), "a\xEF\xBF\xBD" "b\xC3\xA9");
 }
 
 TEST(Clock, IsoTimestampShape) {

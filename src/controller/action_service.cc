@@ -103,15 +103,6 @@ Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exe
   return out;
 }
 
-bool IsValidEntityName(std::string_view name) {
-  if (name.empty() || name.size() > 256) return false;
-  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  if (!word(name.front()) || name.back() == ' ') return false;
-  for (char c : name)
-    if (!word(c) && c != '@' && c != '.' && c != '-' && c != ' ') return false;
-  return true;
-}
-
 std::string BumpPatch(const std::string& version) {
   int major = 0, minor = 0, patch = 0;
   if (std::sscanf(version.c_str(), "%d.%d.%d", &major, &minor, &patch) != 3) return "0.0.1";

@@ -19,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "common/result.h"
+#include "controller/entity_path.h"  // IsValidEntityName
 #include "controller/package_service.h"
 #include "runtimes/manifest.h"
 #include "store/code/code_store.h"
@@ -74,10 +75,6 @@ inline constexpr size_t kMaxSequenceLength = 50;
 // exec.components of a sequence PUT -> fully qualified names ("/ns/a", "/ns/pkg/a") with "_"
 // replaced by `ns`. kInvalidArgument with OpenWhisk's messages when empty, too long or malformed.
 Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exec, const std::string& ns);
-
-// OpenWhisk's entity name rule: 1..256 characters, [A-Za-z0-9_@.- ], starting with a word
-// character, not ending with a space.
-bool IsValidEntityName(std::string_view name);
 
 // "0.0.1" -> "0.0.2"; anything unparsable restarts at "0.0.1".
 std::string BumpPatch(const std::string& version);

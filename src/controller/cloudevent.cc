@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
+#include "common/json_finite.h"
+#include "common/utf8.h"
 
 namespace hotrod {
 namespace {
@@ -43,24 +45,6 @@ std::string PercentDecode(std::string_view s) {
     }
   }
   return out;
-}
-
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    if (c < 0x80) extra = 0;
-    else if ((c >> 5) == 6) extra = 1;
-    else if ((c >> 4) == 14) extra = 2;
-    else if ((c >> 3) == 30) extra = 3;
-    else return false;
-    if (i + extra >= s.size() && extra > 0) return false;
-    for (size_t k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -120,20 +104,25 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
       const std::string attribute = lower.substr(3);
       if (attribute == "data" || attribute == "data_base64")
         return Invalid(fmt::format("CloudEvent header '{}' is not allowed: the body carries the data", name));
-      event[attribute] = PercentDecode(value);
+      std::string decoded = PercentDecode(value);
+      if (!IsWellFormedUtf8(decoded))
+        return Invalid(fmt::format("CloudEvent header '{}' is not UTF-8 once percent-decoded", name));
+      event[attribute] = std::move(decoded);
     }
   }
+  if (!IsWellFormedUtf8(content_type)) return Invalid("the CloudEvent's Content-Type is not UTF-8");
   if (!content_type.empty()) event["datacontenttype"] = content_type;
   if (auto s = ValidateCloudEvent(event); !s.ok()) return s.error();
   if (!body.empty()) {
     if (IsJsonMediaType(content_type)) {
       boost::system::error_code ec;
       json::value data = json::parse(body, ec);
+      if (!ec && !AllNumbersFinite(data)) ec = json::error::exponent_overflow;  // common/json_finite.h
       if (ec)
         return Invalid(fmt::format("the CloudEvent's data is declared as '{}' but is not JSON: {}", content_type,
                                    ec.message()));
       event["data"] = std::move(data);
-    } else if (MediaType(content_type).starts_with("text/") && IsValidUtf8(body)) {
+    } else if (MediaType(content_type).starts_with("text/") && IsWellFormedUtf8(body)) {
       event["data"] = body;
     } else {
       event["data_base64"] = Base64Encode(body);
@@ -145,6 +134,7 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
 Result<json::object> CloudEventFromStructured(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
+  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
   if (ec) return Invalid(fmt::format("the structured CloudEvent is not JSON: {}", ec.message()));
   if (!v.is_object()) return Invalid("a structured CloudEvent must be a JSON object");
   if (auto s = ValidateCloudEvent(v.as_object()); !s.ok()) return s.error();
@@ -154,6 +144,7 @@ Result<json::object> CloudEventFromStructured(std::string_view body) {
 Result<std::vector<json::object>> CloudEventsFromBatch(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
+  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
   if (ec) return Invalid(fmt::format("the CloudEvents batch is not JSON: {}", ec.message()));
   if (!v.is_array()) return Invalid("a CloudEvents batch must be a JSON array of events");
   std::vector<json::object> events;

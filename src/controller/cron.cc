@@ -80,7 +80,8 @@ Result<std::vector<int>> ParseField(const FieldSpec& f, std::string_view field, 
     }
     if (lo < f.min || hi > f.max)
       return Bad(f, field, fmt::format("values must be between {} and {}", f.min, f.max));
-    for (int v = lo; v <= hi; v += step) values.push_back(v);
+    // 64-bit: a step near INT_MAX ("1/2147483647") would overflow an int past the maximum.
+    for (int64_t v = lo; v <= hi; v += step) values.push_back(static_cast<int>(v));
   }
   return values;
 }

@@ -1,12 +1,20 @@
 #include "controller/entity_path.h"
 
+#include <cctype>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "controller/action_service.h"
-
 namespace hotrod {
+
+bool IsValidEntityName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  if (!word(name.front()) || name.back() == ' ') return false;
+  for (char c : name)
+    if (!word(c) && c != '@' && c != '.' && c != '-' && c != ' ') return false;
+  return true;
+}
 
 std::string EntityPath::Package() const {
   const auto slash = name.find('/');

@@ -1,5 +1,6 @@
-// Fully qualified entity names as rules carry them: "/_/name", "/ns/name", "/ns/pkg/name", or
-// the short forms "name" and "pkg/name" (own namespace). Pure functions; thread-safe.
+// Entity names (OpenWhisk's rule) and fully qualified entity names as rules carry them:
+// "/_/name", "/ns/name", "/ns/pkg/name", or the short forms "name" and "pkg/name" (own
+// namespace). Pure functions; thread-safe.
 #pragma once
 
 #include <string>
@@ -19,6 +20,10 @@ struct EntityPath {
   std::string Package() const;
   std::string BaseName() const;
 };
+
+// OpenWhisk's entity name rule: 1..256 characters, [A-Za-z0-9_@.- ], starting with a word
+// character, not ending with a space.
+bool IsValidEntityName(std::string_view name);
 
 // kInvalidArgument naming `what` ("trigger", "action") when a segment is not a valid entity
 // name or there are too many segments. `allow_package`: whether "/ns/pkg/name" is accepted.

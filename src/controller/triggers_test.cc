@@ -35,6 +35,13 @@ TEST(Cron, FiveFieldsFireAtSecondZero) {
   EXPECT_EQ(Next("0 0 * * *", Utc(2026, 3, 1, 10, 0, 0)), Utc(2026, 3, 2, 0, 0, 0));
 }
 
+// A step larger than the field is valid and means the start value alone (found by cron_fuzz:
+// the step used to overflow an int).
+TEST(Cron, HugeStepMeansTheStartAlone) {
+  EXPECT_EQ(Next("1/2147483647 * * * *", Utc(2026, 3, 1, 10, 0, 0)), Utc(2026, 3, 1, 10, 1, 0));
+  EXPECT_EQ(Next("1/2147483647 * * * *", Utc(2026, 3, 1, 10, 1, 0)), Utc(2026, 3, 1, 11, 1, 0));
+}
+
 TEST(Cron, SixFieldsHaveSecondsFirst) {
   EXPECT_EQ(Next("*/5 * * * * *", Utc(2026, 3, 1, 10, 0, 3)), Utc(2026, 3, 1, 10, 0, 5));
   EXPECT_EQ(Next("*/5 * * * * *", Utc(2026, 3, 1, 10, 0, 5)), Utc(2026, 3, 1, 10, 0, 10));  // strictly after
@@ -209,6 +216,23 @@ TEST(CloudEvents, BinaryModeJsonTextAndBytes) {
   Headers bad_json = Required();
   bad_json.emplace_back("content-type", "application/json");
   EXPECT_FALSE(CloudEventFromBinary(bad_json, "{nope").ok());
+}
+
+// Found by cloudevent_fuzz: events must print as JSON, so their strings must be UTF-8 and their
+// numbers finite.
+TEST(CloudEvents, RefusesWhatWouldNotPrintAsJson) {
+  Headers h = Required();
+  h.emplace_back("ce-myext", "%FF");
+  EXPECT_NE(CloudEventFromBinary(h, "").error().message.find("UTF-8"), std::string::npos);
+  Headers overlong = Required();
+  overlong.emplace_back("content-type", "text/plain");
+  auto t = CloudEventFromBinary(overlong, "\xC0\x80");  // overlong NUL: kept as bytes, not text
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->contains("data_base64"));
+  Headers number = Required();
+  number.emplace_back("content-type", "application/json");
+  EXPECT_FALSE(CloudEventFromBinary(number, R"({"n":1e400})").ok());
+  EXPECT_FALSE(CloudEventFromStructured(R"({"specversion":"1.0","id":"1","source":"/s","type":"t","data":-1e999})").ok());
 }
 
 TEST(CloudEvents, MissingOrWrongAttributesAreNamed) {
