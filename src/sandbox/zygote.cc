@@ -11,12 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -24,6 +22,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_annotations.h"
 #include "sandbox/attach_mount.h"
 #include "sandbox/cgroup/cgroup.h"
 #include "sandbox/namespace_launcher.h"
@@ -44,43 +43,43 @@ class ZygoteReaper {
   ZygoteReaper() : thread_([this] { Run(); }) {}
   ~ZygoteReaper() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     thread_.join();
   }
   bool Post(std::function<void()> job) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_) return false;
       jobs_.push_back(std::move(job));
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     return true;
   }
 
  private:
   void Run() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(&mu_);
     for (;;) {
       if (!jobs_.empty()) {
         auto job = std::move(jobs_.front());
         jobs_.pop_front();
-        lock.unlock();
+        lock.Unlock();
         job();
         job = nullptr;  // what it captured goes on this thread, unlocked
-        lock.lock();
+        lock.Lock();
         continue;
       }
       if (stop_) return;
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
     }
   }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  bool stop_ = false;                       // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::function<void()>> jobs_ HOTROD_GUARDED_BY(mu_);
+  bool stop_ HOTROD_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -94,13 +93,15 @@ struct Zygote::Shared {
   std::string cgroup_prefix;
   ZygoteOptions options;
   std::atomic<bool> broken{false};
-  std::mutex fork_mu;  // one fork handshake at a time on the control channel
+  // One fork handshake at a time on the control channel. It guards no field: the channel's
+  // fd is set before the zygote is shared and only read afterwards.
+  Mutex fork_mu;
 
-  std::mutex mu;
-  std::vector<UidLease> leases;  // inside id i + 1 -> leases[i]
+  Mutex mu;
+  std::vector<UidLease> leases;  // inside id i + 1 -> leases[i]; set before the zygote is shared
   enum SlotState : uint8_t { kFree, kUsed, kRetired };
-  std::vector<SlotState> slots;  // guarded by mu
-  uint32_t next = 0;             // guarded by mu: next-fit, as UidRange does
+  std::vector<SlotState> slots HOTROD_GUARDED_BY(mu);
+  uint32_t next HOTROD_GUARDED_BY(mu) = 0;  // next-fit, as UidRange does
 
   ~Shared() {
     // Children hold the Shared: when it goes, none is left. Closing the channel ends the zygote
@@ -109,8 +110,8 @@ struct Zygote::Shared {
     if (process) process->Kill();
   }
 
-  int AcquireSlot() {
-    std::lock_guard lock(mu);
+  int AcquireSlot() HOTROD_EXCLUDES(mu) {
+    MutexLock lock(&mu);
     for (uint32_t i = 0; i < slots.size(); ++i) {
       const uint32_t s = (next + i) % static_cast<uint32_t>(slots.size());
       if (slots[s] == kFree) {
@@ -121,8 +122,8 @@ struct Zygote::Shared {
     }
     return -1;
   }
-  void ReleaseSlot(int s, bool retire) {
-    std::lock_guard lock(mu);
+  void ReleaseSlot(int s, bool retire) HOTROD_EXCLUDES(mu) {
+    MutexLock lock(&mu);
     slots[static_cast<size_t>(s)] = retire ? kRetired : kFree;
   }
 
@@ -321,7 +322,7 @@ bool Zygote::alive() const {
 pid_t Zygote::pid() const { return shared_->process->pid(); }
 
 uint32_t Zygote::free_slots() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(&shared_->mu);
   uint32_t n = 0;
   for (auto s : shared_->slots) n += s == Shared::kFree ? 1 : 0;
   return n;
@@ -329,7 +330,7 @@ uint32_t Zygote::free_slots() const {
 
 Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   Shared& z = *shared_;
-  std::lock_guard fork_lock(z.fork_mu);
+  MutexLock fork_lock(&z.fork_mu);
   if (!alive()) return MakeError(ErrorCode::kUnavailable, "the python zygote is not running");
   if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0 ||
       spec.tmp_size_mb <= 0)
@@ -338,7 +339,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   const int slot = z.AcquireSlot();
   if (slot < 0)
     return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("zygote fork: all {} instance uids are in use", z.slots.size()));
+                     fmt::format("zygote fork: all {} instance uids are in use", z.leases.size()));
   struct SlotGuard {
     Shared* z;
     int slot;
@@ -431,7 +432,10 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
     launch.child_ids.push_back(lease->uid());
     shared->leases.push_back(std::move(lease).value());
   }
-  shared->slots.assign(options.child_slots, Zygote::Shared::kFree);
+  {
+    MutexLock lock(&shared->mu);
+    shared->slots.assign(options.child_slots, Zygote::Shared::kFree);
+  }
   launch.seccomp = zygote_filter->get();
   launch.keep_caps = kZygoteCaps;
   auto process = LaunchWith(spec, &launch);

@@ -13,7 +13,6 @@ namespace hotrod {
 namespace {
 
 using State = SqliteStore::State;
-using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::NoThrow;
 using store_internal::Stmt;
