@@ -4,6 +4,7 @@
 # exact apt-get line to run.
 
 BUILD_DIR ?= build
+SANITIZE_BUILD_DIR ?= build-sanitize
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
@@ -13,7 +14,7 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsqlite3-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev \
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  python3.11 zip unzip
+  python3.11 zip unzip clang
 # Node.js 20 and npm: the image's nodejs package, else Debian's.
 NODE_PACKAGES := nodejs npm
 # Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.
@@ -22,7 +23,7 @@ BENCH_PACKAGES := wrk
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_BUILD_DIR ?= build-fuzz
 
-.PHONY: all build deps bench-deps fuzz-deps run test unit clean bench fuzz format
+.PHONY: all build deps bench-deps fuzz-deps run test unit test-sanitize clean bench fuzz format
 
 all: build
 
@@ -58,6 +59,19 @@ test: deps $(BUILD_DIR)/CMakeCache.txt
 unit: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+# The unit and integration tests again, built by clang with ASan + UBSan (docs/operations.md,
+# "Checks in CI"). clang also checks the lock annotations (-Wthread-safety). Any report fails
+# its test: the sanitizers abort the process, and the integration harness fails a test whose
+# server logged a report.
+$(SANITIZE_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(SANITIZE_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DHOTROD_SANITIZE=ON
+
+test-sanitize: deps $(SANITIZE_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(SANITIZE_BUILD_DIR) -j$(JOBS)
+	cd $(SANITIZE_BUILD_DIR) && UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -L 'unit|integration' $(CTEST_ARGS)
 
 bench-deps:
 	@missing=""; \
@@ -98,4 +112,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_BUILD_DIR) $(FUZZ_BUILD_DIR)

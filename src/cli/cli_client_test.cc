@@ -11,11 +11,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 
-#include <mutex>
 #include <thread>
 
 #include "cli/cli_test_util.h"
 #include "common/base64.h"
+#include "common/thread_annotations.h"
 
 namespace hotrod {
 namespace {
@@ -57,7 +57,7 @@ class FakeServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
 
   std::vector<Recorded> requests() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return requests_;
   }
 
@@ -72,7 +72,7 @@ class FakeServer {
       co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) continue;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         requests_.push_back({std::string(req.method_string()), std::string(req.target()),
                              std::string(req[http::field::authorization]),
                              std::string(req[http::field::content_type]), req.body()});
@@ -92,8 +92,8 @@ class FakeServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
-  std::mutex mu_;
-  std::vector<Recorded> requests_;
+  Mutex mu_;
+  std::vector<Recorded> requests_ HOTROD_GUARDED_BY(mu_);
 };
 
 class CliClientTest : public testing::CliEnvTest {

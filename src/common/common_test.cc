@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
+#include <thread>
 
 #include "common/base64.h"
 #include "common/clock.h"
@@ -9,6 +11,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/utf8.h"
+#include "common/thread_annotations.h"
 
 namespace hotrod {
 namespace {
@@ -77,6 +80,38 @@ TEST(Result, HoldsValueOrError) {
   EXPECT_EQ(*good, 3);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::kNotFound);
+}
+
+// A waiter on a CondVar sees what another thread wrote under the Mutex, also across a
+// MutexLock that let go and took the lock again.
+TEST(Mutex, CondVarWakesWaiterAcrossRelock) {
+  struct Shared {
+    Mutex mu;
+    CondVar cv;
+    int step HOTROD_GUARDED_BY(mu) = 0;
+  } shared;
+  std::thread other([&shared] {
+    MutexLock lock(&shared.mu);
+    while (shared.step != 1) shared.cv.Wait(&shared.mu);
+    shared.step = 2;
+    shared.cv.SignalAll();
+  });
+  MutexLock lock(&shared.mu);
+  shared.step = 1;
+  shared.cv.SignalAll();
+  lock.Unlock();  // `other` can only take the lock now
+  lock.Lock();
+  while (shared.step != 2) shared.cv.Wait(&shared.mu);
+  EXPECT_EQ(shared.step, 2);
+  lock.Unlock();
+  other.join();
+}
+
+TEST(Mutex, WaitUntilAPassedDeadlineReturnsFalse) {
+  Mutex mu;
+  CondVar cv;
+  MutexLock lock(&mu);
+  EXPECT_FALSE(cv.WaitUntil(&mu, std::chrono::steady_clock::now() - std::chrono::seconds(1)));
 }
 
 }  // namespace

@@ -12,24 +12,24 @@ ActivationJournal::~ActivationJournal() { Stop(); }
 
 void ActivationJournal::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (writer_.joinable()) writer_.join();
 }
 
 uint64_t ActivationJournal::commits() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return commits_;
 }
 
 void ActivationJournal::Enqueue(Request request) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (!stopping_) {
       queue_.push_back(std::move(request));
-      cv_.notify_one();
+      cv_.Signal();
       return;
     }
   }
@@ -50,13 +50,13 @@ asio::awaitable<Status> ActivationJournal::Append(std::vector<PendingActivation>
 }
 
 void ActivationJournal::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) cv_.Wait(&mu_);
     if (queue_.empty()) return;  // stopping, nothing left
     std::deque<Request> batch;
     batch.swap(queue_);
-    lock.unlock();
+    lock.Unlock();
     // Plain entries share one transaction; each request with alarm marks gets its own.
     std::vector<PendingActivation> shared_entries;
     std::vector<Request*> shared_requests;
@@ -78,7 +78,7 @@ void ActivationJournal::Run() {
       ++commits;
       r.done(s);
     }
-    lock.lock();
+    lock.Lock();
     commits_ += commits;
   }
 }

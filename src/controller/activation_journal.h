@@ -15,16 +15,15 @@
 //    Stop() completes with kUnavailable.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <boost/asio.hpp>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "store/event_store.h"
 
 namespace hotrod {
@@ -55,11 +54,11 @@ class ActivationJournal {
 
   asio::io_context& io_;
   EventStore& store_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Request> queue_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  uint64_t commits_ = 0;       // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Request> queue_ HOTROD_GUARDED_BY(mu_);
+  bool stopping_ HOTROD_GUARDED_BY(mu_) = false;
+  uint64_t commits_ HOTROD_GUARDED_BY(mu_) = 0;
   std::thread writer_;
 };
 

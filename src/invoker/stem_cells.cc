@@ -21,11 +21,11 @@ void StemCellKeeper::Stop() {
   *alive_ = false;
   retry_timer_.cancel();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (stop_) return;
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   worker_.join();
 }
 
@@ -43,10 +43,10 @@ void StemCellKeeper::Replenish() {
     while (pool_.stem_cells(k.kind) < k.target && pool_.ReserveStemCell(k.kind, mb)) {
       ++k.launching;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         jobs_.push_back(Job{generation_, k.kind, k.spec});
       }
-      cv_.notify_all();
+      cv_.SignalAll();
     }
   }
   if (paused) {
@@ -58,17 +58,17 @@ void StemCellKeeper::Replenish() {
 }
 
 void StemCellKeeper::WorkerLoop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
     if (stop_) return;
     if (jobs_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
       continue;
     }
     auto job = std::make_shared<Job>(std::move(jobs_.front()));
     jobs_.pop_front();
     ForkSource fork = fork_source_;
-    lock.unlock();
+    lock.Unlock();
     Result<std::unique_ptr<SandboxInstance>> sandbox =
         fork ? fork(job->kind, job->spec) : MakeError(ErrorCode::kUnavailable, "no fork source");
     if (!sandbox.ok()) sandbox = launcher_.Launch(job->spec);
@@ -77,12 +77,12 @@ void StemCellKeeper::WorkerLoop() {
       if (!*alive) return;  // the keeper stopped: the sandbox dies with the worker thread
       Launched(*job, std::move(*shared));
     });
-    lock.lock();
+    lock.Lock();
   }
 }
 
 void StemCellKeeper::set_fork_source(ForkSource source) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   fork_source_ = std::move(source);
 }
 
@@ -96,7 +96,7 @@ StemCellKind* StemCellKeeper::Find(const Job& job) {
 void StemCellKeeper::SetKinds(std::vector<StemCellKind> kinds) {
   kinds_ = std::move(kinds);
   ++generation_;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   // Queued launches of the old kinds give their bookings back now.
   for (const auto& job : jobs_) pool_.CancelStemCell(job.kind, job.spec.memory_mb);
   jobs_.clear();

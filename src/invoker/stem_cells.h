@@ -17,17 +17,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/asio.hpp>
 
+#include "common/thread_annotations.h"
 #include "invoker/pool.h"
 #include "sandbox/sandbox.h"
 
@@ -85,11 +84,11 @@ class StemCellKeeper {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // io-thread guard for posted work
   asio::steady_timer retry_timer_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;  // guarded by mu_
-  ForkSource fork_source_;  // guarded by mu_
-  bool stop_ = false;     // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Job> jobs_ HOTROD_GUARDED_BY(mu_);
+  ForkSource fork_source_ HOTROD_GUARDED_BY(mu_);
+  bool stop_ HOTROD_GUARDED_BY(mu_) = false;
   std::thread worker_;    // last: starts once everything above is initialised
 };
 

@@ -15,13 +15,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/zygote.h"
 
@@ -49,13 +48,13 @@ class ZygoteKeeper {
   Launcher& launcher_;
   const ZygoteOptions options_;
   const std::chrono::milliseconds retry_after_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string kind_;                // guarded by mu_
-  SandboxSpec spec_;                // guarded by mu_
-  uint64_t generation_ = 0;         // guarded by mu_: bumped by SetSpec
-  std::shared_ptr<Zygote> current_;  // guarded by mu_
-  bool stop_ = false;               // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::string kind_ HOTROD_GUARDED_BY(mu_);
+  SandboxSpec spec_ HOTROD_GUARDED_BY(mu_);
+  uint64_t generation_ HOTROD_GUARDED_BY(mu_) = 0;  // bumped by SetSpec
+  std::shared_ptr<Zygote> current_ HOTROD_GUARDED_BY(mu_);
+  bool stop_ HOTROD_GUARDED_BY(mu_) = false;
   std::thread worker_;              // last: starts once everything above is initialised
 };
 

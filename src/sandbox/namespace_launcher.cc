@@ -114,11 +114,11 @@ struct ChildContext {
   char* const* envp;
 };
 
-HOTROD_SANDBOX_CHILD [[noreturn]] void ChildExit() {
+[[noreturn]] HOTROD_SANDBOX_CHILD void ChildExit() {
   for (;;) ChildSyscall(SYS_exit_group, 127);
 }
 
-HOTROD_SANDBOX_CHILD [[noreturn]] void ChildFail(const ChildContext& c, ChildStep step, long neg_errno,
+[[noreturn]] HOTROD_SANDBOX_CHILD void ChildFail(const ChildContext& c, ChildStep step, long neg_errno,
                                                  uint64_t detail = 0) {
   const ChildReport r{step, neg_errno < 0 ? static_cast<int32_t>(-neg_errno) : EINVAL, detail};
   ChildSyscall(SYS_write, c.status_fd, &r, sizeof r);
@@ -126,7 +126,7 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildFail(const ChildContext& c, ChildSte
 }
 
 // Runs between clone3 and execve, on its own stack in the parent's memory (see rootfs.h).
-HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
+[[noreturn]] HOTROD_SANDBOX_CHILD void ChildMain(const ChildContext& c) {
   // Handlers first, then the mask: a parent handler must never run here. SIG_IGN would also
   // survive execve.
   const KernelSigaction dfl{SIG_DFL, 0, nullptr, 0};
@@ -241,7 +241,7 @@ HOTROD_SANDBOX_CHILD [[noreturn]] void ChildMain(const ChildContext& c) {
   ChildFail(c, kExecve, r);
 }
 
-HOTROD_SANDBOX_CHILD [[noreturn]] void ChildEntry(void* context) {
+[[noreturn]] HOTROD_SANDBOX_CHILD void ChildEntry(void* context) {
   ChildMain(*static_cast<const ChildContext*>(context));
 }
 

@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "common/unique_fd.h"
 
 namespace hotrod {
@@ -40,45 +41,35 @@ class RefillingPool {
       : target_(target), refill_delay_(refill_delay), what_(what), make_(std::move(make)), thread_([this] { Run(); }) {}
   ~RefillingPool() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     thread_.join();
     ready_.clear();
   }
 
   // A ready one, or an empty T when none is.
   T Take() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (ready_.empty()) return T();
     T made = std::move(ready_.front());
     ready_.pop_front();
     last_take_ = std::chrono::steady_clock::now();
-    cv_.notify_all();
+    cv_.SignalAll();
     return made;
   }
 
   size_t ready() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return ready_.size();
   }
 
  private:
   void Run() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      if (ready_.size() >= target_) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (const auto quiet = last_take_ + refill_delay_; std::chrono::steady_clock::now() < quiet) {
-        cv_.wait_until(lock, quiet);  // a take in the meantime moves `quiet` on
-        continue;
-      }
-      lock.unlock();
-      auto made = make_();
-      lock.lock();
+    while (WaitForRoom()) {
+      auto made = make_();  // unlocked: takers are served meanwhile
+      MutexLock lock(&mu_);
       if (!made.ok()) {
         spdlog::warn("sandbox: {} stopped: {}", what_, made.error().message);
         return;
@@ -87,15 +78,32 @@ class RefillingPool {
     }
   }
 
+  // Waits until one more should be made (true) or the pool stops (false).
+  bool WaitForRoom() HOTROD_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    while (!stop_) {
+      if (ready_.size() >= target_) {
+        cv_.Wait(&mu_);
+        continue;
+      }
+      if (const auto quiet = last_take_ + refill_delay_; std::chrono::steady_clock::now() < quiet) {
+        cv_.WaitUntil(&mu_, quiet);  // a take in the meantime moves `quiet` on
+        continue;
+      }
+      return true;
+    }
+    return false;
+  }
+
   const size_t target_;
   const std::chrono::milliseconds refill_delay_;
   const char* const what_;
   const std::function<Result<T>()> make_;
-  std::chrono::steady_clock::time_point last_take_{};  // guarded by mu_
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<T> ready_;  // guarded by mu_
-  bool stop_ = false;    // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::chrono::steady_clock::time_point last_take_ HOTROD_GUARDED_BY(mu_){};
+  std::deque<T> ready_ HOTROD_GUARDED_BY(mu_);
+  bool stop_ HOTROD_GUARDED_BY(mu_) = false;
   std::thread thread_;   // last: starts once everything above is initialised
 };
 

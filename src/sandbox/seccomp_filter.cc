@@ -130,6 +130,10 @@ constexpr uint64_t kPersonalities[] = {PER_LINUX, PER_LINUX32, UNAME26,
 
 constexpr uint64_t kSocketTypeMask = 0xf;  // SOCK_TYPE_MASK in the kernel
 
+// Argument `arg` equals `value`. libseccomp's SCMP_A<n>(SCMP_CMP_EQ, v) leaves out datum_b, which
+// clang's -Wmissing-field-initializers refuses; this spells every field.
+constexpr scmp_arg_cmp ArgEq(unsigned arg, uint64_t value) { return {arg, SCMP_CMP_EQ, value, 0}; }
+
 // Runs in front of libseccomp's program: x86_64 syscall numbers above kMaxReviewedSyscall (and
 // below the x32 range, which libseccomp's program refuses) return ENOSYS. Anything else falls
 // through to libseccomp's program, which checks the arch again itself.
@@ -166,24 +170,22 @@ Status AddRules(scmp_filter_ctx ctx) {
     return SeccompError("clone3 rule", rc);
 
   for (uint64_t p : kPersonalities) {
-    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_personality, 1, SCMP_A0(SCMP_CMP_EQ, p))) <
-        0)
+    if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_personality, 1, ArgEq(0, p))) < 0)
       return SeccompError("personality rule", rc);
   }
 
   // socket(): AF_UNIX any type; AF_INET/6 stream or datagram; AF_NETLINK routing only.
-  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) <
-      0)
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 1, ArgEq(0, AF_UNIX))) < 0)
     return SeccompError("socket rule", rc);
   for (uint64_t family : {AF_INET, AF_INET6}) {
     for (uint64_t type : {SOCK_STREAM, SOCK_DGRAM}) {
-      if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2, SCMP_A0(SCMP_CMP_EQ, family),
+      if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2, ArgEq(0, family),
                                  SCMP_A1(SCMP_CMP_MASKED_EQ, kSocketTypeMask, type))) < 0)
         return SeccompError("socket rule", rc);
     }
   }
-  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
-                             SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE))) < 0)
+  if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, __NR_socket, 2, ArgEq(0, AF_NETLINK),
+                             ArgEq(2, NETLINK_ROUTE))) < 0)
     return SeccompError("socket rule", rc);
   return Status::Ok();
 }

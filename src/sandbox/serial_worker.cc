@@ -12,39 +12,39 @@ SerialWorker::~SerialWorker() { Stop(); }
 
 bool SerialWorker::Post(Job& job) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (stop_) return false;
     jobs_.push_back(std::move(job));
     job = nullptr;  // a moved-from std::function is unspecified: make "taken" visible
   }
-  cv_.notify_one();
+  cv_.Signal();
   return true;
 }
 
 void SerialWorker::Stop() {
   HOTROD_CHECK(std::this_thread::get_id() != thread_.get_id());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_one();
+  cv_.Signal();
   std::call_once(joined_, [this] { thread_.join(); });
 }
 
 void SerialWorker::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
     if (!jobs_.empty()) {
       Job job = std::move(jobs_.front());
       jobs_.pop_front();
-      lock.unlock();
+      lock.Unlock();
       job();
       job = nullptr;  // what it captured goes here, unlocked
-      lock.lock();
+      lock.Lock();
       continue;
     }
     if (stop_) return;  // only once every job posted before Stop() has run
-    cv_.wait(lock);
+    cv_.Wait(&mu_);
   }
 }
 

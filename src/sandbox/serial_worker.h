@@ -21,6 +21,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_annotations.h"
+
 namespace hotrod {
 
 class SerialWorker {
@@ -43,10 +45,10 @@ class SerialWorker {
 
   // mu_ guards jobs_ and stop_. Plain comments, not compiler-checked annotations: the
   // annotated Mutex lives inside src/store/sqlite/ for now.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;  // guarded by mu_
-  bool stop_ = false;     // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Job> jobs_ HOTROD_GUARDED_BY(mu_);
+  bool stop_ HOTROD_GUARDED_BY(mu_) = false;
   std::once_flag joined_;
   std::thread thread_;  // last: starts once everything above is initialised
 };

@@ -37,7 +37,7 @@ Result<std::shared_ptr<UidRange>> UidRange::Create(uid_t first, uint32_t count) 
 }
 
 Result<UidLease> UidRange::Acquire() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (in_use_ == count_)
     return MakeError(ErrorCode::kUnavailable,
                      fmt::format("all {} sandbox uids from {} are in use", count_, first_));
@@ -55,12 +55,12 @@ Result<UidLease> UidRange::Acquire() {
 }
 
 uint32_t UidRange::in_use() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return in_use_;
 }
 
 void UidRange::Release(uid_t uid) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   HOTROD_CHECK(uid >= first_ && uid - first_ < count_);
   const uint32_t i = uid - first_;
   HOTROD_CHECK(used_[i]);

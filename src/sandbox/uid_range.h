@@ -16,10 +16,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 
 namespace hotrod {
 
@@ -69,10 +69,10 @@ class UidRange : public std::enable_shared_from_this<UidRange> {
 
   const uid_t first_;
   const uint32_t count_;
-  mutable std::mutex mu_;
-  std::vector<bool> used_;  // guarded by mu_
-  uint32_t next_ = 0;       // guarded by mu_: where the next search starts
-  uint32_t in_use_ = 0;     // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<bool> used_ HOTROD_GUARDED_BY(mu_);
+  uint32_t next_ HOTROD_GUARDED_BY(mu_) = 0;  // where the next search starts
+  uint32_t in_use_ HOTROD_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hotrod

@@ -14,12 +14,15 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_annotations.h"
 #include "sandbox/attach_mount.h"
 #include "sandbox/cgroup/cgroup.h"
 #include "sandbox/namespace_launcher.h"
@@ -42,13 +45,15 @@ struct Zygote::Shared {
   std::string cgroup_prefix;
   ZygoteOptions options;
   std::atomic<bool> broken{false};
-  std::mutex fork_mu;  // one fork handshake at a time on the control channel
+  // One fork handshake at a time on the control channel. It guards no field: the channel's
+  // fd is set before the zygote is shared and only read afterwards.
+  Mutex fork_mu;
 
-  std::mutex mu;
-  std::vector<UidLease> leases;  // inside id i + 1 -> leases[i]
+  Mutex mu;
+  std::vector<UidLease> leases;  // inside id i + 1 -> leases[i]; set before the zygote is shared
   enum SlotState : uint8_t { kFree, kUsed, kRetired };
-  std::vector<SlotState> slots;  // guarded by mu
-  uint32_t next = 0;             // guarded by mu: next-fit, as UidRange does
+  std::vector<SlotState> slots HOTROD_GUARDED_BY(mu);
+  uint32_t next HOTROD_GUARDED_BY(mu) = 0;  // next-fit, as UidRange does
 
   ~Shared() {
     // Children hold the Shared: when it goes, none is left. Closing the channel ends the zygote
@@ -57,8 +62,8 @@ struct Zygote::Shared {
     if (process) process->Kill();
   }
 
-  int AcquireSlot() {
-    std::lock_guard lock(mu);
+  int AcquireSlot() HOTROD_EXCLUDES(mu) {
+    MutexLock lock(&mu);
     for (uint32_t i = 0; i < slots.size(); ++i) {
       const uint32_t s = (next + i) % static_cast<uint32_t>(slots.size());
       if (slots[s] == kFree) {
@@ -69,8 +74,8 @@ struct Zygote::Shared {
     }
     return -1;
   }
-  void ReleaseSlot(int s, bool retire) {
-    std::lock_guard lock(mu);
+  void ReleaseSlot(int s, bool retire) HOTROD_EXCLUDES(mu) {
+    MutexLock lock(&mu);
     slots[static_cast<size_t>(s)] = retire ? kRetired : kFree;
   }
 
@@ -273,7 +278,7 @@ bool Zygote::alive() const {
 pid_t Zygote::pid() const { return shared_->process->pid(); }
 
 uint32_t Zygote::free_slots() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(&shared_->mu);
   uint32_t n = 0;
   for (auto s : shared_->slots) n += s == Shared::kFree ? 1 : 0;
   return n;
@@ -281,7 +286,7 @@ uint32_t Zygote::free_slots() const {
 
 Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   Shared& z = *shared_;
-  std::lock_guard fork_lock(z.fork_mu);
+  MutexLock fork_lock(&z.fork_mu);
   if (!alive()) return MakeError(ErrorCode::kUnavailable, "the python zygote is not running");
   if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0 ||
       spec.tmp_size_mb <= 0)
@@ -290,7 +295,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   const int slot = z.AcquireSlot();
   if (slot < 0)
     return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("zygote fork: all {} instance uids are in use", z.slots.size()));
+                     fmt::format("zygote fork: all {} instance uids are in use", z.leases.size()));
   struct SlotGuard {
     Shared* z;
     int slot;
@@ -383,7 +388,10 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
     launch.child_ids.push_back(lease->uid());
     shared->leases.push_back(std::move(lease).value());
   }
-  shared->slots.assign(options.child_slots, Zygote::Shared::kFree);
+  {
+    MutexLock lock(&shared->mu);
+    shared->slots.assign(options.child_slots, Zygote::Shared::kFree);
+  }
   launch.seccomp = zygote_filter->get();
   launch.keep_caps = kZygoteCaps;
   auto process = LaunchWith(spec, &launch);

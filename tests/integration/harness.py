@@ -6,6 +6,10 @@ raw HTTP/1.1 to it over keep-alive connections and prints the server's log when 
 Environment:
   HOTROD_BIN      the hotrod binary (default: <repo>/build/hotrod)
   HOTROD_IT_KEEP  when set, temporary data directories are kept (their paths are printed)
+
+A server built with ASan/UBSan (`make test-sanitize`) writes its reports to stderr, which is its
+log: a Server whose log holds one fails the test when it is stopped or cleaned up, even where the
+finding did not change what the test saw (a report in a thread the test never waits for).
 """
 
 import base64
@@ -37,6 +41,9 @@ KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 START_TIMEOUT_S = 20
 STOP_TIMEOUT_S = 15
+# The first line of every ASan/LSan report ("==123==ERROR: AddressSanitizer: ...") and the last
+# line of every report, UBSan's included ("SUMMARY: UndefinedBehaviorSanitizer: ...").
+SANITIZER_REPORT_RE = re.compile(rb"^(==\d+==ERROR: \w+Sanitizer|SUMMARY: \w+Sanitizer)", re.M)
 
 
 def _die_with_parent():
@@ -270,6 +277,7 @@ class Server:
         self.log_path = os.path.join(self.root, "server.log")
         self.log_file = None
         self.starts = 0
+        self.sanitizer_checked = 0  # log bytes already checked for sanitizer reports
 
     # ---- lifecycle
 
@@ -328,6 +336,7 @@ class Server:
             rc = None
         self.proc = None
         self.log_file.close()
+        self.check_sanitizers()
         return rc
 
     def kill(self):
@@ -339,6 +348,12 @@ class Server:
 
     def cleanup(self):
         self.kill()
+        try:
+            self.check_sanitizers()
+        finally:
+            self.cleanup_files()
+
+    def cleanup_files(self):
         if os.environ.get("HOTROD_IT_KEEP"):
             print("kept hotrod test directory %s" % self.root, file=sys.stderr)
         else:
@@ -346,6 +361,22 @@ class Server:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def check_sanitizers(self):
+        """Raises AssertionError when the log written since the last check holds a sanitizer
+        report (only a sanitizer build writes one)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.sanitizer_checked)
+                data = f.read()
+        except OSError:
+            return
+        start = self.sanitizer_checked
+        self.sanitizer_checked += len(data)
+        m = SANITIZER_REPORT_RE.search(data)
+        if m:
+            raise AssertionError("sanitizer report in the log of hotrod serve (port %s):\n%s"
+                                 % (self.port, self.log_text(since=start + max(0, m.start() - 4096))))
 
     # ---- logs
 
@@ -408,7 +439,10 @@ class ServerTestCase(unittest.TestCase):
                 sys.stderr.write("\n----- hotrod log (port %s) during %s -----\n%s\n-----\n"
                                  % (s.port, self.id(), s.log_text(off)))
         for s in getattr(self, "extra_servers", []):
-            s.cleanup()
+            try:
+                s.cleanup()
+            except AssertionError:
+                result.addFailure(self, sys.exc_info())
         return out
 
     # ---- helpers shared by the tests

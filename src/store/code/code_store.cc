@@ -172,15 +172,15 @@ Result<std::string> CodeStore::Read(const std::string& digest) const {
   return out;
 }
 
-std::shared_ptr<std::mutex> CodeStore::AcquireDigestLock(const std::string& digest) {
-  std::lock_guard<std::mutex> guard(mu_);
+std::shared_ptr<Mutex> CodeStore::AcquireDigestLock(const std::string& digest) {
+  MutexLock guard(&mu_);
   auto& slot = digest_locks_[digest];
-  if (!slot) slot = std::make_shared<std::mutex>();
+  if (!slot) slot = std::make_shared<Mutex>();
   return slot;
 }
 
-void CodeStore::ReleaseDigestLock(const std::string& digest, std::shared_ptr<std::mutex> lock) {
-  std::lock_guard<std::mutex> guard(mu_);
+void CodeStore::ReleaseDigestLock(const std::string& digest, std::shared_ptr<Mutex> lock) {
+  MutexLock guard(&mu_);
   // Dropping the reference under mu_ makes the last holder see use_count() == 1 and erase.
   lock.reset();
   auto it = digest_locks_.find(digest);
@@ -195,9 +195,9 @@ Result<std::filesystem::path> CodeStore::Unpacked(const std::string& digest,
   // Fast path without locks: the directory only ever appears complete (atomic rename).
   if (IsDirectory(dir)) return dir;
 
-  std::shared_ptr<std::mutex> lock = AcquireDigestLock(digest);
+  std::shared_ptr<Mutex> lock = AcquireDigestLock(digest);
   Result<std::filesystem::path> result = [&] {
-    std::lock_guard<std::mutex> guard(*lock);
+    MutexLock guard(lock.get());
     return UnpackLocked(digest, limits);
   }();
   ReleaseDigestLock(digest, std::move(lock));
@@ -250,9 +250,9 @@ Status CodeStore::Validate(std::string_view zip_bytes, const ExtractLimits& limi
 Status CodeStore::Remove(const std::string& digest) {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
   if (!init_.ok()) return init_;
-  std::shared_ptr<std::mutex> lock = AcquireDigestLock(digest);
+  std::shared_ptr<Mutex> lock = AcquireDigestLock(digest);
   Status status = [&]() -> Status {
-    std::lock_guard<std::mutex> guard(*lock);
+    MutexLock guard(lock.get());
     const std::filesystem::path dir = unpacked_ / digest;
     if (IsDirectory(dir)) {
       // Rename first so that no reader ever sees a half-deleted tree under the final name.

@@ -22,12 +22,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "store/code/zip_extract.h"
 
 namespace hotrod {
@@ -73,8 +73,8 @@ class CodeStore {
  private:
   std::filesystem::path NewTempPath() const;
   // Returns the lock that serialises Unpacked/Remove of one digest; ReleaseDigestLock drops it.
-  std::shared_ptr<std::mutex> AcquireDigestLock(const std::string& digest);
-  void ReleaseDigestLock(const std::string& digest, std::shared_ptr<std::mutex> lock);
+  std::shared_ptr<Mutex> AcquireDigestLock(const std::string& digest) HOTROD_EXCLUDES(mu_);
+  void ReleaseDigestLock(const std::string& digest, std::shared_ptr<Mutex> lock) HOTROD_EXCLUDES(mu_);
   Result<std::filesystem::path> UnpackLocked(const std::string& digest,
                                              const ExtractLimits& limits);
   void RemoveStaleTemps() const;
@@ -85,9 +85,10 @@ class CodeStore {
   const std::filesystem::path tmp_;
   Status init_;
 
-  std::mutex mu_;
-  // One entry per digest being unpacked or removed right now; guarded by mu_.
-  std::map<std::string, std::shared_ptr<std::mutex>> digest_locks_;
+  Mutex mu_;
+  // One entry per digest being unpacked or removed right now. Each of these locks guards the
+  // digest's files on disk, no field.
+  std::map<std::string, std::shared_ptr<Mutex>> digest_locks_ HOTROD_GUARDED_BY(mu_);
 };
 
 }  // namespace hotrod

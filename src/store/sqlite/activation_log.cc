@@ -11,7 +11,6 @@
 
 namespace hotrod {
 
-using store_internal::MutexLock;
 using Clock = std::chrono::steady_clock;
 
 namespace {

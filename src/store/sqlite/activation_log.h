@@ -42,7 +42,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite/thread_annotations.h"
+#include "common/thread_annotations.h"
 #include "store/store.h"
 
 namespace hotrod {
@@ -93,9 +93,9 @@ class ActivationLog {
   Store& store_;
   const ActivationLogOptions options_;
 
-  store_internal::Mutex mu_;
-  store_internal::CondVar work_cv_;  // wakes the writer
-  store_internal::CondVar done_cv_;  // wakes Flush() callers
+  Mutex mu_;
+  CondVar work_cv_;  // wakes the writer
+  CondVar done_cv_;  // wakes Flush() callers
   std::deque<Entry> queue_ HOTROD_GUARDED_BY(mu_);
   // The batch being written: still visible to readers until it commits. Shared so that the
   // writer can pass it to the store without holding mu_ while readers copy from it.
@@ -114,7 +114,7 @@ class ActivationLog {
   // When the oldest queued record arrived (approximately, see TakeBatch): the batch deadline.
   std::chrono::steady_clock::time_point first_queued_at_ HOTROD_GUARDED_BY(mu_);
 
-  store_internal::Mutex join_mu_;  // serializes Stop() callers around join()
+  Mutex join_mu_;  // serializes Stop() callers around join()
   // Started last in the constructor body, once every member above is initialized.
   std::thread writer_ HOTROD_GUARDED_BY(join_mu_);
 };

@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <thread>
 
+#include "common/thread_annotations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/test_util.h"
 
@@ -51,10 +50,10 @@ class FakeStore final : public Store {
   }
 
   Status PutActivations(const std::vector<Activation>& batch) override {
-    std::unique_lock lock(mu_);
+    MutexLock lock(&mu_);
     ++calls_;
-    entered_cv_.notify_all();
-    release_cv_.wait(lock, [&] { return !hold_; });
+    entered_cv_.SignalAll();
+    while (hold_) release_cv_.Wait(&mu_);
     if (fail_remaining_ > 0 || fail_always_) {
       if (fail_remaining_ > 0) --fail_remaining_;
       ++failed_calls_;
@@ -62,18 +61,18 @@ class FakeStore final : public Store {
     }
     batch_sizes_.push_back(batch.size());
     for (const Activation& a : batch) rows_[a.activation_id] = a;
-    written_cv_.notify_all();
+    written_cv_.SignalAll();
     return Status::Ok();
   }
   Result<std::optional<Activation>> GetActivation(const std::string& ns,
                                                   const std::string& id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = rows_.find(id);
     if (it == rows_.end() || it->second.ns != ns) return std::optional<Activation>();
     return std::optional<Activation>(it->second);
   }
   Result<std::vector<Activation>> ListActivations(const ActivationQuery& q) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     std::vector<Activation> out;
     for (const auto& [id, a] : rows_) {
       if (a.ns != q.ns || (q.name && a.name != *q.name)) continue;
@@ -90,57 +89,63 @@ class FakeStore final : public Store {
   }
 
   void FailNext(int n) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     fail_remaining_ = n;
   }
   void FailAlways(bool fail) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     fail_always_ = fail;
   }
   void Hold(bool hold) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     hold_ = hold;
-    release_cv_.notify_all();
+    release_cv_.SignalAll();
   }
   void WaitForCalls(int n) {
-    std::unique_lock lock(mu_);
-    ASSERT_TRUE(entered_cv_.wait_for(lock, 10s, [&] { return calls_ >= n; }));
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (calls_ < n && entered_cv_.WaitUntil(&mu_, deadline)) {
+    }
+    ASSERT_GE(calls_, n);
   }
   bool WaitForRows(size_t n) {
-    std::unique_lock lock(mu_);
-    return written_cv_.wait_for(lock, 10s, [&] { return rows_.size() >= n; });
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (rows_.size() < n && written_cv_.WaitUntil(&mu_, deadline)) {
+    }
+    return rows_.size() >= n;
   }
   size_t rows() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return rows_.size();
   }
   bool has(const std::string& id) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return rows_.contains(id);
   }
   int calls() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return calls_;
   }
   int failed_calls() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return failed_calls_;
   }
   std::vector<size_t> batch_sizes() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return batch_sizes_;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable entered_cv_, release_cv_, written_cv_;
-  std::map<std::string, Activation> rows_;
-  std::vector<size_t> batch_sizes_;
-  int calls_ = 0;
-  int failed_calls_ = 0;
-  int fail_remaining_ = 0;
-  bool fail_always_ = false;
-  bool hold_ = false;
+  Mutex mu_;
+  CondVar entered_cv_, release_cv_, written_cv_;
+  std::map<std::string, Activation> rows_ HOTROD_GUARDED_BY(mu_);
+  std::vector<size_t> batch_sizes_ HOTROD_GUARDED_BY(mu_);
+  int calls_ HOTROD_GUARDED_BY(mu_) = 0;
+  int failed_calls_ HOTROD_GUARDED_BY(mu_) = 0;
+  int fail_remaining_ HOTROD_GUARDED_BY(mu_) = 0;
+  bool fail_always_ HOTROD_GUARDED_BY(mu_) = false;
+  bool hold_ HOTROD_GUARDED_BY(mu_) = false;
 };
 
 ActivationLogOptions Options(std::chrono::milliseconds interval, size_t max_batch = 256) {

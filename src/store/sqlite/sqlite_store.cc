@@ -12,16 +12,15 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store_rows.h"
 #include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/sqlite_util.h"
-#include "store/sqlite/thread_annotations.h"
 
 namespace hotrod {
 
 using store_internal::DbHandle;
-using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
 // Shared with the sqlite_store_<area>.cc files (sqlite_store_rows.h).

@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "common/thread_annotations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_util.h"
-#include "store/sqlite/thread_annotations.h"
 
 namespace hotrod {
 
@@ -15,7 +15,7 @@ struct SqliteStore::State {
   State(store_internal::DbHandle handle, std::string file)
       : db(std::move(handle)), name(std::move(file)), stmts(db.get()) {}
 
-  store_internal::Mutex mu;
+  Mutex mu;
   // The connection is opened SQLITE_OPEN_NOMUTEX: it is only ever used with mu held.
   const store_internal::DbHandle db;
   const std::string name;  // the file, for messages

@@ -13,7 +13,6 @@ namespace hotrod {
 namespace {
 
 using State = SqliteStore::State;
-using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::NoThrow;
 using store_internal::Stmt;
@@ -119,7 +118,7 @@ Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
     if (Status s = Plain(st, "BEGIN IMMEDIATE"); !s.ok()) return s.error();
     // Everything below happens in the transaction, so a concurrent writer (a server putting an
     // action into this namespace) either lands before the count or after the namespace is gone.
-    auto run = [&]() -> Result<bool> {
+    auto run = [&]() HOTROD_REQUIRES(st.mu) -> Result<bool> {
       auto exists = Exists(st, ns);
       if (!exists.ok() || !*exists) return exists;
       auto count = CountEntityRows(st, ns);

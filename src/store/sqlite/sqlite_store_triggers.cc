@@ -10,7 +10,6 @@
 
 namespace hotrod {
 
-using store_internal::MutexLock;
 using store_internal::SqliteError;
 using store_internal::Stmt;
 using State = SqliteStore::State;

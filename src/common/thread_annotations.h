@@ -1,8 +1,16 @@
 // Clang thread-safety annotations and a Mutex the analysis understands (leveldb's port/ style).
 //
-// Under clang with -Wthread-safety the compiler checks that GUARDED_BY members are only touched
-// with their mutex held; under g++ the macros expand to nothing. std::mutex itself carries no
-// annotations in libstdc++, hence the thin wrappers. Internal to src/store/sqlite/.
+// Every field that a mutex protects is declared with HOTROD_GUARDED_BY(mu_); functions that
+// expect the caller to hold it say HOTROD_REQUIRES(mu_), functions that take it themselves may say
+// HOTROD_EXCLUDES(mu_). Under clang the build passes -Wthread-safety -Werror (CMakeLists.txt), so
+// touching a guarded field without its mutex does not compile; under g++ the macros expand to
+// nothing and the code is the same.
+//
+// std::mutex and std::lock_guard carry no annotations in libstdc++, so the analysis cannot see
+// them: guarded state uses Mutex, MutexLock and CondVar from here instead. They are thin wrappers
+// (no cost beyond std::mutex / std::condition_variable). Waits are written as a loop on the
+// caller's own predicate (`while (!ready_) cv_.Wait(&mu_);`): a predicate lambda would be analysed
+// as a separate function that does not hold the mutex.
 #pragma once
 
 #include <chrono>
@@ -25,10 +33,14 @@
 #define HOTROD_RELEASE(...) HOTROD_TSA(release_capability(__VA_ARGS__))
 #define HOTROD_NO_THREAD_SAFETY_ANALYSIS HOTROD_TSA(no_thread_safety_analysis)
 
-namespace hotrod::store_internal {
+namespace hotrod {
 
 class HOTROD_CAPABILITY("mutex") Mutex {
  public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
   void Lock() HOTROD_ACQUIRE() { mu_.lock(); }
   void Unlock() HOTROD_RELEASE() { mu_.unlock(); }
 
@@ -37,15 +49,29 @@ class HOTROD_CAPABILITY("mutex") Mutex {
   std::mutex mu_;
 };
 
+// Holds a Mutex for its scope. Unlock() and Lock() let go of it and take it again within the
+// scope (a slow step done without the lock); the analysis follows both.
 class HOTROD_SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex* mu) HOTROD_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
-  ~MutexLock() HOTROD_RELEASE() { mu_->Unlock(); }
+  ~MutexLock() HOTROD_RELEASE() {
+    if (held_) mu_->Unlock();
+  }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
+  void Unlock() HOTROD_RELEASE() {
+    mu_->Unlock();
+    held_ = false;
+  }
+  void Lock() HOTROD_ACQUIRE() {
+    mu_->Lock();
+    held_ = true;
+  }
+
  private:
   Mutex* const mu_;
+  bool held_ = true;
 };
 
 // A condition variable used with a Mutex. Wait() takes the mutex so that the analysis can check
@@ -72,4 +98,4 @@ class CondVar {
   std::condition_variable cv_;
 };
 
-}  // namespace hotrod::store_internal
+}  // namespace hotrod
