@@ -26,11 +26,10 @@
 #include <boost/asio.hpp>
 
 #include "common/result.h"
+#include "sandbox/sandbox.h"
 #include "server/serve_options.h"
 
 namespace hotrod {
-
-class Launcher;
 
 class Server {
  public:
