@@ -65,6 +65,15 @@ TEST(Result, HoldsValueOrError) {
   EXPECT_EQ(bad.error().code, ErrorCode::kNotFound);
 }
 
+TEST(Result, SharedErrors) {
+  const Error invalid = InvalidArgumentError("bad limit");
+  EXPECT_EQ(invalid.code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(invalid.message, "bad limit");
+  EXPECT_EQ(NotFoundError().code, ErrorCode::kNotFound);
+  EXPECT_EQ(NotFoundError().message, "The requested resource does not exist.");
+  EXPECT_EQ(NotFoundError("no such namespace").message, "no such namespace");
+}
+
 // --- HOTROD_RETURN_IF_ERROR / HOTROD_ASSIGN_OR_RETURN and their co_return forms ---
 
 Status Fail(std::string message) { return MakeError(ErrorCode::kConflict, std::move(message)); }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -35,6 +36,17 @@ struct Error {
 };
 
 inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+
+// The two errors that input checks and lookups in every layer return.
+inline Error InvalidArgumentError(std::string message) {
+  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
+}
+// OpenWhisk's wording for any entity that is absent (or that the caller may not see): clients
+// match on it, so the controller's errors and the API's 404 replies use this one text.
+inline constexpr std::string_view kResourceNotFound = "The requested resource does not exist.";
+inline Error NotFoundError(std::string message = std::string(kResourceNotFound)) {
+  return MakeError(ErrorCode::kNotFound, std::move(message));
+}
 
 // Result<T> holds either a T or an Error. Accessing the wrong alternative aborts.
 template <class T>
