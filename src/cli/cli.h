@@ -20,9 +20,9 @@ struct ServeOptions {
   int64_t limit_concurrent_invocations = -1;
   int64_t limit_invocations_per_minute = -1;
   int64_t limit_fires_per_minute = -1;
-  // --- Pool area (docs/operations.md) ---
+  // --- Instance pool: stem cells, budget, keep-alive, queue (docs/operations.md) ---
   int64_t stem_cells = 2;          // pre-started instances per default runtime kind; 0: none
-  // Zygote area: fork Python cold starts from a pre-initialised zygote (docs/runtimes.md).
+  // Fork Python cold starts from a pre-initialised zygote (docs/runtimes.md "Python zygote").
   bool python_zygote = false;
   int64_t python_zygote_slots = 64;  // instances one zygote may have alive at once
   int64_t sandboxes_ahead = 2;       // sandboxes the launcher prepares ahead of launches; 0: none
