@@ -59,10 +59,7 @@ int Put(CliContext& ctx, const ActionOptions& o, bool update) {
   }
   const std::string target =
       EntityPath(*entity, "actions") + (update ? BuildQuery({{"overwrite", "true"}}) : "");
-  auto reply = CallApi(ctx, "PUT", target, json::serialize(*body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
+  return CallAndPrint(ctx, "PUT", target, json::serialize(*body), [&](const ApiReply&) {
     return std::string("ok: ") + (update ? "updated" : "created") + " action " + o.name + "\n";
   });
 }
@@ -72,31 +69,22 @@ int Get(CliContext& ctx, const ActionOptions& o) {
   if (!entity.ok()) return ReportError(ctx, entity.error());
   // Code can be megabytes of base64; fetch it only when asked, as wsk does.
   const std::string target = EntityPath(*entity, "actions") + (o.code ? "" : BuildQuery({{"code", "false"}}));
-  auto reply = CallApi(ctx, "GET", target);
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] { return PrettyJson(reply->json); });
+  return CallAndPrint(ctx, "GET", target, "", [](const ApiReply& r) { return PrettyJson(r.json); });
 }
 
 int List(CliContext& ctx, const ActionOptions& o) {
-  KeyValueList query;
-  if (o.limit >= 0) query.emplace_back("limit", std::to_string(o.limit));
-  if (o.skip >= 0) query.emplace_back("skip", std::to_string(o.skip));
-  auto reply = CallApi(ctx, "GET", CollectionPath("_", "actions") + BuildQuery(query));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    return reply->json.is_array() ? FormatActionTable(reply->json.get_array()) : PrettyJson(reply->json);
+  const std::string target =
+      CollectionPath("_", "actions") + BuildQuery(PagingQuery(o.limit, o.skip));
+  return CallAndPrint(ctx, "GET", target, "", [](const ApiReply& r) {
+    return r.json.is_array() ? FormatActionTable(r.json.get_array()) : PrettyJson(r.json);
   });
 }
 
 int Delete(CliContext& ctx, const ActionOptions& o) {
   auto entity = ParseEntityName(o.name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
-  auto reply = CallApi(ctx, "DELETE", EntityPath(*entity, "actions"));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] { return "ok: deleted action " + o.name + "\n"; });
+  return CallAndPrint(ctx, "DELETE", EntityPath(*entity, "actions"), "",
+                      [&](const ApiReply&) { return "ok: deleted action " + o.name + "\n"; });
 }
 
 std::string ActivationIdOf(const ApiReply& reply) {

@@ -32,17 +32,14 @@ int List(CliContext& ctx, const ActivationOptions& o) {
     entity = *parsed;
     query.emplace_back("name", entity.name);
   }
-  if (o.limit >= 0) query.emplace_back("limit", std::to_string(o.limit));
-  if (o.skip >= 0) query.emplace_back("skip", std::to_string(o.skip));
+  for (auto& kv : PagingQuery(o.limit, o.skip)) query.push_back(std::move(kv));
   if (o.since >= 0) query.emplace_back("since", std::to_string(o.since));
   if (o.upto >= 0) query.emplace_back("upto", std::to_string(o.upto));
-  auto reply = CallApi(ctx, "GET", CollectionPath(entity.ns, "activations") + BuildQuery(query));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    return reply->json.is_array() ? FormatActivationTable(reply->json.get_array())
-                                  : PrettyJson(reply->json);
-  });
+  return CallAndPrint(ctx, "GET", CollectionPath(entity.ns, "activations") + BuildQuery(query), "",
+                      [](const ApiReply& r) {
+                        return r.json.is_array() ? FormatActivationTable(r.json.get_array())
+                                                 : PrettyJson(r.json);
+                      });
 }
 
 // The id to show: the one given, or with --last the newest activation's.
@@ -50,15 +47,16 @@ Result<std::string> ChooseId(const CliContext& ctx, const ActivationOptions& o) 
   if (!o.id.empty() && o.last) return MakeError(ErrorCode::kInvalidArgument, "give an ID or --last, not both");
   if (!o.id.empty()) return o.id;
   if (!o.last) return MakeError(ErrorCode::kInvalidArgument, "give an activation ID or --last");
-  auto reply = CallApi(ctx, "GET", CollectionPath("_", "activations") + BuildQuery({{"limit", "1"}}));
-  if (!reply.ok()) return reply.error();
-  if (!reply->ok()) {
+  HOTROD_ASSIGN_OR_RETURN(
+      auto reply,
+      CallApi(ctx, "GET", CollectionPath("_", "activations") + BuildQuery({{"limit", "1"}})));
+  if (!reply.ok()) {
     // FormatApiError's line without its "error: " prefix, which ReportError adds back.
-    const std::string line = FormatApiError(reply->status, reply->body);
+    const std::string line = FormatApiError(reply.status, reply.body);
     return MakeError(ErrorCode::kInternal, line.substr(line.find(' ') + 1));
   }
-  if (reply->json.is_array() && !reply->json.get_array().empty()) {
-    const json::value& first = reply->json.get_array()[0];
+  if (reply.json.is_array() && !reply.json.get_array().empty()) {
+    const json::value& first = reply.json.get_array()[0];
     if (first.is_object()) {
       if (const auto* id = first.get_object().if_contains("activationId"); id && id->is_string()) {
         return std::string(id->get_string());
@@ -73,10 +71,9 @@ int Show(CliContext& ctx, const ActivationOptions& o, const std::string& suffix,
          const std::function<std::string(const json::value&)>& human) {
   auto id = ChooseId(ctx, o);
   if (!id.ok()) return ReportError(ctx, id.error());
-  auto reply = CallApi(ctx, "GET", CollectionPath("_", "activations") + "/" + EscapeComponent(*id) + suffix);
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] { return human(reply->json); });
+  const std::string target =
+      CollectionPath("_", "activations") + "/" + EscapeComponent(*id) + suffix;
+  return CallAndPrint(ctx, "GET", target, "", [&](const ApiReply& r) { return human(r.json); });
 }
 
 std::string FormatLogs(const json::value& v, bool strip) {

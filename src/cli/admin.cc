@@ -32,7 +32,7 @@ struct AdminOptions {
   std::string uuid;
   bool force = false;
   std::string concurrent, per_minute, fires;  // "N", "default", or empty (keep)
-  std::string max_instances;                   // pool area: same form
+  std::string max_instances;                   // same form; the pool enforces it
 };
 
 // One admin operation: how to ask the server, and how to do it on the store directly.
@@ -54,14 +54,14 @@ Result<json::value> RunOp(CliContext& ctx, const AdminOptions& o, const AdminOp&
   if (!admin_key.empty()) {
     CliContext as_admin = ctx;
     as_admin.flags.auth = admin_key;
-    auto reply = CallApi(as_admin, op.method, "/api/v1/admin" + op.path, op.body);
-    if (!reply.ok()) return reply.error();
-    if (!reply->ok()) {
-      const std::string line = FormatApiError(reply->status, reply->body);
-      return MakeError(reply->status == 400 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal,
+    HOTROD_ASSIGN_OR_RETURN(auto reply,
+                            CallApi(as_admin, op.method, "/api/v1/admin" + op.path, op.body));
+    if (!reply.ok()) {
+      const std::string line = FormatApiError(reply.status, reply.body);
+      return MakeError(reply.status == 400 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal,
                        line.substr(line.find(' ') + 1));
     }
-    return reply->json;
+    return reply.json;
   }
   const std::filesystem::path dir = o.data_dir.empty() ? DefaultDataDir() : o.data_dir;
   const auto db = dir / "hotrod.db";
@@ -69,9 +69,8 @@ Result<json::value> RunOp(CliContext& ctx, const AdminOptions& o, const AdminOp&
     return MakeError(ErrorCode::kInvalidArgument,
                      "no hotrod data in " + dir.string() +
                          " (start `hotrod serve` once, pass --data-dir, or use --admin-key with a running server)");
-  auto store = SqliteStore::Open(db);
-  if (!store.ok()) return store.error();
-  TenantAdmin admin(**store);
+  HOTROD_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(db));
+  TenantAdmin admin(*store);
   return op.local(admin);
 }
 
@@ -155,7 +154,7 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
   Leaf(ns, "create", "create a namespace", ctx, name_arg,
        [](const AdminOptions& o) -> Result<AdminOp> {
          return AdminOp{"PUT", NsPath(o.ns), "", [o](TenantAdmin& a) -> Result<json::value> {
-                          if (Status s = a.CreateNamespace(o.ns); !s.ok()) return s.error();
+                          HOTROD_RETURN_IF_ERROR(a.CreateNamespace(o.ns));
                           return Named(o.ns);
                         }};
        },
@@ -164,10 +163,9 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
   Leaf(ns, "list", "list namespaces", ctx, [](CLI::App*, AdminOptions&) {},
        [](const AdminOptions&) -> Result<AdminOp> {
          return AdminOp{"GET", "/namespaces", "", [](TenantAdmin& a) -> Result<json::value> {
-                          auto list = a.ListNamespaces();
-                          if (!list.ok()) return list.error();
+                          HOTROD_ASSIGN_OR_RETURN(auto list, a.ListNamespaces());
                           json::array out;
-                          for (const auto& n : *list) out.emplace_back(n);
+                          for (const auto& n : list) out.emplace_back(n);
                           return json::value(out);
                         }};
        },
@@ -186,7 +184,7 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
        [](const AdminOptions& o) -> Result<AdminOp> {
          return AdminOp{"DELETE", NsPath(o.ns) + (o.force ? "?force=true" : ""), "",
                         [o](TenantAdmin& a) -> Result<json::value> {
-                          if (Status s = a.DeleteNamespace(o.ns, o.force); !s.ok()) return s.error();
+                          HOTROD_RETURN_IF_ERROR(a.DeleteNamespace(o.ns, o.force));
                           return Named(o.ns);
                         }};
        },
@@ -220,12 +218,13 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
            if (ch.kind == LimitChange::Kind::kSet) body[key] = ch.value;
            if (ch.kind == LimitChange::Kind::kReset) body[key] = nullptr;
          }
-         return AdminOp{change ? "PUT" : "GET", NsPath(o.ns) + "/limits", change ? json::serialize(body) : "",
+         return AdminOp{change ? "PUT" : "GET", NsPath(o.ns) + "/limits",
+                        change ? json::serialize(body) : "",
                         [o, changes, change](TenantAdmin& a) -> Result<json::value> {
-                          auto l = change ? a.ChangeLimits(o.ns, changes) : a.GetLimits(o.ns);
-                          if (!l.ok()) return l.error();
+                          HOTROD_ASSIGN_OR_RETURN(
+                              auto l, change ? a.ChangeLimits(o.ns, changes) : a.GetLimits(o.ns));
                           // The data directory does not know the server's flags: null = its default.
-                          return json::value(json::object{{"namespace", o.ns}, {"overrides", OverridesJson(*l)}});
+                          return json::value(json::object{{"namespace", o.ns}, {"overrides", OverridesJson(l)}});
                         }};
        },
        [](const json::value& v) {
@@ -251,10 +250,9 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
        [](CLI::App* c, AdminOptions& o) { c->add_option("NAMESPACE", o.ns, "namespace")->required(); },
        [](const AdminOptions& o) -> Result<AdminOp> {
          return AdminOp{"POST", NsPath(o.ns) + "/keys", "", [o](TenantAdmin& a) -> Result<json::value> {
-                          auto k = a.CreateKey(o.ns);
-                          if (!k.ok()) return k.error();
-                          return json::value(json::object{{"uuid", k->uuid}, {"namespace", o.ns},
-                                                          {"created", k->created_ms}, {"key", k->uuid_key}});
+                          HOTROD_ASSIGN_OR_RETURN(auto k, a.CreateKey(o.ns));
+                          return json::value(json::object{{"uuid", k.uuid}, {"namespace", o.ns},
+                                                          {"created", k.created_ms}, {"key", k.uuid_key}});
                         }};
        },
        [](const json::value& v) { return Str(v, "key") + "\n"; });
@@ -263,10 +261,9 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
        [](CLI::App* c, AdminOptions& o) { c->add_option("NAMESPACE", o.ns, "namespace")->required(); },
        [](const AdminOptions& o) -> Result<AdminOp> {
          return AdminOp{"GET", NsPath(o.ns) + "/keys", "", [o](TenantAdmin& a) -> Result<json::value> {
-                          auto keys = a.ListKeys(o.ns);
-                          if (!keys.ok()) return keys.error();
+                          HOTROD_ASSIGN_OR_RETURN(auto keys, a.ListKeys(o.ns));
                           json::array out;
-                          for (const auto& k : *keys)
+                          for (const auto& k : keys)
                             out.push_back(json::object{{"uuid", k.uuid}, {"namespace", k.ns}, {"created", k.created_ms}});
                           return json::value(out);
                         }};
@@ -291,7 +288,7 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
        [](const AdminOptions& o) -> Result<AdminOp> {
          return AdminOp{"DELETE", NsPath(o.ns) + "/keys/" + EscapeComponent(o.uuid), "",
                         [o](TenantAdmin& a) -> Result<json::value> {
-                          if (Status s = a.RevokeKey(o.ns, o.uuid); !s.ok()) return s.error();
+                          HOTROD_RETURN_IF_ERROR(a.RevokeKey(o.ns, o.uuid));
                           return json::value(json::object{{"namespace", o.ns}, {"uuid", o.uuid}});
                         }};
        },

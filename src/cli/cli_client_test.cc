@@ -319,7 +319,7 @@ TEST_F(CliClientTest, HttpsIsRefusedClearly) {
   EXPECT_NE(r.err.find("not supported yet"), std::string::npos) << r.err;
 }
 
-// --- triggers and rules (triggers area) ---------------------------------------------------------
+// --- triggers and rules --------------------------------------------------------------------------
 
 TEST_F(CliClientTest, AlarmTriggerCreateSendsTheFeedAndPayload) {
   FakeServer server({{200, "{}"}});
@@ -374,7 +374,7 @@ TEST_F(CliClientTest, CronWithoutFeedIsAUsageError) {
 }  // namespace
 }  // namespace hotrod
 
-// --- packages area -------------------------------------------------------------------------------
+// --- packages and bindings -----------------------------------------------------------------------
 
 namespace hotrod {
 namespace {

@@ -131,6 +131,13 @@ TEST(ParamsTest, PathsAndQueriesAreEscaped) {
   EXPECT_EQ(BuildQuery({{"blocking", "true"}, {"name", "a b&c"}}), "?blocking=true&name=a%20b%26c");
 }
 
+TEST(ParamsTest, PagingQueryLeavesOutNegativeValues) {
+  EXPECT_EQ(BuildQuery(PagingQuery(-1, -1)), "");
+  EXPECT_EQ(BuildQuery(PagingQuery(0, -1)), "?limit=0");
+  EXPECT_EQ(BuildQuery(PagingQuery(-1, 5)), "?skip=5");
+  EXPECT_EQ(BuildQuery(PagingQuery(20, 40)), "?limit=20&skip=40");
+}
+
 TEST(OutputTest, TableAlignsColumnsWithoutTrailingSpaces) {
   EXPECT_EQ(FormatTable({"NAME", "KIND"}, {{"hello", "nodejs:20"}, {"a", ""}, {"longer-name"}}),
             "NAME         KIND\n"

@@ -28,12 +28,11 @@ Result<ApiReply> CallApi(const CliContext& ctx, std::string_view method, const s
                          DefaultDataDir() + "/guest.key");
   }
   HttpClient client(std::move(*endpoint), config.auth);
-  auto response = client.Send(method, target, body);
-  if (!response.ok()) return response.error();
+  HOTROD_ASSIGN_OR_RETURN(auto response, client.Send(method, target, body));
   ApiReply reply;
-  reply.status = response->status;
-  reply.body = std::move(response->body);
-  reply.activation_id = response->Header("x-openwhisk-activation-id");
+  reply.status = response.status;
+  reply.body = std::move(response.body);
+  reply.activation_id = response.Header("x-openwhisk-activation-id");
   if (!reply.body.empty()) {
     boost::system::error_code ec;
     reply.json = boost::json::parse(reply.body, ec);
@@ -61,6 +60,14 @@ int PrintReply(const CliContext& ctx, const ApiReply& reply, const std::function
     ctx.out << human();
   }
   return kExitOk;
+}
+
+int CallAndPrint(const CliContext& ctx, std::string_view method, const std::string& target,
+                 std::string_view body, const std::function<std::string(const ApiReply&)>& human) {
+  auto reply = CallApi(ctx, method, target, body);
+  if (!reply.ok()) return ReportError(ctx, reply.error());
+  if (!reply->ok()) return ReportHttpError(ctx, *reply);
+  return PrintReply(ctx, *reply, [&] { return human(*reply); });
 }
 
 }  // namespace hotrod

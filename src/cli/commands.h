@@ -44,7 +44,7 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
 void AddPropertyCommands(CLI::App& root, CliContext& ctx);
 void AddActionCommands(CLI::App& root, CliContext& ctx);
 void AddActivationCommands(CLI::App& root, CliContext& ctx);
-void AddPackageCommands(CLI::App& root, CliContext& ctx);  // packages area
+void AddPackageCommands(CLI::App& root, CliContext& ctx);  // package.cc
 void AddAdminCommands(CLI::App& root, CliContext& ctx);
 void AddTriggerCommands(CLI::App& root, CliContext& ctx);  // trigger.cc
 void AddRuleCommands(CLI::App& root, CliContext& ctx);     // rule.cc
@@ -71,5 +71,10 @@ int ReportHttpError(const CliContext& ctx, const ApiReply& reply);
 
 // Prints a successful reply: the raw body with --json, else `human()` (called only then).
 int PrintReply(const CliContext& ctx, const ApiReply& reply, const std::function<std::string()>& human);
+
+// A command that is one request: CallApi, then ReportError for a failed call, ReportHttpError for
+// an error reply, else PrintReply with `human(reply)`. Returns the exit code.
+int CallAndPrint(const CliContext& ctx, std::string_view method, const std::string& target,
+                 std::string_view body, const std::function<std::string(const ApiReply&)>& human);
 
 }  // namespace hotrod

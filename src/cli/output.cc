@@ -149,7 +149,7 @@ std::string FormatActionTable(const json::array& actions) {
       kind = Str(exec->get_object(), "kind");
     }
     int64_t updated = 0;
-    // A packaged action has namespace "ns/pkg": show it as "pkg/name" (packages area).
+    // A packaged action has namespace "ns/pkg": show it as "pkg/name", the name wsk users type.
     std::string name = Str(a, "name");
     const std::string ns = Str(a, "namespace");
     if (const auto slash = ns.find('/'); slash != std::string::npos) name = ns.substr(slash + 1) + "/" + name;

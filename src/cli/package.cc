@@ -1,4 +1,4 @@
-// `hotrod package create|update|get|delete|list|bind` (packages area; wsk's package commands).
+// `hotrod package create|update|get|delete|list|bind`: wsk's package commands (docs/api.md).
 #include <boost/json/serialize.hpp>
 #include <memory>
 
@@ -42,14 +42,12 @@ void AddBodyOptions(CLI::App& cmd, PackageOptions& o, bool with_shared) {
 Result<json::object> BuildPackageBody(const PackageOptions& o) {
   json::object body;
   if (!o.param_file.empty() || !o.params.empty()) {
-    auto params = CollectParams(o.param_file, o.params);
-    if (!params.ok()) return params.error();
-    body["parameters"] = ToKeyValueArray(*params);
+    HOTROD_ASSIGN_OR_RETURN(auto params, CollectParams(o.param_file, o.params));
+    body["parameters"] = ToKeyValueArray(params);
   }
   if (!o.annotation_file.empty() || !o.annotations.empty()) {
-    auto annotations = CollectParams(o.annotation_file, o.annotations);
-    if (!annotations.ok()) return annotations.error();
-    body["annotations"] = ToKeyValueArray(*annotations);
+    HOTROD_ASSIGN_OR_RETURN(auto annotations, CollectParams(o.annotation_file, o.annotations));
+    body["annotations"] = ToKeyValueArray(annotations);
   }
   if (!o.shared.empty()) body["publish"] = o.shared == "yes";
   return body;
@@ -57,10 +55,7 @@ Result<json::object> BuildPackageBody(const PackageOptions& o) {
 
 int Send(CliContext& ctx, const std::string& method, const std::string& target,
          const std::string& body, const std::string& done) {
-  auto reply = CallApi(ctx, method, target, body);
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] { return done; });
+  return CallAndPrint(ctx, method, target, body, [&](const ApiReply&) { return done; });
 }
 
 int Put(CliContext& ctx, const PackageOptions& o, bool update) {
@@ -89,10 +84,8 @@ int Bind(CliContext& ctx, const PackageOptions& o) {
 int Get(CliContext& ctx, const PackageOptions& o) {
   auto entity = ParseEntityName(o.name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
-  auto reply = CallApi(ctx, "GET", EntityPath(*entity, "packages"));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] { return PrettyJson(reply->json); });
+  return CallAndPrint(ctx, "GET", EntityPath(*entity, "packages"), "",
+                      [](const ApiReply& r) { return PrettyJson(r.json); });
 }
 
 int Delete(CliContext& ctx, const PackageOptions& o) {
@@ -129,17 +122,12 @@ std::string FormatPackageTable(const json::array& packages) {
 }
 
 int List(CliContext& ctx, const PackageOptions& o) {
-  KeyValueList query;
-  if (o.limit >= 0) query.emplace_back("limit", std::to_string(o.limit));
-  if (o.skip >= 0) query.emplace_back("skip", std::to_string(o.skip));
   std::string ns = o.namespace_.empty() ? "_" : o.namespace_;
   if (!ns.empty() && ns.front() == '/') ns.erase(0, 1);
-  auto reply = CallApi(ctx, "GET", CollectionPath(ns, "packages") + BuildQuery(query));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    return reply->json.is_array() ? FormatPackageTable(reply->json.get_array())
-                                  : PrettyJson(reply->json);
+  const std::string target =
+      CollectionPath(ns, "packages") + BuildQuery(PagingQuery(o.limit, o.skip));
+  return CallAndPrint(ctx, "GET", target, "", [](const ApiReply& r) {
+    return r.json.is_array() ? FormatPackageTable(r.json.get_array()) : PrettyJson(r.json);
   });
 }
 

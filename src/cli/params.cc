@@ -46,10 +46,9 @@ Result<std::string> ReadFileBytes(const std::string& path) {
 Result<boost::json::object> CollectParams(const std::string& file, const KeyValueList& pairs) {
   boost::json::object params;
   if (!file.empty()) {
-    auto text = ReadFileBytes(file);
-    if (!text.ok()) return text.error();
+    HOTROD_ASSIGN_OR_RETURN(auto text, ReadFileBytes(file));
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(*text, ec);
+    boost::json::value v = boost::json::parse(text, ec);
     if (ec) return MakeError(ErrorCode::kInvalidArgument, file + " is not valid JSON: " + ec.message());
     if (!v.is_object()) return MakeError(ErrorCode::kInvalidArgument, file + " must hold a JSON object");
     params = std::move(v.as_object());
@@ -86,13 +85,11 @@ Result<std::string> InferKind(std::string_view file, std::string_view explicit_k
 Result<boost::json::object> BuildActionBody(const ActionSpec& spec, bool update) {
   boost::json::object body;
   if (!spec.file.empty()) {
-    auto kind = InferKind(spec.file, spec.kind);
-    if (!kind.ok()) return kind.error();
-    auto code = ReadFileBytes(spec.file);
-    if (!code.ok()) return code.error();
+    HOTROD_ASSIGN_OR_RETURN(auto kind, InferKind(spec.file, spec.kind));
+    HOTROD_ASSIGN_OR_RETURN(auto code, ReadFileBytes(spec.file));
     const bool zip = IsZipFile(spec.file);
-    boost::json::object exec{{"kind", *kind},
-                             {"code", zip ? Base64Encode(*code) : std::move(*code)},
+    boost::json::object exec{{"kind", kind},
+                             {"code", zip ? Base64Encode(code) : std::move(code)},
                              {"binary", zip}};
     if (!spec.main.empty()) exec["main"] = spec.main;
     body["exec"] = std::move(exec);
@@ -102,14 +99,13 @@ Result<boost::json::object> BuildActionBody(const ActionSpec& spec, bool update)
     return MakeError(ErrorCode::kInvalidArgument, "--kind and --main need the code FILE too");
   }
   if (!spec.param_file.empty() || !spec.params.empty()) {
-    auto params = CollectParams(spec.param_file, spec.params);
-    if (!params.ok()) return params.error();
-    body["parameters"] = ToKeyValueArray(*params);
+    HOTROD_ASSIGN_OR_RETURN(auto params, CollectParams(spec.param_file, spec.params));
+    body["parameters"] = ToKeyValueArray(params);
   }
   if (!spec.annotation_file.empty() || !spec.annotations.empty()) {
-    auto annotations = CollectParams(spec.annotation_file, spec.annotations);
-    if (!annotations.ok()) return annotations.error();
-    body["annotations"] = ToKeyValueArray(*annotations);
+    HOTROD_ASSIGN_OR_RETURN(auto annotations,
+                            CollectParams(spec.annotation_file, spec.annotations));
+    body["annotations"] = ToKeyValueArray(annotations);
   }
   boost::json::object limits;
   if (spec.timeout >= 0) limits["timeout"] = spec.timeout;
@@ -192,6 +188,13 @@ std::string BuildQuery(const KeyValueList& query) {
     out += EscapeComponent(key) + "=" + EscapeComponent(value);
   }
   return out;
+}
+
+KeyValueList PagingQuery(int64_t limit, int64_t skip) {
+  KeyValueList query;
+  if (limit >= 0) query.emplace_back("limit", std::to_string(limit));
+  if (skip >= 0) query.emplace_back("skip", std::to_string(skip));
+  return query;
 }
 
 }  // namespace hotrod

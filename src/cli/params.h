@@ -61,7 +61,8 @@ struct ActionSpec {
 Result<boost::json::object> BuildActionBody(const ActionSpec& spec, bool update);
 
 // An entity name as users type it: "name" (own namespace, "_"), "/ns/name" or "/_/name".
-// Anything after the namespace, '/' included, is the name (packages later).
+// Anything after the namespace, '/' included, is the name, so "pkg/action" names an action in
+// a package.
 struct EntityName {
   std::string ns = "_";
   std::string name;
@@ -71,7 +72,7 @@ struct EntityName {
 };
 Result<EntityName> ParseEntityName(std::string_view text);
 
-// packages area: `--sequence a,pkg/b,/ns/c` as fully qualified components: "a" -> "/_/a",
+// `--sequence a,pkg/b,/ns/c` as fully qualified components: "a" -> "/_/a",
 // "pkg/b" -> "/_/pkg/b", "/ns/c" kept. Empty items are an error.
 Result<boost::json::array> SequenceComponents(std::string_view list);
 
@@ -88,5 +89,9 @@ std::string EntityPath(const EntityName& entity, std::string_view collection);
 
 // "?k=v&k2=v2" with keys and values escaped; "" for an empty list.
 std::string BuildQuery(const KeyValueList& query);
+
+// limit and skip of a list command; a negative value (the flags' default) is left out, so the
+// server's default applies.
+KeyValueList PagingQuery(int64_t limit, int64_t skip);
 
 }  // namespace hotrod

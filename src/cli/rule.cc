@@ -30,10 +30,7 @@ int PutRule(CliContext& ctx, const RuleOptions& o, bool update) {
   if (!o.trigger.empty()) body["trigger"] = Qualify(o.trigger);
   if (!o.action.empty()) body["action"] = Qualify(o.action);
   const std::string target = EntityPath(*entity, "rules") + (update ? BuildQuery({{"overwrite", "true"}}) : "");
-  auto reply = CallApi(ctx, "PUT", target, json::serialize(body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
+  return CallAndPrint(ctx, "PUT", target, json::serialize(body), [&](const ApiReply&) {
     return std::string("ok: ") + (update ? "updated" : "created") + " rule " + o.name + "\n";
   });
 }
@@ -43,10 +40,8 @@ int SetStatus(CliContext& ctx, const RuleOptions& o, bool active) {
   if (!entity.ok()) return ReportError(ctx, entity.error());
   json::object body;
   body["status"] = active ? "active" : "inactive";
-  auto reply = CallApi(ctx, "POST", EntityPath(*entity, "rules"), json::serialize(body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
+  const std::string target = EntityPath(*entity, "rules");
+  return CallAndPrint(ctx, "POST", target, json::serialize(body), [&](const ApiReply&) {
     return std::string("ok: ") + (active ? "enabled" : "disabled") + " rule " + o.name + "\n";
   });
 }

@@ -40,12 +40,12 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--limit-fires-per-minute", opts->limit_fires_per_minute,
                   "default firesPerMinute per namespace (default 60000)")
       ->check(CLI::NonNegativeNumber);
-  // Pool area.
+  // The instance pool (docs/operations.md).
   cmd->add_option("--stem-cells", opts->stem_cells,
                   "pre-started sandboxed runtime instances kept per default runtime kind (0 disables)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{64}));
-  // Zygote area.
+  // The Python zygote (docs/runtimes.md "Python zygote").
   cmd->add_flag("--python-zygote,!--no-python-zygote", opts->python_zygote,
                 "fork Python stem cells, and cold starts when neither a stem cell nor a prepared sandbox "
                 "is ready, from a pre-initialised, sandboxed zygote (docs/runtimes.md)")

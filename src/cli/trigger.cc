@@ -31,30 +31,28 @@ struct TriggerOptions {
 // The PUT body: -p pairs are the trigger's default parameters, or, for the alarms feed, the
 // payload every alarm fire carries (OpenWhisk's trigger_payload).
 Result<json::object> BuildTriggerBody(const TriggerOptions& o) {
-  auto params = CollectParams(o.param_file, o.params);
-  if (!params.ok()) return params.error();
-  auto annotations = CollectParams("", o.annotations);
-  if (!annotations.ok()) return annotations.error();
+  HOTROD_ASSIGN_OR_RETURN(auto params, CollectParams(o.param_file, o.params));
+  HOTROD_ASSIGN_OR_RETURN(auto annotations, CollectParams("", o.annotations));
   json::object body;
   if (o.feed.empty()) {
     if (!o.cron.empty() || !o.start.empty() || !o.stop.empty())
       return MakeError(ErrorCode::kInvalidArgument, "--cron, --start and --stop need --feed alarms");
-    body["parameters"] = ToKeyValueArray(*params);
-    body["annotations"] = ToKeyValueArray(*annotations);
+    body["parameters"] = ToKeyValueArray(params);
+    body["annotations"] = ToKeyValueArray(annotations);
     return body;
   }
   if (o.feed != "alarms" && o.feed != kAlarmFeed && o.feed != std::string(kAlarmFeed).substr(1))
     return MakeError(ErrorCode::kInvalidArgument,
                      "--feed '" + o.feed + "' is not supported; the built-in feed is alarms (" + kAlarmFeed + ")");
   if (o.cron.empty()) return MakeError(ErrorCode::kInvalidArgument, "--feed alarms needs --cron 'EXPRESSION'");
-  (*annotations)["feed"] = kAlarmFeed;
+  (annotations)["feed"] = kAlarmFeed;
   json::object feed_params;
   feed_params["cron"] = o.cron;
   if (!o.start.empty()) feed_params["startDate"] = o.start;
   if (!o.stop.empty()) feed_params["stopDate"] = o.stop;
-  feed_params["trigger_payload"] = *params;
+  feed_params["trigger_payload"] = params;
   body["parameters"] = ToKeyValueArray(feed_params);
-  body["annotations"] = ToKeyValueArray(*annotations);
+  body["annotations"] = ToKeyValueArray(annotations);
   return body;
 }
 
@@ -64,10 +62,7 @@ int PutTrigger(CliContext& ctx, const TriggerOptions& o, bool update) {
   auto body = BuildTriggerBody(o);
   if (!body.ok()) return ReportError(ctx, body.error());
   const std::string target = EntityPath(*entity, "triggers") + (update ? BuildQuery({{"overwrite", "true"}}) : "");
-  auto reply = CallApi(ctx, "PUT", target, json::serialize(*body));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
+  return CallAndPrint(ctx, "PUT", target, json::serialize(*body), [&](const ApiReply&) {
     return std::string("ok: ") + (update ? "updated" : "created") + " trigger " + o.name + "\n";
   });
 }
@@ -77,11 +72,8 @@ int PutTrigger(CliContext& ctx, const TriggerOptions& o, bool update) {
 int SimpleEntityCall(CliContext& ctx, const std::string& name, const char* collection, const char* method, const char* verb) {
   auto entity = ParseEntityName(name);
   if (!entity.ok()) return ReportError(ctx, entity.error());
-  auto reply = CallApi(ctx, method, EntityPath(*entity, collection));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    if (verb == nullptr) return PrettyJson(reply->json);
+  return CallAndPrint(ctx, method, EntityPath(*entity, collection), "", [&](const ApiReply& reply) {
+    if (verb == nullptr) return PrettyJson(reply.json);
     std::string kind(collection);
     kind.pop_back();  // "triggers" -> "trigger"
     return std::string("ok: ") + verb + " " + kind + " " + name + "\n";
@@ -89,17 +81,12 @@ int SimpleEntityCall(CliContext& ctx, const std::string& name, const char* colle
 }
 
 int ListEntities(CliContext& ctx, const char* collection, int64_t limit, int64_t skip) {
-  KeyValueList query;
-  if (limit >= 0) query.emplace_back("limit", std::to_string(limit));
-  if (skip >= 0) query.emplace_back("skip", std::to_string(skip));
-  auto reply = CallApi(ctx, "GET", CollectionPath("_", collection) + BuildQuery(query));
-  if (!reply.ok()) return ReportError(ctx, reply.error());
-  if (!reply->ok()) return ReportHttpError(ctx, *reply);
-  return PrintReply(ctx, *reply, [&] {
-    if (!reply->json.is_array()) return PrettyJson(reply->json);
+  const std::string target = CollectionPath("_", collection) + BuildQuery(PagingQuery(limit, skip));
+  return CallAndPrint(ctx, "GET", target, "", [&](const ApiReply& reply) {
+    if (!reply.json.is_array()) return PrettyJson(reply.json);
     std::vector<std::vector<std::string>> rows;
     const bool rules = std::string_view(collection) == "rules";
-    for (const auto& v : reply->json.get_array()) {
+    for (const auto& v : reply.json.get_array()) {
       if (!v.is_object()) continue;
       const auto& o = v.get_object();
       const auto str = [&](const char* key) {

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <coroutine>
+#include <memory>
+#include <optional>
 #include <regex>
+#include <string>
 #include <thread>
 
 #include "common/base64.h"
@@ -10,8 +14,8 @@
 #include "common/fake_clock.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "common/utf8.h"
 #include "common/thread_annotations.h"
+#include "common/utf8.h"
 
 namespace hotrod {
 namespace {
@@ -112,6 +116,214 @@ TEST(Mutex, WaitUntilAPassedDeadlineReturnsFalse) {
   CondVar cv;
   MutexLock lock(&mu);
   EXPECT_FALSE(cv.WaitUntil(&mu, std::chrono::steady_clock::now() - std::chrono::seconds(1)));
+TEST(Result, SharedErrors) {
+  const Error invalid = InvalidArgumentError("bad limit");
+  EXPECT_EQ(invalid.code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(invalid.message, "bad limit");
+  EXPECT_EQ(NotFoundError().code, ErrorCode::kNotFound);
+  EXPECT_EQ(NotFoundError().message, "The requested resource does not exist.");
+  EXPECT_EQ(NotFoundError("no such namespace").message, "no such namespace");
+}
+
+// --- HOTROD_RETURN_IF_ERROR / HOTROD_ASSIGN_OR_RETURN and their co_return forms ---
+
+Status Fail(std::string message) { return MakeError(ErrorCode::kConflict, std::move(message)); }
+
+// Counts its calls, so a test can see that the macro evaluated its expression once.
+struct Counted {
+  int calls = 0;
+  Status Check(bool ok) {
+    ++calls;
+    return ok ? Status::Ok() : Fail("check " + std::to_string(calls));
+  }
+  Result<std::unique_ptr<int>> Make(bool ok, int v) {
+    ++calls;
+    if (!ok) return MakeError(ErrorCode::kNotFound, "make " + std::to_string(calls));
+    return std::make_unique<int>(v);
+  }
+};
+
+Status PassStatus(Counted& c, bool ok, bool* reached_end) {
+  HOTROD_RETURN_IF_ERROR(c.Check(ok));
+  *reached_end = true;
+  return Status::Ok();
+}
+
+// A Result<T> function passing a Status up, and a Status function passing a Result<T>'s error.
+Result<int> StatusIntoResult(Counted& c, bool ok) {
+  HOTROD_RETURN_IF_ERROR(c.Check(ok));
+  return 7;
+}
+Status ResultIntoStatus(Counted& c, bool ok) {
+  HOTROD_RETURN_IF_ERROR(c.Make(ok, 1));
+  return Status::Ok();
+}
+
+Result<int> AssignDeclared(Counted& c, bool ok) {
+  HOTROD_ASSIGN_OR_RETURN(std::unique_ptr<int> p, c.Make(ok, 41));  // move-only value
+  return *p + 1;
+}
+
+Result<std::string> AssignExisting(Counted& c, bool first_ok, bool second_ok) {
+  std::unique_ptr<int> p;
+  HOTROD_ASSIGN_OR_RETURN(p, c.Make(first_ok, 1));
+  const int first = *p;
+  HOTROD_ASSIGN_OR_RETURN(p, c.Make(second_ok, 2));  // a second use in one scope
+  return std::to_string(first) + std::to_string(*p);
+}
+
+// A comma outside parentheses in the expression (a template argument list).
+template <class A, class B>
+Result<int> Sum(A a, B b) { return static_cast<int>(a + b); }
+Result<int> CommaInExpression() {
+  HOTROD_ASSIGN_OR_RETURN(int sum, Sum<int, long>(2, 3));
+  HOTROD_RETURN_IF_ERROR(Sum<int, long>(0, 0));
+  return sum;
+}
+
+TEST(ReturnIfError, OkContinues) {
+  Counted c;
+  bool reached = false;
+  EXPECT_TRUE(PassStatus(c, true, &reached).ok());
+  EXPECT_TRUE(reached);
+  EXPECT_EQ(c.calls, 1);
+}
+
+TEST(ReturnIfError, ErrorReturnsItUnchanged) {
+  Counted c;
+  bool reached = false;
+  Status s = PassStatus(c, false, &reached);
+  ASSERT_FALSE(s.ok());
+  EXPECT_FALSE(reached);
+  EXPECT_EQ(c.calls, 1);
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(s.error().message, "check 1");
+}
+
+TEST(ReturnIfError, ConvertsBetweenStatusAndResult) {
+  Counted c;
+  EXPECT_EQ(*StatusIntoResult(c, true), 7);
+  Result<int> r = StatusIntoResult(c, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "check 2");
+  EXPECT_TRUE(ResultIntoStatus(c, true).ok());
+  Status s = ResultIntoStatus(c, false);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(s.error().message, "make 4");
+  EXPECT_EQ(c.calls, 4);
+}
+
+TEST(ReturnIfError, NamedStatusIsCopiedNotMovedFrom) {
+  Status kept = Fail("kept");  // not const: a move would empty it
+  auto pass = [&]() -> Status {
+    HOTROD_RETURN_IF_ERROR(kept);
+    return Status::Ok();
+  };
+  EXPECT_EQ(pass().error().message, "kept");
+  EXPECT_EQ(kept.error().message, "kept");
+}
+
+TEST(AssignOrReturn, MovesMoveOnlyValue) {
+  Counted c;
+  Result<int> r = AssignDeclared(c, true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 42);
+  EXPECT_EQ(c.calls, 1);
+}
+
+TEST(AssignOrReturn, ErrorReturnsItUnchanged) {
+  Counted c;
+  Result<int> r = AssignDeclared(c, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().message, "make 1");
+  EXPECT_EQ(c.calls, 1);
+}
+
+TEST(AssignOrReturn, AssignsToExistingVariableTwiceInOneScope) {
+  Counted c;
+  EXPECT_EQ(*AssignExisting(c, true, true), "12");
+  EXPECT_EQ(c.calls, 2);
+  Result<std::string> second = AssignExisting(c, true, false);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().message, "make 4");
+  Result<std::string> first = AssignExisting(c, false, true);
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "make 5");
+  EXPECT_EQ(c.calls, 5);  // the failed first call stopped the function
+}
+
+TEST(AssignOrReturn, ExpressionMayContainCommas) { EXPECT_EQ(*CommaInExpression(), 5); }
+
+TEST(AssignOrReturn, NamedResultIsCopiedNotMovedFrom) {
+  Result<std::string> kept = std::string("value");  // not const: a move would empty it
+  auto take = [&]() -> Result<size_t> {
+    HOTROD_ASSIGN_OR_RETURN(std::string copy, kept);
+    return copy.size();
+  };
+  EXPECT_EQ(*take(), 5u);
+  EXPECT_EQ(*kept, "value");
+}
+
+// The smallest coroutine type that runs eagerly and keeps its co_return value, so the co_return
+// forms are tested without an executor.
+template <class T>
+class Eager {
+ public:
+  struct promise_type {
+    std::optional<T> value;
+    Eager get_return_object() { return Eager(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_value(T v) { value.emplace(std::move(v)); }
+    void unhandled_exception() { std::abort(); }
+  };
+  explicit Eager(std::coroutine_handle<promise_type> h) : h_(h) {}
+  Eager(const Eager&) = delete;
+  Eager& operator=(const Eager&) = delete;
+  ~Eager() { h_.destroy(); }
+  T Get() {
+    HOTROD_CHECK(h_.done());
+    return std::move(*h_.promise().value);
+  }
+
+ private:
+  std::coroutine_handle<promise_type> h_;
+};
+
+Eager<Status> CoPassStatus(Counted& c, bool ok, bool* reached_end) {
+  HOTROD_CO_RETURN_IF_ERROR(c.Check(ok));
+  *reached_end = true;
+  co_return Status::Ok();
+}
+
+Eager<Result<int>> CoAssign(Counted& c, bool ok) {
+  HOTROD_CO_ASSIGN_OR_RETURN(std::unique_ptr<int> p, c.Make(ok, 9));
+  co_return *p * 2;
+}
+
+TEST(CoReturnIfError, OkAndErrorPaths) {
+  Counted c;
+  bool reached = false;
+  EXPECT_TRUE(CoPassStatus(c, true, &reached).Get().ok());
+  EXPECT_TRUE(reached);
+  reached = false;
+  Status s = CoPassStatus(c, false, &reached).Get();
+  ASSERT_FALSE(s.ok());
+  EXPECT_FALSE(reached);
+  EXPECT_EQ(s.error().message, "check 2");
+  EXPECT_EQ(c.calls, 2);
+}
+
+TEST(CoAssignOrReturn, OkAndErrorPaths) {
+  Counted c;
+  EXPECT_EQ(*CoAssign(c, true).Get(), 18);
+  Result<int> r = CoAssign(c, false).Get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().message, "make 2");
+  EXPECT_EQ(c.calls, 2);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ class Store {
   virtual Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip, int64_t limit) = 0;
   virtual Result<bool> DeleteAction(const std::string& ns, const std::string& name) = 0;  // false: absent
 
-  // --- packages area ---------------------------------------------------------------------------
+  // --- packages and bindings --------------------------------------------------------------------
   // Packages and bindings, keyed by (ns, name).
   virtual Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) = 0;
   virtual Status PutPackage(const Package& package) = 0;  // insert or replace

@@ -34,7 +34,7 @@ struct ActionExec {
   std::string main;         // entry point name; empty means the runtime's default ("main")
   bool binary = false;      // true when the code is a zip archive
   std::string code_digest;  // Sha256Hex of the code bytes; the bytes live in the CodeStore; empty for sequences
-  // kind "sequence" only: fully qualified component paths "/ns/name" or "/ns/pkg/name" (packages area).
+  // kind "sequence" only: fully qualified component paths "/ns/name" or "/ns/pkg/name".
   std::vector<std::string> components;
 };
 
@@ -50,7 +50,7 @@ struct Action {
   int64_t updated_ms = 0;
 };
 
-// --- packages area (packages, bindings) ---------------------------------------------------------
+// --- packages and bindings ----------------------------------------------------------------------
 
 // A package groups actions (stored as actions named "pkg/action") and carries default parameters
 // for them. A binding is a package whose `binding_ns`/`binding_name` name another package; it holds
@@ -110,12 +110,12 @@ struct NamespaceLimitOverrides {
   std::optional<int64_t> concurrent_invocations;
   std::optional<int64_t> invocations_per_minute;
   std::optional<int64_t> fires_per_minute;
-  std::optional<int64_t> max_instances;  // pool area: instances of the namespace's actions at once
+  std::optional<int64_t> max_instances;  // instances of the namespace's actions alive at once
 };
 
 }  // namespace hotrod
 
-// --- Triggers, rules, alarm schedules and the activation journal (triggers area) -----------------
+// --- Triggers, rules, alarm schedules and the activation journal ---------------------------------
 
 namespace hotrod {
 

@@ -107,9 +107,8 @@ Status KillListedUntilEmpty(CgroupFs& fs, const std::vector<std::string>& procs_
     // Killing a listed pid is safe from pid reuse only while the process cannot be reaped:
     // frozen (v1) or ours to reap; a stray race kills at most a process that the cgroup held.
     for (pid_t pid : listed) ::kill(pid, SIGKILL);
-    auto empty = is_empty();
-    if (!empty.ok()) return empty.error();
-    if (*empty) return Status::Ok();
+    HOTROD_ASSIGN_OR_RETURN(auto empty, is_empty());
+    if (empty) return Status::Ok();
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(backoff);
     backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::milliseconds(5));
@@ -156,18 +155,16 @@ Result<std::unique_ptr<CgroupManager>> DetectCgroupManager(const std::string& mo
                                   fmt::join(missing, " ")));
       continue;
     }
-    auto v2 = V2Manager::Open(m, options, fs);
-    if (!v2.ok()) return v2.error();
-    return std::unique_ptr<CgroupManager>(std::move(*v2));
+    HOTROD_ASSIGN_OR_RETURN(auto v2, V2Manager::Open(m, options, fs));
+    return std::unique_ptr<CgroupManager>(std::move(v2));
   }
   std::vector<std::string> missing;
   for (const char* c : {"memory", "cpu", "pids", "freezer"}) {
     if (mounts.V1For(c) == nullptr) missing.emplace_back(c);
   }
   if (missing.empty()) {
-    auto v1 = V1Manager::Open(mounts, options, fs);
-    if (!v1.ok()) return v1.error();
-    return std::unique_ptr<CgroupManager>(std::move(*v1));
+    HOTROD_ASSIGN_OR_RETURN(auto v1, V1Manager::Open(mounts, options, fs));
+    return std::unique_ptr<CgroupManager>(std::move(v1));
   }
   notes.push_back(fmt::format("cgroup v1 hierarchies not mounted: {}", fmt::join(missing, " ")));
   return MakeError(ErrorCode::kUnavailable,
@@ -178,9 +175,8 @@ Result<std::unique_ptr<CgroupManager>> CgroupManager::Detect() { return Detect(C
 
 Result<std::unique_ptr<CgroupManager>> CgroupManager::Detect(const CgroupOptions& options) {
   auto fs = CgroupFs::Real();
-  auto mountinfo = fs->Read("/proc/self/mountinfo");
-  if (!mountinfo.ok()) return mountinfo.error();
-  return DetectCgroupManager(*mountinfo, options, fs);
+  HOTROD_ASSIGN_OR_RETURN(auto mountinfo, fs->Read("/proc/self/mountinfo"));
+  return DetectCgroupManager(mountinfo, options, fs);
 }
 
 }  // namespace hotrod

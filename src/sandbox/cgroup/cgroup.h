@@ -81,8 +81,8 @@ class Cgroup {
   // True if the OOM killer acted in this cgroup (v2 memory.events oom_kill; v1 memory.oom_control
   // oom_kill, or under_oom/failcnt on kernels before 4.13). False when the file cannot be read.
   virtual bool OomKilled() const = 0;
-  // For stem cells: changes the memory limit and the memory-proportional CPU quota of a
-  // live cgroup (a pre-started instance taken over by an action of another memory size).
+  // Changes the memory limit and the memory-proportional CPU quota of a live cgroup: a stem cell
+  // (a pre-started instance, docs/runtimes.md) taken over by an action of another memory size.
   // Lowering memory below what the processes use fails (v1 EBUSY) or reclaims (v2); the caller
   // then discards the instance. pids_max is left as created.
   virtual Status Resize(const CgroupLimits& limits) = 0;

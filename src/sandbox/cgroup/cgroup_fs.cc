@@ -167,10 +167,9 @@ Status CgroupFs::WaitUntil(const std::string& path,
   std::chrono::microseconds backoff(50);
   std::string last;
   for (;;) {
-    auto contents = ReadFromStart(fd.get(), path);
-    if (!contents.ok()) return contents.error();
-    if (done(*contents)) return Status::Ok();
-    last = std::move(*contents);
+    HOTROD_ASSIGN_OR_RETURN(auto contents, ReadFromStart(fd.get(), path));
+    if (done(contents)) return Status::Ok();
+    last = std::move(contents);
     const auto now = Clock::now();
     if (now >= deadline) break;
     const auto slice = std::min<std::chrono::microseconds>(

@@ -485,7 +485,7 @@ TEST_F(CgroupFakeV1, CleanupStaleUnitesLeftoversOfAllHierarchies) {
 namespace hotrod {
 namespace {
 
-// A stem cell's cgroup takes the action's memory limit and CPU share.
+// A stem cell taken over by an action: its cgroup takes the action's memory limit and CPU share.
 TEST_F(CgroupFakeV2, ResizeSetsMemoryAndCpuClearingTheBurstFirst) {
   fake_->files["cpu.max.burst"] = "0\n";
   auto m = Open();

@@ -76,13 +76,13 @@ Status KillV1(CgroupFs& fs, const V1Dirs& dirs, std::chrono::milliseconds timeou
   }
   if (frozen) {
     // Must succeed: killed-but-frozen tasks would otherwise stay forever.
-    if (Status s = fs.Write(state, "THAWED"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(fs.Write(state, "THAWED"));
   }
   return KillListedUntilEmpty(fs, procs_files, all_empty, timeout);
 }
 
 Status RemoveV1(CgroupFs& fs, const V1Dirs& dirs, std::chrono::milliseconds timeout) {
-  if (Status s = KillV1(fs, dirs, timeout); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(KillV1(fs, dirs, timeout));
   Status first;
   for (const auto& d : UniqueDirs(dirs)) {
     Status s = RemoveDirRetrying(fs, d, timeout);
@@ -96,12 +96,11 @@ Status RemoveV1(CgroupFs& fs, const V1Dirs& dirs, std::chrono::milliseconds time
 Result<std::unique_ptr<V1Manager>> V1Manager::Open(const CgroupMounts& mounts,
                                                    const CgroupOptions& options,
                                                    std::shared_ptr<CgroupFs> fs) {
-  if (Status s = ValidateCgroupName(options.subtree); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(ValidateCgroupName(options.subtree));
   std::map<std::string, std::string> own;
   if (options.delegated) {
-    auto text = fs->Read("/proc/self/cgroup");
-    if (!text.ok()) return text.error();
-    own = ParseProcCgroup(*text);
+    HOTROD_ASSIGN_OR_RETURN(auto text, fs->Read("/proc/self/cgroup"));
+    own = ParseProcCgroup(text);
   }
   V1Dirs bases;
   for (int i = 0; i < kV1Count; ++i) {
@@ -132,8 +131,8 @@ V1Manager::V1Manager(V1Dirs bases, CgroupOptions options, std::shared_ptr<Cgroup
 
 Result<std::unique_ptr<Cgroup>> V1Manager::Create(const std::string& name,
                                                   const CgroupLimits& limits) {
-  if (Status s = ValidateCgroupName(name); !s.ok()) return s.error();
-  if (Status s = ValidateLimits(limits); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(ValidateCgroupName(name));
+  HOTROD_RETURN_IF_ERROR(ValidateLimits(limits));
   const std::chrono::milliseconds timeout(options_.kill_timeout_ms);
   V1Dirs dirs;
   for (int i = 0; i < kV1Count; ++i) dirs[i] = JoinCgroupPath(bases_[i], name);
@@ -208,9 +207,8 @@ Status V1Manager::CleanupDir(const std::string& relative) {
 Status V1Manager::CleanupStale() {
   std::set<std::string> names;
   for (const auto& base : bases_) {
-    auto children = fs_->ListSubdirs(base);
-    if (!children.ok()) return children.error();
-    names.insert(children->begin(), children->end());
+    HOTROD_ASSIGN_OR_RETURN(auto children, fs_->ListSubdirs(base));
+    names.insert(children.begin(), children.end());
   }
   Status first;
   for (const auto& name : names) {
@@ -221,7 +219,7 @@ Status V1Manager::CleanupStale() {
 }
 
 Status V1Manager::RemoveSubtree() {
-  if (Status s = CleanupStale(); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(CleanupStale());
   Status first;
   for (const auto& base : UniqueDirs(bases_)) {
     Status s = RemoveDirRetrying(*fs_, base, std::chrono::milliseconds(options_.kill_timeout_ms));
@@ -245,7 +243,7 @@ Status V1Cgroup::AddProcess(pid_t pid) {
     return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path()));
   const std::string value = std::to_string(pid);
   for (const auto& d : UniqueDirs(dirs_)) {
-    if (Status s = fs_->Write(JoinCgroupPath(d, "cgroup.procs"), value); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(fs_->Write(JoinCgroupPath(d, "cgroup.procs"), value));
   }
   return Status::Ok();
 }
@@ -270,14 +268,13 @@ bool V1Cgroup::OomKilled() const {
 Result<int64_t> V1Cgroup::ProcessCount() const {
   const auto unique = UniqueDirs(dirs_);
   if (unique.empty()) return int64_t{0};
-  auto procs = fs_->Read(JoinCgroupPath(unique.front(), "cgroup.procs"));
-  if (!procs.ok()) return procs.error();
-  return static_cast<int64_t>(ParsePids(*procs).size());
+  HOTROD_ASSIGN_OR_RETURN(auto procs, fs_->Read(JoinCgroupPath(unique.front(), "cgroup.procs")));
+  return static_cast<int64_t>(ParsePids(procs).size());
 }
 
 Status V1Cgroup::Destroy() {
   if (destroyed_) return Status::Ok();
-  if (Status s = RemoveV1(*fs_, dirs_, kill_timeout_); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(RemoveV1(*fs_, dirs_, kill_timeout_));
   destroyed_ = true;
   return Status::Ok();
 }
@@ -287,7 +284,7 @@ Status V1Cgroup::Destroy() {
 namespace hotrod {
 
 Status V1Cgroup::Resize(const CgroupLimits& limits) {
-  if (Status s = ValidateLimits(limits); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(ValidateLimits(limits));
   const std::string bytes = std::to_string(limits.memory_mb << 20);
   const std::string limit = JoinCgroupPath(dirs_[kV1Memory], "memory.limit_in_bytes");
   const std::string memsw = JoinCgroupPath(dirs_[kV1Memory], "memory.memsw.limit_in_bytes");
@@ -297,21 +294,21 @@ Status V1Cgroup::Resize(const CgroupLimits& limits) {
   Status first = fs_->Write(limit, bytes);
   if (first.ok()) {
     if (has_memsw) {
-      if (Status s = fs_->Write(memsw, bytes); !s.ok()) return s;
+      HOTROD_RETURN_IF_ERROR(fs_->Write(memsw, bytes));
     }
   } else {
     if (!has_memsw) return first;
-    if (Status s = fs_->Write(memsw, bytes); !s.ok()) return s;
-    if (Status s = fs_->Write(limit, bytes); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(fs_->Write(memsw, bytes));
+    HOTROD_RETURN_IF_ERROR(fs_->Write(limit, bytes));
   }
   // The burst may not exceed the quota: clear it, set the quota, then the burst again.
   const std::string quota = std::to_string(CpuQuotaMicros(limits));
   const std::string burst = JoinCgroupPath(dirs_[kV1Cpu], "cpu.cfs_burst_us");
   const bool has_burst = fs_->Exists(burst);
   if (has_burst) {
-    if (Status s = fs_->Write(burst, "0"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(fs_->Write(burst, "0"));
   }
-  if (Status s = fs_->Write(JoinCgroupPath(dirs_[kV1Cpu], "cpu.cfs_quota_us"), quota); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(fs_->Write(JoinCgroupPath(dirs_[kV1Cpu], "cpu.cfs_quota_us"), quota));
   if (has_burst) return fs_->Write(burst, quota);
   return Status::Ok();
 }

@@ -29,9 +29,8 @@ std::set<std::string> Words(const std::string& text) {
 // what is missing, so a parent we do not own (the root on a systemd host) is not written at all
 // when it is already set up.
 Status EnableControllers(CgroupFs& fs, const std::string& dir) {
-  auto available = fs.Read(JoinCgroupPath(dir, "cgroup.controllers"));
-  if (!available.ok()) return available.error();
-  const auto have = Words(*available);
+  HOTROD_ASSIGN_OR_RETURN(auto available, fs.Read(JoinCgroupPath(dir, "cgroup.controllers")));
+  const auto have = Words(available);
   std::vector<std::string> unavailable;
   for (const char* c : kControllers) {
     if (!have.count(c)) unavailable.emplace_back(c);
@@ -43,9 +42,8 @@ Status EnableControllers(CgroupFs& fs, const std::string& dir) {
                                  dir, fmt::join(unavailable, " "), fmt::join(have, " ")));
   }
   const std::string control = JoinCgroupPath(dir, "cgroup.subtree_control");
-  auto enabled = fs.Read(control);
-  if (!enabled.ok()) return enabled.error();
-  const auto on = Words(*enabled);
+  HOTROD_ASSIGN_OR_RETURN(auto enabled, fs.Read(control));
+  const auto on = Words(enabled);
   std::vector<std::string> add;
   for (const char* c : kControllers) {
     if (!on.count(c)) add.push_back(std::string("+") + c);
@@ -66,9 +64,8 @@ Status EnableControllers(CgroupFs& fs, const std::string& dir) {
 // The parent of the subtree for systemd delegation: the server's own cgroup, after moving the
 // server out of it into "<own>/supervisor" (see CgroupOptions::delegated).
 Result<std::string> DelegatedParent(const CgroupMount& mount, CgroupFs& fs) {
-  auto text = fs.Read("/proc/self/cgroup");
-  if (!text.ok()) return text.error();
-  const auto paths = ParseProcCgroup(*text);
+  HOTROD_ASSIGN_OR_RETURN(auto text, fs.Read("/proc/self/cgroup"));
+  const auto paths = ParseProcCgroup(text);
   const auto it = paths.find("");
   if (it == paths.end()) {
     return MakeError(ErrorCode::kUnavailable,
@@ -89,8 +86,8 @@ Result<std::string> DelegatedParent(const CgroupMount& mount, CgroupFs& fs) {
   const std::string supervisor = JoinCgroupPath(mount.mount_point, own, kSupervisor);
   Status made = fs.MakeDir(supervisor);
   if (!made.ok() && made.error().code != ErrorCode::kAlreadyExists) return made.error();
-  Status moved = fs.Write(JoinCgroupPath(supervisor, "cgroup.procs"), std::to_string(::getpid()));
-  if (!moved.ok()) return moved.error();
+  HOTROD_RETURN_IF_ERROR(
+      fs.Write(JoinCgroupPath(supervisor, "cgroup.procs"), std::to_string(::getpid())));
   return own;
 }
 
@@ -106,7 +103,7 @@ Result<bool> Unpopulated(CgroupFs& fs, const std::string& dir) {
 Status KillV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds timeout) {
   const std::string kill_file = JoinCgroupPath(dir, "cgroup.kill");
   if (fs.Exists(kill_file)) {
-    if (Status s = fs.Write(kill_file, "1"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(fs.Write(kill_file, "1"));
     return fs.WaitUntil(
         JoinCgroupPath(dir, "cgroup.events"),
         [](std::string_view events) { return FlatKeyValue(events, "populated") == 0; }, timeout);
@@ -117,7 +114,7 @@ Status KillV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds ti
 }
 
 Status RemoveV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds timeout) {
-  if (Status s = KillV2(fs, dir, timeout); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(KillV2(fs, dir, timeout));
   return RemoveDirRetrying(fs, dir, timeout);
 }
 
@@ -126,19 +123,18 @@ Status RemoveV2(CgroupFs& fs, const std::string& dir, std::chrono::milliseconds 
 Result<std::unique_ptr<V2Manager>> V2Manager::Open(const CgroupMount& mount,
                                                    const CgroupOptions& options,
                                                    std::shared_ptr<CgroupFs> fs) {
-  if (Status s = ValidateCgroupName(options.subtree); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(ValidateCgroupName(options.subtree));
   std::string parent_rel = options.parent;
   if (options.delegated) {
-    auto delegated = DelegatedParent(mount, *fs);
-    if (!delegated.ok()) return delegated.error();
-    parent_rel = *delegated;
+    HOTROD_ASSIGN_OR_RETURN(auto delegated, DelegatedParent(mount, *fs));
+    parent_rel = delegated;
   }
   const std::string parent = JoinCgroupPath(mount.mount_point, parent_rel);
-  if (Status s = EnableControllers(*fs, parent); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(EnableControllers(*fs, parent));
   const std::string subtree = JoinCgroupPath(parent, options.subtree);
   Status made = fs->MakeDir(subtree);
   if (!made.ok() && made.error().code != ErrorCode::kAlreadyExists) return made.error();
-  if (Status s = EnableControllers(*fs, subtree); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(EnableControllers(*fs, subtree));
   return std::unique_ptr<V2Manager>(new V2Manager(subtree, options, std::move(fs)));
 }
 
@@ -147,8 +143,8 @@ V2Manager::V2Manager(std::string subtree, CgroupOptions options, std::shared_ptr
 
 Result<std::unique_ptr<Cgroup>> V2Manager::Create(const std::string& name,
                                                   const CgroupLimits& limits) {
-  if (Status s = ValidateCgroupName(name); !s.ok()) return s.error();
-  if (Status s = ValidateLimits(limits); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(ValidateCgroupName(name));
+  HOTROD_RETURN_IF_ERROR(ValidateLimits(limits));
   const std::chrono::milliseconds timeout(options_.kill_timeout_ms);
   const std::string dir = JoinCgroupPath(subtree_, name);
   if (Status s = fs_->MakeDir(dir); !s.ok()) {
@@ -200,10 +196,9 @@ Status V2Manager::CleanupDir(const std::string& dir) {
 }
 
 Status V2Manager::CleanupStale() {
-  auto children = fs_->ListSubdirs(subtree_);
-  if (!children.ok()) return children.error();
+  HOTROD_ASSIGN_OR_RETURN(auto children, fs_->ListSubdirs(subtree_));
   Status first;
-  for (const auto& child : *children) {
+  for (const auto& child : children) {
     Status s = CleanupDir(JoinCgroupPath(subtree_, child));
     if (!s.ok() && first.ok()) first = s;
   }
@@ -211,7 +206,7 @@ Status V2Manager::CleanupStale() {
 }
 
 Status V2Manager::RemoveSubtree() {
-  if (Status s = CleanupStale(); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(CleanupStale());
   return RemoveDirRetrying(*fs_, subtree_, std::chrono::milliseconds(options_.kill_timeout_ms));
 }
 
@@ -242,16 +237,15 @@ bool V2Cgroup::OomKilled() const {
 }
 
 Result<int64_t> V2Cgroup::ProcessCount() const {
-  auto procs = fs_->Read(JoinCgroupPath(path_, "cgroup.procs"));
-  if (!procs.ok()) return procs.error();
-  return static_cast<int64_t>(ParsePids(*procs).size());
+  HOTROD_ASSIGN_OR_RETURN(auto procs, fs_->Read(JoinCgroupPath(path_, "cgroup.procs")));
+  return static_cast<int64_t>(ParsePids(procs).size());
 }
 
 Status V2Cgroup::Destroy() {
   if (destroyed_) return Status::Ok();
-  if (Status s = KillV2(*fs_, path_, kill_timeout_); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(KillV2(*fs_, path_, kill_timeout_));
   fd_.reset();
-  if (Status s = RemoveDirRetrying(*fs_, path_, kill_timeout_); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(RemoveDirRetrying(*fs_, path_, kill_timeout_));
   destroyed_ = true;
   return Status::Ok();
 }
@@ -261,18 +255,16 @@ Status V2Cgroup::Destroy() {
 namespace hotrod {
 
 Status V2Cgroup::Resize(const CgroupLimits& limits) {
-  if (Status s = ValidateLimits(limits); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(ValidateLimits(limits));
   const std::string quota = std::to_string(CpuQuotaMicros(limits));
-  if (Status s = fs_->Write(JoinCgroupPath(path_, "memory.max"), std::to_string(limits.memory_mb << 20)); !s.ok())
-    return s;
+  HOTROD_RETURN_IF_ERROR(
+      fs_->Write(JoinCgroupPath(path_, "memory.max"), std::to_string(limits.memory_mb << 20)));
   // The burst may not exceed the quota: clear it, set the quota, then the burst again.
   const std::string burst = JoinCgroupPath(path_, "cpu.max.burst");
   const bool has_burst = fs_->Exists(burst);
-  if (has_burst) {
-    if (Status s = fs_->Write(burst, "0"); !s.ok()) return s;
-  }
-  if (Status s = fs_->Write(JoinCgroupPath(path_, "cpu.max"), fmt::format("{} {}", quota, kCpuPeriodMicros)); !s.ok())
-    return s;
+  if (has_burst) HOTROD_RETURN_IF_ERROR(fs_->Write(burst, "0"));
+  HOTROD_RETURN_IF_ERROR(
+      fs_->Write(JoinCgroupPath(path_, "cpu.max"), fmt::format("{} {}", quota, kCpuPeriodMicros)));
   if (has_burst) return fs_->Write(burst, quota);
   return Status::Ok();
 }

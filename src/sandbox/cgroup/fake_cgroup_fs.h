@@ -69,7 +69,7 @@ class FakeCgroupFs : public CgroupFs {
   }
 
   Status MakeDir(const std::string& path) override {
-    if (Status s = CgroupFs::MakeDir(path); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(CgroupFs::MakeDir(path));
     const std::string parent = path.substr(0, path.rfind('/'));
     Put(path + "/cgroup.controllers", Get(parent + "/cgroup.subtree_control"));
     for (const auto& [name, contents] : files) {

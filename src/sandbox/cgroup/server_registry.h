@@ -1,5 +1,5 @@
 // ServerRegistry: which hotrod server owns which cgroup subtree, so that a server starting up can
-// remove the subtrees of servers that died without cleaning up.
+// remove the subtrees of servers that died without cleaning up (killed, crashed, lost power).
 //
 // Each running server writes <dir>/<subtree> holding "<pid> <start time>" (the start time from
 // /proc/<pid>/stat, so a reused pid is not mistaken for the owner). Sweep() removes, for every

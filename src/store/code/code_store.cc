@@ -74,7 +74,7 @@ CodeStore::CodeStore(std::filesystem::path root)
 }
 
 Result<std::vector<std::string>> CodeStore::Digests() const {
-  if (!init_.ok()) return init_.error();
+  HOTROD_RETURN_IF_ERROR(init_);
   std::vector<std::string> out;
   std::error_code ec;
   for (std::filesystem::directory_iterator it(blobs_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -119,7 +119,7 @@ void CodeStore::RemoveStaleTemps() const {
 }
 
 Result<std::string> CodeStore::Put(std::string_view bytes) {
-  if (!init_.ok()) return init_.error();
+  HOTROD_RETURN_IF_ERROR(init_);
   std::string digest = Sha256Hex(bytes);
   const std::filesystem::path final_path = blobs_ / digest;
   struct stat st {};
@@ -148,7 +148,7 @@ Result<std::string> CodeStore::Put(std::string_view bytes) {
 
 Result<std::string> CodeStore::Read(const std::string& digest) const {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
-  if (!init_.ok()) return init_.error();
+  HOTROD_RETURN_IF_ERROR(init_);
   const std::filesystem::path path = blobs_ / digest;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
@@ -190,7 +190,7 @@ void CodeStore::ReleaseDigestLock(const std::string& digest, std::shared_ptr<Mut
 Result<std::filesystem::path> CodeStore::Unpacked(const std::string& digest,
                                                   const ExtractLimits& limits) {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
-  if (!init_.ok()) return init_.error();
+  HOTROD_RETURN_IF_ERROR(init_);
   std::filesystem::path dir = unpacked_ / digest;
   // Fast path without locks: the directory only ever appears complete (atomic rename).
   if (IsDirectory(dir)) return dir;
@@ -208,12 +208,11 @@ Result<std::filesystem::path> CodeStore::UnpackLocked(const std::string& digest,
                                                       const ExtractLimits& limits) {
   std::filesystem::path dir = unpacked_ / digest;
   if (IsDirectory(dir)) return dir;  // another thread finished while we waited
-  Result<std::string> bytes = Read(digest);
-  if (!bytes.ok()) return bytes.error();
+  HOTROD_ASSIGN_OR_RETURN(std::string bytes, Read(digest));
 
   const std::filesystem::path temp = NewTempPath();
   std::error_code ec;
-  if (Status s = ExtractZip(*bytes, temp, limits); !s.ok()) {
+  if (Status s = ExtractZip(bytes, temp, limits); !s.ok()) {
     std::filesystem::remove_all(temp, ec);  // ExtractZip cleans up; this is belt and braces
     return s.error();
   }
@@ -234,12 +233,12 @@ Result<std::filesystem::path> CodeStore::UnpackLocked(const std::string& digest,
     if ((err == EEXIST || err == ENOTEMPTY) && IsDirectory(dir)) return dir;
     return SystemError("cannot publish", dir, err);
   }
-  if (Status s = SyncDirectory(unpacked_); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(SyncDirectory(unpacked_));
   return dir;
 }
 
 Status CodeStore::Validate(std::string_view zip_bytes, const ExtractLimits& limits) const {
-  if (!init_.ok()) return init_;
+  HOTROD_RETURN_IF_ERROR(init_);
   const std::filesystem::path temp = NewTempPath();
   Status status = ExtractZip(zip_bytes, temp, limits);
   std::error_code ec;
@@ -249,7 +248,7 @@ Status CodeStore::Validate(std::string_view zip_bytes, const ExtractLimits& limi
 
 Status CodeStore::Remove(const std::string& digest) {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
-  if (!init_.ok()) return init_;
+  HOTROD_RETURN_IF_ERROR(init_);
   std::shared_ptr<Mutex> lock = AcquireDigestLock(digest);
   Status status = [&]() -> Status {
     MutexLock guard(lock.get());

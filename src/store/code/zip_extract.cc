@@ -109,7 +109,7 @@ class Extractor {
             ErrorCode::kTooLarge,
             "archive has more than " + std::to_string(limits_.max_entries) + " entries");
       }
-      if (Status s = ExtractEntry(a, entry); !s.ok()) return s;
+      HOTROD_RETURN_IF_ERROR(ExtractEntry(a, entry));
     }
     return VerifySymlinks();
   }
@@ -200,9 +200,8 @@ class Extractor {
 
   Status ExtractFile(archive* a, archive_entry* entry, std::string_view name,
                      const std::vector<std::string>& parts) {
-    Result<int> dir = OpenDir(name, parts, parts.size() - 1);
-    if (!dir.ok()) return dir.error();
-    UniqueFd fd(::openat(*dir, parts.back().c_str(),
+    HOTROD_ASSIGN_OR_RETURN(int dir, OpenDir(name, parts, parts.size() - 1));
+    UniqueFd fd(::openat(dir, parts.back().c_str(),
                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) {
       if (errno == EEXIST) return EntryError(name, "appears twice in the archive");
@@ -267,10 +266,9 @@ class Extractor {
       start = end + 1;
     }
 
-    Result<int> dir = OpenDir(name, parts, parts.size() - 1);
-    if (!dir.ok()) return dir.error();
+    HOTROD_ASSIGN_OR_RETURN(int dir, OpenDir(name, parts, parts.size() - 1));
     const std::string target_str(target);
-    if (::symlinkat(target_str.c_str(), *dir, parts.back().c_str()) != 0) {
+    if (::symlinkat(target_str.c_str(), dir, parts.back().c_str()) != 0) {
       if (errno == EEXIST) return EntryError(name, "appears twice in the archive");
       return SystemError(name, "symlink", errno);
     }
@@ -286,9 +284,8 @@ class Extractor {
     cached_fd_.reset();
     cached_key_.clear();
     for (const PendingLink& link : links_) {
-      Result<int> parent = OpenDir(link.name, link.parent, link.parent.size());
-      if (!parent.ok()) return parent.error();
-      UniqueFd current(::fcntl(*parent, F_DUPFD_CLOEXEC, 0));
+      HOTROD_ASSIGN_OR_RETURN(int parent, OpenDir(link.name, link.parent, link.parent.size()));
+      UniqueFd current(::fcntl(parent, F_DUPFD_CLOEXEC, 0));
       if (!current.valid()) return SystemError(link.name, "dup", errno);
       std::vector<std::string> steps;
       size_t start = 0;

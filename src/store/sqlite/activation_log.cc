@@ -154,10 +154,9 @@ Result<std::vector<Activation>> ActivationLog::List(const ActivationQuery& query
     store_query.limit = query.limit == 0 ? 0
                                          : SaturatingAdd(SaturatingAdd(query.skip, query.limit),
                                                          static_cast<int64_t>(merged.size()));
-    Result<std::vector<Activation>> stored = store_.ListActivations(store_query);
-    if (!stored.ok()) return stored.error();
+    HOTROD_ASSIGN_OR_RETURN(std::vector<Activation> stored, store_.ListActivations(store_query));
 
-    for (Activation& a : *stored) {
+    for (Activation& a : stored) {
       if (!queued.contains(a.activation_id)) merged.push_back(std::move(a));
     }
     std::sort(merged.begin(), merged.end(), NewerFirst);

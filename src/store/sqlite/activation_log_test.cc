@@ -36,7 +36,7 @@ class FakeStore final : public Store {
     return std::vector<Action>{};
   }
   Result<bool> DeleteAction(const std::string&, const std::string&) override { return false; }
-  // packages area: unused by the activation log
+  // Packages: unused by the activation log
   Result<std::optional<Package>> GetPackage(const std::string&, const std::string&) override {
     return std::optional<Package>();
   }

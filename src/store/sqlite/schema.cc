@@ -67,7 +67,7 @@ CREATE INDEX activations_by_ns_name_start
   ON activations(ns, name, start_ms DESC, activation_id DESC);
 )sql";
 
-// Packages area: packages and bindings, and sequence components on actions.
+// Packages and bindings, and sequence components on actions.
 // - Actions in a package stay in `actions`, named "pkg/action" (so the (ns, name) key and every
 //   lookup by name keep working); a package's actions are a range scan of that primary key.
 // - A binding is a package row with binding_ns/binding_name set (empty strings otherwise).
@@ -102,7 +102,7 @@ CREATE TABLE namespace_limits (
 ) WITHOUT ROWID;
 )sql";
 
-// Triggers area: triggers, rules, alarm schedules and the durable activation journal.
+// Triggers, rules, alarm schedules and the durable activation journal.
 // - Schedules hang off their trigger (ON DELETE CASCADE): deleting the trigger deletes them.
 // - pending_activations holds accepted activations without a record; rows leave in the same
 //   transaction that writes their record (PutActivations).
@@ -154,7 +154,7 @@ CREATE TABLE pending_activations (
 );
 )sql";
 
-// Pool area: the per-namespace maximum of instances (`serve --max-per-namespace` is the default;
+// The per-namespace maximum of instances (`serve --max-per-namespace` is the default;
 // NULL keeps it, as for the other limits).
 constexpr const char* kSchemaNamespaceInstances = R"sql(
 ALTER TABLE namespace_limits ADD COLUMN max_instances INTEGER;
@@ -216,29 +216,27 @@ Status Migrate(sqlite3* db, std::span<const Migration> steps, std::string_view n
     HOTROD_CHECK(steps[i].version == static_cast<int>(i) + 1);
   const int latest = steps.back().version;
 
-  Result<int> current = ReadSchemaVersion(db);
-  if (!current.ok()) return current.error();
-  if (*current > latest) {
+  HOTROD_ASSIGN_OR_RETURN(int current, ReadSchemaVersion(db));
+  if (current > latest) {
     return MakeError(ErrorCode::kConflict,
                      fmt::format("{} has schema version {}, newer than this hotrod binary supports "
                                  "(up to {}); run a newer hotrod or restore an older database",
-                                 name, *current, latest));
+                                 name, current, latest));
   }
-  if (*current < 0) {
+  if (current < 0) {
     return MakeError(ErrorCode::kConflict,
-                     fmt::format("{} has an invalid schema version {}", name, *current));
+                     fmt::format("{} has an invalid schema version {}", name, current));
   }
   for (const Migration& step : steps) {
-    if (step.version <= *current) continue;
-    if (Status s = ApplyStep(db, step, name); !s.ok()) return s;
+    if (step.version <= current) continue;
+    HOTROD_RETURN_IF_ERROR(ApplyStep(db, step, name));
   }
   // Another process may have migrated the file past us between the first read and our steps.
-  Result<int> after = ReadSchemaVersion(db);
-  if (!after.ok()) return after.error();
-  if (*after != latest) {
+  HOTROD_ASSIGN_OR_RETURN(int after, ReadSchemaVersion(db));
+  if (after != latest) {
     return MakeError(
         ErrorCode::kConflict,
-        fmt::format("{} has schema version {} after migration, expected {}", name, *after, latest));
+        fmt::format("{} has schema version {} after migration, expected {}", name, after, latest));
   }
   return Status::Ok();
 }

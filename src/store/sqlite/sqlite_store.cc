@@ -61,11 +61,10 @@ std::string LogsToJson(const std::vector<std::string>& logs) {
 }
 
 Result<std::vector<std::string>> ParseLogs(std::string_view text, std::string_view what) {
-  Result<json::array> array = ParseArray(text, what);
-  if (!array.ok()) return array.error();
+  HOTROD_ASSIGN_OR_RETURN(json::array array, ParseArray(text, what));
   std::vector<std::string> logs;
-  logs.reserve(array->size());
-  for (const json::value& line : *array) {
+  logs.reserve(array.size());
+  for (const json::value& line : array) {
     if (!line.is_string()) {
       return MakeError(ErrorCode::kInternal,
                        fmt::format("sqlite store: {} holds a log line that is not a string", what));
@@ -85,21 +84,17 @@ Result<Action> ReadAction(const Stmt& row) {
   a.exec.binary = row.Int(5) != 0;
   a.exec.code_digest = row.Text(6);
   const std::string what = fmt::format("action {}/{}", a.ns, a.name);
-  Result<json::array> parameters = ParseArray(row.TextView(7), what + " parameters");
-  if (!parameters.ok()) return parameters.error();
-  a.parameters = std::move(*parameters);
-  Result<json::array> annotations = ParseArray(row.TextView(8), what + " annotations");
-  if (!annotations.ok()) return annotations.error();
-  a.annotations = std::move(*annotations);
+  HOTROD_ASSIGN_OR_RETURN(a.parameters, ParseArray(row.TextView(7), what + " parameters"));
+  HOTROD_ASSIGN_OR_RETURN(a.annotations, ParseArray(row.TextView(8), what + " annotations"));
   a.limits.timeout_ms = row.Int(9);
   a.limits.memory_mb = row.Int(10);
   a.limits.logs_mb = row.Int(11);
   a.limits.concurrency = row.Int(12);
   a.publish = row.Int(13) != 0;
   a.updated_ms = row.Int(14);
-  Result<json::array> components = ParseArray(row.TextView(15), what + " components");
-  if (!components.ok()) return components.error();
-  for (const json::value& c : *components)
+  HOTROD_ASSIGN_OR_RETURN(json::array components,
+                          ParseArray(row.TextView(15), what + " components"));
+  for (const json::value& c : components)
     if (c.is_string()) a.exec.components.emplace_back(c.as_string());
   return a;
 }
@@ -122,15 +117,9 @@ Result<Activation> ReadActivation(const Stmt& row) {
                      fmt::format("sqlite store: {} has an unknown status {}", what, status));
   }
   a.status = static_cast<ActivationStatus>(status);
-  Result<json::object> result = ParseObject(row.TextView(9), what + " result");
-  if (!result.ok()) return result.error();
-  a.result = std::move(*result);
-  Result<std::vector<std::string>> logs = ParseLogs(row.TextView(10), what + " logs");
-  if (!logs.ok()) return logs.error();
-  a.logs = std::move(*logs);
-  Result<json::array> annotations = ParseArray(row.TextView(11), what + " annotations");
-  if (!annotations.ok()) return annotations.error();
-  a.annotations = std::move(*annotations);
+  HOTROD_ASSIGN_OR_RETURN(a.result, ParseObject(row.TextView(9), what + " result"));
+  HOTROD_ASSIGN_OR_RETURN(a.logs, ParseLogs(row.TextView(10), what + " logs"));
+  HOTROD_ASSIGN_OR_RETURN(a.annotations, ParseArray(row.TextView(11), what + " annotations"));
   a.cause = row.Text(12);
   return a;
 }
@@ -153,7 +142,7 @@ Status Configure(sqlite3* db, const std::string& name) {
   sqlite3_extended_result_codes(db, 1);
   // Waiting beats failing: another process (a backup, the sqlite3 shell) may hold the lock briefly.
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  if (Status s = store_internal::Exec(db, "PRAGMA foreign_keys = ON", name); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(store_internal::Exec(db, "PRAGMA foreign_keys = ON", name));
   // journal_mode answers with the mode it ended up in, which is not WAL on some file systems.
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
@@ -184,18 +173,16 @@ int SqliteStore::SchemaVersion() { return store_internal::LatestSchemaVersion();
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& db_file) {
   return NoThrow("open", [&]() -> Result<std::unique_ptr<SqliteStore>> {
     const std::string name = db_file.string();
-    if (Status s = CreatePrivateFile(name); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(CreatePrivateFile(name));
     sqlite3* raw = nullptr;
     const int rc =
         sqlite3_open_v2(name.c_str(), &raw,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     DbHandle db(raw);  // SQLite returns a handle to close even when opening fails
     if (rc != SQLITE_OK) return SqliteError(raw, rc, "open " + name);
-    if (Status s = Configure(db.get(), name); !s.ok()) return s.error();
-    if (Status s = store_internal::Migrate(db.get(), store_internal::SchemaMigrations(), name);
-        !s.ok()) {
-      return s.error();
-    }
+    HOTROD_RETURN_IF_ERROR(Configure(db.get(), name));
+    HOTROD_RETURN_IF_ERROR(
+        store_internal::Migrate(db.get(), store_internal::SchemaMigrations(), name));
     return std::unique_ptr<SqliteStore>(
         new SqliteStore(std::make_unique<State>(std::move(db), name)));
   });
@@ -214,9 +201,9 @@ Result<std::vector<std::string>> SqliteStore::ListNamespaces() {
   return NoThrow("list namespaces", [&]() -> Result<std::vector<std::string>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get("SELECT name FROM namespaces ORDER BY name");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                            st.stmts.Get("SELECT name FROM namespaces ORDER BY name"));
+    Stmt stmt(raw);
     return ReadAll<std::string>(
         st, stmt, [](const Stmt& row) -> Result<std::string> { return row.Text(0); },
         "list namespaces");
@@ -227,7 +214,7 @@ Status SqliteStore::PutCredential(const Credential& credential) {
   return NoThrow("put credential", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Begin(st); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(Begin(st));
     Status status = InsertNamespace(st, credential.ns);
     if (status.ok()) {
       Result<sqlite3_stmt*> raw = st.stmts.Get(
@@ -251,10 +238,10 @@ Result<std::optional<Credential>> SqliteStore::FindCredential(const std::string&
   return NoThrow("find credential", [&]() -> Result<std::optional<Credential>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw =
-        st.stmts.Get("SELECT uuid, ns, key_hash FROM credentials WHERE uuid = ?1");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(
+        sqlite3_stmt * raw,
+        st.stmts.Get("SELECT uuid, ns, key_hash FROM credentials WHERE uuid = ?1"));
+    Stmt stmt(raw);
     stmt.Bind(1, uuid);
     return ReadOne<Credential>(
         st, stmt,
@@ -272,10 +259,9 @@ Result<std::optional<Action>> SqliteStore::GetAction(const std::string& ns,
   return NoThrow("get action", [&]() -> Result<std::optional<Action>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(
-        fmt::format("SELECT {} FROM actions WHERE ns = ?1 AND name = ?2", kActionColumns));
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(
+        fmt::format("SELECT {} FROM actions WHERE ns = ?1 AND name = ?2", kActionColumns)));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     stmt.Bind(2, name);
     return ReadOne<Action>(st, stmt, ReadAction, "get action");
@@ -291,7 +277,7 @@ Status SqliteStore::PutAction(const Action& action) {
     const std::string components = json::serialize(component_array);
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Begin(st); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(Begin(st));
     Status status = InsertNamespace(st, action.ns);
     if (status.ok()) {
       Result<sqlite3_stmt*> raw = st.stmts.Get(
@@ -328,13 +314,12 @@ Status SqliteStore::PutAction(const Action& action) {
 Result<std::vector<Action>> SqliteStore::ListActions(const std::string& ns, int64_t skip,
                                                      int64_t limit) {
   return NoThrow("list actions", [&]() -> Result<std::vector<Action>> {
-    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(CheckPaging(skip, limit));
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(fmt::format(
-        "SELECT {} FROM actions WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kActionColumns));
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(fmt::format(
+        "SELECT {} FROM actions WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kActionColumns)));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     stmt.Bind(2, SqlLimit(limit));
     stmt.Bind(3, skip);
@@ -346,12 +331,12 @@ Result<bool> SqliteStore::DeleteAction(const std::string& ns, const std::string&
   return NoThrow("delete action", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get("DELETE FROM actions WHERE ns = ?1 AND name = ?2");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                            st.stmts.Get("DELETE FROM actions WHERE ns = ?1 AND name = ?2"));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     stmt.Bind(2, name);
-    if (Status s = StepDone(st, stmt, "delete action"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(StepDone(st, stmt, "delete action"));
     return sqlite3_changes64(st.db.get()) > 0;
   });
 }
@@ -363,12 +348,12 @@ Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {
     if (activations.empty()) return Status::Ok();
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw =
+    HOTROD_ASSIGN_OR_RETURN(
+        sqlite3_stmt * raw,
         st.stmts.Get(fmt::format("INSERT OR REPLACE INTO activations ({}) VALUES "
                                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                                 kActivationColumns));
-    if (!raw.ok()) return raw.error();
-    if (Status s = Begin(st); !s.ok()) return s;
+                                 kActivationColumns)));
+    HOTROD_RETURN_IF_ERROR(Begin(st));
     Status status;
     for (const Activation& a : activations) {
       // Serialized per row rather than all up front: a batch of large records would otherwise
@@ -376,7 +361,7 @@ Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {
       const std::string result = json::serialize(a.result);
       const std::string logs = LogsToJson(a.logs);
       const std::string annotations = json::serialize(a.annotations);
-      Stmt stmt(*raw);
+      Stmt stmt(raw);
       stmt.Bind(1, a.activation_id);
       stmt.Bind(2, a.ns);
       stmt.Bind(3, a.name);
@@ -405,10 +390,9 @@ Result<std::optional<Activation>> SqliteStore::GetActivation(const std::string& 
   return NoThrow("get activation", [&]() -> Result<std::optional<Activation>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(fmt::format(
-        "SELECT {} FROM activations WHERE activation_id = ?1 AND ns = ?2", kActivationColumns));
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(fmt::format(
+        "SELECT {} FROM activations WHERE activation_id = ?1 AND ns = ?2", kActivationColumns)));
+    Stmt stmt(raw);
     stmt.Bind(1, id);
     stmt.Bind(2, ns);
     return ReadOne<Activation>(st, stmt, ReadActivation, "get activation");
@@ -417,7 +401,7 @@ Result<std::optional<Activation>> SqliteStore::GetActivation(const std::string& 
 
 Result<std::vector<Activation>> SqliteStore::ListActivations(const ActivationQuery& query) {
   return NoThrow("list activations", [&]() -> Result<std::vector<Activation>> {
-    if (Status s = CheckPaging(query.skip, query.limit); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(CheckPaging(query.skip, query.limit));
     // Absent bounds become the widest range, so there are two statements (with and without a
     // name) rather than eight, and both read rows in order from one of the two list indexes.
     const int64_t since = query.since_ms.value_or(std::numeric_limits<int64_t>::min());
@@ -428,9 +412,8 @@ Result<std::vector<Activation>> SqliteStore::ListActivations(const ActivationQue
         kActivationColumns, query.name ? " AND name = ?4" : "");
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(sql));
+    Stmt stmt(raw);
     stmt.Bind(1, query.ns);
     stmt.Bind(2, since);
     stmt.Bind(3, upto);
@@ -443,5 +426,5 @@ Result<std::vector<Activation>> SqliteStore::ListActivations(const ActivationQue
 
 }  // namespace hotrod
 
-// Packages area: its methods share this file's private helpers, so they are compiled here.
+// Packages and bindings: their methods share this file's private helpers, so they compile here.
 #include "store/sqlite/sqlite_store_packages.inc"

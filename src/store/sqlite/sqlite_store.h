@@ -50,7 +50,7 @@ class SqliteStore final : public Store, public EventStore {
                                           int64_t limit) override;
   Result<bool> DeleteAction(const std::string& ns, const std::string& name) override;
 
-  // packages area (sqlite_store_packages.cc)
+  // Packages and bindings (sqlite_store_packages.inc).
   Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) override;
   Status PutPackage(const Package& package) override;
   Result<std::vector<Package>> ListPackages(const std::string& ns, bool published_only, int64_t skip,
@@ -71,7 +71,7 @@ class SqliteStore final : public Store, public EventStore {
   Result<bool> DeleteNamespace(const std::string& ns, bool force) override;
   Result<NamespaceLimitOverrides> GetNamespaceLimits(const std::string& ns) override;
   Status PutNamespaceLimits(const std::string& ns, const NamespaceLimitOverrides& limits) override;
-  // EventStore (triggers area; implemented in sqlite_store_triggers.cc).
+  // EventStore: triggers, rules, alarms, the activation journal (sqlite_store_triggers.cc).
   Result<std::optional<Trigger>> GetTrigger(const std::string& ns, const std::string& name) override;
   Status PutTrigger(const Trigger& trigger, const std::optional<AlarmSchedule>& schedule) override;
   Result<std::vector<Trigger>> ListTriggers(const std::string& ns, int64_t skip, int64_t limit) override;

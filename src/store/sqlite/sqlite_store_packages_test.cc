@@ -1,5 +1,6 @@
-// SqliteStore, packages area: package rows, the published-only listing, the package-actions range
-// scan, sequence components on actions, and the upgrade of a file written before packages existed.
+// SqliteStore, packages and bindings: package rows, the published-only listing, the
+// package-actions range scan, sequence components on actions, and the upgrade of a file written
+// before packages existed.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 

@@ -25,17 +25,15 @@ Result<json::value> ParseJson(std::string_view text, std::string_view what) {
 }
 
 Result<json::array> ParseArray(std::string_view text, std::string_view what) {
-  Result<json::value> v = ParseJson(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_array()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON array", what));
-  return std::move(v->as_array());
+  HOTROD_ASSIGN_OR_RETURN(json::value v, ParseJson(text, what));
+  if (!v.is_array()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON array", what));
+  return std::move(v.as_array());
 }
 
 Result<json::object> ParseObject(std::string_view text, std::string_view what) {
-  Result<json::value> v = ParseJson(text, what);
-  if (!v.ok()) return v.error();
-  if (!v->is_object()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON object", what));
-  return std::move(v->as_object());
+  HOTROD_ASSIGN_OR_RETURN(json::value v, ParseJson(text, what));
+  if (!v.is_object()) return MakeError(ErrorCode::kInternal, fmt::format("sqlite store: {} is not a JSON object", what));
+  return std::move(v.as_object());
 }
 
 Status StepDone(SqliteStore::State& st, Stmt& stmt, std::string_view what) {
@@ -45,9 +43,8 @@ Status StepDone(SqliteStore::State& st, Stmt& stmt, std::string_view what) {
 }
 
 Status Run(SqliteStore::State& st, const std::string& sql, std::string_view what) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(sql));
+  Stmt stmt(raw);
   return StepDone(st, stmt, what);
 }
 
@@ -64,9 +61,9 @@ Status Finish(SqliteStore::State& st, Status status) {
 }
 
 Status InsertNamespace(SqliteStore::State& st, const std::string& ns) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get("INSERT OR IGNORE INTO namespaces (name) VALUES (?1)");
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                          st.stmts.Get("INSERT OR IGNORE INTO namespaces (name) VALUES (?1)"));
+  Stmt stmt(raw);
   stmt.Bind(1, ns);
   return StepDone(st, stmt, "insert namespace");
 }

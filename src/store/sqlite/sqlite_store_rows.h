@@ -69,9 +69,8 @@ Result<std::vector<T>> ReadAll(SqliteStore::State& st, Stmt& stmt, ReadRow read,
     const int rc = stmt.Step();
     if (rc == SQLITE_DONE) return rows;
     if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
-    Result<T> row = read(stmt);
-    if (!row.ok()) return row.error();
-    rows.push_back(std::move(*row));
+    HOTROD_ASSIGN_OR_RETURN(T row, read(stmt));
+    rows.push_back(std::move(row));
   }
 }
 
@@ -81,9 +80,8 @@ Result<std::optional<T>> ReadOne(SqliteStore::State& st, Stmt& stmt, ReadRow rea
   const int rc = stmt.Step();
   if (rc == SQLITE_DONE) return std::optional<T>();
   if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, what);
-  Result<T> row = read(stmt);
-  if (!row.ok()) return row.error();
-  return std::optional<T>(std::move(*row));
+  HOTROD_ASSIGN_OR_RETURN(T row, read(stmt));
+  return std::optional<T>(std::move(row));
 }
 
 }  // namespace hotrod::store_internal

@@ -20,9 +20,8 @@ using store_internal::Stmt;
 // Runs one statement that returns no rows, with text parameters; returns sqlite3_changes().
 Result<int64_t> Change(State& st, const std::string& sql, std::initializer_list<std::string_view> args,
                        std::string_view what) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(sql));
+  Stmt stmt(raw);
   int i = 1;
   for (auto a : args) stmt.Bind(i++, a);
   const int rc = stmt.Step();
@@ -46,9 +45,8 @@ constexpr const char* kEntityDeletes[] = {
     "DELETE FROM triggers WHERE ns = ?1"};
 
 Result<int64_t> CountEntityRows(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get(kEntityCount);
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(kEntityCount));
+  Stmt stmt(raw);
   stmt.Bind(1, ns);
   const int rc = stmt.Step();
   if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, "count entities");
@@ -56,9 +54,9 @@ Result<int64_t> CountEntityRows(State& st, const std::string& ns) HOTROD_REQUIRE
 }
 
 Result<bool> Exists(State& st, const std::string& ns) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get("SELECT 1 FROM namespaces WHERE name = ?1");
-  if (!raw.ok()) return raw.error();
-  Stmt stmt(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                          st.stmts.Get("SELECT 1 FROM namespaces WHERE name = ?1"));
+  Stmt stmt(raw);
   stmt.Bind(1, ns);
   const int rc = stmt.Step();
   if (rc == SQLITE_ROW) return true;
@@ -79,10 +77,9 @@ Result<std::vector<Credential>> SqliteStore::ListCredentials(const std::string& 
   return NoThrow("list credentials", [&]() -> Result<std::vector<Credential>> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(
-        "SELECT uuid, ns, key_hash, created_ms FROM credentials WHERE ns = ?1 ORDER BY created_ms, uuid");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(
+        "SELECT uuid, ns, key_hash, created_ms FROM credentials WHERE ns = ?1 ORDER BY created_ms, uuid"));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     std::vector<Credential> out;
     for (;;) {
@@ -97,10 +94,10 @@ Result<std::vector<Credential>> SqliteStore::ListCredentials(const std::string& 
 Result<bool> SqliteStore::DeleteCredential(const std::string& ns, const std::string& uuid) {
   return NoThrow("delete credential", [&]() -> Result<bool> {
     MutexLock lock(&state_->mu);
-    auto changed = Change(*state_, "DELETE FROM credentials WHERE ns = ?1 AND uuid = ?2", {ns, uuid},
-                          "delete credential");
-    if (!changed.ok()) return changed.error();
-    return *changed > 0;
+    HOTROD_ASSIGN_OR_RETURN(auto changed,
+                            Change(*state_, "DELETE FROM credentials WHERE ns = ?1 AND uuid = ?2",
+                                   {ns, uuid}, "delete credential"));
+    return changed > 0;
   });
 }
 
@@ -115,29 +112,26 @@ Result<bool> SqliteStore::DeleteNamespace(const std::string& ns, bool force) {
   return NoThrow("delete namespace", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Plain(st, "BEGIN IMMEDIATE"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(Plain(st, "BEGIN IMMEDIATE"));
     // Everything below happens in the transaction, so a concurrent writer (a server putting an
     // action into this namespace) either lands before the count or after the namespace is gone.
     auto run = [&]() HOTROD_REQUIRES(st.mu) -> Result<bool> {
       auto exists = Exists(st, ns);
       if (!exists.ok() || !*exists) return exists;
-      auto count = CountEntityRows(st, ns);
-      if (!count.ok()) return count.error();
-      if (*count > 0 && !force)
+      HOTROD_ASSIGN_OR_RETURN(auto count, CountEntityRows(st, ns));
+      if (count > 0 && !force)
         return MakeError(ErrorCode::kConflict,
                          fmt::format("The namespace '{}' still has {} entit{}; delete {} first or use force.",
-                                     ns, *count, *count == 1 ? "y" : "ies", *count == 1 ? "it" : "them"));
+                                     ns, count, count == 1 ? "y" : "ies", count == 1 ? "it" : "them"));
       for (const char* sql : kEntityDeletes) {
-        auto r = Change(st, sql, {ns}, "delete namespace");
-        if (!r.ok()) return r.error();
+        HOTROD_RETURN_IF_ERROR(Change(st, sql, {ns}, "delete namespace"));
       }
       // Its history goes too: a namespace created later under the same name must not read the
       // old tenant's records, nor run its journaled activations at the next start.
       for (const char* sql : {"DELETE FROM activations WHERE ns = ?1", "DELETE FROM pending_activations WHERE ns = ?1",
                               "DELETE FROM credentials WHERE ns = ?1",
                               "DELETE FROM namespace_limits WHERE ns = ?1", "DELETE FROM namespaces WHERE name = ?1"}) {
-        auto r = Change(st, sql, {ns}, "delete namespace");
-        if (!r.ok()) return r.error();
+        HOTROD_RETURN_IF_ERROR(Change(st, sql, {ns}, "delete namespace"));
       }
       return true;
     };
@@ -154,18 +148,17 @@ Result<NamespaceLimitOverrides> SqliteStore::GetNamespaceLimits(const std::strin
   return NoThrow("get namespace limits", [&]() -> Result<NamespaceLimitOverrides> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    Result<sqlite3_stmt*> raw = st.stmts.Get(
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(
         "SELECT concurrent_invocations, invocations_per_minute, fires_per_minute, max_instances FROM namespace_limits "
-        "WHERE ns = ?1");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+        "WHERE ns = ?1"));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     NamespaceLimitOverrides out;
     const int rc = stmt.Step();
     if (rc == SQLITE_DONE) return out;
     if (rc != SQLITE_ROW) return SqliteError(st.db.get(), rc, "get namespace limits");
     auto column = [&](int i) -> std::optional<int64_t> {
-      if (sqlite3_column_type(*raw, i) == SQLITE_NULL) return std::nullopt;
+      if (sqlite3_column_type(raw, i) == SQLITE_NULL) return std::nullopt;
       return stmt.Int(i);
     };
     out.concurrent_invocations = column(0);
@@ -180,14 +173,12 @@ Status SqliteStore::PutNamespaceLimits(const std::string& ns, const NamespaceLim
   return NoThrow("put namespace limits", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    auto exists = Exists(st, ns);
-    if (!exists.ok()) return exists.error();
-    if (!*exists) return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' does not exist.", ns));
-    Result<sqlite3_stmt*> raw = st.stmts.Get(
+    HOTROD_ASSIGN_OR_RETURN(auto exists, Exists(st, ns));
+    if (!exists) return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' does not exist.", ns));
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(
         "INSERT OR REPLACE INTO namespace_limits (ns, concurrent_invocations, invocations_per_minute, "
-        "fires_per_minute, max_instances) VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (!raw.ok()) return raw.error();
-    Stmt stmt(*raw);
+        "fires_per_minute, max_instances) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    Stmt stmt(raw);
     stmt.Bind(1, ns);
     int i = 2;
     for (const auto& v : {limits.concurrent_invocations, limits.invocations_per_minute, limits.fires_per_minute,

@@ -27,9 +27,8 @@ using store_internal::StepDone;
 namespace {
 
 Result<Stmt*> Prepare(State& st, const std::string& sql, std::optional<Stmt>& slot) HOTROD_REQUIRES(st.mu) {
-  Result<sqlite3_stmt*> raw = st.stmts.Get(sql);
-  if (!raw.ok()) return raw.error();
-  slot.emplace(*raw);
+  HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt* raw, st.stmts.Get(sql));
+  slot.emplace(raw);
   return &*slot;
 }
 
@@ -44,12 +43,8 @@ Result<Trigger> ReadTrigger(const Stmt& row) {
   t.name = row.Text(1);
   t.version = row.Text(2);
   const std::string what = fmt::format("trigger {}/{}", t.ns, t.name);
-  auto p = ParseArray(row.TextView(3), what + " parameters");
-  if (!p.ok()) return p.error();
-  t.parameters = std::move(*p);
-  auto a = ParseArray(row.TextView(4), what + " annotations");
-  if (!a.ok()) return a.error();
-  t.annotations = std::move(*a);
+  HOTROD_ASSIGN_OR_RETURN(t.parameters, ParseArray(row.TextView(3), what + " parameters"));
+  HOTROD_ASSIGN_OR_RETURN(t.annotations, ParseArray(row.TextView(4), what + " annotations"));
   t.publish = row.Int(5) != 0;
   t.updated_ms = row.Int(6);
   return t;
@@ -63,9 +58,9 @@ Result<Rule> ReadRule(const Stmt& row) {
   r.trigger = row.Text(3);
   r.action = row.Text(4);
   r.active = row.Int(5) != 0;
-  auto a = ParseArray(row.TextView(6), fmt::format("rule {}/{} annotations", r.ns, r.name));
-  if (!a.ok()) return a.error();
-  r.annotations = std::move(*a);
+  HOTROD_ASSIGN_OR_RETURN(
+      r.annotations,
+      ParseArray(row.TextView(6), fmt::format("rule {}/{} annotations", r.ns, r.name)));
   r.publish = row.Int(7) != 0;
   r.updated_ms = row.Int(8);
   return r;
@@ -78,9 +73,8 @@ Result<AlarmSchedule> ReadAlarm(const Stmt& row) {
   s.cron = row.Text(2);
   s.start_ms = row.Int(3);
   s.stop_ms = row.Int(4);
-  auto p = ParseObject(row.TextView(5), fmt::format("alarm {}/{} payload", s.ns, s.trigger));
-  if (!p.ok()) return p.error();
-  s.payload = std::move(*p);
+  HOTROD_ASSIGN_OR_RETURN(
+      s.payload, ParseObject(row.TextView(5), fmt::format("alarm {}/{} payload", s.ns, s.trigger)));
   s.last_fired_ms = row.Int(6);
   return s;
 }
@@ -90,9 +84,8 @@ Result<PendingActivation> ReadPending(const Stmt& row) {
   p.activation_id = row.Text(0);
   p.ns = row.Text(1);
   p.action = row.Text(2);
-  auto params = ParseObject(row.TextView(3), "pending activation " + p.activation_id + " params");
-  if (!params.ok()) return params.error();
-  p.params = std::move(*params);
+  HOTROD_ASSIGN_OR_RETURN(
+      p.params, ParseObject(row.TextView(3), "pending activation " + p.activation_id + " params"));
   p.subject = row.Text(4);
   p.cause = row.Text(5);
   p.accepted_ms = row.Int(6);
@@ -101,10 +94,15 @@ Result<PendingActivation> ReadPending(const Stmt& row) {
 
 Status WriteAlarm(State& st, const AlarmSchedule& s) HOTROD_REQUIRES(st.mu) {
   std::optional<Stmt> slot;
-  auto stmt = Prepare(st, fmt::format("INSERT OR REPLACE INTO alarm_schedules ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", kAlarmColumns), slot);
-  if (!stmt.ok()) return stmt.error();
+  HOTROD_ASSIGN_OR_RETURN(
+      auto stmt,
+      Prepare(st,
+              fmt::format(
+                  "INSERT OR REPLACE INTO alarm_schedules ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                  kAlarmColumns),
+              slot));
   const std::string payload = json::serialize(s.payload);
-  Stmt& q = **stmt;
+  Stmt& q = *stmt;
   q.Bind(1, s.ns);
   q.Bind(2, s.trigger);
   q.Bind(3, s.cron);
@@ -118,11 +116,13 @@ Status WriteAlarm(State& st, const AlarmSchedule& s) HOTROD_REQUIRES(st.mu) {
 Status DeleteRow(State& st, const char* table, const char* name_column, const std::string& ns, const std::string& name,
                  bool* deleted) HOTROD_REQUIRES(st.mu) {
   std::optional<Stmt> slot;
-  auto stmt = Prepare(st, fmt::format("DELETE FROM {} WHERE ns = ?1 AND {} = ?2", table, name_column), slot);
-  if (!stmt.ok()) return stmt.error();
-  (*stmt)->Bind(1, ns);
-  (*stmt)->Bind(2, name);
-  if (Status s = StepDone(st, **stmt, fmt::format("delete from {}", table)); !s.ok()) return s;
+  HOTROD_ASSIGN_OR_RETURN(
+      auto stmt,
+      Prepare(st, fmt::format("DELETE FROM {} WHERE ns = ?1 AND {} = ?2", table, name_column),
+              slot));
+  stmt->Bind(1, ns);
+  stmt->Bind(2, name);
+  HOTROD_RETURN_IF_ERROR(StepDone(st, *stmt, fmt::format("delete from {}", table)));
   if (deleted) *deleted = sqlite3_changes(st.db.get()) > 0;
   return Status::Ok();
 }
@@ -131,10 +131,10 @@ Status DeleteRow(State& st, const char* table, const char* name_column, const st
 
 Status DeletePendingActivation(State& st, const std::string& activation_id) {
   std::optional<Stmt> slot;
-  auto stmt = Prepare(st, "DELETE FROM pending_activations WHERE activation_id = ?1", slot);
-  if (!stmt.ok()) return stmt.error();
-  (*stmt)->Bind(1, activation_id);
-  return StepDone(st, **stmt, "delete pending activation");
+  HOTROD_ASSIGN_OR_RETURN(
+      auto stmt, Prepare(st, "DELETE FROM pending_activations WHERE activation_id = ?1", slot));
+  stmt->Bind(1, activation_id);
+  return StepDone(st, *stmt, "delete pending activation");
 }
 
 // --- triggers -------------------------------------------------------------------------------------
@@ -144,14 +144,16 @@ Result<std::optional<Trigger>> SqliteStore::GetTrigger(const std::string& ns, co
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM triggers WHERE ns = ?1 AND name = ?2", kTriggerColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    (*stmt)->Bind(1, ns);
-    (*stmt)->Bind(2, name);
-    auto rows = ReadAll<Trigger>(st, **stmt, ReadTrigger, "get trigger");
-    if (!rows.ok()) return rows.error();
-    if (rows->empty()) return std::optional<Trigger>();
-    return std::optional<Trigger>(std::move(rows->front()));
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(st,
+                fmt::format("SELECT {} FROM triggers WHERE ns = ?1 AND name = ?2", kTriggerColumns),
+                slot));
+    stmt->Bind(1, ns);
+    stmt->Bind(2, name);
+    HOTROD_ASSIGN_OR_RETURN(auto rows, ReadAll<Trigger>(st, *stmt, ReadTrigger, "get trigger"));
+    if (rows.empty()) return std::optional<Trigger>();
+    return std::optional<Trigger>(std::move(rows.front()));
   });
 }
 
@@ -159,7 +161,7 @@ Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedu
   return NoThrow("put trigger", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(Run(st, "BEGIN IMMEDIATE", "begin"));
     Status status = InsertNamespace(st, t.ns);
     if (status.ok()) {
       std::optional<Stmt> slot;
@@ -188,16 +190,21 @@ Status SqliteStore::PutTrigger(const Trigger& t, const std::optional<AlarmSchedu
 
 Result<std::vector<Trigger>> SqliteStore::ListTriggers(const std::string& ns, int64_t skip, int64_t limit) {
   return NoThrow("list triggers", [&]() -> Result<std::vector<Trigger>> {
-    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(CheckPaging(skip, limit));
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM triggers WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kTriggerColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    (*stmt)->Bind(1, ns);
-    (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
-    (*stmt)->Bind(3, skip);
-    return ReadAll<Trigger>(st, **stmt, ReadTrigger, "list triggers");
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(
+            st,
+            fmt::format("SELECT {} FROM triggers WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3",
+                        kTriggerColumns),
+            slot));
+    stmt->Bind(1, ns);
+    stmt->Bind(2, limit == 0 ? int64_t{-1} : limit);
+    stmt->Bind(3, skip);
+    return ReadAll<Trigger>(st, *stmt, ReadTrigger, "list triggers");
   });
 }
 
@@ -205,12 +212,11 @@ Result<bool> SqliteStore::DeleteTrigger(const std::string& ns, const std::string
   return NoThrow("delete trigger", [&]() -> Result<bool> {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(Run(st, "BEGIN IMMEDIATE", "begin"));
     bool deleted = false;
     Status status = DeleteRow(st, "alarm_schedules", "trigger", ns, name, nullptr);
     if (status.ok()) status = DeleteRow(st, "triggers", "name", ns, name, &deleted);
-    status = Finish(st, std::move(status));
-    if (!status.ok()) return status.error();
+    HOTROD_RETURN_IF_ERROR(Finish(st, std::move(status)));
     return deleted;
   });
 }
@@ -222,14 +228,15 @@ Result<std::optional<Rule>> SqliteStore::GetRule(const std::string& ns, const st
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM rules WHERE ns = ?1 AND name = ?2", kRuleColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    (*stmt)->Bind(1, ns);
-    (*stmt)->Bind(2, name);
-    auto rows = ReadAll<Rule>(st, **stmt, ReadRule, "get rule");
-    if (!rows.ok()) return rows.error();
-    if (rows->empty()) return std::optional<Rule>();
-    return std::optional<Rule>(std::move(rows->front()));
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(st, fmt::format("SELECT {} FROM rules WHERE ns = ?1 AND name = ?2", kRuleColumns),
+                slot));
+    stmt->Bind(1, ns);
+    stmt->Bind(2, name);
+    HOTROD_ASSIGN_OR_RETURN(auto rows, ReadAll<Rule>(st, *stmt, ReadRule, "get rule"));
+    if (rows.empty()) return std::optional<Rule>();
+    return std::optional<Rule>(std::move(rows.front()));
   });
 }
 
@@ -237,7 +244,7 @@ Status SqliteStore::PutRule(const Rule& r) {
   return NoThrow("put rule", [&]() -> Status {
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(Run(st, "BEGIN IMMEDIATE", "begin"));
     Status status = InsertNamespace(st, r.ns);
     if (status.ok()) {
       std::optional<Stmt> slot;
@@ -265,16 +272,20 @@ Status SqliteStore::PutRule(const Rule& r) {
 
 Result<std::vector<Rule>> SqliteStore::ListRules(const std::string& ns, int64_t skip, int64_t limit) {
   return NoThrow("list rules", [&]() -> Result<std::vector<Rule>> {
-    if (Status s = CheckPaging(skip, limit); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(CheckPaging(skip, limit));
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM rules WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3", kRuleColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    (*stmt)->Bind(1, ns);
-    (*stmt)->Bind(2, limit == 0 ? int64_t{-1} : limit);
-    (*stmt)->Bind(3, skip);
-    return ReadAll<Rule>(st, **stmt, ReadRule, "list rules");
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(st,
+                fmt::format("SELECT {} FROM rules WHERE ns = ?1 ORDER BY name LIMIT ?2 OFFSET ?3",
+                            kRuleColumns),
+                slot));
+    stmt->Bind(1, ns);
+    stmt->Bind(2, limit == 0 ? int64_t{-1} : limit);
+    stmt->Bind(3, skip);
+    return ReadAll<Rule>(st, *stmt, ReadRule, "list rules");
   });
 }
 
@@ -283,7 +294,7 @@ Result<bool> SqliteStore::DeleteRule(const std::string& ns, const std::string& n
     State& st = *state_;
     MutexLock lock(&st.mu);
     bool deleted = false;
-    if (Status s = DeleteRow(st, "rules", "name", ns, name, &deleted); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(DeleteRow(st, "rules", "name", ns, name, &deleted));
     return deleted;
   });
 }
@@ -295,9 +306,12 @@ Result<std::vector<AlarmSchedule>> SqliteStore::ListAlarms() {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM alarm_schedules ORDER BY ns, trigger", kAlarmColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    return ReadAll<AlarmSchedule>(st, **stmt, ReadAlarm, "list alarms");
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(st,
+                fmt::format("SELECT {} FROM alarm_schedules ORDER BY ns, trigger", kAlarmColumns),
+                slot));
+    return ReadAll<AlarmSchedule>(st, *stmt, ReadAlarm, "list alarms");
   });
 }
 
@@ -306,7 +320,7 @@ Status SqliteStore::AppendPending(const std::vector<PendingActivation>& entries,
     if (entries.empty() && fired.empty()) return Status::Ok();
     State& st = *state_;
     MutexLock lock(&st.mu);
-    if (Status s = Run(st, "BEGIN IMMEDIATE", "begin"); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(Run(st, "BEGIN IMMEDIATE", "begin"));
     Status status;
     for (const AlarmFired& f : fired) {
       std::optional<Stmt> slot;
@@ -359,9 +373,14 @@ Result<std::vector<PendingActivation>> SqliteStore::ListPending() {
     State& st = *state_;
     MutexLock lock(&st.mu);
     std::optional<Stmt> slot;
-    auto stmt = Prepare(st, fmt::format("SELECT {} FROM pending_activations ORDER BY accepted_ms, activation_id", kPendingColumns), slot);
-    if (!stmt.ok()) return stmt.error();
-    return ReadAll<PendingActivation>(st, **stmt, ReadPending, "list pending");
+    HOTROD_ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(
+            st,
+            fmt::format("SELECT {} FROM pending_activations ORDER BY accepted_ms, activation_id",
+                        kPendingColumns),
+            slot));
+    return ReadAll<PendingActivation>(st, *stmt, ReadPending, "list pending");
   });
 }
 
