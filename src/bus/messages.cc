@@ -93,45 +93,37 @@ json::object ActionJson(const Action& a) {
   return o;
 }
 
-// Reads every field of `T` through `read`, stopping at the first error.
-#define HOTROD_READ(target, expr)        \
-  do {                                   \
-    auto read_ = (expr);                 \
-    if (!read_.ok()) return read_.error(); \
-    target = std::move(read_).value();   \
-  } while (0)
-
 Result<Action> ActionFromJson(const json::object& o) {
   Fields f(o);
   Action a;
-  HOTROD_READ(a.ns, f.String("namespace"));
-  HOTROD_READ(a.name, f.String("name"));
-  HOTROD_READ(a.version, f.String("version"));
+  HOTROD_ASSIGN_OR_RETURN(a.ns, f.String("namespace"));
+  HOTROD_ASSIGN_OR_RETURN(a.name, f.String("name"));
+  HOTROD_ASSIGN_OR_RETURN(a.version, f.String("version"));
   const json::object* exec = nullptr;
-  HOTROD_READ(exec, f.Object("exec"));
+  HOTROD_ASSIGN_OR_RETURN(exec, f.Object("exec"));
   Fields e(*exec);
-  HOTROD_READ(a.exec.kind, e.String("kind"));
-  HOTROD_READ(a.exec.main, e.String("main"));
-  HOTROD_READ(a.exec.binary, e.Bool("binary"));
-  HOTROD_READ(a.exec.code_digest, e.String("codeDigest"));
+  HOTROD_ASSIGN_OR_RETURN(a.exec.kind, e.String("kind"));
+  HOTROD_ASSIGN_OR_RETURN(a.exec.main, e.String("main"));
+  HOTROD_ASSIGN_OR_RETURN(a.exec.binary, e.Bool("binary"));
+  HOTROD_ASSIGN_OR_RETURN(a.exec.code_digest, e.String("codeDigest"));
   const json::array* components = nullptr;
-  HOTROD_READ(components, e.Array("components"));
-  HOTROD_READ(a.exec.components, Strings(*components, "components"));
+  HOTROD_ASSIGN_OR_RETURN(components, e.Array("components"));
+  HOTROD_ASSIGN_OR_RETURN(a.exec.components, Strings(*components, "components"));
   const json::array* parameters = nullptr;
-  HOTROD_READ(parameters, f.Array("parameters"));
+  HOTROD_ASSIGN_OR_RETURN(parameters, f.Array("parameters"));
   a.parameters = *parameters;
   const json::array* annotations = nullptr;
-  HOTROD_READ(annotations, f.Array("annotations"));
+  HOTROD_ASSIGN_OR_RETURN(annotations, f.Array("annotations"));
   a.annotations = *annotations;
   const json::object* limits = nullptr;
-  HOTROD_READ(limits, f.Object("limits"));
+  HOTROD_ASSIGN_OR_RETURN(limits, f.Object("limits"));
   Fields l(*limits);
-  HOTROD_READ(a.limits.timeout_ms, l.Int("timeout"));
-  HOTROD_READ(a.limits.memory_mb, l.Int("memory"));
-  HOTROD_READ(a.limits.logs_mb, l.Int("logs"));
-  HOTROD_READ(a.limits.concurrency, l.Int("concurrency"));
-  HOTROD_READ(a.publish, f.Bool("publish"));
-  HOTROD_READ(a.updated_ms, f.Int("updated"));
+  HOTROD_ASSIGN_OR_RETURN(a.limits.timeout_ms, l.Int("timeout"));
+  HOTROD_ASSIGN_OR_RETURN(a.limits.memory_mb, l.Int("memory"));
+  HOTROD_ASSIGN_OR_RETURN(a.limits.logs_mb, l.Int("logs"));
+  HOTROD_ASSIGN_OR_RETURN(a.limits.concurrency, l.Int("concurrency"));
+  HOTROD_ASSIGN_OR_RETURN(a.publish, f.Bool("publish"));
+  HOTROD_ASSIGN_OR_RETURN(a.updated_ms, f.Int("updated"));
   return a;
 }
 
@@ -156,24 +148,24 @@ json::object ActivationToJson(const ActivationMessage& m) {
 
 Result<ActivationMessage> ActivationFromJson(const json::value& value) {
   const json::object* o = nullptr;
-  HOTROD_READ(o, AsObject(value));
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
   Fields f(*o);
   ActivationMessage m;
-  HOTROD_READ(m.activation_id, f.String("activationId"));
+  HOTROD_ASSIGN_OR_RETURN(m.activation_id, f.String("activationId"));
   const json::object* action = nullptr;
-  HOTROD_READ(action, f.Object("action"));
+  HOTROD_ASSIGN_OR_RETURN(action, f.Object("action"));
   Action parsed;
-  HOTROD_READ(parsed, ActionFromJson(*action));
+  HOTROD_ASSIGN_OR_RETURN(parsed, ActionFromJson(*action));
   m.action = std::make_shared<const Action>(std::move(parsed));
   const json::object* params = nullptr;
-  HOTROD_READ(params, f.Object("params"));
+  HOTROD_ASSIGN_OR_RETURN(params, f.Object("params"));
   m.params = *params;
   int64_t received_ms = 0;
-  HOTROD_READ(received_ms, f.Int("receivedMs"));
+  HOTROD_ASSIGN_OR_RETURN(received_ms, f.Int("receivedMs"));
   const int64_t age_ms = std::max<int64_t>(0, NowMillis() - received_ms);
   m.received = std::chrono::steady_clock::now() - std::chrono::milliseconds(age_ms);
   int64_t max_instances = 0;
-  HOTROD_READ(max_instances, f.Int("namespaceMaxInstances"));
+  HOTROD_ASSIGN_OR_RETURN(max_instances, f.Int("namespaceMaxInstances"));
   if (max_instances < 0) return Malformed("namespaceMaxInstances", "a non-negative integer");
   m.namespace_max_instances = static_cast<size_t>(max_instances);
   return m;
@@ -202,49 +194,49 @@ json::object CompletionToJson(const CompletionMessage& m) {
 
 Result<CompletionMessage> CompletionFromJson(const json::value& value) {
   const json::object* o = nullptr;
-  HOTROD_READ(o, AsObject(value));
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
   Fields f(*o);
   CompletionMessage m;
   int64_t status = 0;
-  HOTROD_READ(status, f.Int("status"));
+  HOTROD_ASSIGN_OR_RETURN(status, f.Int("status"));
   if (status < 0 || status > static_cast<int>(ActivationStatus::kInternalError)) return Malformed("status", "0..3");
   m.status = static_cast<ActivationStatus>(status);
   const json::object* result = nullptr;
-  HOTROD_READ(result, f.Object("result"));
+  HOTROD_ASSIGN_OR_RETURN(result, f.Object("result"));
   m.result = *result;
   const json::array* logs = nullptr;
-  HOTROD_READ(logs, f.Array("logs"));
-  HOTROD_READ(m.logs, Strings(*logs, "logs"));
-  HOTROD_READ(m.start_ms, f.Int("startMs"));
-  HOTROD_READ(m.end_ms, f.Int("endMs"));
-  HOTROD_READ(m.wait_ms, f.Int("waitMs"));
+  HOTROD_ASSIGN_OR_RETURN(logs, f.Array("logs"));
+  HOTROD_ASSIGN_OR_RETURN(m.logs, Strings(*logs, "logs"));
+  HOTROD_ASSIGN_OR_RETURN(m.start_ms, f.Int("startMs"));
+  HOTROD_ASSIGN_OR_RETURN(m.end_ms, f.Int("endMs"));
+  HOTROD_ASSIGN_OR_RETURN(m.wait_ms, f.Int("waitMs"));
   if (f.Has("initMs")) {
     int64_t init_ms = 0;
-    HOTROD_READ(init_ms, f.Int("initMs"));
+    HOTROD_ASSIGN_OR_RETURN(init_ms, f.Int("initMs"));
     m.init_ms = init_ms;
   }
   if (f.Has("coldStart")) {
     const json::object* cold = nullptr;
-    HOTROD_READ(cold, f.Object("coldStart"));
+    HOTROD_ASSIGN_OR_RETURN(cold, f.Object("coldStart"));
     Fields c(*cold);
     ColdStart cs;
-    HOTROD_READ(cs.stem_cell, c.Bool("stemCell"));
-    HOTROD_READ(cs.zygote, c.Bool("zygote"));
-    HOTROD_READ(cs.queue_us, c.Int("queueUs"));
-    HOTROD_READ(cs.sandbox_us, c.Int("sandboxUs"));
-    HOTROD_READ(cs.boot_us, c.Int("bootUs"));
-    HOTROD_READ(cs.code_load_us, c.Int("codeLoadUs"));
+    HOTROD_ASSIGN_OR_RETURN(cs.stem_cell, c.Bool("stemCell"));
+    HOTROD_ASSIGN_OR_RETURN(cs.zygote, c.Bool("zygote"));
+    HOTROD_ASSIGN_OR_RETURN(cs.queue_us, c.Int("queueUs"));
+    HOTROD_ASSIGN_OR_RETURN(cs.sandbox_us, c.Int("sandboxUs"));
+    HOTROD_ASSIGN_OR_RETURN(cs.boot_us, c.Int("bootUs"));
+    HOTROD_ASSIGN_OR_RETURN(cs.code_load_us, c.Int("codeLoadUs"));
     m.cold_start = cs;
   }
-  HOTROD_READ(m.timed_out, f.Bool("timedOut"));
+  HOTROD_ASSIGN_OR_RETURN(m.timed_out, f.Bool("timedOut"));
   if (f.Has("placement")) {
     const json::object* placement = nullptr;
-    HOTROD_READ(placement, f.Object("placement"));
+    HOTROD_ASSIGN_OR_RETURN(placement, f.Object("placement"));
     Fields p(*placement);
     int64_t code = 0;
     std::string message;
-    HOTROD_READ(code, p.Int("code"));
-    HOTROD_READ(message, p.String("message"));
+    HOTROD_ASSIGN_OR_RETURN(code, p.Int("code"));
+    HOTROD_ASSIGN_OR_RETURN(message, p.String("message"));
     if (code < 0 || code > static_cast<int>(ErrorCode::kNoCapacity)) return Malformed("placement.code", "an error code");
     m.placement = MakeError(static_cast<ErrorCode>(code), std::move(message));
   }
@@ -257,11 +249,11 @@ json::object CancelToJson(const CancelMessage& m) {
 
 Result<CancelMessage> CancelFromJson(const json::value& value) {
   const json::object* o = nullptr;
-  HOTROD_READ(o, AsObject(value));
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
   Fields f(*o);
   CancelMessage m;
-  HOTROD_READ(m.activation_id, f.String("activationId"));
-  HOTROD_READ(m.reason, f.String("reason"));
+  HOTROD_ASSIGN_OR_RETURN(m.activation_id, f.String("activationId"));
+  HOTROD_ASSIGN_OR_RETURN(m.reason, f.String("reason"));
   return m;
 }
 
@@ -271,14 +263,13 @@ json::object ActionChangedToJson(const ActionChangedMessage& m) {
 
 Result<ActionChangedMessage> ActionChangedFromJson(const json::value& value) {
   const json::object* o = nullptr;
-  HOTROD_READ(o, AsObject(value));
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
   Fields f(*o);
   ActionChangedMessage m;
-  HOTROD_READ(m.ns, f.String("namespace"));
-  HOTROD_READ(m.name, f.String("name"));
+  HOTROD_ASSIGN_OR_RETURN(m.ns, f.String("namespace"));
+  HOTROD_ASSIGN_OR_RETURN(m.name, f.String("name"));
   return m;
 }
 
-#undef HOTROD_READ
 
 }  // namespace hotrod
