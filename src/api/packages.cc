@@ -1,4 +1,4 @@
-// /api/v1/namespaces/{ns}/packages[/{name}]: packages and bindings (packages area, docs/api.md).
+// /api/v1/namespaces/{ns}/packages[/{name}]: packages and bindings (docs/api.md "Packages").
 #include <fmt/format.h>
 
 #include "api/router.h"

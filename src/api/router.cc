@@ -123,7 +123,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
     ok["status"] = "ok";
     co_return JsonResponse(http::status::ok, ok);
   }
-  if (s.size() == 1 && s[0] == "metrics") {  // pool area
+  if (s.size() == 1 && s[0] == "metrics") {
     if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
     co_return HandleMetrics(ctx_);
   }

@@ -88,9 +88,9 @@ class Router {
 asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request);
 Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request);
 Response HandleInfo(ApiContext& ctx);
-Response HandlePackages(ApiContext& ctx, const Route& route, const Request& request);  // packages area
+Response HandlePackages(ApiContext& ctx, const Route& route, const Request& request);
 
-// packages area: the requests a key may make in ANOTHER namespace (segments below
+// The requests a key may make in ANOTHER namespace (segments below
 // /namespaces/{ns}): reading its packages and reading or invoking actions of its packages. The
 // handlers then answer 404 unless the package is published. Every other cross-namespace request
 // is refused by the router.

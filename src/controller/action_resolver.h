@@ -1,5 +1,5 @@
 // ActionResolver: the ONE place that turns a name a caller uses into the action that runs and the
-// default parameters it runs with (packages area, docs/architecture.md "Resolving an action").
+// default parameters it runs with (docs/architecture.md "Resolving an action").
 //
 // Contract:
 //  - Resolve(caller_ns, ns, path): `ns` is the namespace named in the request ("_" already replaced
@@ -17,7 +17,7 @@
 //    entity, so a caller cannot probe for private entities.
 //  - Errors are values: kNotFound ("The requested resource does not exist."), or the store's.
 //  - Lives on the event-loop thread (uses the services' caches); not thread-safe.
-//  Users: the invoke route, sequences (each component), and at merge web actions and rules.
+//  Users: the invoke route, web actions, sequences (each component), rules and journal recovery.
 #pragma once
 
 #include <boost/json.hpp>

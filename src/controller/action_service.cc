@@ -168,7 +168,7 @@ Result<std::string> ActionService::CodeOf(const Action& action) {
 
 Result<PutActionResult> ActionService::Put(const std::string& ns, const std::string& name,
                                            const json::object& body, bool overwrite) {
-  // "pkg/action": an action inside a package of this namespace (packages area).
+  // "pkg/action": an action inside a package of this namespace.
   const auto slash = name.find('/');
   const bool valid_name = slash == std::string::npos
                               ? IsValidEntityName(name)

@@ -23,7 +23,7 @@ namespace hotrod {
 
 struct Identity {
   std::string ns;       // the namespace the key opens
-  std::string subject;  // who is calling (the namespace for now)
+  std::string subject;  // who is calling (the namespace: keys carry no user identity)
 };
 
 class Authenticator {

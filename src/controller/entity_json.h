@@ -14,7 +14,7 @@ namespace hotrod {
 // The action as returned by GET/PUT/DELETE. `code` is included when given (base64 for zips).
 json::object ActionToJson(const Action& action, const std::optional<std::string>& code);
 
-// packages area: a package or binding as listed ({namespace, name, version, publish, binding
+// A package or binding as listed ({namespace, name, version, publish, binding
 // ({} or {namespace, name}), parameters, annotations, updated}); GET adds "actions" and "feeds".
 json::object PackageToJson(const Package& package);
 // One entry of a package's "actions": {name, version, annotations}.

@@ -37,7 +37,7 @@ struct NamespaceLimits {
   int64_t concurrent_invocations = 0;
   int64_t invocations_per_minute = 0;
   int64_t fires_per_minute = 0;
-  // Pool area: instances of the namespace's actions alive at once (the pool enforces it; not a
+  // Instances of the namespace's actions alive at once (the pool enforces it; not a
   // throttle: a call beyond it waits for an instance, like any call without capacity).
   int64_t max_instances = 0;
 };

@@ -1,5 +1,5 @@
 // PackageService: create, update, read, list and delete packages and package bindings; owns the
-// package cache (packages area, docs/api.md "Packages").
+// package cache (docs/api.md "Packages").
 //
 // Contract:
 //  - Owned by the event-loop thread; not thread-safe. It is the only writer of packages, so its

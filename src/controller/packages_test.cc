@@ -1,4 +1,4 @@
-// Unit tests of the packages area: PackageService rules, ActionResolver (merge order, final,
+// Unit tests of packages and bindings: PackageService rules, ActionResolver (merge order, final,
 // visibility), sequence parsing and validation. Real SqliteStore in a temp directory.
 #include <gtest/gtest.h>
 

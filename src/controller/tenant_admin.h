@@ -34,7 +34,7 @@ struct LimitChange {
 };
 struct LimitChanges {
   LimitChange concurrent_invocations, invocations_per_minute, fires_per_minute;
-  LimitChange max_instances;  // pool area: at least 1
+  LimitChange max_instances;  // at least 1
 };
 
 class TenantAdmin {

@@ -125,7 +125,7 @@ TEST_F(TenantAdminTest, LimitChangesSetResetAndValidate) {
   EXPECT_EQ(admin.GetLimits("a")->invocations_per_minute, 120) << "a refused change changes nothing";
 }
 
-// Pool area: maxInstances is set and reset like the other limits, but never below 1 (a
+// maxInstances is set and reset like the other limits, but never below 1 (a
 // namespace without any instance could not run a call).
 TEST_F(TenantAdminTest, MaxInstancesIsAtLeastOne) {
   TenantAdmin admin(*store_);

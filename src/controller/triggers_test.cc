@@ -1,4 +1,4 @@
-// Unit tests of the triggers area's pure parts: cron, CloudEvents parsing, rule entity names,
+// Unit tests of the pure parts of triggers and rules: cron, CloudEvents parsing, rule entity names,
 // alarm catch-up, alarm parameters.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 'use strict'
-// Pool area with the official openwhisk client: a namespace whose maxInstances limit is 1 runs
+// With the official openwhisk client: a namespace whose maxInstances limit is 1 runs
 // two simultaneous calls one after the other; a namespace at the server's default runs them side
 // by side. The limit is set through the admin API, the calls and records through the client.
 

@@ -1,5 +1,5 @@
 'use strict'
-// Throughput area: more parallel calls than an action may have instances (16 by default) queue
+// More parallel calls than an action may have instances (16 by default) queue
 // and are handed a freed instance one by one; through the openwhisk client every call still
 // gets its own result and its own log line.
 

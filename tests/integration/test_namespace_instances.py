@@ -1,4 +1,4 @@
-"""Pool area: the per-namespace instance maximum is a namespace limit (`maxInstances`), with
+"""The per-namespace instance maximum is a namespace limit (`maxInstances`), with
 `hotrod serve --max-per-namespace` as its default; an admin overrides it per namespace (admin API
 or `hotrod admin namespace limits --max-instances`), and the pool holds each namespace to its own."""
 

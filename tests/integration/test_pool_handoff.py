@@ -1,4 +1,4 @@
-"""Throughput area: calls queued behind a busy instance are handed the instance one by one (a
+"""Calls queued behind a busy instance are handed the instance one by one (a
 freed lease wakes the oldest waiting call of its action), through the real server: none is lost
 or stuck, each gets its own result and its own log lines."""
 
