@@ -116,6 +116,8 @@ TEST(Mutex, WaitUntilAPassedDeadlineReturnsFalse) {
   CondVar cv;
   MutexLock lock(&mu);
   EXPECT_FALSE(cv.WaitUntil(&mu, std::chrono::steady_clock::now() - std::chrono::seconds(1)));
+}
+
 TEST(Result, SharedErrors) {
   const Error invalid = InvalidArgumentError("bad limit");
   EXPECT_EQ(invalid.code, ErrorCode::kInvalidArgument);
