@@ -37,7 +37,7 @@
 #include "sandbox/namespace_launcher.h"
 #include "sandbox/cgroup/server_registry.h"
 #include "store/code/code_store.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hotrod {

@@ -12,11 +12,11 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store_rows.h"
 #include "store/sqlite/sqlite_store_state.h"
 #include "store/sqlite/sqlite_util.h"
-#include "store/sqlite/thread_annotations.h"
 
 namespace hotrod {
 

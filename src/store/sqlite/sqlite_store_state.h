@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "common/thread_annotations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_util.h"
-#include "store/sqlite/thread_annotations.h"
 
 namespace hotrod {
 

@@ -42,7 +42,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite/thread_annotations.h"
+#include "common/thread_annotations.h"
 #include "store/store.h"
 
 namespace hotrod {
