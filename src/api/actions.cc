@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 
 #include "api/router.h"
-#include "common/clock.h"
-#include "common/random.h"
 #include "controller/entity_json.h"
 
 namespace hotrod {
@@ -78,87 +76,42 @@ Response Put(ApiContext& ctx, const Route& route, const Request& request, const 
   return ActionResponse(ctx, *put->action, false);
 }
 
-// `path` is "name" or "pkg/name"; the ActionResolver finds what runs and its defaults.
+// `path` is "name" or "pkg/name"; the ActionResolver finds what runs and its defaults. The
+// invocation policy (shutdown, limits, journaling, the blocking wait) is Invocations::Submit's.
 asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& request, const std::string& path) {
-  const auto received = std::chrono::steady_clock::now();
-  if (Status open = ctx.invocations.Admit(); !open.ok()) co_return ErrorResponse(open.error());
+  Invocation invocation;
+  invocation.received = std::chrono::steady_clock::now();
   auto resolved = ctx.resolver.Resolve(route.caller.ns, route.ns, path);
   if (!resolved.ok()) co_return ErrorResponse(resolved.error());
   auto body = RequestBodyObject(request, false);
   if (auto* error = std::get_if<Response>(&body)) co_return std::move(*error);
-  if (auto s = CheckInvokeParameters(*resolved, std::get<json::object>(body)); !s.ok())
-    co_return ErrorResponse(s.error());
-  const bool is_sequence = resolved->action->exec.kind == "sequence";
-  const int64_t action_timeout_ms = resolved->action->limits.timeout_ms;
-
   const bool result_only = QueryFlag(route, "result");
   const bool blocking = result_only || QueryFlag(route, "blocking");
   auto wait_ms = QueryInt(route, "timeout", 0);
-  if (!wait_ms || *wait_ms < 0) co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
+  if (!wait_ms || *wait_ms < 0)
+    co_return ErrorResponse(http::status::bad_request, "timeout must be a non-negative integer (milliseconds)");
 
-  // Namespace limits (429): the caller's namespace pays, also for another namespace's shared action.
-  auto slot = AdmitInvocation(ctx, route.caller.ns);
-  if (!slot.ok()) co_return ErrorResponse(slot.error());
-  // Durable activations: a 202 promises the activation will run and leave a record even if the
-  // server dies, so its journal entry commits before the 202 is sent. The entry belongs to the
-  // caller's namespace and names the action as the caller sees it ("name", "pkg/name", or
-  // "/owner/pkg/name" for another namespace's shared package); recovery resolves it again.
-  json::object& params = std::get<json::object>(body);
-  // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
-  const auto journal_entry = [&](const std::string& activation_id, json::object p) {
-    std::vector<PendingActivation> entries(1);
-    const std::string as_seen = route.ns == route.caller.ns ? path : "/" + route.ns + "/" + path;
-    entries[0] = PendingActivation{activation_id, route.caller.ns, as_seen, std::move(p), route.caller.subject, "",
-                                   NowMillis()};
-    return entries;
-  };
-  std::shared_ptr<Completion> done;
-  if (!blocking) {
-    const std::string activation_id = NewActivationId();
-    auto entries = journal_entry(activation_id, params);
-    Status journaled = co_await ctx.journal.Append(std::move(entries));
-    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
-    done = ctx.invocations.Start(route.caller, std::move(*resolved), std::move(params), received,
-                                 StartOptions{activation_id, "", std::move(*slot)});
+  // The caller's namespace pays, also for another namespace's shared action; the journal names
+  // the action as the caller sees it.
+  invocation.caller = route.caller;
+  invocation.target = std::move(resolved).value();
+  invocation.target_name = route.ns == route.caller.ns ? path : "/" + route.ns + "/" + path;
+  invocation.body = std::move(std::get<json::object>(body));
+  invocation.mode = blocking ? InvokeMode::kBlocking : InvokeMode::kNonBlocking;
+  invocation.max_wait = std::chrono::milliseconds(*wait_ms);
+  auto submitted = co_await ctx.invocations.Submit(std::move(invocation));
+  if (!submitted.ok()) co_return ErrorResponse(submitted.error());
+  Response res;
+  if (submitted->record) {
+    const Activation& record = *submitted->record;
+    const auto status = record.status == ActivationStatus::kSuccess ? http::status::ok : http::status::bad_gateway;
+    res = result_only ? JsonResponse(status, record.result) : JsonResponse(status, ActivationToJson(record));
   } else {
-    // `params` is kept: a call that outlives the wait becomes a journaled non-blocking one.
-    done = ctx.invocations.Start(route.caller, std::move(*resolved), params, received,
-                                 StartOptions{"", "", std::move(*slot)});
+    json::object id;
+    id["activationId"] = submitted->activation_id;
+    res = JsonResponse(http::status::accepted, id);
   }
-  json::object id;
-  id["activationId"] = done->activation_id();
-  if (blocking) {
-    // Wait for the record: the action's own time (a cold start may add an init phase of the same
-    // length) bounded by the server's maximum, or less when the caller asks (?timeout=ms).
-    // A sequence's components each have their own time limit: only the server's maximum bounds it.
-    auto bound = is_sequence ? ctx.limits.max_blocking_wait
-                             : std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
-                                                                   std::chrono::milliseconds(2 * action_timeout_ms + 1000));
-    if (*wait_ms > 0) bound = std::min<std::chrono::milliseconds>(bound, std::chrono::milliseconds(*wait_ms));
-    if (co_await done->Wait(received + bound)) {
-      const Activation& record = *done->record();
-      if (done->no_capacity()) {
-        // Pool area: the call could not be placed (memory budget, maxima, bounded queue). The
-        // record exists (nothing is lost); the client gets 503 and may retry.
-        const auto* error = record.result.if_contains("error");
-        Response res = ErrorResponse(http::status::service_unavailable,
-                                     error && error->is_string() ? std::string(error->as_string())
-                                                                 : std::string("no capacity to run the action now"));
-        res.set("x-openwhisk-activation-id", done->activation_id());
-        co_return res;
-      }
-      const auto status = record.status == ActivationStatus::kSuccess ? http::status::ok : http::status::bad_gateway;
-      Response res = result_only ? JsonResponse(status, record.result) : JsonResponse(status, ActivationToJson(record));
-      res.set("x-openwhisk-activation-id", done->activation_id());
-      co_return res;
-    }
-    // Still running: from here on it is a non-blocking activation, journaled like one.
-    auto entries = journal_entry(done->activation_id(), std::move(params));
-    Status journaled = co_await ctx.journal.Append(std::move(entries));
-    if (!journaled.ok()) co_return ErrorResponse(journaled.error());
-  }
-  Response res = JsonResponse(http::status::accepted, id);
-  res.set("x-openwhisk-activation-id", done->activation_id());
+  res.set("x-openwhisk-activation-id", submitted->activation_id);
   co_return res;
 }
 

@@ -30,7 +30,8 @@ http::status StatusFor(ErrorCode code) {
     case ErrorCode::kTooLarge: return http::status::payload_too_large;
     case ErrorCode::kUnauthenticated: return http::status::unauthorized;
     case ErrorCode::kPermissionDenied: return http::status::forbidden;
-    case ErrorCode::kUnavailable: return http::status::service_unavailable;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kNoCapacity: return http::status::service_unavailable;
     case ErrorCode::kTimeout: return http::status::gateway_timeout;
     case ErrorCode::kTooManyRequests: return http::status::too_many_requests;
     case ErrorCode::kInternal: return http::status::internal_server_error;

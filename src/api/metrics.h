@@ -1,4 +1,5 @@
-// GET /metrics: the invoker pool's counters and gauges in Prometheus' text format (pool area).
+// GET /metrics: the numbers of every MetricsSource the server registered (the invoker pool's
+// counters and gauges), in Prometheus' text format.
 // Unauthenticated like /healthz: it holds numbers only, no names of namespaces or actions.
 #pragma once
 

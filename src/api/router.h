@@ -14,7 +14,7 @@
 #include "controller/action_service.h"
 #include "controller/auth.h"
 #include "controller/action_resolver.h"
-#include "controller/activation_journal.h"
+#include "common/metrics_source.h"
 #include "controller/invocations.h"
 #include "controller/package_service.h"
 #include "controller/namespace_limiter.h"
@@ -30,7 +30,6 @@ struct ApiLimits {
   size_t max_invoke_body = 1 << 20;       // 1 MB
   size_t max_action_body = 48u << 20;     // 48 MB
   size_t max_other_body = 1 << 20;
-  std::chrono::milliseconds max_blocking_wait{60'000};
 };
 
 // Tenants: namespace limits and the admin API (api/tenants.cc). Owned elsewhere.
@@ -50,13 +49,11 @@ struct ApiContext {
   ActivationLog& activations;
   const RuntimeManifest& runtimes;
   ApiLimits limits;
-  // packages area
   PackageService& packages;
   ActionResolver& resolver;  // the one place names become actions + defaults (action_resolver.h)
-  // Triggers area: triggers, rules, fires; the journal that makes accepted activations durable.
-  TriggerService& triggers;
-  ActivationJournal& journal;
+  TriggerService& triggers;  // triggers, rules, fires
   TenantServices* tenants = nullptr;  // null: no namespace limits, no admin API
+  std::vector<const MetricsSource*> metrics;  // what GET /metrics reports
 };
 
 // A request after routing: decoded path segments below /api/v1/namespaces/{ns}, the caller.
@@ -107,9 +104,6 @@ Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& segments,
                      const std::vector<std::pair<std::string, std::string>>& query, const Request& request);
 asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::string>& segments,
                                     std::vector<std::pair<std::string, std::string>> query, Request& request);
-// Admits one invocation of an action of `ns` against its namespace limits; hold the returned
-// slot until the activation ends (pass it to Invocations::Start). kTooManyRequests -> 429.
-Result<std::shared_ptr<void>> AdmitInvocation(ApiContext& ctx, const std::string& ns);
 asio::awaitable<Response> HandleTriggers(ApiContext& ctx, const Route& route, Request& request);
 asio::awaitable<Response> HandleEvents(ApiContext& ctx, const Route& route, Request& request);
 Response HandleRules(ApiContext& ctx, const Route& route, const Request& request);

@@ -1,5 +1,5 @@
 // Tenants over HTTP: GET /api/v1/namespaces/{ns}/limits, the admin API /api/v1/admin/...
-// (authenticated by the admin key, docs/api.md "Admin API"), and invocation admission.
+// (authenticated by the admin key, docs/api.md "Admin API").
 #include <fmt/format.h>
 
 #include "api/router.h"
@@ -86,13 +86,6 @@ Response Done(const Status& s, json::object ok) {
 }
 
 }  // namespace
-
-Result<std::shared_ptr<void>> AdmitInvocation(ApiContext& ctx, const std::string& ns) {
-  if (!ctx.tenants) return std::shared_ptr<void>();
-  auto slot = ctx.tenants->limiter.AdmitInvocation(ns);
-  if (!slot.ok()) return slot.error();
-  return std::shared_ptr<void>(std::move(*slot));
-}
 
 Response HandleNamespaceLimits(ApiContext& ctx, const Route& route, const Request& request) {
   if (request.method() != http::verb::get) return MethodNotAllowed();

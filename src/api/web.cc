@@ -72,7 +72,7 @@ Response ToResponse(const WebResponse& web) {
 asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s,
                               std::vector<std::pair<std::string, std::string>> query, Request& request,
                               ResolvedAction resolved, WebExtension extension) {
-  const std::shared_ptr<const Action> action = resolved.action;
+  const std::shared_ptr<const Action> action = resolved.action;  // `resolved` moves on below
   const auto received = std::chrono::steady_clock::now();
   std::optional<std::string> user;
   if (auto auth = request.find(http::field::authorization); auth != request.end()) {
@@ -98,27 +98,24 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
   if (!args.ok()) co_return ErrorResponse(args.error());
 
   // The namespace in the URL pays and owns the record (for an action reached through one of its
-  // bindings, that is not the action's owner).
+  // bindings, that is not the action's owner). A web call is blocking; one that outlives the
+  // wait is accepted (journaled) and answered 202.
   const std::string& url_ns = s[0];
-  if (Status open = ctx.invocations.Admit(); !open.ok()) co_return ErrorResponse(open.error());
-  auto slot = AdmitInvocation(ctx, url_ns);
-  if (!slot.ok()) co_return ErrorResponse(slot.error());
-  auto done = ctx.invocations.Start(Identity{url_ns, url_ns}, std::move(resolved), std::move(*args), received,
-                                    StartOptions{{}, {}, std::move(*slot)});
-  const auto bound = std::min<std::chrono::milliseconds>(ctx.limits.max_blocking_wait,
-                                                         std::chrono::milliseconds(2 * action->limits.timeout_ms + 1000));
+  Invocation invocation;
+  invocation.caller = Identity{url_ns, url_ns};
+  const auto web_name = SplitWebExtension(s[2]).first;  // as the URL names it: a binding stays a binding
+  invocation.target_name = s[1] == "default" ? std::string(web_name) : s[1] + "/" + std::string(web_name);
+  invocation.target = std::move(resolved);
+  invocation.body = std::move(*args);
+  invocation.received = received;
+  auto submitted = co_await ctx.invocations.Submit(std::move(invocation));
+  if (!submitted.ok()) co_return ErrorResponse(submitted.error());
   Response res;
-  if (!co_await done->Wait(received + bound)) {
+  if (!submitted->record) {
     res = ErrorResponse(http::status::accepted, "Response not yet ready.");
   } else {
-    const Activation& record = *done->record();
-    if (done->no_capacity()) {
-      // The call could not be placed (memory budget, maxima, bounded queue): retry later.
-      const auto* error = record.result.if_contains("error");
-      res = ErrorResponse(http::status::service_unavailable,
-                          error && error->is_string() ? std::string(error->as_string())
-                                                      : std::string("no capacity to run the action now"));
-    } else if (record.status == ActivationStatus::kSuccess || record.status == ActivationStatus::kApplicationError) {
+    const Activation& record = *submitted->record;
+    if (record.status == ActivationStatus::kSuccess || record.status == ActivationStatus::kApplicationError) {
       // An application error answers with its "error" field, rendered like a result.
       const json::value* result = nullptr;
       json::value whole = record.result;
@@ -134,7 +131,7 @@ asio::awaitable<Response> Run(ApiContext& ctx, const std::vector<std::string>& s
       res = ErrorResponse(http::status::bad_request, "There was an error processing your request.");
     }
   }
-  res.set("x-openwhisk-activation-id", done->activation_id());
+  res.set("x-openwhisk-activation-id", submitted->activation_id);
   co_return res;
 }
 

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kTimeout,           // a deadline passed
   kTooManyRequests,   // 429, a namespace limit (throttle) refused it
   kInternal,          // a bug or an environment failure (500)
+  kNoCapacity,        // 503: no instance could take the call now (memory budget, maxima, queue)
 };
 
 struct Error {

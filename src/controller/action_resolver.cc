@@ -56,6 +56,13 @@ bool IsTruthy(const json::array& annotations, std::string_view key) {
   return false;
 }
 
+Result<std::optional<ResolvedAction>> ActionResolver::Find(const std::string& ns, const std::string& name) {
+  auto resolved = name.starts_with('/') ? ResolveQualified(ns, name) : Resolve(ns, ns, name);
+  if (resolved.ok()) return std::optional<ResolvedAction>(std::move(resolved).value());
+  if (resolved.error().code == ErrorCode::kNotFound) return std::optional<ResolvedAction>();
+  return resolved.error();
+}
+
 Status CheckInvokeParameters(const ResolvedAction& resolved, const json::object& body) {
   if (resolved.final_keys.empty()) return Status::Ok();
   for (const auto& [key, value] : body)

@@ -55,6 +55,10 @@ class ActionResolver {
   Result<ResolvedAction> ResolveQualified(const std::string& caller_ns,
                                           const std::string& qualified);
 
+  // The action `ns` names as "name", "pkg/name" or "/owner/pkg/name" (rules and journal entries
+  // name actions so), resolved as an invoke by `ns` would be; nullopt when there is none.
+  Result<std::optional<ResolvedAction>> Find(const std::string& ns, const std::string& name);
+
  private:
   ActionService& actions_;
   PackageService& packages_;

@@ -7,6 +7,8 @@
 
 #include "common/base64.h"
 #include "common/clock.h"
+#include "controller/action_resolver.h"
+#include "controller/sequence.h"
 #include "store/code/zip_extract.h"
 
 namespace hotrod {
@@ -117,8 +119,17 @@ std::string BumpPatch(const std::string& version) {
 }
 
 ActionService::ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes,
-                             ExtractLimits extract_limits)
-    : store_(store), code_(code), runtimes_(runtimes), extract_limits_(extract_limits) {}
+                             ExtractLimits extract_limits, PackageService& packages, Bus* invokers)
+    : store_(store),
+      code_(code),
+      runtimes_(runtimes),
+      extract_limits_(extract_limits),
+      packages_(packages),
+      invokers_(invokers) {}
+
+void ActionService::Changed(const std::string& ns, const std::string& name) {
+  if (invokers_) invokers_->Publish(ActionChangedMessage{ns, name});
+}
 
 Result<std::shared_ptr<const Action>> ActionService::Get(const std::string& ns, const std::string& name) {
   const std::string key = CacheKey(ns, name);
@@ -208,9 +219,8 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
       sequence_exec = true;
       auto components = ParseSequenceComponents(exec, ns);
       if (!components.ok()) return components.error();
-      if (sequence_check_) {
-        if (auto s = sequence_check_(ns, name, *components); !s.ok()) return s.error();
-      }
+      ActionResolver resolver(*this, packages_);  // the components resolve as an invoke would
+      if (auto s = CheckSequence(resolver, ns, name, *components); !s.ok()) return s.error();
       action.exec = ActionExec{};
       action.exec.kind = "sequence";
       action.exec.components = std::move(*components);
@@ -308,7 +318,7 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
   if (auto s = store_.PutAction(action); !s.ok()) return s.error();
   auto stored = std::make_shared<const Action>(std::move(action));
   cache_[CacheKey(ns, name)] = stored;
-  if (*existing && on_change_) on_change_(ns, name);
+  if (*existing) Changed(ns, name);
   return PutActionResult{stored, !*existing};
 }
 
@@ -319,7 +329,7 @@ Result<std::shared_ptr<const Action>> ActionService::Delete(const std::string& n
   auto deleted = store_.DeleteAction(ns, name);
   if (!deleted.ok()) return deleted.error();
   cache_.erase(CacheKey(ns, name));
-  if (on_change_) on_change_(ns, name);
+  Changed(ns, name);
   return *existing;
 }
 

@@ -17,7 +17,9 @@
 
 #include <boost/json.hpp>
 
+#include "bus/bus.h"
 #include "common/result.h"
+#include "controller/package_service.h"
 #include "runtimes/manifest.h"
 #include "store/code/code_store.h"
 #include "store/store.h"
@@ -31,7 +33,11 @@ struct PutActionResult {
 
 class ActionService {
  public:
-  ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes, ExtractLimits extract_limits);
+  // `packages`: sequences are checked against packages and bindings (their components must
+  // resolve). `invokers`: told through the bus when an action changed or went away, so that its
+  // instances retire; null where no invoker runs (tools).
+  ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes, ExtractLimits extract_limits,
+                PackageService& packages, Bus* invokers = nullptr);
 
   // PUT body (docs/api.md). kAlreadyExists when it exists and !overwrite.
   Result<PutActionResult> Put(const std::string& ns, const std::string& name, const json::object& body,
@@ -50,25 +56,16 @@ class ActionService {
   // The code as the API returns it: source text, or base64 of a zip.
   Result<std::string> CodeOf(const Action& action);
 
-  // Checks a sequence's components before it is stored (that they exist and form no cycle; the
-  // ActionResolver owns the lookups, see sequence.h). `components` are fully qualified.
-  using SequenceCheck = std::function<Status(const std::string& ns, const std::string& name,
-                                             const std::vector<std::string>& components)>;
-  void set_sequence_check(SequenceCheck f) { sequence_check_ = std::move(f); }
-
-  // Called after an action changed or was deleted (the invoker retires its instances).
-  void set_on_change(std::function<void(const std::string& ns, const std::string& name)> f) {
-    on_change_ = std::move(f);
-  }
-
  private:
+  void Changed(const std::string& ns, const std::string& name);
+
   Store& store_;
   CodeStore& code_;
   const RuntimeManifest& runtimes_;
   ExtractLimits extract_limits_;
+  PackageService& packages_;
+  Bus* invokers_;
   std::unordered_map<std::string, std::shared_ptr<const Action>> cache_;
-  std::function<void(const std::string&, const std::string&)> on_change_;
-  SequenceCheck sequence_check_;
 };
 
 // OpenWhisk's default limit on the actions of a sequence (counted with nested sequences inlined).

@@ -17,6 +17,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The invokers' end of the bus as ActionService sees it: it only publishes changes.
+class ChangeRecorder final : public Bus {
+ public:
+  asio::awaitable<CompletionMessage> Dispatch(ActivationMessage) override { co_return CompletionMessage{}; }
+  void Cancel(const CancelMessage&) override {}
+  void Publish(const ActionChangedMessage& changed) override { this->changed.push_back(changed.ns + "/" + changed.name); }
+  std::vector<std::string> changed;
+};
+
 class ControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -29,7 +38,8 @@ class ControllerTest : public ::testing::Test {
     auto manifest = RuntimeManifest::Parse(EmbeddedManifestJson());
     ASSERT_TRUE(manifest.ok());
     manifest_ = std::make_unique<RuntimeManifest>(std::move(manifest).value());
-    actions_ = std::make_unique<ActionService>(*store_, *code_, *manifest_, ExtractLimits{});
+    packages_ = std::make_unique<PackageService>(*store_);
+    actions_ = std::make_unique<ActionService>(*store_, *code_, *manifest_, ExtractLimits{}, *packages_, &invokers_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -39,6 +49,8 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<CodeStore> code_;
   std::unique_ptr<RuntimeManifest> manifest_;
+  ChangeRecorder invokers_;
+  std::unique_ptr<PackageService> packages_;
   std::unique_ptr<ActionService> actions_;
 };
 
@@ -107,12 +119,11 @@ TEST_F(ControllerTest, ConcurrencyAboveOneIsKeptForKindsThatSupportIt) {
 
 TEST_F(ControllerTest, DeleteReturnsTheActionAndForgetsIt) {
   ASSERT_TRUE(actions_->Put("guest", "d", Body(R"({"exec":{"kind":"nodejs:20","code":"x"}})"), false).ok());
-  std::string changed;
-  actions_->set_on_change([&](const std::string& ns, const std::string& name) { changed = ns + "/" + name; });
+  EXPECT_TRUE(invokers_.changed.empty()) << "a new action retires nothing";
   auto deleted = actions_->Delete("guest", "d");
   ASSERT_TRUE(deleted.ok());
   EXPECT_EQ((*deleted)->name, "d");
-  EXPECT_EQ(changed, "guest/d");
+  EXPECT_EQ(invokers_.changed, std::vector<std::string>{"guest/d"});
   EXPECT_FALSE(actions_->Get("guest", "d").value());
   EXPECT_EQ(actions_->Delete("guest", "d").error().code, ErrorCode::kNotFound);
 }

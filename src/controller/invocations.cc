@@ -1,8 +1,12 @@
 #include "controller/invocations.h"
 
+#include "common/clock.h"
 #include "common/random.h"
 #include "controller/entity_json.h"
-#include "controller/sequence.h"
+
+// GCC 12 reports a false -Wmismatched-new-delete for the frames of this file's coroutines (asio's
+// awaitable frame has matching class-level new/delete operators); nothing else here allocates.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace hotrod {
 namespace {
@@ -19,7 +23,7 @@ json::object Annotation(std::string_view key, json::value value) {
 }
 
 Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, const std::string& id,
-                      InvokeOutcome&& out) {
+                      CompletionMessage&& out) {
   const Action& action = *resolved.action;
   Activation a;
   a.activation_id = id;
@@ -42,7 +46,7 @@ Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, co
   if (out.init_ms) a.annotations.push_back(Annotation("initTime", *out.init_ms));
   if (!resolved.binding.empty()) a.annotations.push_back(Annotation("binding", json::value(resolved.binding)));
   if (out.cold_start) {
-    // Pool area: how the cold start went, in microseconds (docs/api.md).
+    // How the cold start went, in microseconds (docs/api.md).
     json::object c;
     c["stemCell"] = out.cold_start->stem_cell;
     c["zygote"] = out.cold_start->zygote;
@@ -66,32 +70,148 @@ json::object MergeParameters(const json::array& defaults, json::object body) {
   return body;
 }
 
-asio::awaitable<bool> Completion::Wait(std::chrono::steady_clock::time_point deadline) {
-  while (!record_ && std::chrono::steady_clock::now() < deadline) {
-    signal_.expires_at(deadline);
-    co_await signal_.async_wait(kTok);
+// The end of one activation, awaited by a blocking caller.
+class Invocations::Completion {
+ public:
+  Completion(asio::io_context& io, std::string activation_id) : activation_id_(std::move(activation_id)), signal_(io) {}
+
+  const std::string& activation_id() const { return activation_id_; }
+  // Waits until the outcome exists or `deadline`; true if it exists.
+  asio::awaitable<bool> Wait(std::chrono::steady_clock::time_point deadline) {
+    while (!outcome_ && std::chrono::steady_clock::now() < deadline) {
+      signal_.expires_at(deadline);
+      co_await signal_.async_wait(kTok);
+    }
+    co_return outcome_.has_value();
   }
-  co_return record_.has_value();
+  void Complete(Result<Activation> outcome) {
+    outcome_.emplace(std::move(outcome));
+    signal_.cancel();
+  }
+  // The outcome, once Wait() said it exists; taken once.
+  Result<Activation> Take() { return std::move(*outcome_); }
+
+ private:
+  std::string activation_id_;
+  std::optional<Result<Activation>> outcome_;
+  asio::steady_timer signal_;
+};
+
+Invocations::Invocations(asio::io_context& io, Bus& bus, ActivationLog& log, ActivationJournal& journal,
+                         ActionResolver& resolver, NamespaceAdmission& admission, InvocationsOptions options)
+    : io_(io),
+      bus_(bus),
+      log_(log),
+      journal_(journal),
+      admission_(admission),
+      options_(options),
+      sequences_(resolver, *this, log),
+      idle_signal_(io) {}
+
+Status Invocations::Accepting() const {
+  if (accepting_) return Status::Ok();
+  return MakeError(ErrorCode::kUnavailable, "The server is shutting down; retry on another server or later.");
 }
 
-void Completion::Complete(Activation record, bool no_capacity) {
-  record_ = std::move(record);
-  no_capacity_ = no_capacity;
-  signal_.cancel();
+Result<std::shared_ptr<void>> Invocations::Admit(const Invocation& invocation) {
+  if (Status allowed = CheckInvokeParameters(invocation.target, invocation.body); !allowed.ok()) return allowed.error();
+  return admission_.AdmitInvocationSlot(invocation.caller.ns);
 }
 
-Invocations::Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log)
-    : io_(io), invoker_(invoker), log_(log), idle_signal_(io) {}
+PendingActivation Invocations::JournalEntry(const Invocation& invocation, const std::string& activation_id) const {
+  return PendingActivation{activation_id,       invocation.caller.ns,    invocation.target_name, invocation.body,
+                           invocation.caller.subject, invocation.cause, NowMillis()};
+}
 
-std::shared_ptr<Completion> Invocations::Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                               std::chrono::steady_clock::time_point received, StartOptions options) {
-  auto done = std::make_shared<Completion>(
-      io_, options.activation_id.empty() ? NewActivationId() : std::move(options.activation_id));
+std::chrono::milliseconds Invocations::BlockingBound(const Invocation& invocation) const {
+  // The action's own time (a cold start may add an init phase of the same length), bounded by
+  // the server's maximum; a sequence's components each have their own limit, so only the
+  // maximum bounds it. The caller may ask for less.
+  auto bound = options_.max_blocking_wait;
+  const Action& action = *invocation.target.action;
+  if (action.exec.kind != "sequence")
+    bound = std::min(bound, std::chrono::milliseconds(2 * action.limits.timeout_ms + 1000));
+  if (invocation.max_wait.count() > 0) bound = std::min(bound, invocation.max_wait);
+  return bound;
+}
+
+asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
+  if (invocation.mode == InvokeMode::kResumed) {
+    HOTROD_CHECK(!invocation.activation_id.empty());
+    Start(invocation.caller, std::move(invocation.target), std::move(invocation.body), invocation.received,
+          invocation.activation_id, std::move(invocation.cause), nullptr);
+    co_return Submitted{std::move(invocation.activation_id), std::nullopt};
+  }
+  if (invocation.mode == InvokeMode::kNonBlocking) {
+    std::vector<Invocation> one;
+    one.push_back(std::move(invocation));
+    auto started = co_await SubmitAll(std::move(one));
+    if (!started.ok()) co_return started.error();
+    Result<std::string>& id = started->front();
+    if (!id.ok()) co_return id.error();
+    co_return Submitted{std::move(id).value(), std::nullopt};
+  }
+  if (Status open = Accepting(); !open.ok()) co_return open.error();
+  auto admitted = Admit(invocation);
+  if (!admitted.ok()) co_return admitted.error();
+  const auto deadline = invocation.received + BlockingBound(invocation);
+  // The body is kept: a call that outlives the wait is journaled with it.
+  auto done = Start(invocation.caller, std::move(invocation.target), invocation.body, invocation.received,
+                    NewActivationId(), invocation.cause, std::move(admitted).value());
+  if (co_await done->Wait(deadline)) {
+    Result<Activation> outcome = done->Take();
+    if (!outcome.ok()) co_return outcome.error();
+    co_return Submitted{done->activation_id(), std::move(outcome).value()};
+  }
+  // Still running: from here on it is a non-blocking activation, journaled like one.
+  // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
+  std::vector<PendingActivation> entries{JournalEntry(invocation, done->activation_id())};
+  Status journaled = co_await journal_.Append(std::move(entries));
+  if (!journaled.ok()) co_return journaled.error();
+  co_return Submitted{done->activation_id(), std::nullopt};
+}
+
+asio::awaitable<Result<std::vector<Result<std::string>>>> Invocations::SubmitAll(std::vector<Invocation> invocations,
+                                                                                std::vector<AlarmFired> marks) {
+  if (Status open = Accepting(); !open.ok()) co_return open.error();
+  std::vector<Result<std::string>> ids;
+  std::vector<std::shared_ptr<void>> slots(invocations.size());
+  std::vector<PendingActivation> entries;
+  ids.reserve(invocations.size());
+  for (size_t i = 0; i < invocations.size(); ++i) {
+    auto admitted = Admit(invocations[i]);
+    if (!admitted.ok()) {
+      ids.emplace_back(admitted.error());
+      continue;
+    }
+    slots[i] = std::move(admitted).value();
+    std::string id = NewActivationId();
+    entries.push_back(JournalEntry(invocations[i], id));
+    ids.emplace_back(std::move(id));
+  }
+  if (entries.empty() && marks.empty()) co_return std::move(ids);
+  Status journaled = co_await journal_.Append(std::move(entries), std::move(marks));
+  if (!journaled.ok()) co_return journaled.error();
+  for (size_t i = 0; i < invocations.size(); ++i) {
+    if (!ids[i].ok()) continue;
+    Invocation& inv = invocations[i];
+    Start(inv.caller, std::move(inv.target), std::move(inv.body), inv.received, *ids[i], std::move(inv.cause),
+          std::move(slots[i]));
+  }
+  co_return std::move(ids);
+}
+
+std::shared_ptr<Invocations::Completion> Invocations::Start(const Identity& caller, ResolvedAction resolved,
+                                                            json::object body,
+                                                            std::chrono::steady_clock::time_point received,
+                                                            std::string activation_id, std::string cause,
+                                                            std::shared_ptr<void> admission) {
+  auto done = std::make_shared<Completion>(io_, std::move(activation_id));
   json::object params = MergeParameters(resolved.parameters, std::move(body));
   ++in_flight_;
   asio::co_spawn(io_,
-                 Run(caller, std::move(resolved), std::move(params), received, done, std::move(options.cause),
-                     std::move(options.admission)),
+                 Run(caller, std::move(resolved), std::move(params), received, done, std::move(cause),
+                     std::move(admission)),
                  asio::detached);
   return done;
 }
@@ -100,48 +220,42 @@ asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved,
                                        std::chrono::steady_clock::time_point received,
                                        std::shared_ptr<Completion> done, std::string cause,
                                        std::shared_ptr<void> admission) {
-  bool no_capacity = false;
-  Activation record = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
-                                       done->activation_id(), received, std::move(cause), {}, &no_capacity);
-  done->Complete(std::move(record), no_capacity);
+  Result<Activation> outcome = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
+                                                done->activation_id(), received, std::move(cause), {});
+  done->Complete(std::move(outcome));
   admission.reset();  // the namespace's concurrency slot ends with the activation
   if (--in_flight_ == 0) idle_signal_.cancel();
 }
 
-// GCC 12 reports a false -Wmismatched-new-delete for this coroutine's frame (asio's awaitable
-// frame has matching class-level new/delete); the pragma is local to this one function.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-asio::awaitable<Activation> Invocations::Execute(Identity caller, ResolvedAction resolved, json::object params,
-                                                 std::string activation_id,
-                                                 std::chrono::steady_clock::time_point received, std::string cause,
-                                                 std::string caused_by, bool* no_capacity) {
-  const bool is_sequence = resolved.action->exec.kind == "sequence";
-  HOTROD_CHECK(!is_sequence || sequences_ != nullptr);
-  asio::awaitable<Activation> run =
-      is_sequence ? sequences_->Run(caller, resolved, std::move(params), activation_id, received, cause, no_capacity)
-                  : RunAtomic(caller, resolved, std::move(params), activation_id, received, no_capacity);
-  Activation record = co_await std::move(run);
+asio::awaitable<Result<Activation>> Invocations::Execute(Identity caller, ResolvedAction resolved,
+                                                         json::object params, std::string activation_id,
+                                                         std::chrono::steady_clock::time_point received,
+                                                         std::string cause, std::string caused_by) {
+  if (resolved.action->exec.kind == "sequence")
+    co_return co_await sequences_.Run(caller, resolved, std::move(params), activation_id, received, cause);
+  ActivationMessage message;
+  message.action = resolved.action;
+  message.params = std::move(params);
+  message.activation_id = activation_id;
+  message.received = received;
+  // Instances belong to the action's own namespace, which its limit bounds.
+  message.namespace_max_instances = admission_.MaxInstances(resolved.action->ns);
+  dispatched_.insert(activation_id);
+  CompletionMessage completion = co_await bus_.Dispatch(std::move(message));
+  dispatched_.erase(activation_id);
+  Status placement = std::move(completion.placement);
+  Activation record = MakeRecord(caller, resolved, activation_id, std::move(completion));
   record.cause = std::move(cause);
   if (!caused_by.empty()) record.annotations.push_back(Annotation("causedBy", json::value(caused_by)));
   log_.Record(record);
+  if (!placement.ok()) co_return placement.error();
   co_return record;
 }
-#pragma GCC diagnostic pop
 
-asio::awaitable<Activation> Invocations::RunAtomic(const Identity& caller, const ResolvedAction& resolved,
-                                                   json::object params, const std::string& activation_id,
-                                                   std::chrono::steady_clock::time_point received,
-                                                   bool* no_capacity) {
-  InvokeRequest request{resolved.action, std::move(params), activation_id, received};
-  InvokeOutcome outcome = co_await invoker_.Invoke(std::move(request));
-  if (no_capacity) *no_capacity = outcome.no_capacity;
-  co_return MakeRecord(caller, resolved, activation_id, std::move(outcome));
-}
-
-Status Invocations::Admit() const {
-  if (accepting_) return Status::Ok();
-  return MakeError(ErrorCode::kUnavailable, "The server is shutting down; retry on another server or later.");
+void Invocations::CancelInFlight(const std::string& reason) {
+  // Copied first: a cancel may complete an activation, which erases its id.
+  const std::vector<std::string> ids(dispatched_.begin(), dispatched_.end());
+  for (const auto& id : ids) bus_.Cancel(CancelMessage{id, reason});
 }
 
 asio::awaitable<void> Invocations::Drain(std::chrono::steady_clock::time_point deadline) {

@@ -1,105 +1,133 @@
-// Invocations: turns an accepted invoke into an activation record, and tracks the ones in flight.
+// Invocations: the one way an activation starts (docs/architecture.md, "One invocation path").
 //
-// Contract:
-//  - Lives on the event-loop thread; not thread-safe.
-//  - Start() returns at once; the activation runs in its own coroutine. When it ends its record
-//    goes to the ActivationLog (write-behind) and then the Completion is signalled, so a client
-//    that saw the id can always read the record afterwards.
-//  - Drain() completes when no activation is in flight or the deadline passed.
+// Every entry point — the invoke route, web actions, trigger fires (alarms and CloudEvents
+// included), journal recovery, and later the Lambda API and the cluster's controllers — calls
+// Submit() or SubmitAll(). In that one place, in this order:
+//   1. shutdown: once StopAccepting() was called, kUnavailable (503) and nothing is journaled;
+//   2. `final` parameters: a body that sets one is kInvalidArgument (400);
+//   3. namespace limits (NamespaceAdmission): the caller's namespace pays; kTooManyRequests (429);
+//   4. durability: a non-blocking activation is committed to the ActivationJournal before its id
+//      is returned, so a 202 survives a crash; a blocking one that outlives its wait is journaled
+//      then and returned as accepted (it becomes non-blocking);
+//   5. the activation runs in its own coroutine: sequences through the SequenceRunner, atomic
+//      actions through the Bus to an invoker; its record goes to the ActivationLog.
+// A call the invoker could not place ends with a record (status 3) and, for a blocking caller,
+// the error kNoCapacity (503).
+//
+// Threading: lives on the event-loop thread; not thread-safe.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include "bus/bus.h"
 #include "controller/action_resolver.h"
+#include "controller/activation_journal.h"
+#include "controller/admission.h"
 #include "controller/auth.h"
-#include "invoker/invoker.h"
+#include "controller/sequence.h"
 #include "store/activation_log.h"
 #include "store/types.h"
 
 namespace hotrod {
 
-class Completion {
- public:
-  Completion(asio::io_context& io, std::string activation_id)
-      : activation_id_(std::move(activation_id)), signal_(io) {}
-
-  const std::string& activation_id() const { return activation_id_; }
-  // The record, once the activation ended.
-  const std::optional<Activation>& record() const { return record_; }
-
-  // Waits until the record exists or `deadline`; true if it exists.
-  asio::awaitable<bool> Wait(std::chrono::steady_clock::time_point deadline);
-  void Complete(Activation record, bool no_capacity = false);
-  // True when the invoker could not place the call (no capacity): the API answers 503.
-  bool no_capacity() const { return no_capacity_; }
-
- private:
-  std::string activation_id_;
-  std::optional<Activation> record_;
-  bool no_capacity_ = false;
-  asio::steady_timer signal_;
+enum class InvokeMode {
+  kBlocking,     // wait for the record (bounded); past the bound, continue as kNonBlocking
+  kNonBlocking,  // journaled before Submit returns; the record comes later
+  kResumed,      // journaled already, under `activation_id`, by a process that died (recovery):
+                 // it was admitted then, so no limit applies and no new entry is written
 };
 
-class SequenceRunner;
+// One activation a caller asks for.
+struct Invocation {
+  Identity caller;          // pays (namespace limits) and owns the record
+  ResolvedAction target;    // what runs (ActionResolver), with its default parameters
+  std::string target_name;  // the action as the caller names it ("name", "pkg/name" or
+                            // "/owner/pkg/name"): the journal's entry, resolved again on recovery
+  json::object body;        // merged over target.parameters
+  InvokeMode mode = InvokeMode::kBlocking;
+  std::chrono::milliseconds max_wait{0};  // kBlocking: the caller's own bound; 0: none
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
+  std::string activation_id;  // kResumed: the id the journal holds; otherwise drawn here
+  std::string cause;          // the activation that caused this one (a trigger's), or empty
+};
 
-// How an activation starts: a fixed id (one the journal already handed out), the activation
-// that caused it (a trigger's or a sequence's), and the admission it holds.
-struct StartOptions {
-  std::string activation_id;         // empty: a new id
-  std::string cause;                 // empty: none; becomes the record's `cause`
-  std::shared_ptr<void> admission;   // a NamespaceLimiter slot, held until the activation ends
+struct Submitted {
+  std::string activation_id;
+  std::optional<Activation> record;  // kBlocking and finished within the wait; else accepted (202)
+};
+
+struct InvocationsOptions {
+  // The longest a blocking caller waits before its call becomes non-blocking (OpenWhisk: 60 s).
+  std::chrono::milliseconds max_blocking_wait{60'000};
 };
 
 class Invocations {
  public:
-  Invocations(asio::io_context& io, Invoker& invoker, ActivationLog& log);
+  Invocations(asio::io_context& io, Bus& bus, ActivationLog& log, ActivationJournal& journal,
+              ActionResolver& resolver, NamespaceAdmission& admission, InvocationsOptions options = {});
 
-  // Sequences (exec.kind "sequence") are run by `runner` (sequence.h); set once at wiring.
-  void set_sequence_runner(SequenceRunner* runner) { sequences_ = runner; }
+  asio::awaitable<Result<Submitted>> Submit(Invocation invocation);
 
-  // A resolved action (ActionResolver): `body` is merged over resolved.parameters.
-  std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
-                                    std::chrono::steady_clock::time_point received, StartOptions options = {});
+  // Non-blocking activations journaled in ONE commit together with `marks` (a trigger's fire and
+  // its alarm due time). Each is checked and admitted on its own: a refused one does not start
+  // and its entry of the result holds the error; the others get their activation ids. With no
+  // activation admitted the marks still commit. A failed commit starts nothing and is the call's
+  // error. Shutdown refuses the whole call (nothing committed).
+  asio::awaitable<Result<std::vector<Result<std::string>>>> SubmitAll(std::vector<Invocation> invocations,
+                                                                     std::vector<AlarmFired> marks = {});
 
   // Runs one activation to its record (with `params` already merged) and hands the record to the
-  // ActivationLog; sequences go to the SequenceRunner. `caused_by` ("sequence" or empty) becomes
-  // the record's causedBy annotation. Used by Start and by the SequenceRunner for components.
-  // `no_capacity` (optional) is set when the invoker could not place the call (the API's 503).
-  asio::awaitable<Activation> Execute(Identity caller, ResolvedAction resolved, json::object params,
-                                      std::string activation_id, std::chrono::steady_clock::time_point received,
-                                      std::string cause, std::string caused_by, bool* no_capacity = nullptr);
+  // ActivationLog. `caused_by` ("sequence" or empty) becomes the causedBy annotation. Used by the
+  // SequenceRunner for components; entry points use Submit. kNoCapacity: the record exists (status
+  // 3) but no invoker could place the call.
+  asio::awaitable<Result<Activation>> Execute(Identity caller, ResolvedAction resolved, json::object params,
+                                              std::string activation_id,
+                                              std::chrono::steady_clock::time_point received, std::string cause,
+                                              std::string caused_by);
 
-  // Shutdown: from now on Admit() refuses new activations (503), so nothing is accepted (and
+  // Shutdown: from now on Submit refuses new activations (503), so nothing is accepted (and
   // journaled) that the stopping invoker could only fail; activations in flight go on.
   void StopAccepting() { accepting_ = false; }
-  // kUnavailable once StopAccepting() was called. Callers check it before they journal or start.
-  Status Admit() const;
-
+  // kUnavailable once StopAccepting() was called.
+  Status Accepting() const;
+  // Completes when no activation is in flight or at `deadline`.
   asio::awaitable<void> Drain(std::chrono::steady_clock::time_point deadline);
+  // Cancels (through the bus) every atomic activation still running; their records say `reason`.
+  void CancelInFlight(const std::string& reason);
   size_t in_flight() const { return in_flight_; }
-  const Invoker& invoker() const { return invoker_; }  // pool area: GET /metrics reads its pool
 
  private:
+  class Completion;
+  std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
+                                    std::chrono::steady_clock::time_point received, std::string activation_id,
+                                    std::string cause, std::shared_ptr<void> admission);
   asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
                             std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done,
                             std::string cause, std::shared_ptr<void> admission);
-  asio::awaitable<Activation> RunAtomic(const Identity& caller, const ResolvedAction& resolved, json::object params,
-                                        const std::string& activation_id,
-                                        std::chrono::steady_clock::time_point received, bool* no_capacity);
+  // Checks and admits one invocation (steps 2 and 3); the admission slot on success.
+  Result<std::shared_ptr<void>> Admit(const Invocation& invocation);
+  PendingActivation JournalEntry(const Invocation& invocation, const std::string& activation_id) const;
+  std::chrono::milliseconds BlockingBound(const Invocation& invocation) const;
 
   asio::io_context& io_;
-  Invoker& invoker_;
+  Bus& bus_;
   ActivationLog& log_;
-  SequenceRunner* sequences_ = nullptr;
+  ActivationJournal& journal_;
+  NamespaceAdmission& admission_;
+  const InvocationsOptions options_;
+  SequenceRunner sequences_;
   size_t in_flight_ = 0;
   bool accepting_ = true;
   asio::steady_timer idle_signal_;  // cancelled when in_flight_ drops to zero
+  std::unordered_set<std::string> dispatched_;  // atomic activations on an invoker now
 };
 
 // Action defaults ([{key, value}]) with `body` merged over them.

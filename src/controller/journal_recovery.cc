@@ -7,8 +7,8 @@
 
 namespace hotrod {
 
-Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations& invocations,
-                              const ActionLookupFn& lookup) {
+Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, ActivationLog& log, Invocations& invocations,
+                              ActionResolver& resolver) {
   auto pending = store.ListPending();
   if (!pending.ok()) return pending.error();
   size_t handled = 0;
@@ -16,7 +16,7 @@ Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations
     auto existing = log.Get(entry.ns, entry.activation_id);
     if (existing.ok() && existing->has_value()) continue;  // finished after all
     Identity caller{entry.ns, entry.subject};
-    auto action = lookup(entry.ns, entry.action);
+    auto action = resolver.Find(entry.ns, entry.action);
     if (!action.ok()) return action.error();
     ++handled;
     if (!*action) {
@@ -37,8 +37,21 @@ Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations
     }
     spdlog::info("journal: running activation {} of {}/{} accepted before the restart", entry.activation_id,
                  entry.ns, entry.action);
-    invocations.Start(caller, std::move(**action), std::move(entry.params), std::chrono::steady_clock::now(),
-                      StartOptions{entry.activation_id, entry.cause, nullptr});
+    Invocation resumed;
+    resumed.caller = caller;
+    resumed.target = std::move(**action);
+    resumed.target_name = entry.action;
+    resumed.body = std::move(entry.params);
+    resumed.mode = InvokeMode::kResumed;
+    resumed.activation_id = entry.activation_id;
+    resumed.cause = entry.cause;
+    // A resumed activation is never refused (it was admitted before the restart).
+    asio::co_spawn(
+        io,
+        [&invocations, resumed = std::move(resumed)]() mutable -> asio::awaitable<void> {
+          (void)co_await invocations.Submit(std::move(resumed));
+        },
+        asio::detached);
   }
   return handled;
 }

@@ -1,8 +1,9 @@
 // RecoverJournal: at start, runs the activations a previous process accepted but did not
 // finish (docs/operations.md, "Durable activations").
 //
-// Contract: call once on the event-loop thread, after the store is open and before the API
-// listens. Each journal entry runs once, under its original activation id and cause; its
+// Contract: call once on the event-loop thread, after the store is open and before the event
+// loop runs requests. Each journal entry is submitted (Invocations::Submit, InvokeMode::kResumed)
+// and runs once the loop runs, under its original activation id and cause; its
 // record removes the entry (SqliteStore::PutActivations). An entry whose action no longer
 // exists gets a failed record saying so (which also removes it). Returns how many entries were
 // restarted or closed.
@@ -18,11 +19,9 @@
 
 namespace hotrod {
 
-// The action a journal entry names (ns, "name" or "pkg/name"), resolved; nullopt when gone.
-using ActionLookupFn =
-    std::function<Result<std::optional<ResolvedAction>>(const std::string& ns, const std::string& name)>;
-
-Result<size_t> RecoverJournal(EventStore& store, ActivationLog& log, Invocations& invocations,
-                              const ActionLookupFn& lookup);
+// `io`: the event loop the resumed activations are submitted on. Entries name their action as
+// their namespace sees it (ActionResolver::Find).
+Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, ActivationLog& log, Invocations& invocations,
+                              ActionResolver& resolver);
 
 }  // namespace hotrod

@@ -137,4 +137,15 @@ int64_t NamespaceLimiter::in_flight(const std::string& ns) const {
   return it == entries_.end() ? 0 : it->second->counters->in_flight;
 }
 
+Result<std::shared_ptr<void>> NamespaceLimiter::AdmitInvocationSlot(const std::string& ns) {
+  auto slot = AdmitInvocation(ns);
+  if (!slot.ok()) return slot.error();
+  return std::shared_ptr<void>(std::move(slot).value());
+}
+
+size_t NamespaceLimiter::MaxInstances(const std::string& ns) {
+  auto limits = LimitsOf(ns);
+  return limits.ok() && limits->max_instances > 0 ? static_cast<size_t>(limits->max_instances) : 0;
+}
+
 }  // namespace hotrod

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "common/result.h"
+#include "controller/admission.h"
 #include "store/types.h"
 
 namespace hotrod {
@@ -52,7 +53,7 @@ inline constexpr NamespaceLimits kDefaultNamespaceLimits{10'000, 6'000'000, 60'0
 std::string TooManyRequestsMessage(int64_t count, int64_t allowed);
 std::string TooManyConcurrentRequestsMessage(int64_t count, int64_t allowed);
 
-class NamespaceLimiter {
+class NamespaceLimiter final : public NamespaceAdmission {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
   // The stored overrides of `ns`, or nullopt when the namespace does not exist.
@@ -71,7 +72,12 @@ class NamespaceLimiter {
   Result<std::shared_ptr<InvocationSlot>> AdmitInvocation(const std::string& ns);
 
   // Admits one trigger fire of `ns` (firesPerMinute). Same errors.
-  Status AdmitFire(const std::string& ns);
+  Status AdmitFire(const std::string& ns) override;
+
+  // NamespaceAdmission (admission.h): AdmitInvocation's slot, type-erased; maxInstances of `ns`
+  // (0 when its limits cannot be read: the invoker's default applies).
+  Result<std::shared_ptr<void>> AdmitInvocationSlot(const std::string& ns) override;
+  size_t MaxInstances(const std::string& ns) override;
 
   // The limits in force for `ns` (defaults with its overrides applied).
   Result<NamespaceLimits> LimitsOf(const std::string& ns);

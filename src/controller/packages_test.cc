@@ -32,13 +32,9 @@ class PackagesTest : public ::testing::Test {
     auto manifest = RuntimeManifest::Parse(EmbeddedManifestJson());
     ASSERT_TRUE(manifest.ok());
     manifest_ = std::make_unique<RuntimeManifest>(std::move(manifest).value());
-    actions_ = std::make_unique<ActionService>(*store_, *code_, *manifest_, ExtractLimits{});
     packages_ = std::make_unique<PackageService>(*store_);
+    actions_ = std::make_unique<ActionService>(*store_, *code_, *manifest_, ExtractLimits{}, *packages_);
     resolver_ = std::make_unique<ActionResolver>(*actions_, *packages_);
-    actions_->set_sequence_check([this](const std::string& ns, const std::string& name,
-                                        const std::vector<std::string>& components) {
-      return CheckSequence(*resolver_, ns, name, components);
-    });
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -68,8 +64,8 @@ class PackagesTest : public ::testing::Test {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<CodeStore> code_;
   std::unique_ptr<RuntimeManifest> manifest_;
-  std::unique_ptr<ActionService> actions_;
   std::unique_ptr<PackageService> packages_;
+  std::unique_ptr<ActionService> actions_;
   std::unique_ptr<ActionResolver> resolver_;
 };
 

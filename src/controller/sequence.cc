@@ -62,23 +62,17 @@ Status CheckSequence(ActionResolver& resolver, const std::string& ns, const std:
   return Status::Ok();
 }
 
-Status SequenceRunner::Check(const std::string& ns, const std::string& name,
-                             const std::vector<std::string>& components) {
-  return CheckSequence(resolver_, ns, name, components);
-}
-
-asio::awaitable<Activation> SequenceRunner::Run(const Identity& caller,
-                                                const ResolvedAction& sequence, json::object params,
-                                                const std::string& activation_id,
-                                                std::chrono::steady_clock::time_point received,
-                                                const std::string& cause, bool* no_capacity) {
-  Budget budget{kMaxSequenceLength, no_capacity};
+asio::awaitable<Result<Activation>> SequenceRunner::Run(const Identity& caller, const ResolvedAction& sequence,
+                                                        json::object params, const std::string& activation_id,
+                                                        std::chrono::steady_clock::time_point received,
+                                                        const std::string& cause) {
+  Budget budget{kMaxSequenceLength};
   // A sequence invoked by the API (or a rule) is the topmost one; nested ones run in RunChain.
   co_return co_await RunChain(caller, sequence, std::move(params), activation_id, received, cause,
                               true, budget);
 }
 
-asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAction sequence,
+asio::awaitable<Result<Activation>> SequenceRunner::RunChain(Identity caller, ResolvedAction sequence,
                                                      json::object params, std::string activation_id,
                                                      std::chrono::steady_clock::time_point received,
                                                      std::string cause, bool topmost,
@@ -97,6 +91,7 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
   // OpenWhisk keeps as the sequence's parameter) is not an input.
   params.erase("_actions");
   json::object input = std::move(params);
+  Status placement;  // a component no invoker could place ends the chain with its error
   for (const auto& component : sequence.action->exec.components) {
     auto resolved = resolver_.ResolveQualified(caller.ns, component);
     if (!resolved.ok()) {
@@ -104,12 +99,12 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
       record.result = json::object{{"error", std::string(kSequenceComponentNotFound)}};
       break;
     }
-    Activation step;
     const std::string step_id = NewActivationId();
     json::object step_params = MergeParameters(resolved->parameters, std::move(input));
+    std::optional<Result<Activation>> ran;
     if (resolved->action->exec.kind == "sequence") {
-      step = co_await RunChain(caller, *resolved, std::move(step_params), step_id, received,
-                               activation_id, false, budget);
+      ran = co_await RunChain(caller, *resolved, std::move(step_params), step_id, received, activation_id, false,
+                              budget);
     } else {
       if (budget.remaining == 0) {
         record.status = ActivationStatus::kApplicationError;
@@ -117,11 +112,17 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
         break;
       }
       --budget.remaining;
-      step = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params),
-                                           step_id, std::chrono::steady_clock::now(), activation_id,
-                                           "sequence", budget.no_capacity);
+      ran = co_await invocations_.Execute(caller, std::move(*resolved), std::move(step_params), step_id,
+                                          std::chrono::steady_clock::now(), activation_id, "sequence");
     }
-    record.logs.push_back(step.activation_id);
+    record.logs.push_back(step_id);
+    if (!ran->ok()) {
+      placement = ran->error();
+      record.status = ActivationStatus::kInternalError;
+      record.result = json::object{{"error", placement.error().message}};
+      break;
+    }
+    Activation& step = ran->value();
     record.duration_ms += step.duration_ms;
     record.status = step.status;
     record.result = step.result;
@@ -135,12 +136,11 @@ asio::awaitable<Activation> SequenceRunner::RunChain(Identity caller, ResolvedAc
   record.annotations.push_back(Annotation("limits", LimitsToJson(sequence.action->limits)));
   if (!sequence.binding.empty())
     record.annotations.push_back(Annotation("binding", json::value(sequence.binding)));
-  if (!topmost) {
-    // A nested sequence is itself a component: record it like one (Execute does this for atomics).
-    record.cause = cause;
-    record.annotations.push_back(Annotation("causedBy", "sequence"));
-    log_.Record(record);
-  }
+  record.cause = cause;
+  // A nested sequence is itself a component: it is recorded like one.
+  if (!topmost) record.annotations.push_back(Annotation("causedBy", "sequence"));
+  log_.Record(record);
+  if (!placement.ok()) co_return placement.error();
   co_return record;
 }
 

@@ -1,8 +1,8 @@
-// SequenceRunner: validates and runs sequence actions (exec.kind "sequence"; packages area,
-// docs/api.md "Sequences").
+// SequenceRunner: validates and runs sequence actions (exec.kind "sequence", docs/api.md
+// "Sequences").
 //
 // Contract:
-//  - Check(): the create/update-time validation OpenWhisk does (ActionService::SequenceCheck):
+//  - CheckSequence(): the create/update-time validation OpenWhisk does (ActionService::Put):
 //    every component resolves for the sequence's namespace (else 400 "Sequence component does not
 //    exist."), none is the sequence itself, directly or through nested sequences (400 "Sequence
 //    may not refer to itself."), and at most kMaxSequenceLength atomic actions with nested
@@ -17,7 +17,9 @@
 //    The returned record: logs = the component activation ids, duration = the components' summed
 //    durations, annotations topmost/path/kind "sequence"/limits (binding when reached through one).
 //    Each component is bounded by its own time limit; the caller's blocking wait bounds the whole.
-//  - Lives on the event-loop thread, like Invocations.
+//    Run() writes the sequence's record (nested ones too). A component no invoker could place
+//    ends the sequence with status 3 and its error, and Run() returns that error (kNoCapacity).
+//  - Owned by Invocations (which runs the components); lives on the event-loop thread.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -42,31 +44,27 @@ class SequenceRunner {
   SequenceRunner(ActionResolver& resolver, Invocations& invocations, ActivationLog& log)
       : resolver_(resolver), invocations_(invocations), log_(log) {}
 
-  Status Check(const std::string& ns, const std::string& name,
-               const std::vector<std::string>& components);
-
-  asio::awaitable<Activation> Run(const Identity& caller, const ResolvedAction& sequence,
-                                  json::object params, const std::string& activation_id,
-                                  std::chrono::steady_clock::time_point received,
-                                  const std::string& cause, bool* no_capacity = nullptr);
+  asio::awaitable<Result<Activation>> Run(const Identity& caller, const ResolvedAction& sequence,
+                                          json::object params, const std::string& activation_id,
+                                          std::chrono::steady_clock::time_point received,
+                                          const std::string& cause);
 
  private:
   // Atomic actions still allowed in this top-level sequence (nested sequences share it).
   struct Budget {
     size_t remaining = 0;
-    bool* no_capacity = nullptr;  // set when a component could not be placed (the API's 503)
   };
-  asio::awaitable<Activation> RunChain(Identity caller, ResolvedAction sequence,
+  asio::awaitable<Result<Activation>> RunChain(Identity caller, ResolvedAction sequence,
                                        json::object params, std::string activation_id,
                                        std::chrono::steady_clock::time_point received,
                                        std::string cause, bool topmost, Budget& budget);
 
   ActionResolver& resolver_;
   Invocations& invocations_;
-  ActivationLog& log_;  // records of nested sequences (atomic components go through Invocations)
+  ActivationLog& log_;  // sequence records (atomic components go through Invocations)
 };
 
-// Check() without a runner (it only needs the resolver).
+// The create/update-time check of a sequence's components (it only needs the resolver).
 Status CheckSequence(ActionResolver& resolver, const std::string& ns, const std::string& name,
                      const std::vector<std::string>& components);
 

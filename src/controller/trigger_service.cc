@@ -202,9 +202,42 @@ json::object RuleToJson(const Rule& r, bool with_status) {
   return o;
 }
 
-TriggerService::TriggerService(EventStore& store, Invocations& invocations, ActivationLog& log,
-                               ActivationJournal& journal, ActionLookup lookup)
-    : store_(store), invocations_(invocations), log_(log), journal_(journal), lookup_(std::move(lookup)) {}
+TriggerService::TriggerService(asio::io_context& io, EventStore& store, Invocations& invocations, ActivationLog& log,
+                               ActionResolver& resolver, NamespaceAdmission& admission,
+                               std::function<int64_t()> now_ms)
+    : store_(store),
+      invocations_(invocations),
+      log_(log),
+      resolver_(resolver),
+      admission_(admission),
+      alarms_(
+          io,
+          [this](const AlarmSchedule& s, int64_t due_ms) -> asio::awaitable<Status> {
+            // Named locals, not temporaries, as co_await arguments: GCC 12 destroys such temporaries twice.
+            const Identity owner{s.ns, s.ns};
+            std::optional<AlarmFired> mark = AlarmFired{s.ns, s.trigger, due_ms};
+            json::object payload = s.payload;
+            auto fired = co_await Fire(owner, s.trigger, std::move(payload), std::move(mark));
+            if (!fired.ok()) co_return fired.error();
+            co_return Status::Ok();
+          },
+          std::move(now_ms)) {}
+
+Status TriggerService::StartAlarms() {
+  auto schedules = store_.ListAlarms();
+  if (!schedules.ok()) return schedules.error();
+  for (auto& s : *schedules) alarms_.Put(std::move(s));
+  alarms_.Start();
+  return Status::Ok();
+}
+
+void TriggerService::ScheduleChanged(const std::string& ns, const std::string& trigger,
+                                     const std::optional<AlarmSchedule>& schedule) {
+  if (schedule)
+    alarms_.Put(*schedule);
+  else
+    alarms_.Remove(ns, trigger);
+}
 
 // --- triggers --------------------------------------------------------------------------------------
 
@@ -277,7 +310,7 @@ Result<std::shared_ptr<const Trigger>> TriggerService::PutTrigger(const std::str
   if (auto s = store_.PutTrigger(t, schedule); !s.ok()) return s.error();
   auto stored = std::make_shared<const Trigger>(std::move(t));
   triggers_[Key(ns, name)] = stored;
-  if (schedule_listener_) schedule_listener_(ns, name, schedule);
+  ScheduleChanged(ns, name, schedule);
   return stored;
 }
 
@@ -292,7 +325,7 @@ Result<std::shared_ptr<const Trigger>> TriggerService::DeleteTrigger(const std::
   auto deleted = store_.DeleteTrigger(ns, name);
   if (!deleted.ok()) return deleted.error();
   triggers_.erase(Key(ns, name));
-  if (schedule_listener_) schedule_listener_(ns, name, std::nullopt);
+  ScheduleChanged(ns, name, std::nullopt);
   return *existing;
 }
 
@@ -358,7 +391,7 @@ Result<Rule> TriggerService::PutRule(const std::string& ns, const std::string& n
                        fmt::format("The {} '{}' is in another namespace; a rule links entities of its own namespace.",
                                    field, path->Qualified()));
     if (is_action) {
-      auto action = lookup_(path->ns, path->name);
+      auto action = resolver_.Find(path->ns, path->name);
       if (!action.ok()) return action.error();
       if (!*action)
         return MakeError(ErrorCode::kNotFound, fmt::format("The action '{}' does not exist.", path->Qualified()));
@@ -416,14 +449,12 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   // (Arguments of co_await are named locals: GCC 12 mishandles temporaries there.)
   std::vector<AlarmFired> marks;
   if (alarm) marks.push_back(*alarm);
-  std::vector<PendingActivation> no_entries;
+  std::vector<Invocation> none;
   // Shutting down: refuse before anything is journaled (an alarm's due time stays due).
-  if (Status open = invocations_.Admit(); !open.ok()) co_return open.error();
-  if (admit_fire_) {
-    if (Status admitted = admit_fire_(caller.ns); !admitted.ok()) {
-      if (!marks.empty()) (void)co_await journal_.Append(no_entries, marks);
-      co_return admitted.error();
-    }
+  if (Status open = invocations_.Accepting(); !open.ok()) co_return open.error();
+  if (Status admitted = admission_.AdmitFire(caller.ns); !admitted.ok()) {
+    if (!marks.empty()) (void)co_await invocations_.SubmitAll(std::move(none), std::move(marks));
+    co_return admitted.error();
   }
   auto trigger = GetTrigger(caller.ns, trigger_name);
   if (!trigger.ok()) co_return trigger.error();
@@ -434,64 +465,54 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   const json::object params = MergeParameters((*trigger)->parameters, std::move(event));
   const std::string trigger_id = NewActivationId();
   const int64_t now = NowMillis();
-  struct Planned {
-    ResolvedAction action;
-    std::string activation_id;
-    std::shared_ptr<void> admission;
+  // One line per active rule, in order; a rule whose action runs gets its activation id later.
+  struct Line {
+    std::string rule;
+    std::string action;
+    std::string error;         // set: the rule's action did not start
+    size_t submitted = SIZE_MAX;  // index into `invocations`
   };
-  std::vector<Planned> planned;
-  std::vector<PendingActivation> entries;
-  std::vector<std::string> logs;
+  std::vector<Line> lines;
+  std::vector<Invocation> invocations;
   for (const Rule& rule : *rules) {
     if (!rule.active) continue;
-    const std::string rule_name = rule.ns + "/" + rule.name;
-    const std::string action_short = rule.action.substr(1);
+    Line line{rule.ns + "/" + rule.name, rule.action.substr(1), "", SIZE_MAX};
     auto path = NormalizeEntityPath(rule.action, caller.ns, "action", true);
     std::optional<ResolvedAction> action;
     if (path.ok()) {
-      auto found = lookup_(path->ns, path->name);
+      auto found = resolver_.Find(path->ns, path->name);
       if (!found.ok()) co_return found.error();
       action = std::move(*found);
     }
     if (!action) {
-      logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", rule_name,
-                                 action_short, std::string(kNotFound)));
-      continue;
+      line.error = std::string(kNotFound);
+    } else {
+      Invocation inv;
+      inv.caller = caller;
+      inv.target = std::move(*action);
+      inv.target_name = path->name;
+      inv.body = params;
+      inv.mode = InvokeMode::kNonBlocking;
+      inv.cause = trigger_id;
+      line.submitted = invocations.size();
+      invocations.push_back(std::move(inv));
     }
-    // The event goes over the action's defaults as an invoke body would: `final` keys hold.
-    if (Status allowed = CheckInvokeParameters(*action, params); !allowed.ok()) {
-      logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", rule_name,
-                                 action_short, allowed.error().message));
-      continue;
-    }
-    std::shared_ptr<void> admission;
-    if (admit_invocation_) {
-      auto slot = admit_invocation_(caller.ns);
-      if (!slot.ok()) {
-        logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", rule_name,
-                                   action_short, slot.error().message));
-        continue;
-      }
-      admission = std::move(*slot);
-    }
-    const std::string id = NewActivationId();
-    entries.push_back(PendingActivation{id, path->ns, path->name, params, caller.subject, trigger_id, now});
-    planned.push_back(Planned{std::move(*action), id, std::move(admission)});
-    logs.push_back(RuleLogLine(0, true, id, rule_name, action_short, ""));
+    lines.push_back(std::move(line));
   }
-  if (logs.empty()) {
-    if (!marks.empty()) {
-      Status consumed = co_await journal_.Append(no_entries, marks);
-      if (!consumed.ok()) co_return consumed.error();
-    }
-    co_return FireOutcome{};
-  }
-  Status journaled = co_await journal_.Append(std::move(entries), std::move(marks));
-  if (!journaled.ok()) co_return journaled.error();
-  const auto received = std::chrono::steady_clock::now();
-  for (auto& p : planned)
-    invocations_.Start(caller, p.action, params, received, StartOptions{p.activation_id, trigger_id, std::move(p.admission)});
+  auto started = co_await invocations_.SubmitAll(std::move(invocations), std::move(marks));
+  if (!started.ok()) co_return started.error();
+  if (lines.empty()) co_return FireOutcome{};
 
+  std::vector<std::string> logs;
+  for (const Line& line : lines) {
+    const Result<std::string>* id = line.submitted == SIZE_MAX ? nullptr : &(*started)[line.submitted];
+    if (id && id->ok()) {
+      logs.push_back(RuleLogLine(0, true, **id, line.rule, line.action, ""));
+    } else {
+      logs.push_back(RuleLogLine(static_cast<int>(ActivationStatus::kApplicationError), false, "", line.rule,
+                                 line.action, id ? id->error().message : line.error));
+    }
+  }
   Activation record;
   record.activation_id = trigger_id;
   record.ns = caller.ns;

@@ -4,13 +4,15 @@
 // Contract:
 //  - Owned by the event-loop thread; not thread-safe. It is the only writer of triggers and
 //    rules, so its caches are always current (single node).
-//  - Fire() merges the event over the trigger's default parameters, finds the active rules,
-//    journals one activation per rule whose action exists (and the alarm mark, if any) in one
-//    commit, then starts them non-blocking with cause = the trigger's activation id and records
-//    the trigger's activation (logs: one JSON line per rule, OpenWhisk's format). With no
-//    active rule nothing runs, nothing is recorded, and the outcome says so (204 upstream).
-//  - Every fire, alarms included, first passes the AdmitFire hook (namespace fire limits).
-//  - Actions are resolved through ONE function (ActionLookup) so that packages can plug in.
+//  - Fire() merges the event over the trigger's default parameters, finds the active rules, and
+//    submits one non-blocking activation per rule whose action exists through
+//    Invocations::SubmitAll (one journal commit, with the alarm mark if any; cause = the
+//    trigger's activation id), then records the trigger's activation (logs: one JSON line per
+//    rule, OpenWhisk's format, a refused activation's error included). With no active rule
+//    nothing runs, nothing is recorded, and the outcome says so (204 upstream).
+//  - Every fire, alarms included, first passes the namespace's fire limit (NamespaceAdmission).
+//  - Rules name actions as their namespace sees them; ActionResolver::Find resolves them.
+//  - It owns the AlarmScheduler of the alarms feed: schedules follow the triggers it writes.
 #pragma once
 
 #include <functional>
@@ -23,8 +25,10 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include "common/clock.h"
 #include "common/result.h"
-#include "controller/activation_journal.h"
+#include "controller/admission.h"
+#include "controller/alarm_scheduler.h"
 #include "controller/auth.h"
 #include "controller/entity_path.h"
 #include "controller/action_resolver.h"
@@ -44,27 +48,14 @@ struct FireOutcome {
 
 class TriggerService {
  public:
-  // The action a rule names (ns, "name" or "pkg/name"), resolved (ActionResolver: bindings,
-  // package defaults); nullopt when it does not exist.
-  using ActionLookup =
-      std::function<Result<std::optional<ResolvedAction>>(const std::string& ns, const std::string& name)>;
-  // AdmitFire hook: the tenants' NamespaceLimiter::AdmitFire(ns) plugs in here. An error
-  // refuses the fire with that error.
-  using FireAdmission = std::function<Status(const std::string& ns)>;
-  // The namespace limiter's admission of one activation a rule starts (concurrentInvocations,
-  // invocationsPerMinute); the slot is held until the activation ends. A refusal is logged on
-  // the rule's line and that rule's activation is skipped.
-  using InvocationAdmission = std::function<Result<std::shared_ptr<void>>(const std::string& ns)>;
-  // Called after a trigger's alarm schedule was created, replaced (value) or removed (nullopt).
-  using ScheduleListener =
-      std::function<void(const std::string& ns, const std::string& trigger, const std::optional<AlarmSchedule>&)>;
+  TriggerService(asio::io_context& io, EventStore& store, Invocations& invocations, ActivationLog& log,
+                 ActionResolver& resolver, NamespaceAdmission& admission,
+                 std::function<int64_t()> now_ms = NowMillis);
 
-  TriggerService(EventStore& store, Invocations& invocations, ActivationLog& log, ActivationJournal& journal,
-                 ActionLookup lookup);
-
-  void set_admit_fire(FireAdmission f) { admit_fire_ = std::move(f); }
-  void set_admit_invocation(InvocationAdmission f) { admit_invocation_ = std::move(f); }
-  void set_schedule_listener(ScheduleListener f) { schedule_listener_ = std::move(f); }
+  // Loads the alarm schedules from the store and starts firing them; StopAlarms() ends that.
+  Status StartAlarms();
+  void StopAlarms() { alarms_.Stop(); }
+  const AlarmScheduler& alarms() const { return alarms_; }
 
   // Triggers. Put: kAlreadyExists when it exists and !overwrite.
   Result<std::shared_ptr<const Trigger>> PutTrigger(const std::string& ns, const std::string& name,
@@ -92,14 +83,15 @@ class TriggerService {
  private:
   Result<const std::vector<Rule>*> RulesIn(const std::string& ns);
 
+  // The alarm schedule of a trigger was created or replaced (value) or removed (nullopt).
+  void ScheduleChanged(const std::string& ns, const std::string& trigger, const std::optional<AlarmSchedule>& schedule);
+
   EventStore& store_;
   Invocations& invocations_;
   ActivationLog& log_;
-  ActivationJournal& journal_;
-  ActionLookup lookup_;
-  FireAdmission admit_fire_;
-  InvocationAdmission admit_invocation_;
-  ScheduleListener schedule_listener_;
+  ActionResolver& resolver_;
+  NamespaceAdmission& admission_;
+  AlarmScheduler alarms_;
   std::unordered_map<std::string, std::shared_ptr<const Trigger>> triggers_;  // "ns/name"
   std::unordered_map<std::string, std::vector<Rule>> rules_;                  // by ns
 };

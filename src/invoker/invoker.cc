@@ -212,6 +212,18 @@ Status Invoker::Specialise(Instance& stem, const Action& action, const std::file
   return Status::Ok();
 }
 
+void Invoker::Cancel(const CancelMessage& cancel) {
+  auto found = running_.find(cancel.activation_id);
+  if (found == running_.end()) return;
+  auto instance = found->second.instance.lock();
+  if (!instance || !instance->alive()) return;
+  found->second.cancelled = cancel.reason.empty() ? std::string("The activation was cancelled.") : cancel.reason;
+  spdlog::info("activation {}: cancelled: {}", cancel.activation_id, found->second.cancelled);
+  // Gracefully, like any stop: the function's own SIGTERM handler runs and its output lands in
+  // the record; the run ends when the runtime exits (SIGKILL after the grace).
+  pool_.Stop(*instance);
+}
+
 void Invoker::ActionChanged(const std::string& ns, const std::string& name) {
   pool_.RetirePrefix(PoolKeyPrefix(ns, name));
 }
@@ -360,8 +372,8 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   // A call may wait for capacity as long as it may run; the API bounds the client's wait.
   const auto deadline = Clock::now() + milliseconds(action.limits.timeout_ms);
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
-  Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb};
-  if (namespace_max_instances_) placement.max_per_namespace = namespace_max_instances_(action.ns);
+  Placement placement{key, action.ns, runtime ? runtime->kind : action.exec.kind, action.limits.memory_mb,
+                      request.namespace_max_instances};
   // Calls one instance may take at once: only runtimes whose shim multiplexes runs take more
   // than one (the API refuses more for the others; this covers actions stored before).
   const int64_t concurrency = runtime && runtime->concurrency ? std::max<int64_t>(1, action.limits.concurrency) : 1;
@@ -417,8 +429,9 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   if (!lease.ok()) {
     spdlog::warn("activation {}: {}", request.activation_id, lease.error().message);
     outcome.status = ActivationStatus::kInternalError;
-    outcome.no_capacity = !spawn_failed && lease.error().code == ErrorCode::kUnavailable;
-    outcome.result = ErrorResult(outcome.no_capacity
+    const bool no_capacity = !spawn_failed && lease.error().code == ErrorCode::kUnavailable;
+    if (no_capacity) outcome.placement = MakeError(ErrorCode::kNoCapacity, lease.error().message);
+    outcome.result = ErrorResult(no_capacity
                                ? lease.error().message
                                : fmt::format("Failed to start the action's runtime: {}", lease.error().message));
     outcome.end_ms = NowMillis();
@@ -478,6 +491,8 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   run["params"] = std::move(request.params);
   run["env"] = std::move(env);
   const uint64_t log_cap = static_cast<uint64_t>(action.limits.logs_mb) << 20;
+  // A reference, not an iterator: other calls insert while this one waits (rehash).
+  Running& running = running_.try_emplace(request.activation_id, Running{instance, {}}).first->second;
   // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
   Exchange ex;
   if (instance->concurrency > 1)
@@ -486,6 +501,11 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true, log_cap);
   outcome.end_ms = NowMillis();
   Finish(ex, *instance, action, outcome);
+  if (!running.cancelled.empty()) {
+    outcome.status = ActivationStatus::kInternalError;
+    outcome.result = ErrorResult(std::move(running.cancelled));
+  }
+  running_.erase(request.activation_id);
   // Init output (top-level code) belongs to the first activation, before the run's own lines.
   outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
                       std::make_move_iterator(ex.logs.end()));

@@ -21,6 +21,8 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include "bus/bus.h"
+#include "common/metrics_source.h"
 #include "invoker/pool.h"
 #include "invoker/stem_cells.h"
 #include "invoker/zygote_keeper.h"
@@ -31,35 +33,9 @@
 
 namespace hotrod {
 
-struct InvokeRequest {
-  std::shared_ptr<const Action> action;
-  json::object params;  // already merged: action defaults under the request body
-  std::string activation_id;
-  std::chrono::steady_clock::time_point received;  // when the API accepted the call
-};
-
-// How a cold start went (pool area; the activation's "coldStart" annotation, docs/api.md).
-struct ColdStart {
-  bool stem_cell = false;          // a pre-started instance was taken over
-  bool zygote = false;             // forked by the Python zygote (zygote area)
-  int64_t queue_us = 0;            // waiting for capacity in the pool
-  int64_t sandbox_us = 0;          // sandbox launch, or attaching code + resizing a stem cell
-  int64_t boot_us = 0;             // interpreter and shim start (0 for a stem cell)
-  int64_t code_load_us = 0;        // the init exchange: the shim loads the action's code
-};
-
-struct InvokeOutcome {
-  ActivationStatus status = ActivationStatus::kSuccess;
-  json::object result;
-  std::vector<std::string> logs;
-  int64_t start_ms = 0;  // wall clock, when an instance was ready to take the call
-  int64_t end_ms = 0;
-  int64_t wait_ms = 0;                // received -> start
-  std::optional<int64_t> init_ms;     // set when the call started a new instance
-  std::optional<ColdStart> cold_start;  // set when the call started a new instance
-  bool no_capacity = false;           // the pool could not place the call (HTTP 503)
-  bool timed_out = false;
-};
+// The bus's messages are the invoker's request and outcome (bus/messages.h).
+using InvokeRequest = ActivationMessage;
+using InvokeOutcome = CompletionMessage;
 
 struct InvokerOptions {
   std::filesystem::path shim_dir;  // where the runtime shims are installed
@@ -80,7 +56,7 @@ struct InvokerOptions {
   ExtractLimits extract_limits;
 };
 
-class Invoker {
+class Invoker final : public ActivationHandler, public MetricsSource {
  public:
   Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest& runtimes, CodeStore& code,
           InvokerOptions options);
@@ -90,6 +66,16 @@ class Invoker {
   void Start();
 
   asio::awaitable<InvokeOutcome> Invoke(InvokeRequest request);
+
+  // ActivationHandler (bus.h): what the bus delivers. Handle() is Invoke(). Cancel() stops the
+  // instance running that activation (SIGTERM, SIGKILL after the grace; its other calls too,
+  // when it takes several at once) and the completion says `reason`; an activation that is not
+  // on an instance (yet) is not affected.
+  asio::awaitable<CompletionMessage> Handle(ActivationMessage activation) override {
+    return Invoke(std::move(activation));
+  }
+  void Cancel(const CancelMessage& cancel) override;
+  void ActionChanged(const ActionChangedMessage& changed) override { ActionChanged(changed.ns, changed.name); }
 
   // The runtime manifest (already replaced in place, on this thread) or a shim changed: new
   // calls go to instances of the new version (the pool key holds a digest of the runtime's
@@ -104,13 +90,9 @@ class Invoker {
   void Shutdown();
   void WhenStopped(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
-  // Pool area: the maximum of instances of `ns`'s actions (its namespace limit), asked at every
-  // placement; unset or 0: PoolOptions::max_per_namespace.
-  void set_namespace_max_instances(std::function<size_t(const std::string& ns)> fn) {
-    namespace_max_instances_ = std::move(fn);
-  }
-
   const Pool& pool() const { return pool_; }
+  // MetricsSource: the pool's counters and gauges (invoker_metrics.cc).
+  void AppendMetrics(std::string& out) const override;
   // Sandboxes the launcher has prepared ahead of launches (GET /metrics).
   size_t sandboxes_ready_ahead() const { return launcher_.ready_ahead(); }
   size_t stem_cell_target() const { return options_.stem_cells; }
@@ -145,7 +127,12 @@ class Invoker {
   asio::steady_timer stopped_poll_{io_};  // AwaitStopped
   std::unique_ptr<StemCellKeeper> stem_cells_;  // null when disabled
   std::unique_ptr<ZygoteKeeper> zygote_;         // null when disabled (zygote area)
-  std::function<size_t(const std::string&)> namespace_max_instances_;
+  // Activations on an instance now, by id: what Cancel() can reach. `cancelled` holds the reason.
+  struct Running {
+    std::weak_ptr<Instance> instance;
+    std::string cancelled;
+  };
+  std::unordered_map<std::string, Running> running_;
 };
 
 // "ns/name/" : the prefix of every pool key of one action.

@@ -111,6 +111,9 @@ class Pool {
   // Stops everything gracefully, busy instances included (their calls end as crashes), and
   // stops the sweep.
   void Shutdown();
+  // Stops one held instance gracefully (SIGTERM, SIGKILL after stop_grace), e.g. to cancel the
+  // call it runs; Release() drops it when its calls end.
+  void Stop(Instance& instance) { StopInstance(instance); }
   // Instances stopped gracefully whose processes may still be finishing (at most stop_grace).
   int64_t stopping() const { return *stopping_; }
   bool shut_down() const { return shut_down_; }

@@ -1,7 +1,8 @@
 """Graceful instance stop: at shutdown every instance gets SIGTERM first (the shims handle it, so
 a function's own SIGTERM handler runs), SIGKILL only after --instance-stop-grace-ms; a clean stop
 still leaves no cgroup and no process. What the function's handler writes lands in the record
-of the call it interrupted (seen after a restart on the same data directory)."""
+of the call it interrupted, whose error says the server stopped it (seen after a restart on the
+same data directory)."""
 
 import hashlib
 import os
@@ -94,6 +95,8 @@ class InstanceStopTest(ServerTestCase):
         record = r.json()
         self.assertTrue(any(line.endswith("stdout: " + marker) for line in record["logs"]), record["logs"])
         self.assertFalse(record["response"]["success"])
+        # Past the drain the server cancels what still runs, and the record says so.
+        self.assertIn("The server is shutting down", record["response"]["result"].get("error", ""), record)
         if "--python-zygote" in extra_args:
             cold = next(a["value"] for a in record["annotations"] if a["key"] == "coldStart")
             self.assertIs(cold["zygote"], True, cold)

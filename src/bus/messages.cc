@@ -1,0 +1,284 @@
+#include "bus/messages.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+
+namespace hotrod {
+namespace {
+
+Error Malformed(std::string_view field, std::string_view want) {
+  return MakeError(ErrorCode::kInvalidArgument, fmt::format("bus message: '{}' must be {}", field, want));
+}
+
+// Typed reads of one object's fields; a missing or mistyped field is an error naming it.
+class Fields {
+ public:
+  explicit Fields(const json::object& o) : o_(o) {}
+
+  Result<std::string> String(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (!v || !v->is_string()) return Malformed(key, "a string");
+    return std::string(v->as_string());
+  }
+  Result<int64_t> Int(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (v && v->is_int64()) return v->as_int64();
+    if (v && v->is_uint64() && v->as_uint64() <= INT64_MAX) return static_cast<int64_t>(v->as_uint64());
+    return Malformed(key, "an integer");
+  }
+  Result<bool> Bool(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (!v || !v->is_bool()) return Malformed(key, "a boolean");
+    return v->as_bool();
+  }
+  Result<const json::object*> Object(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (!v || !v->is_object()) return Malformed(key, "an object");
+    return &v->as_object();
+  }
+  Result<const json::array*> Array(std::string_view key) const {
+    const json::value* v = o_.if_contains(key);
+    if (!v || !v->is_array()) return Malformed(key, "an array");
+    return &v->as_array();
+  }
+  bool Has(std::string_view key) const { return o_.contains(key); }
+
+ private:
+  const json::object& o_;
+};
+
+Result<std::vector<std::string>> Strings(const json::array& a, std::string_view field) {
+  std::vector<std::string> out;
+  out.reserve(a.size());
+  for (const auto& v : a) {
+    if (!v.is_string()) return Malformed(field, "an array of strings");
+    out.emplace_back(v.as_string());
+  }
+  return out;
+}
+
+json::array StringsJson(const std::vector<std::string>& strings) {
+  json::array a;
+  a.reserve(strings.size());
+  for (const auto& s : strings) a.emplace_back(s);
+  return a;
+}
+
+json::object ActionJson(const Action& a) {
+  json::object exec;
+  exec["kind"] = a.exec.kind;
+  exec["main"] = a.exec.main;
+  exec["binary"] = a.exec.binary;
+  exec["codeDigest"] = a.exec.code_digest;
+  exec["components"] = StringsJson(a.exec.components);
+  json::object limits;
+  limits["timeout"] = a.limits.timeout_ms;
+  limits["memory"] = a.limits.memory_mb;
+  limits["logs"] = a.limits.logs_mb;
+  limits["concurrency"] = a.limits.concurrency;
+  json::object o;
+  o["namespace"] = a.ns;
+  o["name"] = a.name;
+  o["version"] = a.version;
+  o["exec"] = std::move(exec);
+  o["parameters"] = a.parameters;
+  o["annotations"] = a.annotations;
+  o["limits"] = std::move(limits);
+  o["publish"] = a.publish;
+  o["updated"] = a.updated_ms;
+  return o;
+}
+
+// Reads every field of `T` through `read`, stopping at the first error.
+#define HOTROD_READ(target, expr)        \
+  do {                                   \
+    auto read_ = (expr);                 \
+    if (!read_.ok()) return read_.error(); \
+    target = std::move(read_).value();   \
+  } while (0)
+
+Result<Action> ActionFromJson(const json::object& o) {
+  Fields f(o);
+  Action a;
+  HOTROD_READ(a.ns, f.String("namespace"));
+  HOTROD_READ(a.name, f.String("name"));
+  HOTROD_READ(a.version, f.String("version"));
+  const json::object* exec = nullptr;
+  HOTROD_READ(exec, f.Object("exec"));
+  Fields e(*exec);
+  HOTROD_READ(a.exec.kind, e.String("kind"));
+  HOTROD_READ(a.exec.main, e.String("main"));
+  HOTROD_READ(a.exec.binary, e.Bool("binary"));
+  HOTROD_READ(a.exec.code_digest, e.String("codeDigest"));
+  const json::array* components = nullptr;
+  HOTROD_READ(components, e.Array("components"));
+  HOTROD_READ(a.exec.components, Strings(*components, "components"));
+  const json::array* parameters = nullptr;
+  HOTROD_READ(parameters, f.Array("parameters"));
+  a.parameters = *parameters;
+  const json::array* annotations = nullptr;
+  HOTROD_READ(annotations, f.Array("annotations"));
+  a.annotations = *annotations;
+  const json::object* limits = nullptr;
+  HOTROD_READ(limits, f.Object("limits"));
+  Fields l(*limits);
+  HOTROD_READ(a.limits.timeout_ms, l.Int("timeout"));
+  HOTROD_READ(a.limits.memory_mb, l.Int("memory"));
+  HOTROD_READ(a.limits.logs_mb, l.Int("logs"));
+  HOTROD_READ(a.limits.concurrency, l.Int("concurrency"));
+  HOTROD_READ(a.publish, f.Bool("publish"));
+  HOTROD_READ(a.updated_ms, f.Int("updated"));
+  return a;
+}
+
+Result<const json::object*> AsObject(const json::value& v) {
+  if (!v.is_object()) return Malformed("message", "a JSON object");
+  return &v.as_object();
+}
+
+}  // namespace
+
+json::object ActivationToJson(const ActivationMessage& m) {
+  // The steady clock is this host's own: the receiver gets the wall-clock time of acceptance.
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - m.received);
+  json::object o;
+  o["activationId"] = m.activation_id;
+  o["action"] = m.action ? ActionJson(*m.action) : json::object();
+  o["params"] = m.params;
+  o["receivedMs"] = NowMillis() - age.count();
+  o["namespaceMaxInstances"] = static_cast<int64_t>(m.namespace_max_instances);
+  return o;
+}
+
+Result<ActivationMessage> ActivationFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_READ(o, AsObject(value));
+  Fields f(*o);
+  ActivationMessage m;
+  HOTROD_READ(m.activation_id, f.String("activationId"));
+  const json::object* action = nullptr;
+  HOTROD_READ(action, f.Object("action"));
+  Action parsed;
+  HOTROD_READ(parsed, ActionFromJson(*action));
+  m.action = std::make_shared<const Action>(std::move(parsed));
+  const json::object* params = nullptr;
+  HOTROD_READ(params, f.Object("params"));
+  m.params = *params;
+  int64_t received_ms = 0;
+  HOTROD_READ(received_ms, f.Int("receivedMs"));
+  const int64_t age_ms = std::max<int64_t>(0, NowMillis() - received_ms);
+  m.received = std::chrono::steady_clock::now() - std::chrono::milliseconds(age_ms);
+  int64_t max_instances = 0;
+  HOTROD_READ(max_instances, f.Int("namespaceMaxInstances"));
+  if (max_instances < 0) return Malformed("namespaceMaxInstances", "a non-negative integer");
+  m.namespace_max_instances = static_cast<size_t>(max_instances);
+  return m;
+}
+
+json::object CompletionToJson(const CompletionMessage& m) {
+  json::object o;
+  o["status"] = static_cast<int>(m.status);
+  o["result"] = m.result;
+  o["logs"] = StringsJson(m.logs);
+  o["startMs"] = m.start_ms;
+  o["endMs"] = m.end_ms;
+  o["waitMs"] = m.wait_ms;
+  if (m.init_ms) o["initMs"] = *m.init_ms;
+  if (m.cold_start) {
+    const ColdStart& c = *m.cold_start;
+    o["coldStart"] = json::object{{"stemCell", c.stem_cell}, {"zygote", c.zygote},     {"queueUs", c.queue_us},
+                                  {"sandboxUs", c.sandbox_us}, {"bootUs", c.boot_us}, {"codeLoadUs", c.code_load_us}};
+  }
+  o["timedOut"] = m.timed_out;
+  if (!m.placement.ok())
+    o["placement"] = json::object{{"code", static_cast<int>(m.placement.error().code)},
+                                  {"message", m.placement.error().message}};
+  return o;
+}
+
+Result<CompletionMessage> CompletionFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_READ(o, AsObject(value));
+  Fields f(*o);
+  CompletionMessage m;
+  int64_t status = 0;
+  HOTROD_READ(status, f.Int("status"));
+  if (status < 0 || status > static_cast<int>(ActivationStatus::kInternalError)) return Malformed("status", "0..3");
+  m.status = static_cast<ActivationStatus>(status);
+  const json::object* result = nullptr;
+  HOTROD_READ(result, f.Object("result"));
+  m.result = *result;
+  const json::array* logs = nullptr;
+  HOTROD_READ(logs, f.Array("logs"));
+  HOTROD_READ(m.logs, Strings(*logs, "logs"));
+  HOTROD_READ(m.start_ms, f.Int("startMs"));
+  HOTROD_READ(m.end_ms, f.Int("endMs"));
+  HOTROD_READ(m.wait_ms, f.Int("waitMs"));
+  if (f.Has("initMs")) {
+    int64_t init_ms = 0;
+    HOTROD_READ(init_ms, f.Int("initMs"));
+    m.init_ms = init_ms;
+  }
+  if (f.Has("coldStart")) {
+    const json::object* cold = nullptr;
+    HOTROD_READ(cold, f.Object("coldStart"));
+    Fields c(*cold);
+    ColdStart cs;
+    HOTROD_READ(cs.stem_cell, c.Bool("stemCell"));
+    HOTROD_READ(cs.zygote, c.Bool("zygote"));
+    HOTROD_READ(cs.queue_us, c.Int("queueUs"));
+    HOTROD_READ(cs.sandbox_us, c.Int("sandboxUs"));
+    HOTROD_READ(cs.boot_us, c.Int("bootUs"));
+    HOTROD_READ(cs.code_load_us, c.Int("codeLoadUs"));
+    m.cold_start = cs;
+  }
+  HOTROD_READ(m.timed_out, f.Bool("timedOut"));
+  if (f.Has("placement")) {
+    const json::object* placement = nullptr;
+    HOTROD_READ(placement, f.Object("placement"));
+    Fields p(*placement);
+    int64_t code = 0;
+    std::string message;
+    HOTROD_READ(code, p.Int("code"));
+    HOTROD_READ(message, p.String("message"));
+    if (code < 0 || code > static_cast<int>(ErrorCode::kNoCapacity)) return Malformed("placement.code", "an error code");
+    m.placement = MakeError(static_cast<ErrorCode>(code), std::move(message));
+  }
+  return m;
+}
+
+json::object CancelToJson(const CancelMessage& m) {
+  return json::object{{"activationId", m.activation_id}, {"reason", m.reason}};
+}
+
+Result<CancelMessage> CancelFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_READ(o, AsObject(value));
+  Fields f(*o);
+  CancelMessage m;
+  HOTROD_READ(m.activation_id, f.String("activationId"));
+  HOTROD_READ(m.reason, f.String("reason"));
+  return m;
+}
+
+json::object ActionChangedToJson(const ActionChangedMessage& m) {
+  return json::object{{"namespace", m.ns}, {"name", m.name}};
+}
+
+Result<ActionChangedMessage> ActionChangedFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_READ(o, AsObject(value));
+  Fields f(*o);
+  ActionChangedMessage m;
+  HOTROD_READ(m.ns, f.String("namespace"));
+  HOTROD_READ(m.name, f.String("name"));
+  return m;
+}
+
+#undef HOTROD_READ
+
+}  // namespace hotrod

@@ -1,0 +1,155 @@
+// Bus messages: what one process writes, another reads back unchanged; malformed ones are refused.
+#include "bus/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace hotrod {
+namespace {
+
+std::shared_ptr<const Action> SampleAction() {
+  Action a;
+  a.ns = "guest";
+  a.name = "pkg/hello";
+  a.version = "0.0.3";
+  a.exec.kind = "nodejs:20";
+  a.exec.main = "handler";
+  a.exec.binary = true;
+  a.exec.code_digest = std::string(64, 'a');
+  a.parameters = json::array{json::object{{"key", "name"}, {"value", "world"}}};
+  a.annotations = json::array{json::object{{"key", "web-export"}, {"value", true}}};
+  a.limits.timeout_ms = 3000;
+  a.limits.memory_mb = 128;
+  a.limits.logs_mb = 5;
+  a.limits.concurrency = 4;
+  a.publish = true;
+  a.updated_ms = 1'700'000'000'123;
+  return std::make_shared<const Action>(std::move(a));
+}
+
+json::value Reparse(const json::object& o) { return json::parse(json::serialize(o)); }
+
+TEST(BusMessages, ActivationRoundTripsThroughJsonText) {
+  ActivationMessage m;
+  m.action = SampleAction();
+  m.params = json::object{{"name", "you"}, {"n", 3}};
+  m.activation_id = std::string(32, 'f');
+  m.received = std::chrono::steady_clock::now() - std::chrono::milliseconds(250);
+  m.namespace_max_instances = 7;
+
+  auto back = ActivationFromJson(Reparse(ActivationToJson(m)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->activation_id, m.activation_id);
+  EXPECT_EQ(back->params, m.params);
+  EXPECT_EQ(back->namespace_max_instances, 7u);
+  const Action& a = *back->action;
+  EXPECT_EQ(a.ns, "guest");
+  EXPECT_EQ(a.name, "pkg/hello");
+  EXPECT_EQ(a.version, "0.0.3");
+  EXPECT_EQ(a.exec.kind, "nodejs:20");
+  EXPECT_EQ(a.exec.main, "handler");
+  EXPECT_TRUE(a.exec.binary);
+  EXPECT_EQ(a.exec.code_digest, m.action->exec.code_digest);
+  EXPECT_EQ(a.parameters, m.action->parameters);
+  EXPECT_EQ(a.annotations, m.action->annotations);
+  EXPECT_EQ(a.limits.timeout_ms, 3000);
+  EXPECT_EQ(a.limits.memory_mb, 128);
+  EXPECT_EQ(a.limits.logs_mb, 5);
+  EXPECT_EQ(a.limits.concurrency, 4);
+  EXPECT_TRUE(a.publish);
+  EXPECT_EQ(a.updated_ms, m.action->updated_ms);
+  // The time of acceptance survives as an age (wall clock on the wire), to the millisecond.
+  const auto age = std::chrono::steady_clock::now() - back->received;
+  EXPECT_GE(age, std::chrono::milliseconds(249));
+}
+
+TEST(BusMessages, SequenceComponentsTravelWithTheAction) {
+  Action a;
+  a.ns = "guest";
+  a.name = "seq";
+  a.version = "0.0.1";
+  a.exec.kind = "sequence";
+  a.exec.components = {"/guest/a", "/other/pkg/b"};
+  ActivationMessage m;
+  m.action = std::make_shared<const Action>(a);
+  auto back = ActivationFromJson(Reparse(ActivationToJson(m)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->action->exec.components, a.exec.components);
+}
+
+TEST(BusMessages, CompletionRoundTripsWithColdStartAndPlacementError) {
+  CompletionMessage m;
+  m.status = ActivationStatus::kInternalError;
+  m.result = json::object{{"error", "no capacity to run the action now: 3 calls waiting"}};
+  m.logs = {"2026-12-07T10:00:00.000Z stdout: hi"};
+  m.start_ms = 10;
+  m.end_ms = 25;
+  m.wait_ms = 4;
+  m.init_ms = 9;
+  m.cold_start = ColdStart{true, false, 11, 22, 33, 44};
+  m.timed_out = true;
+  m.placement = MakeError(ErrorCode::kNoCapacity, "no capacity to run the action now: 3 calls waiting");
+
+  auto back = CompletionFromJson(Reparse(CompletionToJson(m)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->status, ActivationStatus::kInternalError);
+  EXPECT_EQ(back->result, m.result);
+  EXPECT_EQ(back->logs, m.logs);
+  EXPECT_EQ(back->start_ms, 10);
+  EXPECT_EQ(back->end_ms, 25);
+  EXPECT_EQ(back->wait_ms, 4);
+  EXPECT_EQ(back->init_ms, std::optional<int64_t>(9));
+  ASSERT_TRUE(back->cold_start.has_value());
+  EXPECT_TRUE(back->cold_start->stem_cell);
+  EXPECT_FALSE(back->cold_start->zygote);
+  EXPECT_EQ(back->cold_start->queue_us, 11);
+  EXPECT_EQ(back->cold_start->sandbox_us, 22);
+  EXPECT_EQ(back->cold_start->boot_us, 33);
+  EXPECT_EQ(back->cold_start->code_load_us, 44);
+  EXPECT_TRUE(back->timed_out);
+  ASSERT_FALSE(back->placement.ok());
+  EXPECT_EQ(back->placement.error().code, ErrorCode::kNoCapacity);
+  EXPECT_EQ(back->placement.error().message, m.placement.error().message);
+}
+
+TEST(BusMessages, WarmCompletionHasNoColdStartAndAnOkPlacement) {
+  CompletionMessage m;
+  m.result = json::object{{"ok", true}};
+  auto back = CompletionFromJson(Reparse(CompletionToJson(m)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_FALSE(back->init_ms.has_value());
+  EXPECT_FALSE(back->cold_start.has_value());
+  EXPECT_TRUE(back->placement.ok());
+  EXPECT_EQ(back->status, ActivationStatus::kSuccess);
+}
+
+TEST(BusMessages, CancelAndActionChangedRoundTrip) {
+  auto cancel = CancelFromJson(Reparse(CancelToJson(CancelMessage{"abc", "the server is shutting down"})));
+  ASSERT_TRUE(cancel.ok());
+  EXPECT_EQ(cancel->activation_id, "abc");
+  EXPECT_EQ(cancel->reason, "the server is shutting down");
+  auto changed = ActionChangedFromJson(Reparse(ActionChangedToJson(ActionChangedMessage{"guest", "pkg/a"})));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->ns, "guest");
+  EXPECT_EQ(changed->name, "pkg/a");
+}
+
+TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
+  EXPECT_EQ(ActivationFromJson(json::value(3)).error().code, ErrorCode::kInvalidArgument);
+  json::object activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0});
+  activation["action"].as_object()["limits"].as_object()["memory"] = "lots";
+  auto bad = ActivationFromJson(activation);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'memory'"), std::string::npos) << bad.error().message;
+
+  json::object completion = CompletionToJson(CompletionMessage{});
+  completion["status"] = 9;
+  EXPECT_FALSE(CompletionFromJson(completion).ok());
+  completion = CompletionToJson(CompletionMessage{});
+  completion.erase("logs");
+  EXPECT_NE(CompletionFromJson(completion).error().message.find("'logs'"), std::string::npos);
+  EXPECT_FALSE(CancelFromJson(json::object{{"activationId", 1}, {"reason", ""}}).ok());
+  EXPECT_FALSE(ActionChangedFromJson(json::object{{"namespace", "guest"}}).ok());
+}
+
+}  // namespace
+}  // namespace hotrod

@@ -1,0 +1,36 @@
+// Options of `hotrod serve` (docs/operations.md), parsed by the CLI (cli/serve.cc) and handed to
+// Server::Create. A plain value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hotrod {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:3233";  // host:port
+  std::string data_dir;                   // default: $HOME/.hotrod/data
+  std::string runtimes_file;              // empty: the embedded runtime manifest
+  std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
+  std::string log_level = "info";
+  // Namespace limits' server-wide defaults (-1: hotrod's, controller/namespace_limiter.h).
+  int64_t limit_concurrent_invocations = -1;
+  int64_t limit_invocations_per_minute = -1;
+  int64_t limit_fires_per_minute = -1;
+  // The instance pool (docs/operations.md).
+  int64_t stem_cells = 2;  // pre-started instances per default runtime kind; 0: none
+  // Fork Python cold starts from a pre-initialised zygote (docs/runtimes.md).
+  bool python_zygote = false;
+  int64_t python_zygote_slots = 64;      // instances one zygote may have alive at once
+  int64_t sandboxes_ahead = 2;           // sandboxes the launcher prepares ahead of launches; 0: none
+  int64_t memory_budget_mb = 0;          // 0: half of the host's MemTotal
+  int64_t keep_alive_s = 600;            // idle instances live this long
+  int64_t max_queue = 256;               // calls that may wait for capacity; beyond: 503
+  int64_t max_per_action = 16;           // instances of one action revision
+  int64_t max_per_namespace = 64;        // instances of one namespace
+  int64_t instance_stop_grace_ms = 500;  // SIGTERM -> SIGKILL of an instance stopped gracefully
+  int64_t runtime_update_window_s = 60;  // after SIGHUP, old runtime instances live at most this long
+  int64_t drain_timeout_s = 30;          // SIGTERM: calls in flight may finish this long
+};
+
+}  // namespace hotrod

@@ -1,0 +1,294 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/router.h"
+#include "api/server.h"
+#include "bus/local_bus.h"
+#include "common/clock.h"
+#include "controller/action_resolver.h"
+#include "controller/action_service.h"
+#include "controller/activation_journal.h"
+#include "controller/auth.h"
+#include "controller/guest.h"
+#include "controller/invocations.h"
+#include "controller/journal_recovery.h"
+#include "controller/namespace_limiter.h"
+#include "controller/package_service.h"
+#include "controller/tenant_admin.h"
+#include "controller/trigger_service.h"
+#include "invoker/invoker.h"
+#include "runtimes/manifest.h"
+#include "sandbox/disabled_launcher.h"
+#include "server/server_setup.h"
+#include "store/code/code_store.h"
+#include "store/activation_log.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace hotrod {
+namespace {
+
+namespace asio = boost::asio;
+
+std::optional<std::string> FromEnv(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+}  // namespace
+
+// Every part of the node, declared in the order it is built: each may use those above it, and
+// they are destroyed bottom-up (the HTTP server first, the sandbox's cgroup subtree last).
+struct Server::Parts_ {
+  ServeOptions options;
+  std::filesystem::path data_dir;
+  std::unique_ptr<RuntimeManifest> manifest;
+  std::unique_ptr<SqliteStore> store;
+  GuestKey guest;
+  AdminKey admin_key;
+  std::unique_ptr<CodeStore> code;
+  std::unique_ptr<HostSandbox> sandbox;  // null when a launcher was given or the sandbox is unavailable
+  std::unique_ptr<Launcher> own_launcher;  // a given launcher, or the DisabledLauncher
+  Launcher* launcher = nullptr;
+  bool can_run = false;  // false: the DisabledLauncher refuses every launch
+  asio::io_context io{1};
+  std::unique_ptr<Invoker> invoker;
+  std::unique_ptr<LocalBus> bus;
+  std::unique_ptr<ActivationLog> activation_log;
+  std::unique_ptr<ActivationJournal> journal;
+  std::unique_ptr<PackageService> packages;
+  std::unique_ptr<ActionService> actions;
+  std::unique_ptr<ActionResolver> resolver;
+  std::unique_ptr<NamespaceLimiter> limiter;
+  std::unique_ptr<Invocations> invocations;
+  std::unique_ptr<TriggerService> triggers;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<TenantAdmin> tenant_admin;
+  std::unique_ptr<AdminAuthenticator> admin_auth;
+  std::unique_ptr<TenantServices> tenants;
+  std::unique_ptr<Router> router;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<asio::signal_set> stop_signals;
+  std::unique_ptr<asio::signal_set> hangups;
+  bool stopping = false;
+  std::string url;
+
+  Status BuildStorage();
+  void BuildSandbox(std::unique_ptr<Launcher> given);
+  Status BuildServices();
+  asio::awaitable<void> Drain();
+  void ReloadRuntimes();
+  void AwaitHangup();
+};
+
+Status Server::Parts_::BuildStorage() {
+  std::error_code fs_ec;
+  std::filesystem::create_directories(data_dir, fs_ec);
+  if (fs_ec)
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("cannot create data directory {}: {}", data_dir.string(), fs_ec.message()));
+  // Private: sandboxes get their code and shims as mounts the server (root) clones for them.
+  ::chmod(data_dir.c_str(), 0700);
+  auto manifest_text = ReadManifestText(options.runtimes_file);
+  if (!manifest_text.ok()) return manifest_text.error();
+  auto parsed = RuntimeManifest::Parse(*manifest_text);
+  if (!parsed.ok()) return MakeError(parsed.error().code, fmt::format("runtime manifest: {}", parsed.error().message));
+  manifest = std::make_unique<RuntimeManifest>(std::move(parsed).value());
+  if (auto s = InstallEmbeddedShims(data_dir / "runtimes"); !s.ok()) return s;
+  auto opened = SqliteStore::Open(data_dir / "hotrod.db");
+  if (!opened.ok()) return opened.error();
+  store = std::move(opened).value();
+  auto guest_key = EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY"));
+  if (!guest_key.ok()) return guest_key.error();
+  guest = std::move(guest_key).value();
+  auto admin = EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY"));
+  if (!admin.ok()) return admin.error();
+  admin_key = std::move(admin).value();
+  code = std::make_unique<CodeStore>(data_dir / "code");
+  return code->init_status();
+}
+
+void Server::Parts_::BuildSandbox(std::unique_ptr<Launcher> given) {
+  if (given) {
+    own_launcher = std::move(given);
+  } else if (auto s = HostSandbox::Create(data_dir, static_cast<size_t>(options.sandboxes_ahead)); s.ok()) {
+    sandbox = std::move(s).value();
+  } else {
+    // Functions run only inside hotrod's sandbox. Without the privileges it needs, the server
+    // still serves the API but refuses to run functions, and says why (fail closed).
+    spdlog::error("the sandbox is unavailable, so functions will not run: {}", s.error().message);
+    own_launcher = std::make_unique<DisabledLauncher>(s.error().message);
+    launcher = own_launcher.get();
+    return;
+  }
+  launcher = sandbox ? &sandbox->launcher() : own_launcher.get();
+  can_run = true;
+}
+
+Status Server::Parts_::BuildServices() {
+  InvokerOptions invoker_options;
+  invoker_options.shim_dir = data_dir / "runtimes";
+  invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
+  invoker_options.pool = PoolOptionsFrom(options);
+  // Without a sandbox nothing can start: no stem cells or zygote either (they would only fail).
+  invoker_options.stem_cells = can_run ? static_cast<size_t>(options.stem_cells) : 0;
+  invoker_options.stem_mount_dir = data_dir / "stem-code";
+  invoker_options.python_zygote = can_run && options.python_zygote;
+  invoker_options.zygote_slots = static_cast<uint32_t>(options.python_zygote_slots);
+  invoker = std::make_unique<Invoker>(io, *launcher, *manifest, *code, invoker_options);
+  bus = std::make_unique<LocalBus>(*invoker);
+  activation_log = std::make_unique<ActivationLog>(*store);
+  journal = std::make_unique<ActivationJournal>(io, *store);
+  packages = std::make_unique<PackageService>(*store);
+  actions = std::make_unique<ActionService>(*store, *code, *manifest, invoker_options.extract_limits, *packages,
+                                            bus.get());
+  // No instance runs yet, so code of old versions and deleted actions can go.
+  if (auto removed = actions->RemoveUnusedCode(); !removed.ok())
+    spdlog::warn("code cleanup: {}", removed.error().message);
+  else if (*removed > 0)
+    spdlog::info("removed {} unused code blob(s)", *removed);
+  resolver = std::make_unique<ActionResolver>(*actions, *packages);
+  Store& stored = *store;
+  limiter = std::make_unique<NamespaceLimiter>(
+      DefaultLimitsFrom(options), [&stored](const std::string& ns) -> Result<std::optional<NamespaceLimitOverrides>> {
+        auto exists = stored.NamespaceExists(ns);
+        if (!exists.ok()) return exists.error();
+        if (!*exists) return std::optional<NamespaceLimitOverrides>();
+        auto overrides = stored.GetNamespaceLimits(ns);
+        if (!overrides.ok()) return overrides.error();
+        return std::optional<NamespaceLimitOverrides>(*overrides);
+      });
+  invocations = std::make_unique<Invocations>(io, *bus, *activation_log, *journal, *resolver, *limiter);
+  triggers = std::make_unique<TriggerService>(io, *store, *invocations, *activation_log, *resolver, *limiter);
+  auth = std::make_unique<Authenticator>(*store);
+  tenant_admin = std::make_unique<TenantAdmin>(*store);
+  admin_auth = std::make_unique<AdminAuthenticator>(admin_key.uuid_key);
+  tenants = std::make_unique<TenantServices>(TenantServices{*limiter, *tenant_admin, *admin_auth});
+  if (auto s = triggers->StartAlarms(); !s.ok())
+    return MakeError(s.error().code, fmt::format("cannot read alarm schedules: {}", s.error().message));
+  // Activations accepted by a process that died run now, under the ids their clients got.
+  auto recovered = RecoverJournal(io, *store, *activation_log, *invocations, *resolver);
+  if (!recovered.ok())
+    return MakeError(recovered.error().code,
+                     fmt::format("cannot recover the activation journal: {}", recovered.error().message));
+  if (*recovered > 0)
+    spdlog::info("activation journal: {} activation(s) accepted before the restart resumed", *recovered);
+  ApiContext context{*auth, *actions, *invocations, *activation_log, *manifest, ApiLimits{}, *packages,
+                     *resolver, *triggers, tenants.get(), {invoker.get()}};
+  router = std::make_unique<Router>(context);
+  http = std::make_unique<HttpServer>(io, *router);
+  auto endpoint = ParseListen(options.listen);
+  if (!endpoint.ok()) return endpoint.error();
+  if (auto s = http->Listen(*endpoint); !s.ok()) return s;
+  const auto bound = http->local_endpoint();
+  url = fmt::format("http://{}:{}", bound.address().to_string(), bound.port());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const ServeOptions& options, Parts parts) {
+  // Writes to a peer that went away (a client, an instance's channel) are errors, not signals.
+  ::signal(SIGPIPE, SIG_IGN);
+  auto p = std::make_unique<Parts_>();
+  p->options = options;
+  p->data_dir = options.data_dir;
+  if (auto s = p->BuildStorage(); !s.ok()) return s.error();
+  p->BuildSandbox(std::move(parts.launcher));
+  if (auto s = p->BuildServices(); !s.ok()) return s.error();
+  p->invoker->Start();
+  p->http->Start();
+  return std::unique_ptr<Server>(new Server(std::move(p)));
+}
+
+Server::Server(std::unique_ptr<Parts_> parts) : p_(std::move(parts)) {}
+
+Server::~Server() = default;
+
+void Server::Run() {
+  p_->io.run();
+  p_->journal->Stop();
+  p_->activation_log->Stop();
+  spdlog::info("stopped cleanly");
+}
+
+asio::awaitable<void> Server::Parts_::Drain() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
+  co_await invocations->Drain(deadline);
+  // Past the drain's deadline: what still runs is stopped, and its record says why.
+  invocations->CancelInFlight("The server is shutting down; the activation was stopped before it finished.");
+  invoker->Shutdown();  // every instance: SIGTERM, then SIGKILL after --instance-stop-grace-ms
+  co_await invocations->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  {
+    asio::steady_timer stopped(io, asio::steady_timer::time_point::max());
+    invoker->WhenStopped(
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options.instance_stop_grace_ms + 100),
+        [&stopped] { stopped.cancel(); });
+    co_await stopped.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  // Requests still being read or answered (an upload, a blocking invoke's reply) finish.
+  co_await http->Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  io.stop();
+}
+
+void Server::Stop() {
+  asio::post(p_->io, [p = p_.get()] {
+    if (p->stopping) return;
+    p->stopping = true;
+    spdlog::info("stopping: draining {} activation(s) in flight", p->invocations->in_flight());
+    p->http->StopAccepting();
+    p->invocations->StopAccepting();  // requests still arriving on open connections get 503
+    p->triggers->StopAlarms();
+    if (p->stop_signals) p->stop_signals->cancel();
+    if (p->hangups) p->hangups->cancel();
+    asio::co_spawn(p->io, p->Drain(), asio::detached);
+  });
+}
+
+void Server::Parts_::ReloadRuntimes() {
+  auto text = ReadManifestText(options.runtimes_file);
+  auto parsed = text.ok() ? RuntimeManifest::Parse(*text) : Result<RuntimeManifest>(text.error());
+  if (!parsed.ok()) {
+    spdlog::error("runtime manifest not reloaded: {}", parsed.error().message);
+    return;
+  }
+  *manifest = std::move(parsed).value();  // in place: every holder is on this thread
+  invoker->RuntimesChanged(std::chrono::seconds(options.runtime_update_window_s));
+}
+
+void Server::ReloadRuntimes() {
+  asio::post(p_->io, [p = p_.get()] { p->ReloadRuntimes(); });
+}
+
+void Server::Parts_::AwaitHangup() {
+  hangups->async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    spdlog::info("SIGHUP: reloading the runtime manifest");
+    ReloadRuntimes();
+    AwaitHangup();
+  });
+}
+
+void Server::HandleSignals() {
+  p_->hangups = std::make_unique<asio::signal_set>(p_->io, SIGHUP);
+  p_->AwaitHangup();
+  p_->stop_signals = std::make_unique<asio::signal_set>(p_->io, SIGTERM, SIGINT);
+  p_->stop_signals->async_wait([this](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}", signo);
+    Stop();
+  });
+}
+
+std::string Server::url() const { return p_->url; }
+const std::filesystem::path& Server::data_dir() const { return p_->data_dir; }
+const std::string& Server::guest_key() const { return p_->guest.uuid_key; }
+bool Server::guest_key_generated() const { return p_->guest.generated; }
+bool Server::admin_key_generated() const { return p_->admin_key.generated; }
+
+}  // namespace hotrod

@@ -1,0 +1,132 @@
+#include "server/server_setup.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/digest.h"
+#include "runtimes/manifest.h"
+#include "sandbox/cgroup/server_registry.h"
+#include "sandbox/namespace_launcher.h"
+
+namespace hotrod {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr const char* kServerRegistryDir = "/run/hotrod/servers";
+
+std::string CgroupSubtreeFor(const std::filesystem::path& data_dir) {
+  return "hotrod-" + Sha256Hex(std::filesystem::absolute(data_dir).string()).substr(0, 12);
+}
+
+}  // namespace
+
+Result<asio::ip::tcp::endpoint> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  const Error bad = MakeError(ErrorCode::kInvalidArgument, fmt::format("--listen '{}' is not HOST:PORT", listen));
+  if (colon == std::string::npos) return bad;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return bad;
+  }
+  if (ec || port < 0 || port > 65535) return bad;
+  return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+Result<std::string> ReadManifestText(const std::string& file) {
+  if (file.empty()) return std::string(EmbeddedManifestJson());
+  std::ifstream in(file);
+  if (!in) return MakeError(ErrorCode::kInvalidArgument, fmt::format("cannot read runtime manifest {}", file));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+PoolOptions PoolOptionsFrom(const ServeOptions& options) {
+  PoolOptions pool;
+  pool.memory_budget_mb = options.memory_budget_mb;
+  if (pool.memory_budget_mb <= 0) {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string label;
+    int64_t kb = 0;
+    while (meminfo >> label >> kb) {
+      if (label == "MemTotal:") break;
+      meminfo.ignore(1 << 10, '\n');
+    }
+    pool.memory_budget_mb = kb > 0 ? kb / 1024 / 2 : 4096;
+  }
+  pool.idle_keep_alive = std::chrono::seconds(options.keep_alive_s);
+  pool.sweep_interval = std::min<std::chrono::milliseconds>(std::chrono::seconds(30), pool.idle_keep_alive / 2);
+  pool.max_queue = static_cast<size_t>(options.max_queue);
+  pool.max_per_action = static_cast<size_t>(options.max_per_action);
+  pool.max_per_namespace = static_cast<size_t>(options.max_per_namespace);
+  pool.stop_grace = std::chrono::milliseconds(options.instance_stop_grace_ms);
+  spdlog::info("pool: memory budget {} MB, {} stem cell(s) per default runtime, keep-alive {} s, queue {}",
+               pool.memory_budget_mb, options.stem_cells, options.keep_alive_s, pool.max_queue);
+  return pool;
+}
+
+NamespaceLimits DefaultLimitsFrom(const ServeOptions& options) {
+  NamespaceLimits limits = kDefaultNamespaceLimits;
+  if (options.limit_concurrent_invocations >= 0) limits.concurrent_invocations = options.limit_concurrent_invocations;
+  if (options.limit_invocations_per_minute >= 0) limits.invocations_per_minute = options.limit_invocations_per_minute;
+  if (options.limit_fires_per_minute >= 0) limits.fires_per_minute = options.limit_fires_per_minute;
+  limits.max_instances = options.max_per_namespace;
+  return limits;
+}
+
+Result<std::unique_ptr<HostSandbox>> HostSandbox::Create(const std::filesystem::path& data_dir,
+                                                         size_t sandboxes_ahead) {
+  // Say the likely cause first; NamespaceLauncher::Create checks every capability precisely.
+  if (::geteuid() != 0)
+    return MakeError(ErrorCode::kPermissionDenied,
+                     fmt::format("the function sandbox needs root (running as uid {}); start hotrod serve as root",
+                                 ::geteuid()));
+  CgroupOptions cgroup_options;
+  cgroup_options.subtree = CgroupSubtreeFor(data_dir);
+  auto cgroups = CgroupManager::Detect(cgroup_options);
+  if (!cgroups.ok()) return cgroups.error();
+  std::shared_ptr<CgroupManager> shared = std::move(cgroups).value();
+  if (auto s = shared->CleanupStale(); !s.ok()) return s.error();
+  // Subtrees of other servers that died without cleaning up go too (only those a server
+  // registered, and only when that server's process is gone).
+  ServerRegistry registry(kServerRegistryDir);
+  if (int n = registry.Sweep(cgroup_options.subtree); n > 0) spdlog::info("removed {} stale cgroup subtree(s)", n);
+  if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
+  NamespaceLauncherOptions options;
+  options.cgroups = shared;
+  options.children_ahead = sandboxes_ahead;
+  auto launcher = NamespaceLauncher::Create(options);
+  if (!launcher.ok()) return launcher.error();
+  spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
+  return std::unique_ptr<HostSandbox>(
+      new HostSandbox(std::move(launcher).value(), std::move(shared), cgroup_options.subtree));
+}
+
+HostSandbox::HostSandbox(std::unique_ptr<Launcher> launcher, std::shared_ptr<CgroupManager> cgroups,
+                         std::string subtree)
+    : launcher_(std::move(launcher)), cgroups_(std::move(cgroups)), subtree_(std::move(subtree)) {}
+
+HostSandbox::~HostSandbox() {
+  // The launcher goes first: its destructor kills the sandboxes it prepared ahead and finishes the
+  // teardowns still queued on its reaper thread, which would otherwise race the removal.
+  launcher_.reset();
+  if (auto s = cgroups_->RemoveSubtree(); !s.ok()) {
+    spdlog::warn("cgroup cleanup: {}", s.error().message);
+    return;  // the registry entry stays: the next start removes what is left
+  }
+  ServerRegistry(kServerRegistryDir).Unregister(subtree_);
+}
+
+}  // namespace hotrod
