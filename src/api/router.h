@@ -21,7 +21,7 @@
 #include "controller/namespace_limiter.h"
 #include "controller/tenant_admin.h"
 #include "runtimes/manifest.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 
 namespace hotrod {
 

@@ -33,7 +33,7 @@
 #include "controller/admission.h"
 #include "controller/auth.h"
 #include "controller/sequence.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 #include "store/types.h"
 
 namespace hotrod {

@@ -30,7 +30,7 @@
 
 #include "controller/action_resolver.h"
 #include "controller/auth.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 #include "store/types.h"
 
 namespace hotrod {

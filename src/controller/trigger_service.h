@@ -34,7 +34,7 @@
 #include "controller/action_resolver.h"
 #include "controller/invocations.h"
 #include "store/event_store.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 
 namespace hotrod {
 

@@ -29,7 +29,7 @@
 #include "sandbox/disabled_launcher.h"
 #include "server/server_setup.h"
 #include "store/code/code_store.h"
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hotrod {

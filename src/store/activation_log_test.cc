@@ -1,4 +1,4 @@
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "store/sqlite/activation_log.h"
+#include "store/activation_log.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
