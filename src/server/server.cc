@@ -206,6 +206,11 @@ Result<std::unique_ptr<Server>> Server::Create(const ServeOptions& options, Part
   return std::unique_ptr<Server>(new Server(std::move(p)));
 }
 
+Server::Parts::Parts() = default;
+Server::Parts::Parts(Parts&&) noexcept = default;
+Server::Parts& Server::Parts::operator=(Parts&&) noexcept = default;
+Server::Parts::~Parts() = default;
+
 Server::Server(std::unique_ptr<Parts_> parts) : p_(std::move(parts)) {}
 
 Server::~Server() = default;

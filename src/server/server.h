@@ -34,7 +34,13 @@ namespace hotrod {
 class Server {
  public:
   // Parts a caller may supply instead of the real ones (fakes in tests, not mode flags).
+  // Its special members are out of line (server.cc), where Launcher is complete: a caller that
+  // does not link the sandbox (main.cc) can still pass the default Parts{}.
   struct Parts {
+    Parts();
+    Parts(Parts&&) noexcept;
+    Parts& operator=(Parts&&) noexcept;
+    ~Parts();
     std::unique_ptr<Launcher> launcher;  // null: the namespace sandbox of this host
   };
 
