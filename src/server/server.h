@@ -26,10 +26,11 @@
 #include <boost/asio.hpp>
 
 #include "common/result.h"
-#include "sandbox/sandbox.h"
 #include "server/serve_options.h"
 
 namespace hotrod {
+
+class Launcher;  // sandbox/sandbox.h
 
 class Server {
  public:
