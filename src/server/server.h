@@ -23,8 +23,6 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio.hpp>
-
 #include "common/result.h"
 #include "server/serve_options.h"
 
