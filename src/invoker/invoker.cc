@@ -209,10 +209,11 @@ Status Invoker::Specialise(Instance& stem, const Action& action, const std::file
 void Invoker::Cancel(const CancelMessage& cancel) {
   auto found = running_.find(cancel.activation_id);
   if (found == running_.end()) return;
-  auto instance = found->second.instance.lock();
+  Running& running = *found->second;
+  auto instance = running.instance.lock();
   if (!instance || !instance->alive()) return;
-  found->second.cancelled = cancel.reason.empty() ? std::string("The activation was cancelled.") : cancel.reason;
-  spdlog::info("activation {}: cancelled: {}", cancel.activation_id, found->second.cancelled);
+  running.cancelled = cancel.reason.empty() ? std::string("The activation was cancelled.") : cancel.reason;
+  spdlog::info("activation {}: cancelled: {}", cancel.activation_id, running.cancelled);
   // Gracefully, like any stop: the function's own SIGTERM handler runs and its output lands in
   // the record; the run ends when the runtime exits (SIGKILL after the grace).
   pool_.Stop(*instance);
@@ -479,8 +480,10 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   run["params"] = std::move(request.params);
   run["env"] = std::move(env);
   const uint64_t log_cap = static_cast<uint64_t>(action.limits.logs_mb) << 20;
-  // A reference, not an iterator: other calls insert while this one waits (rehash).
-  Running& running = running_.try_emplace(request.activation_id, Running{instance, {}}).first->second;
+  // In this coroutine's frame (a stable address); the map only points at it. An id already
+  // running (never, but not this code's to assume) leaves the first call the cancellable one.
+  Running running{instance, {}};
+  const bool tracked = running_.try_emplace(request.activation_id, &running).second;
   // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
   Exchange ex;
   if (concurrency > 1)
@@ -493,7 +496,7 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
     outcome.status = ActivationStatus::kInternalError;
     outcome.result = ErrorResult(std::move(running.cancelled));
   }
-  running_.erase(request.activation_id);
+  if (tracked) running_.erase(request.activation_id);
   // Init output (top-level code) belongs to the first activation, before the run's own lines.
   outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
                       std::make_move_iterator(ex.logs.end()));

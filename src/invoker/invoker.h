@@ -133,7 +133,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
     std::weak_ptr<Instance> instance;
     std::string cancelled;
   };
-  std::unordered_map<std::string, Running> running_;
+  std::unordered_map<std::string, Running*> running_;  // each points into its call's frame
 };
 
 // "ns/name/" : the prefix of every pool key of one action.
