@@ -9,8 +9,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 Response ActionResponse(ApiContext& ctx, const Action& action, bool with_code) {
   std::optional<std::string> code;
   if (with_code) {
@@ -22,11 +20,10 @@ Response ActionResponse(ApiContext& ctx, const Action& action, bool with_code) {
 }
 
 Response List(ApiContext& ctx, const Route& route, const Request& request) {
-  auto limit = QueryInt(route, "limit", 30);
-  auto skip = QueryInt(route, "skip", 0);
-  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
-  auto actions = ctx.actions.List(route.ns, *skip, *limit == 0 ? 200 : *limit);
+  auto paging = QueryPaging(route);
+  if (auto* error = std::get_if<Response>(&paging)) return std::move(*error);
+  const auto [skip, limit] = std::get<Paging>(paging);
+  auto actions = ctx.actions.List(route.ns, skip, limit);
   if (!actions.ok()) return ErrorResponse(actions.error());
   json::array out;
   for (const auto& a : *actions) out.push_back(ActionToJson(a, std::nullopt));
@@ -85,16 +82,15 @@ asio::awaitable<Response> Invoke(ApiContext& ctx, const Route& route, Request& r
 asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Request& request) {
   const auto method = request.method();
   if (route.segments.size() == 1) {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     co_return List(ctx, route, request);
   }
   if (route.segments.size() != 2 && route.segments.size() != 3)
-    co_return ErrorResponse(http::status::not_found, kNotFound);
+    co_return NotFoundResponse();
   // An escaped '/' (%2F) inside a segment is part of a name, never a package separator.
   for (size_t i = 1; i < route.segments.size(); ++i)
     if (route.segments[i].find('/') != std::string::npos)
-      co_return ErrorResponse(http::status::bad_request,
-                              fmt::format("The action name '{}' is not valid.", route.segments[i]));
+      co_return ErrorResponse(InvalidNameError("action", route.segments[i]));
   // actions/{name} or actions/{pkg}/{name}: an action in a package is stored as "pkg/name".
   const std::string name =
       route.segments.size() == 2 ? route.segments[1] : route.segments[1] + "/" + route.segments[2];
@@ -116,7 +112,7 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
       if (route.segments.size() == 3) {
         auto pkg = ctx.packages.Get(route.ns, route.segments[1]);
         if (!pkg.ok()) co_return ErrorResponse(pkg.error());
-        if (!*pkg) co_return ErrorResponse(http::status::not_found, kNotFound);
+        if (!*pkg) co_return NotFoundResponse();
         if ((*pkg)->is_binding())
           co_return ErrorResponse(http::status::bad_request, std::string(kNotAllowedOnBinding));
       }
@@ -127,7 +123,7 @@ asio::awaitable<Response> HandleActions(ApiContext& ctx, const Route& route, Req
     case http::verb::post:
       co_return co_await Invoke(ctx, route, request, name);
     default:
-      co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+      co_return MethodNotAllowed();
   }
 }
 

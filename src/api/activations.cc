@@ -7,8 +7,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 Response List(ApiContext& ctx, const Route& route, const Request& request) {
   ActivationQuery q;
   q.ns = route.ns;
@@ -17,12 +15,11 @@ Response List(ApiContext& ctx, const Route& route, const Request& request) {
     const auto slash = name->rfind('/');
     q.name = slash == std::string::npos ? *name : name->substr(slash + 1);
   }
-  auto limit = QueryInt(route, "limit", 30);
-  auto skip = QueryInt(route, "skip", 0);
-  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
-  q.limit = *limit == 0 ? 200 : *limit;
-  q.skip = *skip;
+  auto paging = QueryPaging(route);
+  if (auto* error = std::get_if<Response>(&paging)) return std::move(*error);
+  const auto [skip, limit] = std::get<Paging>(paging);
+  q.limit = limit;
+  q.skip = skip;
   for (auto [param, field] : {std::pair{"since", &q.since_ms}, std::pair{"upto", &q.upto_ms}}) {
     if (!QueryParam(route, param)) continue;
     auto v = QueryInt(route, param, 0);
@@ -40,13 +37,13 @@ Response List(ApiContext& ctx, const Route& route, const Request& request) {
 }  // namespace
 
 Response HandleActivations(ApiContext& ctx, const Route& route, const Request& request) {
-  if (request.method() != http::verb::get) return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+  if (request.method() != http::verb::get) return MethodNotAllowed();
   const auto& s = route.segments;
   if (s.size() == 1) return List(ctx, route, request);
-  if (s.size() > 3) return ErrorResponse(http::status::not_found, kNotFound);
+  if (s.size() > 3) return NotFoundResponse();
   auto found = ctx.activations.Get(route.ns, s[1]);
   if (!found.ok()) return ErrorResponse(found.error());
-  if (!found->has_value()) return ErrorResponse(http::status::not_found, kNotFound);
+  if (!found->has_value()) return NotFoundResponse();
   const Activation& a = **found;
   if (s.size() == 2) return JsonResponse(http::status::ok, ActivationToJson(a));
   if (s[2] == "logs") {
@@ -55,7 +52,7 @@ Response HandleActivations(ApiContext& ctx, const Route& route, const Request& r
     return JsonResponse(http::status::ok, json::object{{"logs", std::move(logs)}});
   }
   if (s[2] == "result") return JsonResponse(http::status::ok, ActivationResponseJson(a));
-  return ErrorResponse(http::status::not_found, kNotFound);
+  return NotFoundResponse();
 }
 
 }  // namespace hotrod

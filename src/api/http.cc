@@ -41,6 +41,10 @@ http::status StatusFor(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
+Response NotFoundResponse() { return ErrorResponse(http::status::not_found, kResourceNotFound); }
+
+Response MethodNotAllowed() { return ErrorResponse(http::status::method_not_allowed, "Method not allowed."); }
+
 Response ErrorResponse(const Error& error) { return ErrorResponse(StatusFor(error.code), error.message); }
 
 std::variant<json::object, Response> JsonObjectBody(const Request& request) {

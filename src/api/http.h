@@ -23,6 +23,10 @@ Response JsonResponse(http::status status, const json::value& body);
 
 // {"error": message, "code": <request id>} with the given status.
 Response ErrorResponse(http::status status, std::string_view message);
+// 404 "The requested resource does not exist." (kResourceNotFound).
+Response NotFoundResponse();
+// 405 "Method not allowed.".
+Response MethodNotAllowed();
 
 // The HTTP status for an Error that crossed into the API (400, 404, 409, 413, 401, 403, 503, 500).
 http::status StatusFor(ErrorCode code);

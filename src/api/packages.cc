@@ -7,20 +7,15 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 bool CrossNamespace(const Route& route) { return route.ns != route.caller.ns; }
 
 Response List(ApiContext& ctx, const Route& route) {
-  auto limit = QueryInt(route, "limit", 30);
-  auto skip = QueryInt(route, "skip", 0);
-  if (!limit || *limit < 0 || *limit > 200)
-    return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0)
-    return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  auto paging = QueryPaging(route);
+  if (auto* error = std::get_if<Response>(&paging)) return std::move(*error);
+  const auto [skip, limit] = std::get<Paging>(paging);
   // Another namespace shows only its published packages (OpenWhisk's public-packages view).
   auto packages =
-      ctx.packages.List(route.ns, CrossNamespace(route), *skip, *limit == 0 ? 200 : *limit);
+      ctx.packages.List(route.ns, CrossNamespace(route), skip, limit);
   if (!packages.ok()) return ErrorResponse(packages.error());
   json::array out;
   for (const auto& p : *packages) out.push_back(PackageToJson(p));
@@ -33,13 +28,13 @@ Response Get(ApiContext& ctx, const Route& route, const std::string& name) {
   auto pkg = ctx.packages.Get(route.ns, name);
   if (!pkg.ok()) return ErrorResponse(pkg.error());
   if (!*pkg || (CrossNamespace(route) && (!(*pkg)->publish || (*pkg)->is_binding())))
-    return ErrorResponse(http::status::not_found, kNotFound);
+    return NotFoundResponse();
   json::object out = PackageToJson(**pkg);
   std::shared_ptr<const Package> source = *pkg;
   if ((*pkg)->is_binding()) {
     auto bound = ctx.packages.Get((*pkg)->binding_ns, (*pkg)->binding_name);
     if (!bound.ok()) return ErrorResponse(bound.error());
-    if (!*bound) return ErrorResponse(http::status::not_found, kNotFound);
+    if (!*bound) return NotFoundResponse();
     out["parameters"] = InheritParameters((*bound)->parameters, (*pkg)->parameters);
     source = *bound;
   }
@@ -80,10 +75,10 @@ Response HandlePackages(ApiContext& ctx, const Route& route, const Request& requ
   const auto method = request.method();
   if (route.segments.size() == 1) {
     if (method != http::verb::get)
-      return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+      return MethodNotAllowed();
     return List(ctx, route);
   }
-  if (route.segments.size() != 2) return ErrorResponse(http::status::not_found, kNotFound);
+  if (route.segments.size() != 2) return NotFoundResponse();
   const std::string& name = route.segments[1];
   switch (method) {
     case http::verb::get:
@@ -96,7 +91,7 @@ Response HandlePackages(ApiContext& ctx, const Route& route, const Request& requ
       return JsonResponse(http::status::ok, PackageToJson(**deleted));
     }
     default:
-      return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+      return MethodNotAllowed();
   }
 }
 

@@ -13,8 +13,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 // Whether `caller` may use the entity routes of namespace `ns` (/api/v1/namespaces/{ns}/...).
 // The one place that decides cross-namespace access. Another tenant's namespace answers 404,
 // exactly like a namespace that does not exist, so that existence does not leak. The exception:
@@ -45,6 +43,15 @@ std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
   return n;
+}
+
+std::variant<Paging, Response> QueryPaging(const Route& route) {
+  auto limit = QueryInt(route, "limit", 30);
+  auto skip = QueryInt(route, "skip", 0);
+  if (!limit || *limit < 0 || *limit > 200)
+    return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
+  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
+  return Paging{.skip = *skip, .limit = *limit == 0 ? 200 : *limit};
 }
 
 size_t Router::BodyLimit(http::verb method, std::string_view target) const {
@@ -118,29 +125,29 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   auto& s = parsed->segments;
 
   if (s.size() == 1 && s[0] == "healthz") {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     json::object ok;
     ok["status"] = "ok";
     co_return JsonResponse(http::status::ok, ok);
   }
   if (s.size() == 1 && s[0] == "metrics") {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     co_return HandleMetrics(ctx_);
   }
-  if (s.size() < 2 || s[0] != "api" || s[1] != "v1") co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (s.size() < 2 || s[0] != "api" || s[1] != "v1") co_return NotFoundResponse();
   if (s.size() == 2) {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     co_return HandleInfo(ctx_);
   }
   if (s[2] == "web") co_return co_await HandleWeb(ctx_, {s.begin() + 3, s.end()}, std::move(parsed->query), request);
   if (s[2] == "admin") co_return HandleAdmin(ctx_, {s.begin() + 3, s.end()}, parsed->query, request);
-  if (s[2] != "namespaces") co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (s[2] != "namespaces") co_return NotFoundResponse();
 
   auto caller = ctx_.auth.Authenticate(request[http::field::authorization]);
   if (!caller.ok()) co_return ErrorResponse(caller.error());
 
   if (s.size() == 3) {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     json::array namespaces;
     namespaces.emplace_back(caller->ns);
     co_return JsonResponse(http::status::ok, namespaces);
@@ -150,9 +157,9 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   route.caller = *caller;
   route.segments.assign(std::make_move_iterator(s.begin() + 4), std::make_move_iterator(s.end()));
   if (!MayAccessNamespace(route.caller, route.ns, route.segments, method))
-    co_return ErrorResponse(http::status::not_found, kNotFound);
+    co_return NotFoundResponse();
   route.query = std::move(parsed->query);
-  if (route.segments.empty()) co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (route.segments.empty()) co_return NotFoundResponse();
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
   if (route.segments[0] == "packages") co_return HandlePackages(ctx_, route, request);
@@ -160,7 +167,7 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
   if (route.segments[0] == "triggers") co_return co_await HandleTriggers(ctx_, route, request);
   if (route.segments[0] == "events") co_return co_await HandleEvents(ctx_, route, request);
   if (route.segments[0] == "rules") co_return HandleRules(ctx_, route, request);
-  co_return ErrorResponse(http::status::not_found, kNotFound);
+  co_return NotFoundResponse();
 }
 
 Response HandleInfo(ApiContext& ctx) {

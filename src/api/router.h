@@ -117,4 +117,13 @@ bool QueryFlag(const Route& route, std::string_view name);
 // An integer query parameter: absent -> fallback; not an integer -> nullopt.
 std::optional<int64_t> QueryInt(const Route& route, std::string_view name, int64_t fallback);
 
+// The page a list request asks for (OpenWhisk's limit and skip).
+struct Paging {
+  int64_t skip = 0;
+  int64_t limit = 30;
+};
+// skip: a non-negative integer, 0 when absent. limit: an integer 0..200, 30 when absent; 0
+// means the maximum, 200. Otherwise the 400 to send.
+std::variant<Paging, Response> QueryPaging(const Route& route);
+
 }  // namespace hotrod

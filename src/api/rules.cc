@@ -7,14 +7,11 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 Response List(ApiContext& ctx, const Route& route) {
-  auto limit = QueryInt(route, "limit", 30);
-  auto skip = QueryInt(route, "skip", 0);
-  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
-  auto list = ctx.triggers.ListRules(route.ns, *skip, *limit == 0 ? 200 : *limit);
+  auto paging = QueryPaging(route);
+  if (auto* error = std::get_if<Response>(&paging)) return std::move(*error);
+  const auto [skip, limit] = std::get<Paging>(paging);
+  auto list = ctx.triggers.ListRules(route.ns, skip, limit);
   if (!list.ok()) return ErrorResponse(list.error());
   json::array out;
   for (const auto& r : *list) out.push_back(RuleToJson(r));
@@ -26,16 +23,16 @@ Response List(ApiContext& ctx, const Route& route) {
 Response HandleRules(ApiContext& ctx, const Route& route, const Request& request) {
   const auto method = request.method();
   if (route.segments.size() == 1) {
-    if (method != http::verb::get) return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) return MethodNotAllowed();
     return List(ctx, route);
   }
-  if (route.segments.size() != 2) return ErrorResponse(http::status::not_found, kNotFound);
+  if (route.segments.size() != 2) return NotFoundResponse();
   const std::string& name = route.segments[1];
   switch (method) {
     case http::verb::get: {
       auto rule = ctx.triggers.GetRule(route.ns, name);
       if (!rule.ok()) return ErrorResponse(rule.error());
-      if (!*rule) return ErrorResponse(http::status::not_found, kNotFound);
+      if (!*rule) return NotFoundResponse();
       return JsonResponse(http::status::ok, RuleToJson(**rule));
     }
     case http::verb::put: {
@@ -61,7 +58,7 @@ Response HandleRules(ApiContext& ctx, const Route& route, const Request& request
       return JsonResponse(http::status::ok, RuleToJson(*changed));
     }
     default:
-      return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+      return MethodNotAllowed();
   }
 }
 

@@ -8,8 +8,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 json::object LimitsJson(const NamespaceLimits& l) {
   json::object o;
   o["concurrentInvocations"] = l.concurrent_invocations;
@@ -78,8 +76,6 @@ json::object KeyJson(const Credential& c) {
   return o;
 }
 
-Response MethodNotAllowed() { return ErrorResponse(http::status::method_not_allowed, "Method not allowed."); }
-
 Response Done(const Status& s, json::object ok) {
   if (!s.ok()) return ErrorResponse(s.error());
   return JsonResponse(http::status::ok, ok);
@@ -100,13 +96,13 @@ Response HandleNamespaceLimits(ApiContext& ctx, const Route& route, const Reques
 
 Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& s,
                      const std::vector<std::pair<std::string, std::string>>& query, const Request& request) {
-  if (!ctx.tenants) return ErrorResponse(http::status::not_found, kNotFound);
+  if (!ctx.tenants) return NotFoundResponse();
   if (!ctx.tenants->admin_auth.Check(request[http::field::authorization]))
     return ErrorResponse(http::status::unauthorized, "The supplied authentication is invalid");
   TenantAdmin& admin = ctx.tenants->admin;
   NamespaceLimiter& limiter = ctx.tenants->limiter;
   const auto method = request.method();
-  if (s.empty() || s[0] != "namespaces") return ErrorResponse(http::status::not_found, kNotFound);
+  if (s.empty() || s[0] != "namespaces") return NotFoundResponse();
 
   if (s.size() == 1) {  // /admin/namespaces
     if (method != http::verb::get) return MethodNotAllowed();
@@ -206,7 +202,7 @@ Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& s,
     }
     return MethodNotAllowed();
   }
-  return ErrorResponse(http::status::not_found, kNotFound);
+  return NotFoundResponse();
 }
 
 }  // namespace hotrod

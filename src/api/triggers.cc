@@ -9,8 +9,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 Response FireResponse(const Result<FireOutcome>& outcome) {
   if (!outcome.ok()) return ErrorResponse(outcome.error());
   if (!outcome->fired) {
@@ -91,7 +89,7 @@ asio::awaitable<Response> Fire(ApiContext& ctx, const Route& route, Request& req
 Response GetTrigger(ApiContext& ctx, const Route& route, const std::string& name) {
   auto trigger = ctx.triggers.GetTrigger(route.ns, name);
   if (!trigger.ok()) return ErrorResponse(trigger.error());
-  if (!*trigger) return ErrorResponse(http::status::not_found, kNotFound);
+  if (!*trigger) return NotFoundResponse();
   auto rules = ctx.triggers.RulesOf(route.ns, name);
   if (!rules.ok()) return ErrorResponse(rules.error());
   json::object out = TriggerToJson(**trigger, &*rules);
@@ -102,11 +100,10 @@ Response GetTrigger(ApiContext& ctx, const Route& route, const std::string& name
 }
 
 Response ListTriggers(ApiContext& ctx, const Route& route) {
-  auto limit = QueryInt(route, "limit", 30);
-  auto skip = QueryInt(route, "skip", 0);
-  if (!limit || *limit < 0 || *limit > 200) return ErrorResponse(http::status::bad_request, "limit must be an integer between 0 and 200");
-  if (!skip || *skip < 0) return ErrorResponse(http::status::bad_request, "skip must be a non-negative integer");
-  auto list = ctx.triggers.ListTriggers(route.ns, *skip, *limit == 0 ? 200 : *limit);
+  auto paging = QueryPaging(route);
+  if (auto* error = std::get_if<Response>(&paging)) return std::move(*error);
+  const auto [skip, limit] = std::get<Paging>(paging);
+  auto list = ctx.triggers.ListTriggers(route.ns, skip, limit);
   if (!list.ok()) return ErrorResponse(list.error());
   json::array out;
   for (const auto& t : *list) out.push_back(TriggerToJson(t, nullptr));
@@ -118,10 +115,10 @@ Response ListTriggers(ApiContext& ctx, const Route& route) {
 asio::awaitable<Response> HandleTriggers(ApiContext& ctx, const Route& route, Request& request) {
   const auto method = request.method();
   if (route.segments.size() == 1) {
-    if (method != http::verb::get) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+    if (method != http::verb::get) co_return MethodNotAllowed();
     co_return ListTriggers(ctx, route);
   }
-  if (route.segments.size() != 2) co_return ErrorResponse(http::status::not_found, kNotFound);
+  if (route.segments.size() != 2) co_return NotFoundResponse();
   const std::string& name = route.segments[1];
   switch (method) {
     case http::verb::get:
@@ -141,13 +138,13 @@ asio::awaitable<Response> HandleTriggers(ApiContext& ctx, const Route& route, Re
     case http::verb::post:
       co_return co_await Fire(ctx, route, request, name, false);
     default:
-      co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+      co_return MethodNotAllowed();
   }
 }
 
 asio::awaitable<Response> HandleEvents(ApiContext& ctx, const Route& route, Request& request) {
-  if (route.segments.size() != 2) co_return ErrorResponse(http::status::not_found, kNotFound);
-  if (request.method() != http::verb::post) co_return ErrorResponse(http::status::method_not_allowed, "Method not allowed.");
+  if (route.segments.size() != 2) co_return NotFoundResponse();
+  if (request.method() != http::verb::post) co_return MethodNotAllowed();
   co_return co_await Fire(ctx, route, request, route.segments[1], true);
 }
 

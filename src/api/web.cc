@@ -8,8 +8,6 @@
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
 // The action a web path names, through the ActionResolver (bindings, package parameters, final
 // keys). `pkg` "default" means no package. The request is anonymous, so it sees what the owning
 // namespace sees. kNotFound when there is no such action.
@@ -149,11 +147,11 @@ Response ForMethod(const Request& request, Response res) {
 asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::string>& s,
                                     std::vector<std::pair<std::string, std::string>> query, Request& request) {
   // s: {ns, pkg, action[.ext], path...}
-  if (s.size() < 3) co_return ForMethod(request, ErrorResponse(http::status::not_found, kNotFound));
+  if (s.size() < 3) co_return ForMethod(request, NotFoundResponse());
   switch (request.method()) {
     case http::verb::get: case http::verb::post: case http::verb::put: case http::verb::delete_:
     case http::verb::head: case http::verb::options: case http::verb::patch: break;
-    default: co_return ForMethod(request, ErrorResponse(http::status::method_not_allowed, "Method not allowed."));
+    default: co_return ForMethod(request, MethodNotAllowed());
   }
   auto [name, extension] = SplitWebExtension(s[2]);
   auto resolved = ResolveWebAction(ctx, s[0], s[1], name);
@@ -161,7 +159,7 @@ asio::awaitable<Response> HandleWeb(ApiContext& ctx, const std::vector<std::stri
   if (!resolved.ok() && resolved.error().code != ErrorCode::kNotFound)
     co_return ForMethod(request, ErrorResponse(resolved.error()));
   if (!resolved.ok() || !AnnotationIsTrue(*resolved->action, "web-export"))
-    co_return ForMethod(request, ErrorResponse(http::status::not_found, kNotFound));
+    co_return ForMethod(request, NotFoundResponse());
 
   if (AnnotationIsTrue(*resolved->action, "web-custom-options"))
     co_return ForMethod(request, co_await Run(ctx, s, std::move(query), request, std::move(*resolved), extension));

@@ -29,14 +29,12 @@ std::string MediaType(std::string_view content_type) {
 
 bool IsJsonFamily(std::string_view media) { return media == "application/json" || media.ends_with("+json"); }
 
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
-
 // application/x-www-form-urlencoded pairs ('+' is a space), as browsers send forms and queries.
 Result<std::vector<std::pair<std::string, std::string>>> FormPairs(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
   if (text.empty()) return out;
   auto parsed = boost::urls::parse_query(text);
-  if (!parsed) return Invalid("The request content was malformed: not a valid form or query.");
+  if (!parsed) return InvalidArgumentError("The request content was malformed: not a valid form or query.");
   const boost::urls::encoding_opts plus_is_space(true);
   for (auto p : *parsed)
     out.emplace_back(p.key.decode(plus_is_space), p.has_value ? p.value.decode(plus_is_space) : std::string());
@@ -97,15 +95,14 @@ Result<json::object> BuildWebArguments(const WebRequest& request, const WebActio
       boost::system::error_code ec;
       json::value parsed = json::parse(request.body, ec);
       if (!ec && !AllNumbersFinite(parsed)) ec = json::error::exponent_overflow;  // common/json_finite.h
-      if (ec) return Invalid("The request content was malformed: " + ec.message());
+      if (ec) return InvalidArgumentError("The request content was malformed: " + ec.message());
       if (parsed.is_object())
         for (auto& kv : parsed.as_object()) params[kv.key()] = std::move(kv.value());
       else
         opaque_body = std::move(parsed);
     } else if (media == "application/x-www-form-urlencoded") {
-      auto form = FormPairs(request.body);
-      if (!form.ok()) return form.error();
-      for (auto& [key, value] : *form) params[key] = std::move(value);
+      HOTROD_ASSIGN_OR_RETURN(auto form, FormPairs(request.body));
+      for (auto& [key, value] : form) params[key] = std::move(value);
     } else if (!IsTextMediaType(request.content_type)) {
       opaque_body = json::value(Base64Encode(request.body));
     } else {
@@ -117,7 +114,7 @@ Result<json::object> BuildWebArguments(const WebRequest& request, const WebActio
     const bool reserved = std::find(std::begin(kReserved), std::end(kReserved), key) != std::end(kReserved);
     const bool immutable = std::find(options.immutable_parameters.begin(), options.immutable_parameters.end(), key) !=
                            options.immutable_parameters.end();
-    if (reserved || immutable) return Invalid(std::string(kParametersNotAllowed));
+    if (reserved || immutable) return InvalidArgumentError(std::string(kParametersNotAllowed));
   }
   if (opaque_body) params["__ow_body"] = std::move(*opaque_body);
   for (auto& kv : params) args[kv.key()] = std::move(kv.value());
@@ -151,16 +148,16 @@ Result<unsigned> StatusCode(const json::value& code) {
   } else if (code.is_double()) {
     // Range first: converting a double outside int64 (1e300) to an integer is undefined.
     const double d = code.as_double();
-    if (!(d >= 100 && d <= 599) || d != std::floor(d)) return Invalid("Illegal status code");
+    if (!(d >= 100 && d <= 599) || d != std::floor(d)) return InvalidArgumentError("Illegal status code");
     n = static_cast<int64_t>(d);
   } else if (code.is_string()) {
     const auto& s = code.as_string();
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc() || end != s.data() + s.size()) return Invalid("Illegal status code");
+    if (ec != std::errc() || end != s.data() + s.size()) return InvalidArgumentError("Illegal status code");
   } else {
-    return Invalid("Illegal status code");
+    return InvalidArgumentError("Illegal status code");
   }
-  if (n < 100 || n > 599) return Invalid("Illegal status code");
+  if (n < 100 || n > 599) return InvalidArgumentError("Illegal status code");
   return static_cast<unsigned>(n);
 }
 
@@ -182,7 +179,7 @@ bool AddHeader(WebResponse& r, std::string& content_type, const std::string& nam
 }
 
 Result<WebResponse> RenderHttp(const json::value& result) {
-  const Error invalid = Invalid("Response is not valid 'message/http'.");
+  const Error invalid = InvalidArgumentError("Response is not valid 'message/http'.");
   if (!result.is_object()) return invalid;
   const auto& o = result.as_object();
   WebResponse r;
@@ -207,7 +204,8 @@ Result<WebResponse> RenderHttp(const json::value& result) {
   if (!body->is_string()) {
     // A JSON value: application/json or another JSON-family type.
     const std::string media = content_type.empty() ? "application/json" : MediaType(content_type);
-    if (!IsJsonFamily(media)) return Invalid("Response type in header did not match generated content type.");
+    if (!IsJsonFamily(media))
+      return InvalidArgumentError("Response type in header did not match generated content type.");
     r.content_type = content_type.empty() ? "application/json" : content_type;
     r.body = json::serialize(*body);
     return r;
@@ -217,7 +215,7 @@ Result<WebResponse> RenderHttp(const json::value& result) {
   const std::string media = MediaType(r.content_type);
   if (!IsTextMediaType(r.content_type)) {
     auto decoded = Base64Decode(text);
-    if (!decoded) return Invalid("Response type in header did not match generated content type.");
+    if (!decoded) return InvalidArgumentError("Response type in header did not match generated content type.");
     r.body = std::move(*decoded);
   } else if (IsJsonFamily(media)) {
     // Legacy rule kept by OpenWhisk: a JSON-typed string body that is base64 is decoded.
@@ -237,16 +235,16 @@ Result<WebResponse> RenderWebResult(WebExtension extension, const json::value& r
       return RenderHttp(result);
     case WebExtension::kJson:
       if (result.is_object() || result.is_array()) return Text(200, "application/json", json::serialize(result));
-      return Invalid("Response is not valid 'application/json'.");
+      return InvalidArgumentError("Response is not valid 'application/json'.");
     case WebExtension::kHtml: {
       const json::value* html = Field(result, "body", "html");
       if (html && html->is_string()) return Text(200, "text/html; charset=UTF-8", std::string(html->as_string()));
-      return Invalid("Response is not valid 'text/html'.");
+      return InvalidArgumentError("Response is not valid 'text/html'.");
     }
     case WebExtension::kSvg: {
       const json::value* svg = Field(result, "body", "svg");
       if (svg && svg->is_string()) return Text(200, "image/svg+xml", std::string(svg->as_string()));
-      return Invalid("Response is not valid 'image/svg+xml'.");
+      return InvalidArgumentError("Response is not valid 'image/svg+xml'.");
     }
     case WebExtension::kText: {
       const json::value* text = Field(result, "body", "text");
@@ -255,7 +253,7 @@ Result<WebResponse> RenderWebResult(WebExtension extension, const json::value& r
       return Text(200, "text/plain; charset=UTF-8", Pretty(*text));
     }
   }
-  return Invalid("unknown extension");
+  return InvalidArgumentError("unknown extension");
 }
 
 }  // namespace hotrod

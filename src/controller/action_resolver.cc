@@ -5,10 +5,6 @@
 namespace hotrod {
 namespace {
 
-Error NotFound() {
-  return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
-}
-
 std::vector<std::string> FinalKeys(const Action& action, const json::array& merged) {
   std::vector<std::string> keys;
   if (!IsTruthy(action.annotations, "final")) return keys;
@@ -104,36 +100,32 @@ Result<ResolvedAction> ActionResolver::Resolve(const std::string& caller_ns, con
   const auto slash = path.find('/');
   if (slash == std::string::npos) {
     // An action outside any package: only its own namespace sees it.
-    if (ns != caller_ns) return NotFound();
-    auto action = actions_.Get(ns, path);
-    if (!action.ok()) return action.error();
-    if (!*action) return NotFound();
-    out.action = std::move(*action);
+    if (ns != caller_ns) return NotFoundError();
+    HOTROD_ASSIGN_OR_RETURN(auto action, actions_.Get(ns, path));
+    if (!action) return NotFoundError();
+    out.action = std::move(action);
     out.parameters = out.action->parameters;
   } else {
     const std::string pkg_name = path.substr(0, slash);
     const std::string action_name = path.substr(slash + 1);
-    if (action_name.find('/') != std::string::npos) return NotFound();
-    auto pkg = packages_.Get(ns, pkg_name);
-    if (!pkg.ok()) return pkg.error();
-    if (!*pkg) return NotFound();
-    if (ns != caller_ns && (!(*pkg)->publish || (*pkg)->is_binding())) return NotFound();
-    std::shared_ptr<const Package> owner = *pkg;
+    if (action_name.find('/') != std::string::npos) return NotFoundError();
+    HOTROD_ASSIGN_OR_RETURN(auto pkg, packages_.Get(ns, pkg_name));
+    if (!pkg) return NotFoundError();
+    if (ns != caller_ns && (!pkg->publish || pkg->is_binding())) return NotFoundError();
+    std::shared_ptr<const Package> owner = pkg;
     json::array package_params = owner->parameters;
     if (owner->is_binding()) {
-      auto bound = packages_.Get(owner->binding_ns, owner->binding_name);
-      if (!bound.ok()) return bound.error();
+      HOTROD_ASSIGN_OR_RETURN(auto bound, packages_.Get(owner->binding_ns, owner->binding_name));
       // The bound package may have been deleted or unpublished since the binding was made.
-      if (!*bound || (*bound)->is_binding()) return NotFound();
-      if ((*bound)->ns != ns && !(*bound)->publish) return NotFound();
+      if (!bound || bound->is_binding()) return NotFoundError();
+      if (bound->ns != ns && !bound->publish) return NotFoundError();
       out.binding = ns + "/" + pkg_name;
-      package_params = InheritParameters((*bound)->parameters, owner->parameters);
-      owner = *bound;
+      package_params = InheritParameters(bound->parameters, owner->parameters);
+      owner = bound;
     }
-    auto action = actions_.Get(owner->ns, owner->name + "/" + action_name);
-    if (!action.ok()) return action.error();
-    if (!*action) return NotFound();
-    out.action = std::move(*action);
+    HOTROD_ASSIGN_OR_RETURN(auto action, actions_.Get(owner->ns, owner->name + "/" + action_name));
+    if (!action) return NotFoundError();
+    out.action = std::move(action);
     out.parameters = InheritParameters(package_params, out.action->parameters);
   }
   out.path = out.action->ns + "/" + out.action->name;

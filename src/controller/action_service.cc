@@ -8,6 +8,7 @@
 #include "common/base64.h"
 #include "common/clock.h"
 #include "controller/action_resolver.h"
+#include "controller/entity_json.h"
 #include "controller/sequence.h"
 #include "store/code/zip_extract.h"
 
@@ -16,40 +17,29 @@ namespace {
 
 std::string CacheKey(const std::string& ns, const std::string& name) { return ns + '/' + name; }
 
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
-
-// [{key: string, value: any}]
-Status ValidateKeyValues(const json::value& v, const char* field) {
-  if (!v.is_array()) return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  for (const auto& item : v.as_array()) {
-    if (!item.is_object() || !item.as_object().contains("key") || !item.as_object().at("key").is_string() ||
-        !item.as_object().contains("value"))
-      return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  }
-  return Status::Ok();
-}
 
 Status ApplyLimit(const json::object& limits, const char* name, int64_t min, int64_t max, const char* unit,
                   int64_t& out) {
   const json::value* v = limits.if_contains(name);
   if (!v || v->is_null()) return Status::Ok();
   if (!v->is_int64() && !v->is_uint64())
-    return Invalid(fmt::format("limits.{} must be an integer", name));
+    return InvalidArgumentError(fmt::format("limits.{} must be an integer", name));
   const int64_t n = v->is_int64() ? v->as_int64() : static_cast<int64_t>(v->as_uint64());
   if (n < min || n > max)
-    return Invalid(fmt::format("limits.{} of {} {} is out of range: it must be between {} and {} {}", name, n,
-                               unit, min, max, unit));
+    return InvalidArgumentError(
+        fmt::format("limits.{} of {} {} is out of range: it must be between {} and {} {}", name, n,
+                    unit, min, max, unit));
   out = n;
   return Status::Ok();
 }
 
 Status ApplyLimits(const json::value& v, ActionLimits& limits) {
-  if (!v.is_object()) return Invalid("'limits' must be an object");
+  if (!v.is_object()) return InvalidArgumentError("'limits' must be an object");
   const auto& o = v.as_object();
-  if (auto s = ApplyLimit(o, "timeout", 100, 300'000, "ms", limits.timeout_ms); !s.ok()) return s;
-  if (auto s = ApplyLimit(o, "memory", 128, 2048, "MB", limits.memory_mb); !s.ok()) return s;
-  if (auto s = ApplyLimit(o, "logs", 0, 10, "MB", limits.logs_mb); !s.ok()) return s;
-  if (auto s = ApplyLimit(o, "concurrency", 1, 500, "", limits.concurrency); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(ApplyLimit(o, "timeout", 100, 300'000, "ms", limits.timeout_ms));
+  HOTROD_RETURN_IF_ERROR(ApplyLimit(o, "memory", 128, 2048, "MB", limits.memory_mb));
+  HOTROD_RETURN_IF_ERROR(ApplyLimit(o, "logs", 0, 10, "MB", limits.logs_mb));
+  HOTROD_RETURN_IF_ERROR(ApplyLimit(o, "concurrency", 1, 500, "", limits.concurrency));
   return Status::Ok();
 }
 
@@ -72,12 +62,14 @@ void SetAnnotation(json::array& annotations, std::string_view key, json::value v
 Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exec, const std::string& ns) {
   const json::value* v = exec.if_contains("components");
   if (!v || v->is_null() || (v->is_array() && v->as_array().empty()))
-    return Invalid("No component specified for the sequence.");
-  if (!v->is_array()) return Invalid("'exec.components' must be an array of fully qualified action names");
-  if (v->as_array().size() > kMaxSequenceLength) return Invalid("Too many actions in the sequence.");
+    return InvalidArgumentError("No component specified for the sequence.");
+  if (!v->is_array()) return InvalidArgumentError("'exec.components' must be an array of fully qualified action names");
+  if (v->as_array().size() > kMaxSequenceLength) return InvalidArgumentError("Too many actions in the sequence.");
   std::vector<std::string> out;
   for (const auto& c : v->as_array()) {
-    if (!c.is_string()) return Invalid("'exec.components' must be an array of fully qualified action names");
+    if (!c.is_string())
+      return InvalidArgumentError(
+          "'exec.components' must be an array of fully qualified action names");
     // Stored fully qualified with "_" replaced, as OpenWhisk does at create time.
     std::string_view q = c.as_string();
     std::vector<std::string_view> parts;
@@ -93,9 +85,10 @@ Result<std::vector<std::string>> ParseSequenceComponents(const json::object& exe
     bool ok = parts.size() == 2 || parts.size() == 3;
     for (auto p : parts) ok = ok && (p == "_" || IsValidEntityName(p));
     if (!ok)
-      return Invalid(fmt::format("The fully qualified name of the entity must contain at least the namespace and "
-                                 "the name of the entity: '{}'.",
-                                 std::string(q)));
+      return InvalidArgumentError(fmt::format(
+          "The fully qualified name of the entity must contain at least the namespace and "
+          "the name of the entity: '{}'.",
+          std::string(q)));
     std::string name = "/" + (parts[0] == "_" ? ns : std::string(parts[0]));
     for (size_t i = 1; i < parts.size(); ++i) name += "/" + std::string(parts[i]);
     out.push_back(std::move(name));
@@ -125,10 +118,9 @@ void ActionService::Changed(const std::string& ns, const std::string& name) {
 Result<std::shared_ptr<const Action>> ActionService::Get(const std::string& ns, const std::string& name) {
   const std::string key = CacheKey(ns, name);
   if (auto hit = cache_.find(key); hit != cache_.end()) return hit->second;
-  auto stored = store_.GetAction(ns, name);
-  if (!stored.ok()) return stored.error();
-  if (!stored->has_value()) return std::shared_ptr<const Action>();
-  auto action = std::make_shared<const Action>(std::move(**stored));
+  HOTROD_ASSIGN_OR_RETURN(auto stored, store_.GetAction(ns, name));
+  if (!stored.has_value()) return std::shared_ptr<const Action>();
+  auto action = std::make_shared<const Action>(std::move(*stored));
   cache_[key] = action;
   return action;
 }
@@ -138,21 +130,18 @@ Result<std::vector<Action>> ActionService::List(const std::string& ns, int64_t s
 }
 
 Result<size_t> ActionService::RemoveUnusedCode() {
-  auto namespaces = store_.ListNamespaces();
-  if (!namespaces.ok()) return namespaces.error();
+  HOTROD_ASSIGN_OR_RETURN(auto namespaces, store_.ListNamespaces());
   std::unordered_set<std::string> used;
-  for (const auto& ns : *namespaces) {
-    auto actions = store_.ListActions(ns, 0, 0);
-    if (!actions.ok()) return actions.error();
-    for (const auto& a : *actions)
+  for (const auto& ns : namespaces) {
+    HOTROD_ASSIGN_OR_RETURN(auto actions, store_.ListActions(ns, 0, 0));
+    for (const auto& a : actions)
       if (!a.exec.code_digest.empty()) used.insert(a.exec.code_digest);
   }
-  auto digests = code_.Digests();
-  if (!digests.ok()) return digests.error();
+  HOTROD_ASSIGN_OR_RETURN(auto digests, code_.Digests());
   size_t removed = 0;
-  for (const auto& d : *digests) {
+  for (const auto& d : digests) {
     if (used.contains(d)) continue;
-    if (auto s = code_.Remove(d); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(code_.Remove(d));
     ++removed;
   }
   return removed;
@@ -160,10 +149,9 @@ Result<size_t> ActionService::RemoveUnusedCode() {
 
 Result<std::string> ActionService::CodeOf(const Action& action) {
   if (action.exec.kind == "sequence") return std::string();  // sequences have no code
-  auto bytes = code_.Read(action.exec.code_digest);
-  if (!bytes.ok()) return bytes.error();
-  if (action.exec.binary) return Base64Encode(*bytes);
-  return std::move(bytes).value();
+  HOTROD_ASSIGN_OR_RETURN(auto bytes, code_.Read(action.exec.code_digest));
+  if (action.exec.binary) return Base64Encode(bytes);
+  return bytes;
 }
 
 Result<PutActionResult> ActionService::Put(const std::string& ns, const std::string& name,
@@ -173,20 +161,18 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
   const bool valid_name = slash == std::string::npos
                               ? IsValidEntityName(name)
                               : IsValidEntityName(name.substr(0, slash)) && IsValidEntityName(name.substr(slash + 1));
-  if (!valid_name) return Invalid(fmt::format("The action name '{}' is not valid.", name));
+  if (!valid_name) return InvalidNameError("action", name);
   if (slash != std::string::npos) {
-    auto pkg = store_.GetPackage(ns, name.substr(0, slash));
-    if (!pkg.ok()) return pkg.error();
-    if (!*pkg) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
-    if ((*pkg)->is_binding()) return Invalid("Operation not permitted on package binding.");
+    HOTROD_ASSIGN_OR_RETURN(auto pkg, store_.GetPackage(ns, name.substr(0, slash)));
+    if (!pkg) return NotFoundError();
+    if (pkg->is_binding()) return InvalidArgumentError("Operation not permitted on package binding.");
   }
-  auto existing = Get(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
+  HOTROD_ASSIGN_OR_RETURN(auto existing, Get(ns, name));
+  if (existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
 
   Action action;
-  if (*existing) {
-    action = **existing;
+  if (existing) {
+    action = *existing;
     action.version = BumpPatch(action.version);
   } else {
     action.ns = ns;
@@ -196,25 +182,24 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
 
   // exec: required on create; on update, an exec without code keeps the code.
   const json::value* exec_v = body.if_contains("exec");
-  if (!exec_v && !*existing) return Invalid("The request is missing 'exec'.");
+  if (!exec_v && !existing) return InvalidArgumentError("The request is missing 'exec'.");
   std::optional<std::string> new_code;
   bool sequence_exec = false;  // this PUT's exec is a sequence
   if (exec_v) {
-    if (!exec_v->is_object()) return Invalid("'exec' must be an object");
+    if (!exec_v->is_object()) return InvalidArgumentError("'exec' must be an object");
     const auto& exec = exec_v->as_object();
     const json::value* kind_v = exec.if_contains("kind");
     std::string kind = kind_v && kind_v->is_string() ? std::string(kind_v->as_string()) : action.exec.kind;
-    if (kind.empty()) return Invalid("'exec.kind' is required");
-    if (kind == "blackbox") return Invalid(fmt::format("kind '{}' is not supported yet", kind));
+    if (kind.empty()) return InvalidArgumentError("'exec.kind' is required");
+    if (kind == "blackbox") return InvalidArgumentError(fmt::format("kind '{}' is not supported yet", kind));
     if (kind == "sequence") {
       sequence_exec = true;
-      auto components = ParseSequenceComponents(exec, ns);
-      if (!components.ok()) return components.error();
+      HOTROD_ASSIGN_OR_RETURN(auto components, ParseSequenceComponents(exec, ns));
       ActionResolver resolver(*this, packages_);  // the components resolve as an invoke would
-      if (auto s = CheckSequence(resolver, ns, name, *components); !s.ok()) return s.error();
+      HOTROD_RETURN_IF_ERROR(CheckSequence(resolver, ns, name, components));
       action.exec = ActionExec{};
       action.exec.kind = "sequence";
-      action.exec.components = std::move(*components);
+      action.exec.components = std::move(components);
     }
   }
   if (exec_v && !sequence_exec) {
@@ -225,54 +210,51 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
     if (!runtime) {
       std::string kinds;
       for (const auto& k : runtimes_.Kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
-      return Invalid(fmt::format("kind '{}' is not supported; supported kinds: {}", kind, kinds));
+      return InvalidArgumentError(fmt::format("kind '{}' is not supported; supported kinds: {}", kind, kinds));
     }
     if (action.exec.kind == "sequence") {
       // A sequence becoming a code action: its `_actions` parameter must not leak (OpenWhisk).
       action.exec = ActionExec{};
       action.parameters = json::array();
-      if (!new_code && !exec.contains("code")) return Invalid("'exec.code' is required");
+      if (!new_code && !exec.contains("code")) return InvalidArgumentError("'exec.code' is required");
     }
     action.exec.kind = runtime->kind;
     if (const json::value* main_v = exec.if_contains("main"); main_v && !main_v->is_null()) {
-      if (!main_v->is_string()) return Invalid("'exec.main' must be a string");
+      if (!main_v->is_string()) return InvalidArgumentError("'exec.main' must be a string");
       action.exec.main = std::string(main_v->as_string());
     }
     const json::value* code_v = exec.if_contains("code");
     if (code_v && !code_v->is_null()) {
-      if (!code_v->is_string()) return Invalid("'exec.code' must be a string");
+      if (!code_v->is_string()) return InvalidArgumentError("'exec.code' must be a string");
       new_code = std::string(code_v->as_string());
-    } else if (!*existing || (*existing)->exec.kind == "sequence") {
-      return Invalid("'exec.code' is required");
+    } else if (!existing || existing->exec.kind == "sequence") {
+      return InvalidArgumentError("'exec.code' is required");
     }
     const json::value* binary_v = exec.if_contains("binary");
-    if (binary_v && !binary_v->is_bool()) return Invalid("'exec.binary' must be a boolean");
+    if (binary_v && !binary_v->is_bool()) return InvalidArgumentError("'exec.binary' must be a boolean");
     if (new_code) {
       // The npm client sends zips base64 without a `binary` flag: detect by content.
       std::optional<std::string> zip;
       if (auto decoded = Base64Decode(*new_code); decoded && LooksLikeZip(*decoded)) zip = std::move(decoded);
       if (binary_v && binary_v->as_bool() && !zip)
-        return Invalid("'exec.binary' is true but 'exec.code' is not a base64-encoded zip archive");
-      if (new_code->empty()) return Invalid("'exec.code' must not be empty");
+        return InvalidArgumentError("'exec.binary' is true but 'exec.code' is not a base64-encoded zip archive");
+      if (new_code->empty()) return InvalidArgumentError("'exec.code' must not be empty");
       action.exec.binary = zip.has_value();
       if (zip) new_code = std::move(zip);
     }
   }
   if (const json::value* p = body.if_contains("parameters"); p && !p->is_null()) {
-    if (auto s = ValidateKeyValues(*p, "parameters"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*p, "parameters"));
     action.parameters = p->as_array();
   }
   if (const json::value* a = body.if_contains("annotations"); a && !a->is_null()) {
-    if (auto s = ValidateKeyValues(*a, "annotations"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*a, "annotations"));
     action.annotations = a->as_array();
   }
   if (const json::value* l = body.if_contains("limits"); l && !l->is_null()) {
-    if (auto s = ApplyLimits(*l, action.limits); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ApplyLimits(*l, action.limits));
   }
-  if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
-    if (!p->is_bool()) return Invalid("'publish' must be a boolean");
-    action.publish = p->as_bool();
-  }
+  HOTROD_RETURN_IF_ERROR(ApplyPublish(body, action.publish));
   if (action.exec.kind == "sequence") {
     // OpenWhisk keeps a sequence's components as its only parameter, `_actions`.
     json::array names;
@@ -285,20 +267,21 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
   const RuntimeSpec* runtime = runtimes_.Resolve(action.exec.kind);
   // Only a shim that multiplexes runs can take several at once (docs/runtimes.md).
   if (action.limits.concurrency > 1 && action.exec.kind != "sequence" && (!runtime || !runtime->concurrency))
-    return Invalid(fmt::format("The action's kind '{}' does not support concurrency; 'limits.concurrency' must be 1, not {}.",
-                               action.exec.kind, action.limits.concurrency));
+    return InvalidArgumentError(
+        fmt::format("The action's kind '{}' does not support concurrency; 'limits.concurrency' "
+                    "must be 1, not {}.",
+                    action.exec.kind, action.limits.concurrency));
   SetAnnotation(action.annotations, "exec", json::value(runtime ? runtime->family : action.exec.kind));
 
   if (new_code) {
-    auto digest = code_.Put(*new_code);
-    if (!digest.ok()) return digest.error();
-    action.exec.code_digest = *digest;
+    HOTROD_ASSIGN_OR_RETURN(auto digest, code_.Put(*new_code));
+    action.exec.code_digest = digest;
     if (action.exec.binary) {
       // Unpack now (once per code version), so a hostile or oversized archive is refused
       // before the action exists and invokes never extract.
-      auto unpacked = code_.Unpacked(*digest, extract_limits_);
+      auto unpacked = code_.Unpacked(digest, extract_limits_);
       if (!unpacked.ok()) {
-        (void)code_.Remove(*digest);  // a digest that fails to unpack is used by no action
+        (void)code_.Remove(digest);  // a digest that fails to unpack is used by no action
         const Error& e = unpacked.error();
         if (e.code == ErrorCode::kInternal) return e;
         return MakeError(e.code, fmt::format("The zip archive was refused: {}", e.message));
@@ -306,22 +289,20 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
     }
   }
   action.updated_ms = NowMillis();
-  if (auto s = store_.PutAction(action); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutAction(action));
   auto stored = std::make_shared<const Action>(std::move(action));
   cache_[CacheKey(ns, name)] = stored;
-  if (*existing) Changed(ns, name);
-  return PutActionResult{stored, !*existing};
+  if (existing) Changed(ns, name);
+  return PutActionResult{stored, !existing};
 }
 
 Result<std::shared_ptr<const Action>> ActionService::Delete(const std::string& ns, const std::string& name) {
-  auto existing = Get(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (!*existing) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
-  auto deleted = store_.DeleteAction(ns, name);
-  if (!deleted.ok()) return deleted.error();
+  HOTROD_ASSIGN_OR_RETURN(auto existing, Get(ns, name));
+  if (!existing) return NotFoundError();
+  HOTROD_RETURN_IF_ERROR(store_.DeleteAction(ns, name));
   cache_.erase(CacheKey(ns, name));
   Changed(ns, name);
-  return *existing;
+  return existing;
 }
 
 }  // namespace hotrod

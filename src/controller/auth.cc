@@ -24,11 +24,10 @@ Result<Identity> Authenticator::Authenticate(std::string_view header) {
   if (!decoded) return invalid;
   auto parts = SplitKey(*decoded);
   if (!parts) return invalid;
-  auto credential = store_.FindCredential(parts->first);
-  if (!credential.ok()) return credential.error();
-  if (!credential->has_value()) return invalid;
-  if (!ConstantTimeEquals(Sha256Hex(parts->second), (*credential)->key_hash)) return invalid;
-  Identity identity{(*credential)->ns, (*credential)->ns};
+  HOTROD_ASSIGN_OR_RETURN(auto credential, store_.FindCredential(parts->first));
+  if (!credential.has_value()) return invalid;
+  if (!ConstantTimeEquals(Sha256Hex(parts->second), credential->key_hash)) return invalid;
+  Identity identity{credential->ns, credential->ns};
   // Bound the cache so a flood of distinct valid headers cannot grow it without limit.
   if (cache_.size() > 10'000) cache_.clear();
   cache_.emplace(std::string(header), Cached{identity, now});

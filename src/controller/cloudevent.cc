@@ -9,8 +9,6 @@
 namespace hotrod {
 namespace {
 
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -65,28 +63,29 @@ CloudEventMode DetectCloudEventMode(std::string_view content_type, bool has_ce_s
 Status ValidateCloudEvent(const json::object& event) {
   for (const char* name : {"specversion", "id", "source", "type"}) {
     const json::value* v = event.if_contains(name);
-    if (!v) return Invalid(fmt::format("CloudEvent attribute '{}' is missing", name));
+    if (!v) return InvalidArgumentError(fmt::format("CloudEvent attribute '{}' is missing", name));
     if (!v->is_string() || v->as_string().empty())
-      return Invalid(fmt::format("CloudEvent attribute '{}' must be a non-empty string", name));
+      return InvalidArgumentError(fmt::format("CloudEvent attribute '{}' must be a non-empty string", name));
   }
   const auto& version = event.at("specversion").as_string();
   if (version != "1.0")
-    return Invalid(fmt::format("CloudEvent attribute 'specversion' is '{}'; only 1.0 is supported",
+    return InvalidArgumentError(fmt::format("CloudEvent attribute 'specversion' is '{}'; only 1.0 is supported",
                                std::string_view(version)));
   for (const char* name : {"datacontenttype", "dataschema", "subject", "time"}) {
     const json::value* v = event.if_contains(name);
-    if (v && !v->is_string()) return Invalid(fmt::format("CloudEvent attribute '{}' must be a string", name));
+    if (v && !v->is_string())
+      return InvalidArgumentError(fmt::format("CloudEvent attribute '{}' must be a string", name));
   }
   if (event.contains("data") && event.contains("data_base64"))
-    return Invalid("CloudEvent has both 'data' and 'data_base64'; send one");
+    return InvalidArgumentError("CloudEvent has both 'data' and 'data_base64'; send one");
   if (const json::value* b = event.if_contains("data_base64")) {
     if (!b->is_string() || !Base64Decode(std::string(b->as_string())))
-      return Invalid("CloudEvent attribute 'data_base64' must be a base64 string");
+      return InvalidArgumentError("CloudEvent attribute 'data_base64' must be a base64 string");
   }
   for (const auto& [key, value] : event) {
     if (key == "data" || key == "data_base64") continue;
     if (value.is_object() || value.is_array())
-      return Invalid(fmt::format("CloudEvent attribute '{}' must be a string, number or boolean",
+      return InvalidArgumentError(fmt::format("CloudEvent attribute '{}' must be a string, number or boolean",
                                  std::string_view(key)));
   }
   return Status::Ok();
@@ -103,24 +102,26 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
     } else if (lower.size() > 3 && lower.starts_with("ce-")) {
       const std::string attribute = lower.substr(3);
       if (attribute == "data" || attribute == "data_base64")
-        return Invalid(fmt::format("CloudEvent header '{}' is not allowed: the body carries the data", name));
+        return InvalidArgumentError(
+            fmt::format("CloudEvent header '{}' is not allowed: the body carries the data", name));
       std::string decoded = PercentDecode(value);
       if (!IsWellFormedUtf8(decoded))
-        return Invalid(fmt::format("CloudEvent header '{}' is not UTF-8 once percent-decoded", name));
+        return InvalidArgumentError(fmt::format("CloudEvent header '{}' is not UTF-8 once percent-decoded", name));
       event[attribute] = std::move(decoded);
     }
   }
-  if (!IsWellFormedUtf8(content_type)) return Invalid("the CloudEvent's Content-Type is not UTF-8");
+  if (!IsWellFormedUtf8(content_type)) return InvalidArgumentError("the CloudEvent's Content-Type is not UTF-8");
   if (!content_type.empty()) event["datacontenttype"] = content_type;
-  if (auto s = ValidateCloudEvent(event); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(ValidateCloudEvent(event));
   if (!body.empty()) {
     if (IsJsonMediaType(content_type)) {
       boost::system::error_code ec;
       json::value data = json::parse(body, ec);
       if (!ec && !AllNumbersFinite(data)) ec = json::error::exponent_overflow;  // common/json_finite.h
       if (ec)
-        return Invalid(fmt::format("the CloudEvent's data is declared as '{}' but is not JSON: {}", content_type,
-                                   ec.message()));
+        return InvalidArgumentError(
+            fmt::format("the CloudEvent's data is declared as '{}' but is not JSON: {}",
+                        content_type, ec.message()));
       event["data"] = std::move(data);
     } else if (MediaType(content_type).starts_with("text/") && IsWellFormedUtf8(body)) {
       event["data"] = body;
@@ -135,9 +136,9 @@ Result<json::object> CloudEventFromStructured(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
-  if (ec) return Invalid(fmt::format("the structured CloudEvent is not JSON: {}", ec.message()));
-  if (!v.is_object()) return Invalid("a structured CloudEvent must be a JSON object");
-  if (auto s = ValidateCloudEvent(v.as_object()); !s.ok()) return s.error();
+  if (ec) return InvalidArgumentError(fmt::format("the structured CloudEvent is not JSON: {}", ec.message()));
+  if (!v.is_object()) return InvalidArgumentError("a structured CloudEvent must be a JSON object");
+  HOTROD_RETURN_IF_ERROR(ValidateCloudEvent(v.as_object()));
   return std::move(v.as_object());
 }
 
@@ -145,14 +146,14 @@ Result<std::vector<json::object>> CloudEventsFromBatch(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
-  if (ec) return Invalid(fmt::format("the CloudEvents batch is not JSON: {}", ec.message()));
-  if (!v.is_array()) return Invalid("a CloudEvents batch must be a JSON array of events");
+  if (ec) return InvalidArgumentError(fmt::format("the CloudEvents batch is not JSON: {}", ec.message()));
+  if (!v.is_array()) return InvalidArgumentError("a CloudEvents batch must be a JSON array of events");
   std::vector<json::object> events;
   size_t index = 0;
   for (auto& item : v.as_array()) {
-    if (!item.is_object()) return Invalid(fmt::format("batch event {} is not a JSON object", index));
+    if (!item.is_object()) return InvalidArgumentError(fmt::format("batch event {} is not a JSON object", index));
     if (auto s = ValidateCloudEvent(item.as_object()); !s.ok())
-      return Invalid(fmt::format("batch event {}: {}", index, s.error().message));
+      return InvalidArgumentError(fmt::format("batch event {}: {}", index, s.error().message));
     events.push_back(std::move(item.as_object()));
     ++index;
   }

@@ -114,27 +114,21 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expression) {
   static const FieldSpec kWeekday{"day-of-week", 0, 7, kDayNames, 0, 7};
   bool restricted = false;
   if (c.has_seconds_) {
-    auto v = ParseField(kSecond, fields[0], restricted);
-    if (!v.ok()) return v.error();
-    for (int x : *v) c.seconds_.set(x);
+    HOTROD_ASSIGN_OR_RETURN(auto v, ParseField(kSecond, fields[0], restricted));
+    for (int x : v) c.seconds_.set(x);
   } else {
     c.seconds_.set(0);
   }
-  auto minutes = ParseField(kMinute, fields[o], restricted);
-  if (!minutes.ok()) return minutes.error();
-  for (int x : *minutes) c.minutes_.set(x);
-  auto hours = ParseField(kHour, fields[o + 1], restricted);
-  if (!hours.ok()) return hours.error();
-  for (int x : *hours) c.hours_.set(x);
-  auto days = ParseField(kDay, fields[o + 2], c.days_restricted_);
-  if (!days.ok()) return days.error();
-  for (int x : *days) c.days_.set(x);
-  auto months = ParseField(kMonth, fields[o + 3], restricted);
-  if (!months.ok()) return months.error();
-  for (int x : *months) c.months_.set(x);
-  auto weekdays = ParseField(kWeekday, fields[o + 4], c.weekdays_restricted_);
-  if (!weekdays.ok()) return weekdays.error();
-  for (int x : *weekdays) c.weekdays_.set(x % 7);
+  HOTROD_ASSIGN_OR_RETURN(auto minutes, ParseField(kMinute, fields[o], restricted));
+  for (int x : minutes) c.minutes_.set(x);
+  HOTROD_ASSIGN_OR_RETURN(auto hours, ParseField(kHour, fields[o + 1], restricted));
+  for (int x : hours) c.hours_.set(x);
+  HOTROD_ASSIGN_OR_RETURN(auto days, ParseField(kDay, fields[o + 2], c.days_restricted_));
+  for (int x : days) c.days_.set(x);
+  HOTROD_ASSIGN_OR_RETURN(auto months, ParseField(kMonth, fields[o + 3], restricted));
+  for (int x : months) c.months_.set(x);
+  HOTROD_ASSIGN_OR_RETURN(auto weekdays, ParseField(kWeekday, fields[o + 4], c.weekdays_restricted_));
+  for (int x : weekdays) c.weekdays_.set(x % 7);
   return c;
 }
 

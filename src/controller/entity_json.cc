@@ -1,5 +1,7 @@
 #include "controller/entity_json.h"
 
+#include <fmt/format.h>
+
 namespace hotrod {
 
 const char* StatusText(ActivationStatus status) {
@@ -106,6 +108,26 @@ json::object ActivationToJson(const Activation& a, bool brief) {
   if (!a.cause.empty()) o["cause"] = a.cause;
   o["publish"] = false;
   return o;
+}
+
+Status ValidateKeyValues(const json::value& v, const char* field) {
+  const auto invalid = [&] {
+    return InvalidArgumentError(fmt::format("'{}' must be an array of {{key, value}} objects", field));
+  };
+  if (!v.is_array()) return invalid();
+  for (const auto& item : v.as_array()) {
+    const auto* o = item.if_object();
+    if (!o || !o->contains("key") || !o->at("key").is_string() || !o->contains("value")) return invalid();
+  }
+  return Status::Ok();
+}
+
+Status ApplyPublish(const json::object& body, bool& publish) {
+  const json::value* p = body.if_contains("publish");
+  if (!p || p->is_null()) return Status::Ok();
+  if (!p->is_bool()) return InvalidArgumentError("'publish' must be a boolean");
+  publish = p->as_bool();
+  return Status::Ok();
 }
 
 }  // namespace hotrod

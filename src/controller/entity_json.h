@@ -1,5 +1,5 @@
-// JSON shapes of actions and activations, as the OpenWhisk API returns them (docs/api.md).
-// Pure functions; thread-safe.
+// JSON shapes of actions and activations, as the OpenWhisk API returns them (docs/api.md), and
+// the checks of the fields that every entity's PUT body shares. Pure functions; thread-safe.
 #pragma once
 
 #include <optional>
@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/result.h"
 #include "store/types.h"
 
 namespace hotrod {
@@ -30,5 +31,13 @@ json::object ActivationResponseJson(const Activation& activation);
 const char* StatusText(ActivationStatus status);
 
 json::object LimitsToJson(const ActionLimits& limits);
+
+// `v` (a body's "parameters" or "annotations", named by `field`) is [{key: string, value: any}];
+// kInvalidArgument "'{field}' must be an array of {key, value} objects" otherwise.
+Status ValidateKeyValues(const json::value& v, const char* field);
+
+// Sets `publish` from body["publish"] when that is present and not null; kInvalidArgument
+// "'publish' must be a boolean" (leaving `publish` alone) when it is not a boolean.
+Status ApplyPublish(const json::object& body, bool& publish);
 
 }  // namespace hotrod

@@ -16,6 +16,10 @@ bool IsValidEntityName(std::string_view name) {
   return true;
 }
 
+Error InvalidNameError(std::string_view kind, std::string_view name) {
+  return InvalidArgumentError(fmt::format("The {} name '{}' is not valid.", kind, name));
+}
+
 std::string EntityPath::Package() const {
   const auto slash = name.find('/');
   return slash == std::string::npos ? std::string() : name.substr(0, slash);

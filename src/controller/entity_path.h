@@ -25,6 +25,10 @@ struct EntityPath {
 // character, not ending with a space.
 bool IsValidEntityName(std::string_view name);
 
+// kInvalidArgument "The {kind} name '{name}' is not valid." (OpenWhisk's text), for a name that
+// fails IsValidEntityName; kind is "action", "package", "trigger", "rule".
+Error InvalidNameError(std::string_view kind, std::string_view name);
+
 // kInvalidArgument naming `what` ("trigger", "action") when a segment is not a valid entity
 // name or there are too many segments. `allow_package`: whether "/ns/pkg/name" is accepted.
 Result<EntityPath> NormalizeEntityPath(std::string_view text, const std::string& own_ns, std::string_view what,

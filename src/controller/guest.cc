@@ -45,12 +45,11 @@ Result<GuestKey> EnsureGuestKey(Store& store, const std::filesystem::path& data_
     guest.generated = true;
   }
   if (!from_env) {
-    if (auto s = WriteKeyFile(key_file, guest.uuid_key); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(WriteKeyFile(key_file, guest.uuid_key));
   }
   auto parts = SplitKey(guest.uuid_key);
-  if (auto s = store.PutNamespace(kGuestNamespace); !s.ok()) return s.error();
-  if (auto s = store.PutCredential({parts->first, kGuestNamespace, Sha256Hex(parts->second)}); !s.ok())
-    return s.error();
+  HOTROD_RETURN_IF_ERROR(store.PutNamespace(kGuestNamespace));
+  HOTROD_RETURN_IF_ERROR(store.PutCredential({parts->first, kGuestNamespace, Sha256Hex(parts->second)}));
   return guest;
 }
 

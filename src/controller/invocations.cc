@@ -114,7 +114,7 @@ Status Invocations::Accepting() const {
 }
 
 Result<std::shared_ptr<void>> Invocations::Admit(const Invocation& invocation) {
-  if (Status allowed = CheckInvokeParameters(invocation.target, invocation.body); !allowed.ok()) return allowed.error();
+  HOTROD_RETURN_IF_ERROR(CheckInvokeParameters(invocation.target, invocation.body));
   return admission_.AdmitInvocationSlot(invocation.caller.ns);
 }
 
@@ -146,34 +146,34 @@ asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
     std::vector<Invocation> one;
     one.push_back(std::move(invocation));
     auto started = co_await SubmitAll(std::move(one));
-    if (!started.ok()) co_return started.error();
+    HOTROD_CO_RETURN_IF_ERROR(started);
     Result<std::string>& id = started->front();
-    if (!id.ok()) co_return id.error();
+    HOTROD_CO_RETURN_IF_ERROR(id);
     co_return Submitted{std::move(id).value(), std::nullopt};
   }
-  if (Status open = Accepting(); !open.ok()) co_return open.error();
+  HOTROD_CO_RETURN_IF_ERROR(Accepting());
   auto admitted = Admit(invocation);
-  if (!admitted.ok()) co_return admitted.error();
+  HOTROD_CO_RETURN_IF_ERROR(admitted);
   const auto deadline = invocation.received + BlockingBound(invocation);
   // The body is kept: a call that outlives the wait is journaled with it.
   auto done = Start(invocation.caller, std::move(invocation.target), invocation.body, invocation.received,
                     NewActivationId(), invocation.cause, std::move(admitted).value());
   if (co_await done->Wait(deadline)) {
     Result<Activation> outcome = done->Take();
-    if (!outcome.ok()) co_return outcome.error();
+    HOTROD_CO_RETURN_IF_ERROR(outcome);
     co_return Submitted{done->activation_id(), std::move(outcome).value()};
   }
   // Still running: from here on it is a non-blocking activation, journaled like one.
   // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
   std::vector<PendingActivation> entries{JournalEntry(invocation, done->activation_id())};
   Status journaled = co_await journal_.Append(std::move(entries));
-  if (!journaled.ok()) co_return journaled.error();
+  HOTROD_CO_RETURN_IF_ERROR(journaled);
   co_return Submitted{done->activation_id(), std::nullopt};
 }
 
 asio::awaitable<Result<std::vector<Result<std::string>>>> Invocations::SubmitAll(std::vector<Invocation> invocations,
                                                                                 std::vector<AlarmFired> marks) {
-  if (Status open = Accepting(); !open.ok()) co_return open.error();
+  HOTROD_CO_RETURN_IF_ERROR(Accepting());
   std::vector<Result<std::string>> ids;
   std::vector<std::shared_ptr<void>> slots(invocations.size());
   std::vector<PendingActivation> entries;
@@ -191,7 +191,7 @@ asio::awaitable<Result<std::vector<Result<std::string>>>> Invocations::SubmitAll
   }
   if (entries.empty() && marks.empty()) co_return std::move(ids);
   Status journaled = co_await journal_.Append(std::move(entries), std::move(marks));
-  if (!journaled.ok()) co_return journaled.error();
+  HOTROD_CO_RETURN_IF_ERROR(journaled);
   for (size_t i = 0; i < invocations.size(); ++i) {
     if (!ids[i].ok()) continue;
     Invocation& inv = invocations[i];
@@ -248,7 +248,7 @@ asio::awaitable<Result<Activation>> Invocations::Execute(Identity caller, Resolv
   record.cause = std::move(cause);
   if (!caused_by.empty()) record.annotations.push_back(Annotation("causedBy", json::value(caused_by)));
   log_.Record(record);
-  if (!placement.ok()) co_return placement.error();
+  HOTROD_CO_RETURN_IF_ERROR(placement);
   co_return record;
 }
 

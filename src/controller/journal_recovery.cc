@@ -9,17 +9,15 @@ namespace hotrod {
 
 Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, ActivationLog& log, Invocations& invocations,
                               ActionResolver& resolver) {
-  auto pending = store.ListPending();
-  if (!pending.ok()) return pending.error();
+  HOTROD_ASSIGN_OR_RETURN(auto pending, store.ListPending());
   size_t handled = 0;
-  for (auto& entry : *pending) {
+  for (auto& entry : pending) {
     auto existing = log.Get(entry.ns, entry.activation_id);
     if (existing.ok() && existing->has_value()) continue;  // finished after all
     Identity caller{entry.ns, entry.subject};
-    auto action = resolver.Find(entry.ns, entry.action);
-    if (!action.ok()) return action.error();
+    HOTROD_ASSIGN_OR_RETURN(auto action, resolver.Find(entry.ns, entry.action));
     ++handled;
-    if (!*action) {
+    if (!action) {
       Activation record;
       record.activation_id = entry.activation_id;
       record.ns = entry.ns;
@@ -39,7 +37,7 @@ Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, Activatio
                  entry.ns, entry.action);
     Invocation resumed;
     resumed.caller = caller;
-    resumed.target = std::move(**action);
+    resumed.target = std::move(*action);
     resumed.target_name = entry.action;
     resumed.body = std::move(entry.params);
     resumed.mode = InvokeMode::kResumed;

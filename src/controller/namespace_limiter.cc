@@ -79,7 +79,7 @@ Result<NamespaceLimiter::Entry*> NamespaceLimiter::Refresh(const std::string& ns
       e.loaded_at = now;
     }
   }
-  if (!e.exists) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
+  if (!e.exists) return NotFoundError();
   return &e;
 }
 
@@ -102,9 +102,8 @@ bool CountInWindow(int64_t minute, int64_t& window, int64_t& count, int64_t allo
 }  // namespace
 
 Result<std::shared_ptr<NamespaceLimiter::InvocationSlot>> NamespaceLimiter::AdmitInvocation(const std::string& ns) {
-  auto entry = Refresh(ns);
-  if (!entry.ok()) return entry.error();
-  Entry& e = **entry;
+  HOTROD_ASSIGN_OR_RETURN(auto entry, Refresh(ns));
+  Entry& e = *entry;
   if (!CountInWindow(MinuteOf(clock_()), e.invoke_minute, e.invoke_count, e.limits.invocations_per_minute))
     return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.invoke_count, e.limits.invocations_per_minute));
   if (e.counters->in_flight >= e.limits.concurrent_invocations)
@@ -114,18 +113,16 @@ Result<std::shared_ptr<NamespaceLimiter::InvocationSlot>> NamespaceLimiter::Admi
 }
 
 Status NamespaceLimiter::AdmitFire(const std::string& ns) {
-  auto entry = Refresh(ns);
-  if (!entry.ok()) return entry.error();
-  Entry& e = **entry;
+  HOTROD_ASSIGN_OR_RETURN(auto entry, Refresh(ns));
+  Entry& e = *entry;
   if (!CountInWindow(MinuteOf(clock_()), e.fire_minute, e.fire_count, e.limits.fires_per_minute))
     return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.fire_count, e.limits.fires_per_minute));
   return Status::Ok();
 }
 
 Result<NamespaceLimits> NamespaceLimiter::LimitsOf(const std::string& ns) {
-  auto entry = Refresh(ns);
-  if (!entry.ok()) return entry.error();
-  return (*entry)->limits;
+  HOTROD_ASSIGN_OR_RETURN(auto entry, Refresh(ns));
+  return entry->limits;
 }
 
 void NamespaceLimiter::Forget(const std::string& ns) {
@@ -138,9 +135,8 @@ int64_t NamespaceLimiter::in_flight(const std::string& ns) const {
 }
 
 Result<std::shared_ptr<void>> NamespaceLimiter::AdmitInvocationSlot(const std::string& ns) {
-  auto slot = AdmitInvocation(ns);
-  if (!slot.ok()) return slot.error();
-  return std::shared_ptr<void>(std::move(slot).value());
+  HOTROD_ASSIGN_OR_RETURN(auto slot, AdmitInvocation(ns));
+  return std::shared_ptr<void>(std::move(slot));
 }
 
 size_t NamespaceLimiter::MaxInstances(const std::string& ns) {

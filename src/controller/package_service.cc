@@ -4,26 +4,13 @@
 
 #include "common/clock.h"
 #include "controller/action_service.h"
+#include "controller/entity_json.h"
 
 namespace hotrod {
 namespace {
 
 std::string CacheKey(const std::string& ns, const std::string& name) { return ns + '/' + name; }
 
-Error Invalid(std::string message) {
-  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
-}
-
-Status ValidateKeyValues(const json::value& v, const char* field) {
-  if (!v.is_array())
-    return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  for (const auto& item : v.as_array()) {
-    const auto* o = item.if_object();
-    if (!o || !o->contains("key") || !o->at("key").is_string() || !o->contains("value"))
-      return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  }
-  return Status::Ok();
-}
 
 // The binding annotation is always set by the server (OpenWhisk does the same), so clients that
 // only list packages can tell bindings apart.
@@ -48,10 +35,9 @@ Result<std::shared_ptr<const Package>> PackageService::Get(const std::string& ns
                                                            const std::string& name) {
   const std::string key = CacheKey(ns, name);
   if (auto hit = cache_.find(key); hit != cache_.end()) return hit->second;
-  auto stored = store_.GetPackage(ns, name);
-  if (!stored.ok()) return stored.error();
-  if (!stored->has_value()) return std::shared_ptr<const Package>();
-  auto package = std::make_shared<const Package>(std::move(**stored));
+  HOTROD_ASSIGN_OR_RETURN(auto stored, store_.GetPackage(ns, name));
+  if (!stored.has_value()) return std::shared_ptr<const Package>();
+  auto package = std::make_shared<const Package>(std::move(*stored));
   cache_[key] = package;
   return package;
 }
@@ -68,11 +54,10 @@ Result<std::vector<Action>> PackageService::ActionsIn(const std::string& ns,
 
 Status PackageService::CheckBindingTarget(const std::string& ns, const std::string& binding_ns,
                                           const std::string& binding_name) {
-  auto target = Get(binding_ns, binding_name);
-  if (!target.ok()) return target.error();
-  if (!*target) return Invalid(std::string(kBindingDoesNotExist));
-  if ((*target)->is_binding()) return Invalid(std::string(kBindingCannotReferenceBinding));
-  if (binding_ns != ns && !(*target)->publish)
+  HOTROD_ASSIGN_OR_RETURN(auto target, Get(binding_ns, binding_name));
+  if (!target) return InvalidArgumentError(std::string(kBindingDoesNotExist));
+  if (target->is_binding()) return InvalidArgumentError(std::string(kBindingCannotReferenceBinding));
+  if (binding_ns != ns && !target->publish)
     return MakeError(ErrorCode::kPermissionDenied, std::string(kNotAuthorizedForResource));
   return Status::Ok();
 }
@@ -82,16 +67,15 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
                                                            const json::object& body,
                                                            bool overwrite) {
   if (!IsValidEntityName(name))
-    return Invalid(fmt::format("The package name '{}' is not valid.", name));
-  if (name == "default") return Invalid(fmt::format("Package name '{}' is reserved.", name));
-  auto existing = Get(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (*existing && !overwrite)
+    return InvalidNameError("package", name);
+  if (name == "default") return InvalidArgumentError(fmt::format("Package name '{}' is reserved.", name));
+  HOTROD_ASSIGN_OR_RETURN(auto existing, Get(ns, name));
+  if (existing && !overwrite)
     return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
 
   Package package;
-  if (*existing) {
-    package = **existing;
+  if (existing) {
+    package = *existing;
     package.version = BumpPatch(package.version);
   } else {
     package.ns = ns;
@@ -102,44 +86,41 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
   // binding: {"namespace", "name"}; {} or null means "no binding" (OpenWhisk writes {} for
   // packages).
   if (const json::value* b = body.if_contains("binding"); b && !b->is_null()) {
-    if (!b->is_object()) return Invalid("'binding' must be an object {namespace, name}");
+    if (!b->is_object()) return InvalidArgumentError("'binding' must be an object {namespace, name}");
     const auto& bo = b->as_object();
     if (!bo.empty()) {
       const json::value* bns = bo.if_contains("namespace");
       const json::value* bname = bo.if_contains("name");
       if (!bns || !bns->is_string() || !bname || !bname->is_string())
-        return Invalid("'binding' must be an object {namespace, name} of strings");
+        return InvalidArgumentError("'binding' must be an object {namespace, name} of strings");
       std::string target_ns(bns->as_string());
       if (target_ns == "_") target_ns = ns;
       // Clients may send "/ns" (the wsk CLI's fully qualified form).
       if (!target_ns.empty() && target_ns.front() == '/') target_ns.erase(0, 1);
       const std::string target_name(bname->as_string());
       if (!IsValidEntityName(target_name) || target_ns.empty())
-        return Invalid(std::string(kBindingDoesNotExist));
-      if (*existing && !(*existing)->is_binding())
+        return InvalidArgumentError(std::string(kBindingDoesNotExist));
+      if (existing && !existing->is_binding())
         return MakeError(ErrorCode::kConflict, std::string(kPackageCannotBecomeBinding));
       if (target_ns == ns && target_name == name)
-        return Invalid(std::string(kBindingCannotReferenceBinding));
-      if (Status s = CheckBindingTarget(ns, target_ns, target_name); !s.ok()) return s.error();
+        return InvalidArgumentError(std::string(kBindingCannotReferenceBinding));
+      HOTROD_RETURN_IF_ERROR(CheckBindingTarget(ns, target_ns, target_name));
       package.binding_ns = target_ns;
       package.binding_name = target_name;
     }
   }
   if (const json::value* p = body.if_contains("parameters"); p && !p->is_null()) {
-    if (auto s = ValidateKeyValues(*p, "parameters"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*p, "parameters"));
     package.parameters = p->as_array();
   }
   if (const json::value* a = body.if_contains("annotations"); a && !a->is_null()) {
-    if (auto s = ValidateKeyValues(*a, "annotations"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*a, "annotations"));
     package.annotations = a->as_array();
   }
-  if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
-    if (!p->is_bool()) return Invalid("'publish' must be a boolean");
-    package.publish = p->as_bool();
-  }
+  HOTROD_RETURN_IF_ERROR(ApplyPublish(body, package.publish));
   SetBindingAnnotation(package);
   package.updated_ms = NowMillis();
-  if (auto s = store_.PutPackage(package); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutPackage(package));
   auto stored = std::make_shared<const Package>(std::move(package));
   cache_[CacheKey(ns, name)] = stored;
   return stored;
@@ -147,21 +128,18 @@ Result<std::shared_ptr<const Package>> PackageService::Put(const std::string& ns
 
 Result<std::shared_ptr<const Package>> PackageService::Delete(const std::string& ns,
                                                               const std::string& name) {
-  auto existing = Get(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (!*existing) return MakeError(ErrorCode::kNotFound, "The requested resource does not exist.");
-  if (!(*existing)->is_binding()) {
-    auto actions = store_.ListPackageActions(ns, name);
-    if (!actions.ok()) return actions.error();
-    if (!actions->empty())
+  HOTROD_ASSIGN_OR_RETURN(auto existing, Get(ns, name));
+  if (!existing) return NotFoundError();
+  if (!existing->is_binding()) {
+    HOTROD_ASSIGN_OR_RETURN(auto actions, store_.ListPackageActions(ns, name));
+    if (!actions.empty())
       return MakeError(ErrorCode::kConflict,
-                       fmt::format("Package not empty (contains {} {})", actions->size(),
-                                   actions->size() == 1 ? "entity" : "entities"));
+                       fmt::format("Package not empty (contains {} {})", actions.size(),
+                                   actions.size() == 1 ? "entity" : "entities"));
   }
-  auto deleted = store_.DeletePackage(ns, name);
-  if (!deleted.ok()) return deleted.error();
+  HOTROD_RETURN_IF_ERROR(store_.DeletePackage(ns, name));
   cache_.erase(CacheKey(ns, name));
-  return *existing;
+  return existing;
 }
 
 }  // namespace hotrod

@@ -15,10 +15,6 @@ json::object Annotation(std::string_view key, json::value value) {
   return o;
 }
 
-Error Invalid(std::string_view message) {
-  return MakeError(ErrorCode::kInvalidArgument, std::string(message));
-}
-
 }  // namespace
 
 namespace {
@@ -27,28 +23,29 @@ Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns,
                            const std::string& self_path, const std::vector<std::string>& components,
                            size_t depth) {
   // Nesting deeper than the length limit cannot stay within it (each level has >= 1 action).
-  if (depth > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
+  if (depth > kMaxSequenceLength) return InvalidArgumentError(std::string(kSequenceIsTooLong));
   size_t count = 0;
   for (const auto& c : components) {
     // Naming itself is a cycle even before the sequence exists (OpenWhisk checks the name first).
     if (auto named = SplitQualifiedName(c, ns);
         named && named->first + "/" + named->second == self_path)
-      return Invalid(kSequenceIsCyclic);
+      return InvalidArgumentError(std::string(kSequenceIsCyclic));
     auto resolved = resolver.ResolveQualified(ns, c);
     if (!resolved.ok()) {
-      if (resolved.error().code == ErrorCode::kNotFound) return Invalid(kSequenceComponentNotFound);
+      if (resolved.error().code == ErrorCode::kNotFound)
+        return InvalidArgumentError(std::string(kSequenceComponentNotFound));
       return resolved.error();
     }
-    if (resolved->path == self_path) return Invalid(kSequenceIsCyclic);
+    if (resolved->path == self_path) return InvalidArgumentError(std::string(kSequenceIsCyclic));
     if (resolved->action->exec.kind == "sequence") {
-      auto inner =
-          CountAtomic(resolver, ns, self_path, resolved->action->exec.components, depth + 1);
-      if (!inner.ok()) return inner.error();
-      count += *inner;
+      HOTROD_ASSIGN_OR_RETURN(
+          auto inner,
+          CountAtomic(resolver, ns, self_path, resolved->action->exec.components, depth + 1));
+      count += inner;
     } else {
       count += 1;
     }
-    if (count > kMaxSequenceLength) return Invalid(kSequenceIsTooLong);
+    if (count > kMaxSequenceLength) return InvalidArgumentError(std::string(kSequenceIsTooLong));
   }
   return count;
 }
@@ -57,8 +54,7 @@ Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns,
 
 Status CheckSequence(ActionResolver& resolver, const std::string& ns, const std::string& name,
                      const std::vector<std::string>& components) {
-  auto count = CountAtomic(resolver, ns, ns + "/" + name, components, 0);
-  if (!count.ok()) return count.error();
+  HOTROD_RETURN_IF_ERROR(CountAtomic(resolver, ns, ns + "/" + name, components, 0));
   return Status::Ok();
 }
 
@@ -140,7 +136,7 @@ asio::awaitable<Result<Activation>> SequenceRunner::RunChain(Identity caller, Re
   // A nested sequence is itself a component: it is recorded like one.
   if (!topmost) record.annotations.push_back(Annotation("causedBy", "sequence"));
   log_.Record(record);
-  if (!placement.ok()) co_return placement.error();
+  HOTROD_CO_RETURN_IF_ERROR(placement);
   co_return record;
 }
 

@@ -49,9 +49,8 @@ bool IsValidNamespaceName(std::string_view ns) {
 }
 
 Status TenantAdmin::RequireNamespace(const std::string& ns) {
-  auto exists = store_.NamespaceExists(ns);
-  if (!exists.ok()) return exists.error();
-  if (!*exists) return NoSuchNamespace(ns);
+  HOTROD_ASSIGN_OR_RETURN(auto exists, store_.NamespaceExists(ns));
+  if (!exists) return NoSuchNamespace(ns);
   return Status::Ok();
 }
 
@@ -61,64 +60,56 @@ Status TenantAdmin::CreateNamespace(const std::string& ns) {
                      fmt::format("The namespace name '{}' is not valid: use 1 to 256 letters, digits, '_', '@', '.' "
                                  "or '-', starting with a letter, digit or '_'.",
                                  ns));
-  auto exists = store_.NamespaceExists(ns);
-  if (!exists.ok()) return exists.error();
-  if (*exists) return MakeError(ErrorCode::kAlreadyExists, fmt::format("The namespace '{}' already exists.", ns));
+  HOTROD_ASSIGN_OR_RETURN(auto exists, store_.NamespaceExists(ns));
+  if (exists) return MakeError(ErrorCode::kAlreadyExists, fmt::format("The namespace '{}' already exists.", ns));
   return store_.PutNamespace(ns);
 }
 
 Result<std::vector<std::string>> TenantAdmin::ListNamespaces() { return store_.ListNamespaces(); }
 
 Status TenantAdmin::DeleteNamespace(const std::string& ns, bool force) {
-  auto deleted = store_.DeleteNamespace(ns, force);
-  if (!deleted.ok()) return deleted.error();
-  if (!*deleted) return NoSuchNamespace(ns);
+  HOTROD_ASSIGN_OR_RETURN(auto deleted, store_.DeleteNamespace(ns, force));
+  if (!deleted) return NoSuchNamespace(ns);
   return Status::Ok();
 }
 
 Result<NewKey> TenantAdmin::CreateKey(const std::string& ns) {
-  if (Status s = RequireNamespace(ns); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(RequireNamespace(ns));
   NewKey key;
   key.uuid = NewUuid();
   const std::string secret = RandomHex(32);
   key.uuid_key = key.uuid + ":" + secret;
   key.created_ms = NowMillis();
-  if (Status s = store_.PutCredential({key.uuid, ns, Sha256Hex(secret), key.created_ms}); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutCredential({key.uuid, ns, Sha256Hex(secret), key.created_ms}));
   return key;
 }
 
 Result<std::vector<Credential>> TenantAdmin::ListKeys(const std::string& ns) {
-  if (Status s = RequireNamespace(ns); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(RequireNamespace(ns));
   return store_.ListCredentials(ns);
 }
 
 Status TenantAdmin::RevokeKey(const std::string& ns, const std::string& uuid) {
-  if (Status s = RequireNamespace(ns); !s.ok()) return s;
-  auto deleted = store_.DeleteCredential(ns, uuid);
-  if (!deleted.ok()) return deleted.error();
-  if (!*deleted)
+  HOTROD_RETURN_IF_ERROR(RequireNamespace(ns));
+  HOTROD_ASSIGN_OR_RETURN(auto deleted, store_.DeleteCredential(ns, uuid));
+  if (!deleted)
     return MakeError(ErrorCode::kNotFound, fmt::format("The namespace '{}' has no key '{}'.", ns, uuid));
   return Status::Ok();
 }
 
 Result<NamespaceLimitOverrides> TenantAdmin::GetLimits(const std::string& ns) {
-  if (Status s = RequireNamespace(ns); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(RequireNamespace(ns));
   return store_.GetNamespaceLimits(ns);
 }
 
 Result<NamespaceLimitOverrides> TenantAdmin::ChangeLimits(const std::string& ns, const LimitChanges& changes) {
-  auto current = GetLimits(ns);
-  if (!current.ok()) return current;
-  NamespaceLimitOverrides next = *current;
-  if (Status s = Apply(changes.concurrent_invocations, next.concurrent_invocations, "concurrentInvocations"); !s.ok())
-    return s.error();
-  if (Status s = Apply(changes.invocations_per_minute, next.invocations_per_minute, "invocationsPerMinute"); !s.ok())
-    return s.error();
-  if (Status s = Apply(changes.fires_per_minute, next.fires_per_minute, "firesPerMinute"); !s.ok()) return s.error();
+  HOTROD_ASSIGN_OR_RETURN(NamespaceLimitOverrides next, GetLimits(ns));
+  HOTROD_RETURN_IF_ERROR(Apply(changes.concurrent_invocations, next.concurrent_invocations, "concurrentInvocations"));
+  HOTROD_RETURN_IF_ERROR(Apply(changes.invocations_per_minute, next.invocations_per_minute, "invocationsPerMinute"));
+  HOTROD_RETURN_IF_ERROR(Apply(changes.fires_per_minute, next.fires_per_minute, "firesPerMinute"));
   // A namespace without any instance could never run a call (each would wait out its timeout).
-  if (Status s = Apply(changes.max_instances, next.max_instances, "maxInstances", 1, kMaxInstances); !s.ok())
-    return s.error();
-  if (Status s = store_.PutNamespaceLimits(ns, next); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(Apply(changes.max_instances, next.max_instances, "maxInstances", 1, kMaxInstances));
+  HOTROD_RETURN_IF_ERROR(store_.PutNamespaceLimits(ns, next));
   return next;
 }
 
@@ -138,7 +129,7 @@ Result<AdminKey> EnsureAdminKey(const std::filesystem::path& data_dir, const std
   }
   admin.uuid_key = NewUuid() + ":" + RandomHex(32);
   admin.generated = true;
-  if (Status s = WriteKeyFile(key_file, admin.uuid_key); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(WriteKeyFile(key_file, admin.uuid_key));
   return admin;
 }
 

@@ -7,25 +7,12 @@
 #include "common/random.h"
 #include "controller/action_service.h"
 #include "controller/cron.h"
+#include "controller/entity_json.h"
 
 namespace hotrod {
 namespace {
 
-constexpr std::string_view kNotFound = "The requested resource does not exist.";
-
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
-
 std::string Key(const std::string& ns, const std::string& name) { return ns + '/' + name; }
-
-Status ValidateKeyValues(const json::value& v, const char* field) {
-  if (!v.is_array()) return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  for (const auto& item : v.as_array()) {
-    if (!item.is_object() || !item.as_object().contains("key") || !item.as_object().at("key").is_string() ||
-        !item.as_object().contains("value"))
-      return Invalid(fmt::format("'{}' must be an array of {{key, value}} objects", field));
-  }
-  return Status::Ok();
-}
 
 const json::value* FindKey(const json::array& kvs, std::string_view key) {
   for (const auto& kv : kvs)
@@ -100,10 +87,11 @@ Result<std::optional<AlarmSchedule>> AlarmFromTrigger(const std::string& ns, con
                                                       int64_t now_ms) {
   const json::value* feed = FindKey(annotations, "feed");
   if (!feed) return std::optional<AlarmSchedule>();
-  if (!feed->is_string()) return Invalid("annotation 'feed' must be a string");
+  if (!feed->is_string()) return InvalidArgumentError("annotation 'feed' must be a string");
   const std::string_view feed_name = feed->as_string();
   if (feed_name != kAlarmFeed && feed_name != kAlarmFeed.substr(1))
-    return Invalid(fmt::format("feed '{}' is not supported; the built-in feed is {}", feed_name, kAlarmFeed));
+    return InvalidArgumentError(
+        fmt::format("feed '{}' is not supported; the built-in feed is {}", feed_name, kAlarmFeed));
   AlarmSchedule s;
   s.ns = ns;
   s.trigger = name;
@@ -115,15 +103,16 @@ Result<std::optional<AlarmSchedule>> AlarmFromTrigger(const std::string& ns, con
     const std::string_view key = o.at("key").as_string();
     const json::value& value = o.at("value");
     if (key == "cron") {
-      if (!value.is_string()) return Invalid("alarm parameter 'cron' must be a string");
-      auto cron = CronSchedule::Parse(value.as_string());
-      if (!cron.ok()) return cron.error();
+      if (!value.is_string()) return InvalidArgumentError("alarm parameter 'cron' must be a string");
+      HOTROD_RETURN_IF_ERROR(CronSchedule::Parse(value.as_string()));
       s.cron = std::string(value.as_string());
       have_cron = true;
     } else if (key == "startDate" || key == "stopDate") {
       if (value.is_null()) continue;
       auto t = ParseTimeMs(value);
-      if (!t) return Invalid(fmt::format("alarm parameter '{}' must be an ISO 8601 time or milliseconds", key));
+      if (!t)
+        return InvalidArgumentError(
+            fmt::format("alarm parameter '{}' must be an ISO 8601 time or milliseconds", key));
       (key == "startDate" ? s.start_ms : s.stop_ms) = *t;
     } else if (key == "trigger_payload") {
       if (value.is_object()) {
@@ -131,17 +120,19 @@ Result<std::optional<AlarmSchedule>> AlarmFromTrigger(const std::string& ns, con
       } else if (value.is_string()) {
         boost::system::error_code ec;
         json::value parsed = json::parse(value.as_string(), ec);
-        if (ec || !parsed.is_object()) return Invalid("alarm parameter 'trigger_payload' must be a JSON object");
+        if (ec || !parsed.is_object())
+          return InvalidArgumentError("alarm parameter 'trigger_payload' must be a JSON object");
         s.payload = std::move(parsed.as_object());
       } else if (!value.is_null()) {
-        return Invalid("alarm parameter 'trigger_payload' must be a JSON object");
+        return InvalidArgumentError("alarm parameter 'trigger_payload' must be a JSON object");
       }
     } else {
       rest.push_back(kv);
     }
   }
-  if (!have_cron) return Invalid("the alarms feed needs the parameter 'cron'");
-  if (s.start_ms && s.stop_ms && s.stop_ms <= s.start_ms) return Invalid("alarm 'stopDate' must be after 'startDate'");
+  if (!have_cron) return InvalidArgumentError("the alarms feed needs the parameter 'cron'");
+  if (s.start_ms && s.stop_ms && s.stop_ms <= s.start_ms)
+    return InvalidArgumentError("alarm 'stopDate' must be after 'startDate'");
   parameters = std::move(rest);
   return std::optional<AlarmSchedule>(std::move(s));
 }
@@ -218,15 +209,14 @@ TriggerService::TriggerService(asio::io_context& io, EventStore& store, Invocati
             std::optional<AlarmFired> mark = AlarmFired{s.ns, s.trigger, due_ms};
             json::object payload = s.payload;
             auto fired = co_await Fire(owner, s.trigger, std::move(payload), std::move(mark));
-            if (!fired.ok()) co_return fired.error();
+            HOTROD_CO_RETURN_IF_ERROR(fired);
             co_return Status::Ok();
           },
           std::move(now_ms)) {}
 
 Status TriggerService::StartAlarms() {
-  auto schedules = store_.ListAlarms();
-  if (!schedules.ok()) return schedules.error();
-  for (auto& s : *schedules) alarms_.Put(std::move(s));
+  HOTROD_ASSIGN_OR_RETURN(auto schedules, store_.ListAlarms());
+  for (auto& s : schedules) alarms_.Put(std::move(s));
   alarms_.Start();
   return Status::Ok();
 }
@@ -244,31 +234,28 @@ void TriggerService::ScheduleChanged(const std::string& ns, const std::string& t
 Result<std::shared_ptr<const Trigger>> TriggerService::GetTrigger(const std::string& ns, const std::string& name) {
   const std::string key = Key(ns, name);
   if (auto hit = triggers_.find(key); hit != triggers_.end()) return hit->second;
-  auto stored = store_.GetTrigger(ns, name);
-  if (!stored.ok()) return stored.error();
-  if (!*stored) return std::shared_ptr<const Trigger>();
-  auto t = std::make_shared<const Trigger>(std::move(**stored));
+  HOTROD_ASSIGN_OR_RETURN(auto stored, store_.GetTrigger(ns, name));
+  if (!stored) return std::shared_ptr<const Trigger>();
+  auto t = std::make_shared<const Trigger>(std::move(*stored));
   triggers_[key] = t;
   return t;
 }
 
 Result<std::optional<AlarmSchedule>> TriggerService::StoredSchedule(const std::string& ns, const std::string& trigger) {
-  auto all = store_.ListAlarms();
-  if (!all.ok()) return all.error();
-  for (auto& s : *all)
+  HOTROD_ASSIGN_OR_RETURN(auto all, store_.ListAlarms());
+  for (auto& s : all)
     if (s.ns == ns && s.trigger == trigger) return std::optional<AlarmSchedule>(std::move(s));
   return std::optional<AlarmSchedule>();
 }
 
 Result<std::shared_ptr<const Trigger>> TriggerService::PutTrigger(const std::string& ns, const std::string& name,
                                                                   const json::object& body, bool overwrite) {
-  if (!IsValidEntityName(name)) return Invalid(fmt::format("The trigger name '{}' is not valid.", name));
-  auto existing = GetTrigger(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
+  if (!IsValidEntityName(name)) return InvalidNameError("trigger", name);
+  HOTROD_ASSIGN_OR_RETURN(auto existing, GetTrigger(ns, name));
+  if (existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
   Trigger t;
-  if (*existing) {
-    t = **existing;
+  if (existing) {
+    t = *existing;
     t.version = BumpPatch(t.version);
   } else {
     t.ns = ns;
@@ -277,37 +264,30 @@ Result<std::shared_ptr<const Trigger>> TriggerService::PutTrigger(const std::str
   }
   bool new_parameters = false;
   if (const json::value* p = body.if_contains("parameters"); p && !p->is_null()) {
-    if (auto s = ValidateKeyValues(*p, "parameters"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*p, "parameters"));
     t.parameters = p->as_array();
     new_parameters = true;
   }
   if (const json::value* a = body.if_contains("annotations"); a && !a->is_null()) {
-    if (auto s = ValidateKeyValues(*a, "annotations"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*a, "annotations"));
     t.annotations = a->as_array();
   }
-  if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
-    if (!p->is_bool()) return Invalid("'publish' must be a boolean");
-    t.publish = p->as_bool();
-  }
+  HOTROD_RETURN_IF_ERROR(ApplyPublish(body, t.publish));
   const int64_t now = NowMillis();
   std::optional<AlarmSchedule> schedule;
   const bool is_alarm = FindKey(t.annotations, "feed") != nullptr;
   std::optional<AlarmSchedule> kept;
-  if (is_alarm && !new_parameters && *existing) {
+  if (is_alarm && !new_parameters && existing) {
     // An update that leaves the parameters alone keeps the schedule as it is.
-    auto stored = StoredSchedule(ns, name);
-    if (!stored.ok()) return stored.error();
-    kept = std::move(*stored);
+    HOTROD_ASSIGN_OR_RETURN(kept, StoredSchedule(ns, name));
   }
   if (kept) {
     schedule = std::move(kept);
   } else {
-    auto alarm = AlarmFromTrigger(ns, name, t.annotations, t.parameters, now);
-    if (!alarm.ok()) return alarm.error();
-    schedule = std::move(*alarm);
+    HOTROD_ASSIGN_OR_RETURN(schedule, AlarmFromTrigger(ns, name, t.annotations, t.parameters, now));
   }
   t.updated_ms = now;
-  if (auto s = store_.PutTrigger(t, schedule); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutTrigger(t, schedule));
   auto stored = std::make_shared<const Trigger>(std::move(t));
   triggers_[Key(ns, name)] = stored;
   ScheduleChanged(ns, name, schedule);
@@ -319,39 +299,34 @@ Result<std::vector<Trigger>> TriggerService::ListTriggers(const std::string& ns,
 }
 
 Result<std::shared_ptr<const Trigger>> TriggerService::DeleteTrigger(const std::string& ns, const std::string& name) {
-  auto existing = GetTrigger(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (!*existing) return MakeError(ErrorCode::kNotFound, std::string(kNotFound));
-  auto deleted = store_.DeleteTrigger(ns, name);
-  if (!deleted.ok()) return deleted.error();
+  HOTROD_ASSIGN_OR_RETURN(auto existing, GetTrigger(ns, name));
+  if (!existing) return NotFoundError();
+  HOTROD_RETURN_IF_ERROR(store_.DeleteTrigger(ns, name));
   triggers_.erase(Key(ns, name));
   ScheduleChanged(ns, name, std::nullopt);
-  return *existing;
+  return existing;
 }
 
 // --- rules -----------------------------------------------------------------------------------------
 
 Result<const std::vector<Rule>*> TriggerService::RulesIn(const std::string& ns) {
   if (auto hit = rules_.find(ns); hit != rules_.end()) return &hit->second;
-  auto listed = store_.ListRules(ns, 0, 0);
-  if (!listed.ok()) return listed.error();
-  return &(rules_[ns] = std::move(*listed));
+  HOTROD_ASSIGN_OR_RETURN(auto listed, store_.ListRules(ns, 0, 0));
+  return &(rules_[ns] = std::move(listed));
 }
 
 Result<std::vector<Rule>> TriggerService::RulesOf(const std::string& ns, const std::string& trigger) {
-  auto rules = RulesIn(ns);
-  if (!rules.ok()) return rules.error();
+  HOTROD_ASSIGN_OR_RETURN(auto rules, RulesIn(ns));
   const std::string qualified = "/" + ns + "/" + trigger;
   std::vector<Rule> out;
-  for (const auto& r : **rules)
+  for (const auto& r : *rules)
     if (r.trigger == qualified) out.push_back(r);
   return out;
 }
 
 Result<std::optional<Rule>> TriggerService::GetRule(const std::string& ns, const std::string& name) {
-  auto rules = RulesIn(ns);
-  if (!rules.ok()) return rules.error();
-  for (const auto& r : **rules)
+  HOTROD_ASSIGN_OR_RETURN(auto rules, RulesIn(ns));
+  for (const auto& r : *rules)
     if (r.name == name) return std::optional<Rule>(r);
   return std::optional<Rule>();
 }
@@ -362,13 +337,12 @@ Result<std::vector<Rule>> TriggerService::ListRules(const std::string& ns, int64
 
 Result<Rule> TriggerService::PutRule(const std::string& ns, const std::string& name, const json::object& body,
                                      bool overwrite) {
-  if (!IsValidEntityName(name)) return Invalid(fmt::format("The rule name '{}' is not valid.", name));
-  auto existing = GetRule(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (*existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
+  if (!IsValidEntityName(name)) return InvalidNameError("rule", name);
+  HOTROD_ASSIGN_OR_RETURN(auto existing, GetRule(ns, name));
+  if (existing && !overwrite) return MakeError(ErrorCode::kAlreadyExists, "resource already exists");
   Rule r;
-  if (*existing) {
-    r = **existing;
+  if (existing) {
+    r = *existing;
     r.version = BumpPatch(r.version);
   } else {
     r.ns = ns;
@@ -379,64 +353,55 @@ Result<Rule> TriggerService::PutRule(const std::string& ns, const std::string& n
   for (const char* field : {"trigger", "action"}) {
     const json::value* v = body.if_contains(field);
     if (!v || v->is_null()) {
-      if (!*existing) return Invalid(fmt::format("The request is missing '{}'.", field));
+      if (!existing) return InvalidArgumentError(fmt::format("The request is missing '{}'.", field));
       continue;
     }
-    if (!v->is_string()) return Invalid(fmt::format("'{}' must be a string naming the {}", field, field));
+    if (!v->is_string()) return InvalidArgumentError(fmt::format("'{}' must be a string naming the {}", field, field));
     const bool is_action = std::string_view(field) == "action";
-    auto path = NormalizeEntityPath(v->as_string(), ns, field, is_action);
-    if (!path.ok()) return path.error();
-    if (path->ns != ns)
+    HOTROD_ASSIGN_OR_RETURN(auto path, NormalizeEntityPath(v->as_string(), ns, field, is_action));
+    if (path.ns != ns)
       return MakeError(ErrorCode::kPermissionDenied,
                        fmt::format("The {} '{}' is in another namespace; a rule links entities of its own namespace.",
-                                   field, path->Qualified()));
+                                   field, path.Qualified()));
     if (is_action) {
-      auto action = resolver_.Find(path->ns, path->name);
-      if (!action.ok()) return action.error();
-      if (!*action)
-        return MakeError(ErrorCode::kNotFound, fmt::format("The action '{}' does not exist.", path->Qualified()));
-      r.action = path->Qualified();
+      HOTROD_ASSIGN_OR_RETURN(auto action, resolver_.Find(path.ns, path.name));
+      if (!action)
+        return MakeError(ErrorCode::kNotFound, fmt::format("The action '{}' does not exist.", path.Qualified()));
+      r.action = path.Qualified();
     } else {
-      auto trigger = GetTrigger(path->ns, path->name);
-      if (!trigger.ok()) return trigger.error();
-      if (!*trigger)
-        return MakeError(ErrorCode::kNotFound, fmt::format("The trigger '{}' does not exist.", path->Qualified()));
-      r.trigger = path->Qualified();
+      HOTROD_ASSIGN_OR_RETURN(auto trigger, GetTrigger(path.ns, path.name));
+      if (!trigger)
+        return MakeError(ErrorCode::kNotFound, fmt::format("The trigger '{}' does not exist.", path.Qualified()));
+      r.trigger = path.Qualified();
     }
   }
   if (const json::value* a = body.if_contains("annotations"); a && !a->is_null()) {
-    if (auto s = ValidateKeyValues(*a, "annotations"); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(ValidateKeyValues(*a, "annotations"));
     r.annotations = a->as_array();
   }
-  if (const json::value* p = body.if_contains("publish"); p && !p->is_null()) {
-    if (!p->is_bool()) return Invalid("'publish' must be a boolean");
-    r.publish = p->as_bool();
-  }
+  HOTROD_RETURN_IF_ERROR(ApplyPublish(body, r.publish));
   r.updated_ms = NowMillis();
-  if (auto s = store_.PutRule(r); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutRule(r));
   rules_.erase(ns);
   return r;
 }
 
 Result<Rule> TriggerService::DeleteRule(const std::string& ns, const std::string& name) {
-  auto existing = GetRule(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (!*existing) return MakeError(ErrorCode::kNotFound, std::string(kNotFound));
-  auto deleted = store_.DeleteRule(ns, name);
-  if (!deleted.ok()) return deleted.error();
+  HOTROD_ASSIGN_OR_RETURN(auto existing, GetRule(ns, name));
+  if (!existing) return NotFoundError();
+  HOTROD_RETURN_IF_ERROR(store_.DeleteRule(ns, name));
   rules_.erase(ns);
-  return **existing;
+  return *existing;
 }
 
 Result<Rule> TriggerService::SetRuleActive(const std::string& ns, const std::string& name, bool active) {
-  auto existing = GetRule(ns, name);
-  if (!existing.ok()) return existing.error();
-  if (!*existing) return MakeError(ErrorCode::kNotFound, std::string(kNotFound));
-  Rule r = **existing;
+  HOTROD_ASSIGN_OR_RETURN(auto existing, GetRule(ns, name));
+  if (!existing) return NotFoundError();
+  Rule r = *existing;
   if (r.active == active) return r;
   r.active = active;
   r.updated_ms = NowMillis();
-  if (auto s = store_.PutRule(r); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(store_.PutRule(r));
   rules_.erase(ns);
   return r;
 }
@@ -451,16 +416,16 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
   if (alarm) marks.push_back(*alarm);
   std::vector<Invocation> none;
   // Shutting down: refuse before anything is journaled (an alarm's due time stays due).
-  if (Status open = invocations_.Accepting(); !open.ok()) co_return open.error();
+  HOTROD_CO_RETURN_IF_ERROR(invocations_.Accepting());
   if (Status admitted = admission_.AdmitFire(caller.ns); !admitted.ok()) {
     if (!marks.empty()) (void)co_await invocations_.SubmitAll(std::move(none), std::move(marks));
     co_return admitted.error();
   }
   auto trigger = GetTrigger(caller.ns, trigger_name);
-  if (!trigger.ok()) co_return trigger.error();
-  if (!*trigger) co_return MakeError(ErrorCode::kNotFound, std::string(kNotFound));
+  HOTROD_CO_RETURN_IF_ERROR(trigger);
+  if (!*trigger) co_return NotFoundError();
   auto rules = RulesOf(caller.ns, trigger_name);
-  if (!rules.ok()) co_return rules.error();
+  HOTROD_CO_RETURN_IF_ERROR(rules);
 
   const json::object params = MergeParameters((*trigger)->parameters, std::move(event));
   const std::string trigger_id = NewActivationId();
@@ -481,11 +446,11 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
     std::optional<ResolvedAction> action;
     if (path.ok()) {
       auto found = resolver_.Find(path->ns, path->name);
-      if (!found.ok()) co_return found.error();
+      HOTROD_CO_RETURN_IF_ERROR(found);
       action = std::move(*found);
     }
     if (!action) {
-      line.error = std::string(kNotFound);
+      line.error = std::string(kResourceNotFound);
     } else {
       Invocation inv;
       inv.caller = caller;
@@ -500,7 +465,7 @@ asio::awaitable<Result<FireOutcome>> TriggerService::Fire(const Identity& caller
     lines.push_back(std::move(line));
   }
   auto started = co_await invocations_.SubmitAll(std::move(invocations), std::move(marks));
-  if (!started.ok()) co_return started.error();
+  HOTROD_CO_RETURN_IF_ERROR(started);
   if (lines.empty()) co_return FireOutcome{};
 
   std::vector<std::string> logs;

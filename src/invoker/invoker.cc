@@ -108,11 +108,10 @@ std::optional<std::pair<std::string, SandboxSpec>> Invoker::ZygoteSpec() const {
 Result<std::shared_ptr<Instance>> Invoker::ForkFromZygote(const Action& action, const std::filesystem::path& host_code) {
   SandboxSpec limits;
   limits.memory_mb = action.limits.memory_mb;
-  auto sandbox = zygote_->Fork(limits);
-  if (!sandbox.ok()) return sandbox.error();
+  HOTROD_ASSIGN_OR_RETURN(auto sandbox, zygote_->Fork(limits));
   // Only now, in its own sandbox with every privilege gone, does the instance get the code.
-  if (auto s = (*sandbox)->AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s.error();
-  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), action.exec.kind,
+  HOTROD_RETURN_IF_ERROR(sandbox->AttachReadOnly(host_code.string(), SandboxCodePath(action)));
+  auto instance = std::make_shared<Instance>(io_, std::move(sandbox), action.exec.kind,
                                              static_cast<uint64_t>(action.limits.logs_mb) << 20);
   instance->Start();
   return instance;
@@ -199,9 +198,9 @@ SandboxSpec Invoker::BaseSpec(const RuntimeSpec& runtime) const {
 }
 
 Status Invoker::Specialise(Instance& stem, const Action& action, const std::filesystem::path& host_code) {
-  if (auto s = stem.sandbox().AttachReadOnly(host_code.string(), SandboxCodePath(action)); !s.ok()) return s;
+  HOTROD_RETURN_IF_ERROR(stem.sandbox().AttachReadOnly(host_code.string(), SandboxCodePath(action)));
   if (action.limits.memory_mb != options_.stem_cell_memory_mb) {
-    if (auto s = stem.sandbox().ResizeMemory(action.limits.memory_mb); !s.ok()) return s;
+    HOTROD_RETURN_IF_ERROR(stem.sandbox().ResizeMemory(action.limits.memory_mb));
   }
   return Status::Ok();
 }
@@ -249,9 +248,8 @@ Result<std::shared_ptr<Instance>> Invoker::Spawn(const Action& action, const std
   SandboxSpec spec = BaseSpec(*runtime);
   spec.mounts.push_back(BindMount{host_code.string(), SandboxCodePath(action), false});
   spec.memory_mb = action.limits.memory_mb;
-  auto sandbox = launcher_.Launch(spec);
-  if (!sandbox.ok()) return sandbox.error();
-  auto instance = std::make_shared<Instance>(io_, std::move(sandbox).value(), action.exec.kind,
+  HOTROD_ASSIGN_OR_RETURN(auto sandbox, launcher_.Launch(spec));
+  auto instance = std::make_shared<Instance>(io_, std::move(sandbox), action.exec.kind,
                                              static_cast<uint64_t>(action.limits.logs_mb) << 20);
   instance->Start();
   return instance;

@@ -558,9 +558,8 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
     return MakeError(ErrorCode::kInvalidArgument, "sandbox: workdir must be absolute");
   if (spec.memory_mb <= 0 || spec.pids_max <= 0 || spec.max_open_files <= 0 || spec.max_file_size_mb <= 0)
     return MakeError(ErrorCode::kInvalidArgument, "sandbox: limits must be positive");
-  auto plan = RootfsPlan::Build(spec, layout_);
-  if (!plan.ok()) return plan.error();
-  if (plan->source_trees().size() > kMaxSourceTrees)
+  HOTROD_ASSIGN_OR_RETURN(auto plan, RootfsPlan::Build(spec, layout_));
+  if (plan.source_trees().size() > kMaxSourceTrees)
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: more than {} mounts", kMaxSourceTrees));
 
   std::vector<char*> argv, envp;
@@ -580,16 +579,14 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
     }
   }
   if (!child) {
-    auto prepared = Prepare(limits, zygote);
-    if (!prepared.ok()) return prepared.error();
-    child = std::move(prepared).value();
+    HOTROD_ASSIGN_OR_RETURN(child, Prepare(limits, zygote));
   }
 
   ChildContext& ctx = child->ctx;
-  ctx.tree_count = plan->source_trees().size();
+  ctx.tree_count = plan.source_trees().size();
   ctx.hostname = spec.hostname.c_str();
   ctx.hostname_len = spec.hostname.size();
-  ctx.plan = &*plan;
+  ctx.plan = &plan;
   std::strncpy(ctx.loopback.ifr_name, "lo", IFNAMSIZ - 1);
   ctx.loopback.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
   ctx.nofile = {static_cast<rlim_t>(spec.max_open_files), static_cast<rlim_t>(spec.max_open_files)};
@@ -608,7 +605,7 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    const size_t trees = plan->source_trees().size();
+    const size_t trees = plan.source_trees().size();
     if (trees > 0) {
       msg.msg_control = control;
       msg.msg_controllen = CMSG_SPACE(sizeof(int) * trees);
@@ -617,7 +614,7 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
       cm->cmsg_type = SCM_RIGHTS;
       cm->cmsg_len = CMSG_LEN(sizeof(int) * trees);
       int* out = reinterpret_cast<int*>(CMSG_DATA(cm));
-      for (size_t i = 0; i < trees; ++i) out[i] = plan->source_trees()[i].get();
+      for (size_t i = 0; i < trees; ++i) out[i] = plan.source_trees()[i].get();
     }
     ssize_t n;
     while ((n = ::sendmsg(child->sync_parent.get(), &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
@@ -642,8 +639,8 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
       continue;
     }
     const int step = report.step >= 0 && report.step < kStepCount ? report.step : kExecve;
-    if (step == kRootfs && report.detail < plan->ops().size())
-      return StepErrno(plan->ops()[report.detail].name, report.err);
+    if (step == kRootfs && report.detail < plan.ops().size())
+      return StepErrno(plan.ops()[report.detail].name, report.err);
     return StepErrno(kStepNames[step], report.err);
   }
   if (!about_to_exec)
@@ -690,20 +687,17 @@ Result<std::string> ReadFirstLine(const char* path) {
 
 Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLauncherOptions options) {
   std::unique_ptr<NamespaceLauncher> l(new NamespaceLauncher());
-  if (auto s = CheckPrivileges(); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(CheckPrivileges());
 
   if (auto max_ns = ReadFirstLine("/proc/sys/user/max_user_namespaces"); max_ns.ok() && *max_ns == "0")
     return MakeError(ErrorCode::kUnavailable,
                      "the function sandbox needs user namespaces: /proc/sys/user/max_user_namespaces is 0");
-  auto last_cap = ReadFirstLine("/proc/sys/kernel/cap_last_cap");
-  if (!last_cap.ok()) return last_cap.error();
-  l->cap_last_cap_ = std::atoi(last_cap->c_str());
+  HOTROD_ASSIGN_OR_RETURN(auto last_cap, ReadFirstLine("/proc/sys/kernel/cap_last_cap"));
+  l->cap_last_cap_ = std::atoi(last_cap.c_str());
   if (l->cap_last_cap_ < CAP_SYS_ADMIN || l->cap_last_cap_ > 63)
-    return MakeError(ErrorCode::kInternal, fmt::format("unexpected cap_last_cap '{}'", *last_cap));
+    return MakeError(ErrorCode::kInternal, fmt::format("unexpected cap_last_cap '{}'", last_cap));
 
-  auto layout = RootfsLayout::Prepare(options.run_dir);
-  if (!layout.ok()) return layout.error();
-  l->layout_ = std::move(layout).value();
+  HOTROD_ASSIGN_OR_RETURN(l->layout_, RootfsLayout::Prepare(options.run_dir));
 
   l->cgroups_ = options.cgroups;
   if (!l->cgroups_) {
@@ -723,9 +717,7 @@ Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLa
   }
   l->uids_ = options.uids;
   if (!l->uids_) {
-    auto range = UidRange::Create(options.first_uid, options.uid_count);
-    if (!range.ok()) return range.error();
-    l->uids_ = std::move(range).value();
+    HOTROD_ASSIGN_OR_RETURN(l->uids_, UidRange::Create(options.first_uid, options.uid_count));
   }
   l->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   l->host_netns_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));

@@ -410,7 +410,7 @@ Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout
     return MakeError(ErrorCode::kInvalidArgument, "sandbox /tmp size must be positive");
   Builder b(spec, layout);
   b.Mount("mount root tmpfs", "tmpfs", layout.root_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755");
-  if (auto s = b.AddSpecMounts(); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(b.AddSpecMounts());
   b.AddUsrLinks();
   b.AddEtc();
   b.AddTmp();

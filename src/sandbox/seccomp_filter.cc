@@ -251,14 +251,13 @@ Result<std::shared_ptr<const SeccompFilter>> BuildFilter(bool zygote) {
   // A binary tree over syscall numbers instead of a linear scan: hot syscalls stay cheap.
   if ((rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
     return SeccompError("optimize attribute", rc);
-  if (Status s = AddRules(ctx.get()); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(AddRules(ctx.get()));
   if (zygote) {
-    if (Status s = AddZygoteRules(ctx.get()); !s.ok()) return s.error();
+    HOTROD_RETURN_IF_ERROR(AddZygoteRules(ctx.get()));
   }
-  auto exported = Export(ctx.get());
-  if (!exported.ok()) return exported.error();
+  HOTROD_ASSIGN_OR_RETURN(auto exported, Export(ctx.get()));
 
-  return SeccompFilter::FromCode(std::move(exported).value());
+  return SeccompFilter::FromCode(std::move(exported));
 }
 
 }  // namespace

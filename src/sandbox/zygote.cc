@@ -341,7 +341,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
     return ForkError("child namespaces", first.error().message);
   }
   auto stage = ParseReport(*first);
-  if (!stage.ok()) return stage.error();  // a step failed in the child: it exits by itself
+  HOTROD_RETURN_IF_ERROR(stage);  // a step failed in the child: it exits by itself
   if (*stage != "namespaces" || !pidfd.valid()) {
     z.Break("a child answered out of order");
     return ForkError("child namespaces", "unexpected report");
@@ -359,7 +359,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
     // The child is gone: most likely a step failed and it said which before it exited.
     if (auto report = ReadFrameWithFd(sp_parent.get(), Clock::now() + std::chrono::milliseconds(100), nullptr);
         report.ok()) {
-      if (auto why = ParseReport(*report); !why.ok()) return why.error();
+      HOTROD_RETURN_IF_ERROR(ParseReport(*report));
     }
     return ForkError("release child", s.error().message);
   }
@@ -367,7 +367,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   auto second = ReadFrameWithFd(sp_parent.get(), deadline, nullptr);
   if (!second.ok()) return ForkError("child sandbox", second.error().message);
   stage = ParseReport(*second);
-  if (!stage.ok()) return stage.error();
+  HOTROD_RETURN_IF_ERROR(stage);
   if (*stage != "sandboxed") return ForkError("child sandbox", "unexpected report");
   instance->control = std::move(sp_parent);
   instance->stdout_fd = std::move(out_read);
@@ -378,8 +378,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
 Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec& spec, const ZygoteOptions& options) {
   if (options.child_slots == 0 || options.child_slots > 300)
     return MakeError(ErrorCode::kInvalidArgument, "zygote: child slots must be 1..300");
-  auto zygote_filter = SeccompFilter::BuildForZygote();
-  if (!zygote_filter.ok()) return zygote_filter.error();
+  HOTROD_ASSIGN_OR_RETURN(auto zygote_filter, SeccompFilter::BuildForZygote());
   auto shared = std::make_shared<Zygote::Shared>();
   ZygoteLaunch launch;
   for (uint32_t i = 0; i < options.child_slots; ++i) {
@@ -392,11 +391,9 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
     MutexLock lock(&shared->mu);
     shared->slots.assign(options.child_slots, Zygote::Shared::kFree);
   }
-  launch.seccomp = zygote_filter->get();
+  launch.seccomp = zygote_filter.get();
   launch.keep_caps = kZygoteCaps;
-  auto process = LaunchWith(spec, &launch);
-  if (!process.ok()) return process.error();
-  shared->process = std::move(process).value();
+  HOTROD_ASSIGN_OR_RETURN(shared->process, LaunchWith(spec, &launch));
   shared->control = std::move(shared->process->control);
   shared->stderr_fd = std::move(shared->process->stderr_fd);
   shared->cgroups = cgroups_;

@@ -96,21 +96,14 @@ Status Server::Parts_::BuildStorage() {
                      fmt::format("cannot create data directory {}: {}", data_dir.string(), fs_ec.message()));
   // Private: sandboxes get their code and shims as mounts the server (root) clones for them.
   ::chmod(data_dir.c_str(), 0700);
-  auto manifest_text = ReadManifestText(options.runtimes_file);
-  if (!manifest_text.ok()) return manifest_text.error();
-  auto parsed = RuntimeManifest::Parse(*manifest_text);
+  HOTROD_ASSIGN_OR_RETURN(auto manifest_text, ReadManifestText(options.runtimes_file));
+  auto parsed = RuntimeManifest::Parse(manifest_text);
   if (!parsed.ok()) return MakeError(parsed.error().code, fmt::format("runtime manifest: {}", parsed.error().message));
   manifest = std::make_unique<RuntimeManifest>(std::move(parsed).value());
-  if (auto s = InstallEmbeddedShims(data_dir / "runtimes"); !s.ok()) return s;
-  auto opened = SqliteStore::Open(data_dir / "hotrod.db");
-  if (!opened.ok()) return opened.error();
-  store = std::move(opened).value();
-  auto guest_key = EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY"));
-  if (!guest_key.ok()) return guest_key.error();
-  guest = std::move(guest_key).value();
-  auto admin = EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY"));
-  if (!admin.ok()) return admin.error();
-  admin_key = std::move(admin).value();
+  HOTROD_RETURN_IF_ERROR(InstallEmbeddedShims(data_dir / "runtimes"));
+  HOTROD_ASSIGN_OR_RETURN(store, SqliteStore::Open(data_dir / "hotrod.db"));
+  HOTROD_ASSIGN_OR_RETURN(guest, EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY")));
+  HOTROD_ASSIGN_OR_RETURN(admin_key, EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY")));
   code = std::make_unique<CodeStore>(data_dir / "code");
   return code->init_status();
 }
@@ -158,12 +151,10 @@ Status Server::Parts_::BuildServices() {
   Store& stored = *store;
   limiter = std::make_unique<NamespaceLimiter>(
       DefaultLimitsFrom(options), [&stored](const std::string& ns) -> Result<std::optional<NamespaceLimitOverrides>> {
-        auto exists = stored.NamespaceExists(ns);
-        if (!exists.ok()) return exists.error();
-        if (!*exists) return std::optional<NamespaceLimitOverrides>();
-        auto overrides = stored.GetNamespaceLimits(ns);
-        if (!overrides.ok()) return overrides.error();
-        return std::optional<NamespaceLimitOverrides>(*overrides);
+        HOTROD_ASSIGN_OR_RETURN(auto exists, stored.NamespaceExists(ns));
+        if (!exists) return std::optional<NamespaceLimitOverrides>();
+        HOTROD_ASSIGN_OR_RETURN(auto overrides, stored.GetNamespaceLimits(ns));
+        return std::optional<NamespaceLimitOverrides>(overrides);
       });
   invocations = std::make_unique<Invocations>(io, *bus, *activation_log, *journal, *resolver, *limiter);
   triggers = std::make_unique<TriggerService>(io, *store, *invocations, *activation_log, *resolver, *limiter);
@@ -184,9 +175,8 @@ Status Server::Parts_::BuildServices() {
                      *resolver, *triggers, tenants.get(), {invoker.get()}};
   router = std::make_unique<Router>(context);
   http = std::make_unique<HttpServer>(io, *router);
-  auto endpoint = ParseListen(options.listen);
-  if (!endpoint.ok()) return endpoint.error();
-  if (auto s = http->Listen(*endpoint); !s.ok()) return s;
+  HOTROD_ASSIGN_OR_RETURN(auto endpoint, ParseListen(options.listen));
+  HOTROD_RETURN_IF_ERROR(http->Listen(endpoint));
   const auto bound = http->local_endpoint();
   url = fmt::format("http://{}:{}", bound.address().to_string(), bound.port());
   return Status::Ok();
@@ -198,9 +188,9 @@ Result<std::unique_ptr<Server>> Server::Create(const ServeOptions& options, Part
   auto p = std::make_unique<Parts_>();
   p->options = options;
   p->data_dir = options.data_dir;
-  if (auto s = p->BuildStorage(); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(p->BuildStorage());
   p->BuildSandbox(std::move(parts.launcher));
-  if (auto s = p->BuildServices(); !s.ok()) return s.error();
+  HOTROD_RETURN_IF_ERROR(p->BuildServices());
   p->invoker->Start();
   p->http->Start();
   return std::unique_ptr<Server>(new Server(std::move(p)));

@@ -95,10 +95,8 @@ Result<std::unique_ptr<HostSandbox>> HostSandbox::Create(const std::filesystem::
                                  ::geteuid()));
   CgroupOptions cgroup_options;
   cgroup_options.subtree = CgroupSubtreeFor(data_dir);
-  auto cgroups = CgroupManager::Detect(cgroup_options);
-  if (!cgroups.ok()) return cgroups.error();
-  std::shared_ptr<CgroupManager> shared = std::move(cgroups).value();
-  if (auto s = shared->CleanupStale(); !s.ok()) return s.error();
+  HOTROD_ASSIGN_OR_RETURN(std::shared_ptr<CgroupManager> shared, CgroupManager::Detect(cgroup_options));
+  HOTROD_RETURN_IF_ERROR(shared->CleanupStale());
   // Subtrees of other servers that died without cleaning up go too (only those a server
   // registered, and only when that server's process is gone).
   ServerRegistry registry(kServerRegistryDir);
@@ -107,11 +105,10 @@ Result<std::unique_ptr<HostSandbox>> HostSandbox::Create(const std::filesystem::
   NamespaceLauncherOptions options;
   options.cgroups = shared;
   options.prepared_sandboxes = sandboxes_ahead;
-  auto launcher = NamespaceLauncher::Create(options);
-  if (!launcher.ok()) return launcher.error();
+  HOTROD_ASSIGN_OR_RETURN(auto launcher, NamespaceLauncher::Create(options));
   spdlog::info("sandbox ready (cgroup v{}, subtree {})", shared->version(), cgroup_options.subtree);
   return std::unique_ptr<HostSandbox>(
-      new HostSandbox(std::move(launcher).value(), std::move(shared), cgroup_options.subtree));
+      new HostSandbox(std::move(launcher), std::move(shared), cgroup_options.subtree));
 }
 
 HostSandbox::HostSandbox(std::unique_ptr<Launcher> launcher, std::shared_ptr<CgroupManager> cgroups,
