@@ -7,6 +7,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/base64.h"
 #include "common/clock.h"
@@ -282,9 +283,13 @@ class Eager {
     void unhandled_exception() { std::abort(); }
   };
   explicit Eager(std::coroutine_handle<promise_type> h) : h_(h) {}
+  // Movable: clang builds the coroutine's return object by moving it (g++ elides the move).
+  Eager(Eager&& other) noexcept : h_(std::exchange(other.h_, {})) {}
   Eager(const Eager&) = delete;
   Eager& operator=(const Eager&) = delete;
-  ~Eager() { h_.destroy(); }
+  ~Eager() {
+    if (h_) h_.destroy();
+  }
   T Get() {
     HOTROD_CHECK(h_.done());
     return std::move(*h_.promise().value);
