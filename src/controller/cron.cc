@@ -78,7 +78,9 @@ Result<std::vector<int>> ParseField(const FieldSpec& f, std::string_view field, 
       // "a/n" means a, a+n, ... up to the maximum.
       hi = stepped ? f.max : *a;
     }
-    if (lo < f.min || hi > f.max)
+    // Both ends, not just lo and hi: "a/n" sets hi to the maximum, so a start above it ("60/5")
+    // would otherwise pass with no values at all, a schedule that never fires.
+    if (lo < f.min || lo > f.max || hi < f.min || hi > f.max)
       return Bad(f, field, fmt::format("values must be between {} and {}", f.min, f.max));
     // 64-bit: a step near INT_MAX ("1/2147483647") would overflow an int past the maximum.
     for (int64_t v = lo; v <= hi; v += step) values.push_back(static_cast<int>(v));

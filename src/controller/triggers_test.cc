@@ -90,6 +90,10 @@ TEST(Cron, BadExpressionsNameTheField) {
       {"a * * * *", "not a number"},
       {"1,,2 * * * *", "empty"},
       {"* * * FOO *", "month"},
+      {"60/5 * * * *", "minute"},
+      {"147/25183617 * * * * *", "second"},
+      {"* 30/2 * * *", "hour"},
+      {"* * 40/1 * *", "day-of-month"},
   };
   for (const auto& c : cases) {
     auto parsed = CronSchedule::Parse(c.expr);
