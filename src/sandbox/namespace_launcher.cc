@@ -1,5 +1,8 @@
 #include "sandbox/namespace_launcher.h"
+#include "sandbox/init/init_binary.h"
+#include "sandbox/init_protocol.h"
 #include "sandbox/refilling_pool.h"
+#include "sandbox/sandbox_child.h"
 #include "sandbox/serial_worker.h"
 #include "sandbox/attach_mount.h"
 #include "sandbox/pidfd_instance.h"
@@ -7,17 +10,13 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/securebits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,250 +39,6 @@
 
 namespace hotrod {
 namespace {
-
-// The kernel's struct clone_args (v2 layout, with `cgroup`), spelled out so <linux/sched.h> and
-// glibc's <sched.h> need not be mixed.
-struct CloneArgs {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;  // Linux 5.7
-constexpr uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-constexpr size_t kChildStackSize = 64 * 1024;  // the child's frames plus a statfs buffer: a few KiB
-constexpr size_t kGuardSize = 4096;
-
-// The child's steps, in order. A failure is reported as {step, errno, detail}.
-enum ChildStep : int32_t {
-  kWaitParent,
-  kCredentials,
-  kParentDeathSignal,
-  kCgroupNamespace,
-  kSetHostname,
-  kPropagation,
-  kRootfs,  // detail = index of the failing RootfsOp, whose own name is reported
-  kLoopback,
-  kRlimits,
-  kChdir,
-  kStdio,
-  kCloseFds,
-  kDropCapabilities,
-  kNoNewPrivs,
-  kSeccomp,
-  kExecve,
-  kStepCount,
-};
-constexpr const char* kStepNames[kStepCount] = {
-    "wait for parent", "set credentials", "parent death signal", "cgroup namespace", "sethostname",
-    "mount propagation private", "rootfs", "loopback up", "setrlimit", "chdir", "dup2 stdio",
-    "close fds", "drop capabilities", "no_new_privs", "seccomp", "execve"};
-
-struct ChildReport {
-  int32_t step;
-  int32_t err;  // 0 with step kExecve: "about to exec" (sets EOF apart from a death in setup)
-  uint64_t detail;
-};
-
-// The kernel's struct sigaction for rt_sigaction (glibc's differs).
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  uint64_t mask;
-};
-
-constexpr size_t kMaxSourceTrees = 64;  // bind mounts per instance (SCM_RIGHTS carries the trees)
-
-// Everything the child reads. The fields up to `seccomp` are set before clone3; the rest (what
-// depends on the spec) may be filled in later, while the child waits on `sync_fd`: it reads
-// them only after the release message arrived (a syscall, hence a barrier, lies between).
-struct ChildContext {
-  int sync_fd, status_fd, devnull_fd, stdout_fd, stderr_fd, channel_fd;
-  bool unshare_cgroup;  // v1: the parent moves the child into its cgroup first
-  bool loopback_up;     // the net namespace is the child's own (not a pooled one, already up)
-  int cap_last_cap;
-  const SeccompFilter* seccomp;
-  uint64_t keep_caps;  // a zygote's: capabilities kept inside the user namespace (0: none)
-  // --- filled in at release time ---
-  size_t tree_count;    // bind-mount trees sent with the release message (plan->source_trees())
-  const char* hostname;
-  size_t hostname_len;
-  const RootfsPlan* plan;
-  ifreq loopback;
-  rlimit nofile, core, fsize;
-  const char* workdir;
-  char* const* argv;
-  char* const* envp;
-};
-
-[[noreturn]] HOTROD_SANDBOX_CHILD void ChildExit() {
-  for (;;) ChildSyscall(SYS_exit_group, 127);
-}
-
-[[noreturn]] HOTROD_SANDBOX_CHILD void ChildFail(const ChildContext& c, ChildStep step, long neg_errno,
-                                                 uint64_t detail = 0) {
-  const ChildReport r{step, neg_errno < 0 ? static_cast<int32_t>(-neg_errno) : EINVAL, detail};
-  ChildSyscall(SYS_write, c.status_fd, &r, sizeof r);
-  ChildExit();
-}
-
-// Runs between clone3 and execve, on its own stack in the parent's memory (see rootfs.h).
-[[noreturn]] HOTROD_SANDBOX_CHILD void ChildMain(const ChildContext& c) {
-  // Handlers first, then the mask: a parent handler must never run here. SIG_IGN would also
-  // survive execve.
-  const KernelSigaction dfl{SIG_DFL, 0, nullptr, 0};
-  for (int s = 1; s < NSIG; ++s) ChildSyscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof(uint64_t));
-  const uint64_t no_signals = 0;
-  ChildSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, nullptr, sizeof no_signals);
-
-  // Keep only the child's own fds: a prepared sandbox must not hold the server's (client
-  // connections, other instances' channels) open while it waits.
-  long r;
-  {
-    int keep[] = {c.sync_fd, c.status_fd, c.devnull_fd, c.stdout_fd, c.stderr_fd, c.channel_fd};
-    constexpr int n = sizeof keep / sizeof keep[0];
-    for (int i = 1; i < n; ++i)  // insertion sort: no library calls here
-      for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
-        const int t = keep[j];
-        keep[j] = keep[j - 1];
-        keep[j - 1] = t;
-      }
-    unsigned next = 0;
-    for (int i = 0; i < n; ++i) {
-      const unsigned k = static_cast<unsigned>(keep[i]);
-      if (k > next) ChildSyscall(SYS_close_range, next, k - 1, 0u);
-      if (k + 1 > next) next = k + 1;
-    }
-    ChildSyscall(SYS_close_range, next, ~0u, 0u);
-  }
-
-  // The release: one byte, with the bind-mount trees of the plan attached (SCM_RIGHTS).
-  char go = 0;
-  iovec iov{&go, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxSourceTrees)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  do {
-    r = ChildSyscall(SYS_recvmsg, c.sync_fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (r == -EINTR);
-  if (r != 1) ChildExit();  // the parent gave up (or died): nothing to report to
-  int tree_fds[kMaxSourceTrees];
-  size_t trees = 0;
-  if (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-    const int* in = reinterpret_cast<const int*>(CMSG_DATA(cm));
-    trees = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < trees && i < kMaxSourceTrees; ++i) tree_fds[i] = in[i];
-  }
-  if ((msg.msg_flags & MSG_CTRUNC) || trees != c.tree_count) ChildFail(c, kWaitParent, -EPROTO);
-
-  // Become the namespace's root, i.e. the instance's host uid, without supplementary groups.
-  if ((r = ChildSyscall(SYS_setresgid, 0, 0, 0)) < 0 || (r = ChildSyscall(SYS_setgroups, 0, nullptr)) < 0 ||
-      (r = ChildSyscall(SYS_setresuid, 0, 0, 0)) < 0)
-    ChildFail(c, kCredentials, r);
-  // Armed only now: a credential change clears it.
-  if ((r = ChildSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) ChildFail(c, kParentDeathSignal, r);
-  if (c.unshare_cgroup && (r = ChildSyscall(SYS_unshare, CLONE_NEWCGROUP)) < 0) ChildFail(c, kCgroupNamespace, r);
-  if ((r = ChildSyscall(SYS_sethostname, c.hostname, c.hostname_len)) < 0) ChildFail(c, kSetHostname, r);
-  // Nothing mounted from here on may propagate back to the host.
-  if ((r = ChildSyscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) < 0)
-    ChildFail(c, kPropagation, r);
-  size_t failed_op = 0;
-  if ((r = c.plan->Execute(&failed_op, tree_fds)) < 0) ChildFail(c, kRootfs, r, failed_op);
-
-  if (c.loopback_up) {  // loopback works; there is no other interface, hence no route out
-    const long sock = ChildSyscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (sock < 0) ChildFail(c, kLoopback, sock);
-    if ((r = ChildSyscall(SYS_ioctl, sock, SIOCSIFFLAGS, &c.loopback)) < 0) ChildFail(c, kLoopback, r);
-    ChildSyscall(SYS_close, sock);
-  }
-  if ((r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &c.nofile, nullptr)) < 0 ||
-      (r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_CORE, &c.core, nullptr)) < 0 ||
-      (r = ChildSyscall(SYS_prlimit64, 0, RLIMIT_FSIZE, &c.fsize, nullptr)) < 0)
-    ChildFail(c, kRlimits, r);
-  if ((r = ChildSyscall(SYS_chdir, c.workdir)) < 0) ChildFail(c, kChdir, r);
-  // Every fd here is >= 4 (the parent made sure), so no dup2 is a no-op that keeps CLOEXEC.
-  if ((r = ChildSyscall(SYS_dup2, c.devnull_fd, 0)) < 0 || (r = ChildSyscall(SYS_dup2, c.stdout_fd, 1)) < 0 ||
-      (r = ChildSyscall(SYS_dup2, c.stderr_fd, 2)) < 0 || (r = ChildSyscall(SYS_dup2, c.channel_fd, 3)) < 0)
-    ChildFail(c, kStdio, r);
-  // Keep 0-3 and the exec-status pipe (CLOEXEC: execve closes it).
-  const unsigned sfd = static_cast<unsigned>(c.status_fd);
-  if ((sfd > 4 && (r = ChildSyscall(SYS_close_range, 4u, sfd - 1, 0u)) < 0) ||
-      (r = ChildSyscall(SYS_close_range, sfd + 1, ~0u, 0u)) < 0)
-    ChildFail(c, kCloseFds, r);
-
-  // Capabilities: empty the bounding set, lock root's special treatment away (so execve as uid 0
-  // grants nothing and nothing can be regained), clear ambient, then drop the rest.
-  for (int cap = 0; cap <= c.cap_last_cap; ++cap)
-    if (!(c.keep_caps & (uint64_t{1} << cap)) && (r = ChildSyscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0)) < 0)
-      ChildFail(c, kDropCapabilities, r);
-  // A zygote (keep_caps) execs as its namespace's root to get the kept capabilities back from
-  // the bounding set, and its children need the setuid fixup (it clears their capabilities).
-  const unsigned long securebits = c.keep_caps ? SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED
-                                               : SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if ((r = ChildSyscall(SYS_prctl, PR_SET_SECUREBITS, securebits, 0, 0, 0)) < 0 ||
-      (r = ChildSyscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) < 0)
-    ChildFail(c, kDropCapabilities, r);
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = {};
-  caps[0].permitted = caps[0].effective = static_cast<uint32_t>(c.keep_caps);
-  caps[1].permitted = caps[1].effective = static_cast<uint32_t>(c.keep_caps >> 32);
-  if ((r = ChildSyscall(SYS_capset, &header, caps)) < 0) ChildFail(c, kDropCapabilities, r);
-
-  if ((r = ChildSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) ChildFail(c, kNoNewPrivs, r);
-  // The filter's own prctl may set errno, but only when it fails, and then nothing follows.
-  if ((r = c.seccomp->LoadInChild()) < 0) ChildFail(c, kSeccomp, r);
-  const ChildReport about_to_exec{kExecve, 0, 0};
-  ChildSyscall(SYS_write, c.status_fd, &about_to_exec, sizeof about_to_exec);
-  r = ChildSyscall(SYS_execve, c.argv[0], c.argv, c.envp);
-  ChildFail(c, kExecve, r);
-}
-
-[[noreturn]] HOTROD_SANDBOX_CHILD void ChildEntry(void* context) {
-  ChildMain(*static_cast<const ChildContext*>(context));
-}
-
-// clone3 onto a new stack: the child starts on it with `fn(arg)` (it never returns), the parent
-// gets the pid. glibc exports no clone3 wrapper, and a plain syscall() would have the child
-// return into the parent's frames on its empty stack.
-__attribute__((noinline)) long Clone3OnStack(CloneArgs* args, void (*fn)(void*), void* arg) {
-  long ret;
-  asm volatile(
-      "syscall\n\t"
-      "test %%rax, %%rax\n\t"
-      "jnz 1f\n\t"
-      "xor %%ebp, %%ebp\n\t"  // outermost frame for unwinders
-      "mov %[arg], %%rdi\n\t"
-      "call *%[fn]\n\t"
-      "ud2\n"
-      "1:\n\t"
-      : "=a"(ret)
-      : "a"(SYS_clone3), "D"(args), "S"(sizeof(CloneArgs)), [fn] "r"(fn), [arg] "r"(arg)
-      : "rcx", "r11", "memory");
-  return ret;
-}
-
-// The child's stack: an anonymous mapping with a guard page below it.
-class ChildStack {
- public:
-  bool Map() {
-    base_ = ::mmap(nullptr, kGuardSize + kChildStackSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (base_ == MAP_FAILED) {
-      base_ = nullptr;
-      return false;
-    }
-    return ::mprotect(static_cast<char*>(base_) + kGuardSize, kChildStackSize, PROT_READ | PROT_WRITE) == 0;
-  }
-  ~ChildStack() {
-    if (base_) ::munmap(base_, kGuardSize + kChildStackSize);
-  }
-  uint64_t low() const { return reinterpret_cast<uint64_t>(base_) + kGuardSize; }
-
- private:
-  void* base_ = nullptr;
-};
 
 Error StepError(std::string_view step, std::string_view why) {
   return MakeError(ErrorCode::kInternal, fmt::format("sandbox step '{}' failed: {}", step, why));
@@ -453,6 +208,7 @@ Result<std::unique_ptr<PreparedSandbox>> NamespaceLauncher::Prepare(const Cgroup
   ctx.cap_last_cap = cap_last_cap_;
   ctx.seccomp = zygote && zygote->seccomp ? zygote->seccomp : seccomp_.get();
   ctx.keep_caps = zygote ? zygote->keep_caps : 0;
+  ctx.init_fd = zygote ? -1 : init_memfd_.get();  // a zygote runs no user code: no init
 
   // --- step: uid ---
   auto uid = uids_->Acquire();
@@ -563,6 +319,8 @@ Result<std::unique_ptr<SandboxInstance>> NamespaceLauncher::LaunchWith(const San
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("sandbox: more than {} mounts", kMaxSourceTrees));
 
   std::vector<char*> argv, envp;
+  static char init_name[] = "hotrod-init";
+  if (!zygote) argv.push_back(init_name);  // PID 1 is hotrod-init, which runs argv as its child
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -675,6 +433,32 @@ Status CheckPrivileges() {
                                ::geteuid(), missing));
 }
 
+// hotrod-init (init_binary.h) in a sealed memfd that every instance's child execs. Above fd 4: the
+// child puts its copy of the exec-status pipe there (sandbox_child.h).
+Result<UniqueFd> InitMemfd() {
+  constexpr unsigned kMfdExec = 0x10;  // MFD_EXEC (Linux 6.3): executable even under vm.memfd_noexec=1
+  UniqueFd fd(::memfd_create("hotrod-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+  if (!fd.valid() && errno == EINVAL) fd.reset(::memfd_create("hotrod-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  const auto fail = [](const char* what) {
+    return MakeError(ErrorCode::kUnavailable, fmt::format("sandbox init: {}: {}", what, std::strerror(errno)));
+  };
+  if (!fd.valid()) return fail("memfd_create");
+  const auto image = InitBinary();
+  size_t done = 0;
+  while (done < image.size()) {
+    const ssize_t n = ::write(fd.get(), image.data() + done, image.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("writing the memfd");
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd.get(), 0555) < 0) return fail("fchmod");
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    return fail("sealing the memfd");
+  UniqueFd high(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kInitStatusFd + 1));
+  if (!high.valid()) return fail("moving the memfd");
+  return high;
+}
+
 Result<std::string> ReadFirstLine(const char* path) {
   std::ifstream in(path);
   std::string text;
@@ -719,6 +503,7 @@ Result<std::unique_ptr<NamespaceLauncher>> NamespaceLauncher::Create(NamespaceLa
   if (!l->uids_) {
     HOTROD_ASSIGN_OR_RETURN(l->uids_, UidRange::Create(options.first_uid, options.uid_count));
   }
+  HOTROD_ASSIGN_OR_RETURN(l->init_memfd_, InitMemfd());
   l->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   l->host_netns_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!l->devnull_.valid() || !l->host_netns_.valid())

@@ -150,6 +150,7 @@ class NamespaceLauncher final : public Launcher {
   RootfsLayout layout_;
   int cap_last_cap_ = 0;
   UniqueFd devnull_;     // the child's stdin, opened once
+  UniqueFd init_memfd_;  // hotrod-init, sealed; every instance's PID 1 (sandbox_child.h)
   UniqueFd host_netns_;  // where a launching thread returns after cloning into a pooled netns
   std::unique_ptr<NetnsPool> netns_pool_;
   // Every instance's teardown, zygote-born ones included; shared with instances that outlive

@@ -290,7 +290,7 @@ TEST_F(Sandbox, RootInsideIsAnUnprivilegedHostUidWithNothingElse) {
   EXPECT_EQ(Line(o.out, "Seccomp:"), "Seccomp:\t2");
   // No supplementary groups (the server's, root's among them, were dropped).
   EXPECT_EQ(Line(o.out, "Groups:").find_first_of("0123456789"), std::string::npos) << Line(o.out, "Groups:");
-  EXPECT_EQ(Line(o.out, "pid="), "pid=1");
+  EXPECT_EQ(Line(o.out, "pid="), "pid=2");  // PID 1 is hotrod-init (sandbox_init_test.cc)
   EXPECT_EQ(Line(o.out, "host="), "host=hotrod");
   // /proc/net/dev: two header lines, then lo only.
   EXPECT_NE(o.out.find(" lo:"), std::string::npos) << o.out;
@@ -321,7 +321,7 @@ TEST_F(Sandbox, FileSystemIsMinimalReadOnlyAndMasked) {
   for (const char* s : {"root-ro", "usr-ro", "etc-ro", "dev-ro", "tmp-rw", "No space left on device", "kcore=0 keys=0",
                         "procsys-ro", "null=ok zero=3 rand=4", "127.0.0.1\tlocalhost"})
     EXPECT_NE(o.out.find(s), std::string::npos) << s << " in:\n" << o.out;
-  EXPECT_EQ(Line(o.out, "dev="), "dev=fd full null random stderr stdin stdout urandom zero");
+  EXPECT_EQ(Line(o.out, "dev="), "dev=fd full null random shm stderr stdin stdout urandom zero");
   // Every Docker-masked path this kernel has is a mount over the fresh /proc.
   int expected_masks = 0;
   for (const char* p : {"/proc/keys", "/proc/timer_list", "/proc/acpi", "/proc/sys", "/proc/kcore"})

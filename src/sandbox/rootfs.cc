@@ -252,6 +252,12 @@ class Builder {
       // nosuid/noexec remount: neither means anything for a character device.)
       Mount(fmt::format("bind mount {}", inside), inside, At(inside), "", MS_BIND, "");
     }
+    // POSIX shared memory and semaphores (shm_open, sem_open: Python's multiprocessing). A tmpfs
+    // of its own, bounded by ShmSizeMb; its pages are charged to the memory cgroup of whoever
+    // writes them, i.e. the instance, so they count in its memory limit like /tmp's.
+    Mkdir("/dev/shm");
+    Mount("mount /dev/shm", "tmpfs", At("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          fmt::format("size={}m,mode=1777", ShmSizeMb(spec_)));
     Symlink("/dev/fd", "/proc/self/fd");
     Symlink("/dev/stdin", "/proc/self/fd/0");
     Symlink("/dev/stdout", "/proc/self/fd/1");
@@ -402,6 +408,8 @@ Result<RootfsLayout> RootfsLayout::Prepare(const std::string& run_dir) {
   }
   return RootfsLayout{root.string(), DetectProcMasks()};
 }
+
+int64_t ShmSizeMb(const SandboxSpec& spec) { return std::max<int64_t>(1, spec.memory_mb / 2); }
 
 Result<RootfsPlan> RootfsPlan::Build(const SandboxSpec& spec, const RootfsLayout& layout) {
   if (!IsNormalisedAbsolute(layout.root_dir))

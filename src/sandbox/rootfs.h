@@ -15,7 +15,8 @@
 //    file by file unless a mount provides it;
 //  - /tmp as its own tmpfs of spec.tmp_size_mb (nosuid, nodev, mode 1777);
 //  - /dev as a read-only tmpfs holding bind mounts of the host's null, zero, full, random,
-//    urandom, plus fd/stdin/stdout/stderr symlinks into /proc/self/fd; no tty, no /dev/shm;
+//    urandom, plus fd/stdin/stdout/stderr symlinks into /proc/self/fd; no tty;
+//  - /dev/shm as its own tmpfs of ShmSizeMb(spec) (nosuid, nodev, noexec, mode 1777);
 //  - a new /proc (works because the child's pid namespace is owned by its user namespace) with
 //    the paths Docker masks hidden (/dev/null over files, an empty read-only tmpfs over
 //    directories) and the ones Docker makes read-only remounted read-only;
@@ -130,6 +131,11 @@ struct RootfsOp {
   int fd = -1;  // kMoveMount: index into source_trees() (the child gets the trees over SCM_RIGHTS)
   bool optional = false;  // ENOENT is not a failure (kernel-dependent /proc entries)
 };
+
+// Size cap of an instance's /dev/shm: half its memory limit. Its pages count in the memory limit
+// anyway (tmpfs pages are charged to the writer's memory cgroup); the cap makes a runaway writer
+// get ENOSPC, which it can handle, while the runtime still has room, instead of the OOM killer.
+int64_t ShmSizeMb(const SandboxSpec& spec);
 
 class RootfsPlan {
  public:

@@ -321,6 +321,7 @@ Result<std::unique_ptr<SandboxInstance>> Zygote::Fork(const SandboxSpec& spec) {
   req["uid"] = slot + 1;
   req["hostname"] = spec.hostname;
   req["tmp_mb"] = spec.tmp_size_mb;
+  req["shm_mb"] = ShmSizeMb(spec);
   req["nofile"] = spec.max_open_files;
   req["fsize"] = spec.max_file_size_mb << 20;
   if (auto s = SendFrameWithFds(z.control.get(), Frame(req), {sp_child.get(), out_write.get(), err_write.get()});
@@ -402,7 +403,8 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
   shared->options = options;
   shared->teardowns = teardowns_;
 
-  // --- hello: the strict filter every child loads, the /proc masks, the capability count ---
+  // --- hello: the strict filter every child loads, the /proc masks, the capability count, and
+  // hotrod-init (SCM_RIGHTS), which each child execs as its instance's PID 1 ---
   json::object hello;
   hello["op"] = "hello";
   const sock_fprog& prog = seccomp_->program();
@@ -419,7 +421,7 @@ Result<std::shared_ptr<Zygote>> NamespaceLauncher::StartZygote(const SandboxSpec
   hello["masks"] = std::move(masks);
   hello["cap_last_cap"] = cap_last_cap_;
   const auto deadline = Clock::now() + options.ready_timeout;
-  if (auto s = WriteAll(shared->control.get(), Frame(hello)); !s.ok())
+  if (auto s = SendFrameWithFds(shared->control.get(), Frame(hello), {init_memfd_.get()}); !s.ok())
     return MakeError(ErrorCode::kUnavailable, fmt::format("zygote: hello: {}", s.error().message));
   auto answer = ReadFrameWithFd(shared->control.get(), deadline, nullptr);
   if (!answer.ok() || *answer != R"({"ok":true})")

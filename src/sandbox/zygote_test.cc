@@ -142,7 +142,10 @@ def main(args):
             "procs": sorted(p for p in os.listdir("/proc") if p.isdigit()),
             "net": os.readlink("/proc/self/ns/net"), "host": socket.gethostname(),
             "cgroup": open("/proc/self/cgroup").read(), "fds": sorted(os.listdir("/proc/self/fd")),
-            "stacked": [l.split()[4] for l in open("/proc/self/mountinfo") if l.split()[4] in ("/proc", "/tmp")]}
+            "init": open("/proc/1/cmdline").read().split("\0")[:2],
+            "shm": [l.split()[5] + " " + l.split()[-1] for l in open("/proc/self/mountinfo") if l.split()[4] == "/dev/shm"],
+            "stacked": [l.split()[4] for l in open("/proc/self/mountinfo")
+                        if l.split()[4] in ("/proc", "/tmp", "/dev/shm")]}
 )";
   }
   static void TearDownTestSuite() {
@@ -217,14 +220,19 @@ TEST_F(ZygoteSandbox, ForkedInstancesAreSandboxedAndStrangersToEachOther) {
       EXPECT_EQ(status.at(cap).as_string(), "0000000000000000") << cap;
     EXPECT_EQ(status.at("NoNewPrivs").as_string(), "1");
     EXPECT_EQ(status.at("Seccomp").as_string(), "2");
-    EXPECT_EQ(p->at("pid").as_int64(), 1);                     // init of its own pid namespace
-    EXPECT_EQ(json::serialize(p->at("procs")), R"(["1"])");   // sees no other process
+    EXPECT_EQ(p->at("pid").as_int64(), 2);                       // the child of its namespace's init
+    EXPECT_EQ(json::serialize(p->at("procs")), R"(["1","2"])");  // sees no other process
+    EXPECT_EQ(json::serialize(p->at("init")), R"(["hotrod-init","--adopt"])");
+    // Its own /dev/shm, half its 64 MB (rootfs.h ShmSizeMb).
+    const std::string shm = json::serialize(p->at("shm"));
+    EXPECT_EQ(shm.rfind(R"(["rw,nosuid,nodev,noexec,)", 0), 0u) << shm;
+    EXPECT_NE(shm.find(" rw,size=32768k,"), std::string::npos) << shm;
     EXPECT_NE(p->at("uid").as_int64(), 0);                     // not the zygote's root
     EXPECT_EQ(p->at("host").as_string(), "hotrod");
     EXPECT_EQ(p->at("cgroup").as_string().find("/hotrod"), std::string::npos) << p->at("cgroup");
     EXPECT_EQ(json::serialize(p->at("fds")), R"(["0","1","2","3","4"])");  // 4: listdir's own
-    // Its own /proc and /tmp, and nothing of the zygote's left stacked below them.
-    EXPECT_EQ(json::serialize(p->at("stacked")), R"(["/proc","/tmp"])");
+    // Its own /proc, /tmp and /dev/shm, and nothing of the zygote's left stacked below them.
+    EXPECT_EQ(json::serialize(p->at("stacked")), R"(["/proc","/tmp","/dev/shm"])");
   }
   if (std::getenv("ZYGOTE_TEST_DUMP")) std::fprintf(stderr, "%s\n", json::serialize(pa).c_str());
   EXPECT_NE(pa.at("uid").as_int64(), pb.at("uid").as_int64());
@@ -270,7 +278,7 @@ TEST_F(ZygoteSandbox, AChildsFailedStepIsReportedByNameAndUndone) {
   for (int i = 0; i < 200 && (*zygote)->free_slots() == 0; ++i) ::usleep(10'000);
   auto good = (*zygote)->Fork(ZygoteSpec());
   ASSERT_TRUE(good.ok()) << good.error().message;
-  EXPECT_EQ(Probe(**good).at("pid").as_int64(), 1);
+  EXPECT_EQ(Probe(**good).at("pid").as_int64(), 2);
 }
 
 TEST_F(ZygoteSandbox, SlotsRunOutAndComeBack) {

@@ -343,7 +343,7 @@ def _on_sigterm(signum, frame):
 
 
 def main():
-    # The runtime is PID 1 of its pid namespace: without a handler SIGTERM would be ignored.
+    # SIGTERM (forwarded by the instance's init) flushes the logs before the shim exits.
     try:
         import _signal  # built in and already loaded: `signal` would import enum
 

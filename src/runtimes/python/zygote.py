@@ -8,17 +8,22 @@
 #
 # Control channel: fd 3, frames as the shim's (4-byte big-endian length + JSON).
 #   host -> {"op":"hello","bpf":hex,"masks":[[kind,path],...],"cap_last_cap":N}
+#           with SCM_RIGHTS [hotrod-init]
 #        <- {"ok":true}
-#   host -> {"op":"fork","uid":i,"hostname":h,"tmp_mb":n,"nofile":n,"fsize":bytes}
+#   host -> {"op":"fork","uid":i,"hostname":h,"tmp_mb":n,"shm_mb":n,"nofile":n,"fsize":bytes}
 #           with SCM_RIGHTS [frame socket, stdout pipe, stderr pipe]        (no reply)
 # Per fork: child A unshares mount/pid/net/ipc/uts namespaces and forks B, PID 1 of the new pid
 # namespace; A exits, the zygote reaps. B makes its own /proc (masked as the launcher masks it)
-# and /tmp, sets its hostname, brings lo up, sends the host its pidfd on the frame socket
+# /tmp and /dev/shm, sets its hostname, brings lo up, sends the host its pidfd on the frame socket
 # ({"zygote":"namespaces"}), waits for one byte (the host has moved it into the instance's
 # cgroup), enters its cgroup namespace, takes the instance's uid (capabilities gone), drops
 # every capability and the bounding set, sets no_new_privs, loads the strict instance seccomp
-# filter the host sent, reports {"zygote":"sandboxed"} and only then becomes the shim. Any step
-# that fails reports {"zygote":"failed","step":...,"errno":...} and exits: nothing runs.
+# filter the host sent and reports {"zygote":"sandboxed"}. Then B forks C, which becomes the
+# shim, and B execs hotrod-init --adopt C (the host's init, sent with the hello): PID 1 of every
+# instance reaps orphans and forwards SIGTERM to the runtime, whether launched or zygote-born
+# (docs/security.md "Init"). Any step that fails reports {"zygote":"failed","step":...,
+# "errno":...} and exits: nothing runs.
+import _signal
 import posix
 import sys
 
@@ -51,6 +56,11 @@ SIOCSIFFLAGS = 0x8914
 IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
 RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_NOFILE = 1, 4, 7
 CAP_VERSION_3 = 0x20080522
+INIT_FD = 4  # hotrod-init in a child, from the dup2s on to its exec
+# What hotrod-init waits for (init_protocol.h): blocked from before the fork of the runtime to
+# the init's first wait, so that none is lost.
+INIT_SIGNALS = {_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+                _signal.SIGUSR2, _signal.SIGCHLD}
 
 config = None  # the hello message
 _report_fd = -1  # where a child reports a failed step: the frame socket (fd 3 once moved there)
@@ -130,6 +140,9 @@ def _enter_sandbox(req, frame_fd, out_fd, err_fd):
                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, optional=True)
     _mount("mount /tmp", "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
            "size=%dm,mode=1777" % int(req["tmp_mb"]))
+    _check("detach the zygote's /dev/shm", _libc.umount2(b"/dev/shm", MNT_DETACH))
+    _mount("mount /dev/shm", "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           "size=%dm,mode=1777" % int(req["shm_mb"]))
     name = req["hostname"].encode()
     _check("sethostname", _libc.sethostname(name, len(name)))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -147,16 +160,18 @@ def _enter_sandbox(req, frame_fd, out_fd, err_fd):
     _prlimit(RLIMIT_NOFILE, int(req["nofile"]))
     _prlimit(RLIMIT_CORE, 0)
     _prlimit(RLIMIT_FSIZE, int(req["fsize"]))
-    # fd 0 is the zygote's /dev/null; 1, 2, 3 become the instance's; nothing else stays open.
+    # fd 0 is the zygote's /dev/null; 1, 2, 3 become the instance's, 4 is hotrod-init (all
+    # received fds are above 3); nothing else stays open.
     global _report_fd
     try:
         posix.dup2(frame_fd, 3)
         _report_fd = 3
         posix.dup2(out_fd, 1)
         posix.dup2(err_fd, 2)
+        posix.dup2(config["init_fd"], INIT_FD)
     except OSError as e:
         raise StepFailed("dup2 stdio", e.errno)
-    _check("close fds", _libc.syscall(SYS_close_range, ctypes.c_uint(4), ctypes.c_uint(0xFFFFFFFF), 0))
+    _check("close fds", _libc.syscall(SYS_close_range, ctypes.c_uint(INIT_FD + 1), ctypes.c_uint(0xFFFFFFFF), 0))
 
     # Capabilities: empty the bounding set, lock root's special treatment away, then become the
     # instance's own uid (the kernel clears every capability), and make sure none is left.
@@ -217,9 +232,18 @@ def _fork_instance(req, fds):
         except BaseException as e:  # noqa: BLE001 - nothing may escape into the zygote loop
             _report_failure(_report_fd, "setup: %s: %s" % (type(e).__name__, e), 0)
             posix._exit(1)
-        # B: a sandboxed instance now; the shim takes over (it never returns).
-        shim.main()
-        posix._exit(0)
+        # B: a sandboxed instance now. Its runtime is a child (C), B becomes its init.
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, INIT_SIGNALS)
+        runtime = posix.fork()
+        if runtime == 0:
+            posix.close(INIT_FD)
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+            shim.main()  # never returns
+            posix._exit(0)
+        try:
+            posix.execve(INIT_FD, ["hotrod-init", "--adopt", str(runtime)], {})
+        finally:
+            posix._exit(127)  # no init: ending PID 1 ends the namespace, the runtime with it
     except StepFailed as e:
         _report_failure(frame_fd, e.step, e.err)
     except BaseException:  # noqa: BLE001
@@ -276,9 +300,10 @@ def main():
         if msg is None:
             posix._exit(0)  # the host closed the channel: the zygote is done
         op = msg.get("op")
-        if op == "hello":
+        if op == "hello" and len(fds) == 1:
             config = msg
             config["bpf_bytes"] = bytes.fromhex(msg["bpf"])
+            config["init_fd"] = fds.pop()  # kept open for every child
             _send_frame(CONTROL, {"ok": True})
         elif op == "fork" and config is not None and len(fds) == 3:
             sys.stdout.flush()
