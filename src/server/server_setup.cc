@@ -95,13 +95,14 @@ Result<std::unique_ptr<HostSandbox>> HostSandbox::Create(const std::filesystem::
                                  ::geteuid()));
   CgroupOptions cgroup_options;
   cgroup_options.subtree = CgroupSubtreeFor(data_dir);
-  HOTROD_ASSIGN_OR_RETURN(std::shared_ptr<CgroupManager> shared, CgroupManager::Detect(cgroup_options));
-  HOTROD_RETURN_IF_ERROR(shared->CleanupStale());
-  // Subtrees of other servers that died without cleaning up go too (only those a server
-  // registered, and only when that server's process is gone).
+  // Subtrees of other servers that died without cleaning up go, whatever their data directory
+  // (only those a server registered, and only when that server's process is gone). This
+  // server registers before it creates its own, so no live server's subtree is unregistered.
   ServerRegistry registry(kServerRegistryDir);
   if (int n = registry.Sweep(cgroup_options.subtree); n > 0) spdlog::info("removed {} stale cgroup subtree(s)", n);
-  if (auto s = registry.Register(cgroup_options.subtree); !s.ok()) spdlog::warn("{}", s.error().message);
+  HOTROD_RETURN_IF_ERROR(registry.Register(cgroup_options.subtree));
+  HOTROD_ASSIGN_OR_RETURN(std::shared_ptr<CgroupManager> shared, CgroupManager::Detect(cgroup_options));
+  HOTROD_RETURN_IF_ERROR(shared->CleanupStale());
   NamespaceLauncherOptions options;
   options.cgroups = shared;
   options.prepared_sandboxes = sandboxes_ahead;

@@ -38,14 +38,34 @@ bool ValidSubtreeName(const std::string& name) {
 
 }  // namespace
 
+ServerRegistry::ServerRegistry(std::string dir, ManagerFactory managers)
+    : dir_(std::move(dir)), managers_(std::move(managers)) {
+  if (!managers_) managers_ = [](const CgroupOptions& options) { return CgroupManager::Detect(options); };
+}
+
+std::string ServerRegistry::Identity(pid_t pid) {
+  const std::string start = StartTime(pid);
+  return start.empty() ? "" : fmt::format("{} {}", pid, start);
+}
+
 Status ServerRegistry::Register(const std::string& subtree) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return MakeError(ErrorCode::kInternal, fmt::format("server registry {}: {}", dir_, ec.message()));
+  const std::string identity = Identity(::getpid());
   const std::string path = dir_ + "/" + subtree;
-  std::ofstream out(path, std::ios::trunc);
-  out << ::getpid() << " " << StartTime(::getpid()) << "\n";
-  if (!out.flush()) return MakeError(ErrorCode::kInternal, fmt::format("server registry: cannot write {}", path));
+  const std::string temp = fmt::format("{}/.{}.{}", dir_, subtree, ::getpid());
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << identity << "\n";
+    if (identity.empty() || !out.flush())
+      return MakeError(ErrorCode::kInternal, fmt::format("server registry: cannot write {}", temp));
+  }
+  std::filesystem::rename(temp, path, ec);
+  if (ec) {
+    std::filesystem::remove(temp, ec);
+    return MakeError(ErrorCode::kInternal, fmt::format("server registry: cannot write {}", path));
+  }
   return Status::Ok();
 }
 
@@ -67,7 +87,7 @@ int ServerRegistry::Sweep(const std::string& own_subtree) {
     if (pid > 0 && !start.empty() && StartTime(pid) == start) continue;  // its owner still runs
     CgroupOptions options;
     options.subtree = name;
-    auto manager = CgroupManager::Detect(options);
+    auto manager = managers_(options);
     if (!manager.ok()) {
       spdlog::warn("stale cgroup subtree {}: {}", name, manager.error().message);
       continue;
