@@ -7,7 +7,7 @@
 // the launch with "sandbox step '<name>' failed: <errno text>" and everything made so far (child,
 // cgroup, uid) is undone: the program never runs half-isolated (fail closed).
 //
-// Parent (the prepared-sandbox pool's      Child (PID 1 of its pid namespace)
+// Parent (the prepared-sandbox pool's      Child (PID 1 of its pid namespace; sandbox_child.cc)
 //   thread, or the launching thread when
 //   no prepared sandbox is ready)
 //  uid lease, channels, cgroup Create
@@ -28,8 +28,10 @@
 //                                          rootfs plan ... pivot_root, root read-only
 //                                          lo up (own netns), rlimits, chdir, stdio + fd 3,
 //                                          close other fds, drop caps (bounding set, securebits,
-//                                          ambient, capset), no_new_privs, seccomp, execve
-//  reads the exec-status pipe: EOF after the "about to exec" record = running.
+//                                          ambient, capset), no_new_privs, seccomp,
+//                                          execveat hotrod-init (sandbox_child.h), which
+//                                          forks the runtime: PID 2, exec'ed
+//  reads the exec-status pipe: EOF after the "about to exec" record = running (init_protocol.h).
 //
 // The child shares the parent's memory until execve (CLONE_VM, as posix_spawn does): launch
 // cost does not grow with the server's size (a fork-style copy of a 100 MB process costs
@@ -44,6 +46,9 @@
 //  - Launch() is thread-safe (the uid range locks, the cgroup manager is thread-safe, the seccomp
 //    filter immutable, the netns pool locks). It must be called from threads in the server's
 //    own network namespace. Instances follow sandbox.h: one owner, not thread-safe.
+//  - PID 1 of every instance is hotrod-init (init/hotrod_init.cc): it reaps orphans, forwards
+//    SIGTERM (Terminate()) to the runtime and exits with the runtime's status. A zygote's own
+//    launch execs the zygote directly (it runs no user code; its children get the init).
 //  - Instances: Kill() SIGKILLs the namespace's init (the kernel then kills the whole pid
 //    namespace) and waits (bounded) until the init is a zombie, i.e. the namespace is empty. The
 //    destructor hands the rest to the launcher's teardown worker (one thread, serial_worker.h,

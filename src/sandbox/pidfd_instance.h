@@ -40,7 +40,7 @@ class PidfdInstance : public SandboxInstance {
   }
 
   void Terminate() override {
-    // The runtime is its pid namespace's init: it gets SIGTERM only because the shims handle it.
+    // To the namespace's init (hotrod-init), which forwards it to the runtime.
     if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
   }
 

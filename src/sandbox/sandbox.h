@@ -53,7 +53,8 @@ class SandboxInstance {
   virtual pid_t pid() const = 0;
   // Stops every process of the instance (SIGKILL). Idempotent; never blocks for long.
   virtual void Kill() = 0;
-  // Asks the instance to stop: SIGTERM to its runtime (the shims exit on it; docs/runtimes.md).
+  // Asks the instance to stop: SIGTERM to its runtime (through its init; the shims exit on it;
+  // docs/runtimes.md).
   // Never blocks; Kill() remains the caller's job once its grace period is over.
   virtual void Terminate() {
     if (pid() > 0) ::kill(pid(), SIGTERM);
