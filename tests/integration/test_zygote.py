@@ -66,7 +66,7 @@ class ZygoteColdStartTest(ServerTestCase):
         result = rec["response"]["result"]
         self.assertEqual(result["params"], {"n": 1})
         self.assertEqual(result["name"], "/guest/zprobe")
-        self.assertEqual(result["pid"], 1)  # init of its own pid namespace
+        self.assertEqual(result["pid"], 2)  # the child of its own pid namespace's init (hotrod-init)
         self.assertNotEqual(result["uid"], 0)
         self.assertIs(result["tmp_writable"], True)
         logs = [l.split(": ", 1)[1] for l in rec["logs"]]

@@ -189,21 +189,22 @@ class ZygoteIsolationTest(SecurityTestCase):
         marked = wait_until(lambda: host_processes_with(marker), 10)
         self.assertEqual(len(marked), 1, marked)
         holder_child = marked[0]
-        holder_init = int(host_status_field(holder_child, "PPid"))
+        holder_runtime = int(host_status_field(holder_child, "PPid"))
+        holder_init = int(host_status_field(holder_runtime, "PPid"))  # hotrod-init, the zygote's child
 
         self.deploy("zsnoop", SNOOP_PY, limits={"memory": 160})
         zygotes = zygote_pids(self.server.proc.pid)
         self.assertEqual(len(zygotes), 1, zygotes)
         status, rec = self.call("zsnoop", {"marker": marker, "port": holder["port"],
                                            "secret_a": secret[:7], "secret_b": secret[7:],
-                                           "pids": [holder_child, holder_init] + zygotes})
+                                           "pids": [holder_child, holder_runtime, holder_init] + zygotes})
         self.assertEqual(status, 200, rec)
         self.assertIs(annotation(rec, "coldStart")["zygote"], True, rec)
         snoop = rec["response"]["result"]
 
-        # Own pid namespace: it sees itself only and can signal nothing of the others.
-        self.assertEqual(snoop["pid"], 1)
-        self.assertEqual(snoop["procs"], ["1"])
+        # Own pid namespace: it sees itself and its init only and can signal nothing of the others.
+        self.assertEqual(snoop["pid"], 2)
+        self.assertEqual(snoop["procs"], ["1", "2"])
         self.assertEqual(set(snoop["signal"].values()), {"ESRCH"}, snoop["signal"])
         self.assertTrue(os.path.exists("/proc/%d" % holder_child), "the snoop killed the holder")
         # Own network namespace: another child's loopback and abstract sockets do not exist.
