@@ -73,7 +73,8 @@ def square(x):
 
 def main(args):
     with multiprocessing.Pool(2) as pool:
-        squares = pool.map(square, range(10))
+        # Bounded: a hung pool fails this call with a timeout instead of outliving the blocking wait.
+        squares = pool.map_async(square, range(10)).get(timeout=30)
     q = multiprocessing.Queue()
     p = multiprocessing.Process(target=q.put, args=("from a child",))
     p.start()
