@@ -166,6 +166,7 @@ def main():
                "cpu_busy": {p: sum(r[p][1] for r in rounds) / len(rounds) for p in ("quiet", "loaded")}}
     lines = [f"# Noisy neighbour: warm latency of one namespace while another burns {SPINNERS} cores' worth", ""]
     lines += b.facts_lines(facts)
+    lines += [f"- binary: `{b.binary('hotrod')}`"]
     lines += [f"- neighbour: Node.js no-op, blocking with result, {RATE:g} calls/s; noisy: {SPINNERS} busy-loop "
               f"activations at {MEMORY_MB} MB; {ROUNDS} rounds x {PHASE_S:g} s per phase; serve flags: "
               f"`{' '.join(flags) or '(none)'}`", "",
