@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "common/json_finite.h"
+#include "common/json_limits.h"
 #include "common/random.h"
 #include "common/utf8.h"
 
@@ -50,9 +50,8 @@ Response ErrorResponse(const Error& error) { return ErrorResponse(StatusFor(erro
 std::variant<json::object, Response> JsonObjectBody(const Request& request) {
   if (request.body().empty()) return json::object();
   boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
-  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
+  json::value v = ParseJsonDocument(request.body(), ec);
+  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", JsonErrorMessage(ec)));
   if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
   return std::move(v.as_object());
 }

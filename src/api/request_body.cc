@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "common/json_finite.h"
+#include "common/json_limits.h"
 namespace hotrod {
 namespace {
 
@@ -32,13 +32,12 @@ std::variant<json::object, Response> RequestBodyObject(const Request& request, b
   if (require_json_type && content_type.empty())
     return ErrorResponse(http::status::unsupported_media_type, "The request needs Content-Type: application/json.");
   boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
+  json::value v = ParseJsonDocument(request.body(), ec);
   if (ec && !declared_json)
     return ErrorResponse(http::status::unsupported_media_type,
                          fmt::format("The request's Content-Type '{}' is not supported and the body is not JSON; send application/json.",
                                      std::string(content_type)));
-  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", ec.message()));
+  if (ec) return ErrorResponse(http::status::bad_request, fmt::format("The request content was malformed: {}", JsonErrorMessage(ec)));
   if (!v.is_object()) return ErrorResponse(http::status::bad_request, "The request content must be a JSON object.");
   return std::move(v.as_object());
 }

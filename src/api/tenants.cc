@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/router.h"
+#include "common/json_limits.h"
 #include "controller/trigger_service.h"
 
 namespace hotrod {
@@ -40,8 +41,9 @@ Response AdminLimitsResponse(ApiContext& ctx, const std::string& ns, const Names
 // resets to the server default, absent keeps.
 Result<LimitChanges> ParseLimitChanges(const std::string& body) {
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return MakeError(ErrorCode::kInvalidArgument, "The request content must be a JSON object.");
+  json::value v = ParseJsonDocument(body, ec);
+  if (ec) return MakeError(ErrorCode::kInvalidArgument, fmt::format("The request content was malformed: {}", JsonErrorMessage(ec)));
+  if (!v.is_object()) return MakeError(ErrorCode::kInvalidArgument, "The request content must be a JSON object.");
   LimitChanges changes;
   const std::pair<const char*, LimitChange*> fields[] = {{"concurrentInvocations", &changes.concurrent_invocations},
                                                           {"invocationsPerMinute", &changes.invocations_per_minute},

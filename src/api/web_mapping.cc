@@ -8,7 +8,7 @@
 #include <boost/url.hpp>
 
 #include "common/base64.h"
-#include "common/json_finite.h"
+#include "common/json_limits.h"
 
 namespace hotrod {
 namespace {
@@ -93,9 +93,8 @@ Result<json::object> BuildWebArguments(const WebRequest& request, const WebActio
   if (!request.body.empty()) {
     if (IsJsonFamily(media)) {
       boost::system::error_code ec;
-      json::value parsed = json::parse(request.body, ec);
-      if (!ec && !AllNumbersFinite(parsed)) ec = json::error::exponent_overflow;  // common/json_finite.h
-      if (ec) return InvalidArgumentError("The request content was malformed: " + ec.message());
+      json::value parsed = ParseJsonDocument(request.body, ec);
+      if (ec) return InvalidArgumentError("The request content was malformed: " + JsonErrorMessage(ec));
       if (parsed.is_object())
         for (auto& kv : parsed.as_object()) params[kv.key()] = std::move(kv.value());
       else

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "common/json_limits.h"
 
 namespace hotrod {
 
@@ -35,7 +36,8 @@ Result<ApiReply> CallApi(const CliContext& ctx, std::string_view method, const s
   reply.activation_id = response.Header("x-openwhisk-activation-id");
   if (!reply.body.empty()) {
     boost::system::error_code ec;
-    reply.json = boost::json::parse(reply.body, ec);
+    // A reply wraps what users and functions wrote (an activation's response.result).
+    reply.json = ParseJsonDocument(reply.body, ec, JsonParseOptions(kMaxEnvelopedJsonDepth));
     reply.is_json = !ec;
     if (ec) reply.json = nullptr;
   }

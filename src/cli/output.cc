@@ -14,6 +14,8 @@ namespace json = boost::json;
 
 void Indent(std::string& out, int depth) { out.append(static_cast<size_t>(depth) * 4, ' '); }
 
+// Recursive, one call per level: the values it prints come from the API client's parse, which
+// stops at kMaxEnvelopedJsonDepth (common/json_limits.h).
 void AppendPretty(std::string& out, const json::value& v, int depth) {
   switch (v.kind()) {
     case json::kind::object: {

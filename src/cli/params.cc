@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 
 #include "common/base64.h"
+#include "common/json_limits.h"
 
 #include <cerrno>
 #include <cstring>
@@ -29,7 +30,7 @@ std::string Lower(std::string_view s) {
 
 boost::json::value ParseParamValue(std::string_view text) {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
+  boost::json::value v = ParseJsonDocument(text, ec);
   if (!ec) return v;
   return boost::json::value(boost::json::string(text));
 }
@@ -48,8 +49,8 @@ Result<boost::json::object> CollectParams(const std::string& file, const KeyValu
   if (!file.empty()) {
     HOTROD_ASSIGN_OR_RETURN(auto text, ReadFileBytes(file));
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
-    if (ec) return MakeError(ErrorCode::kInvalidArgument, file + " is not valid JSON: " + ec.message());
+    boost::json::value v = ParseJsonDocument(text, ec);
+    if (ec) return MakeError(ErrorCode::kInvalidArgument, file + " is not valid JSON: " + JsonErrorMessage(ec));
     if (!v.is_object()) return MakeError(ErrorCode::kInvalidArgument, file + " must hold a JSON object");
     params = std::move(v.as_object());
   }

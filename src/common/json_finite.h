@@ -7,26 +7,35 @@
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include <boost/json.hpp>
 
 namespace hotrod {
 
+// Walks with an explicit stack, not recursion: the value may be as deep as its parser allowed
+// (json_limits.h), and a walk of ours must not be what limits that.
 inline bool AllNumbersFinite(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::double_:
-      return std::isfinite(v.get_double());
-    case boost::json::kind::array:
-      for (const auto& e : v.get_array())
-        if (!AllNumbersFinite(e)) return false;
-      return true;
-    case boost::json::kind::object:
-      for (const auto& kv : v.get_object())
-        if (!AllNumbersFinite(kv.value())) return false;
-      return true;
-    default:
-      return true;
+  // Scalars are checked where they sit; only containers wait on the stack.
+  std::vector<const boost::json::value*> todo;
+  auto visit = [&todo](const boost::json::value& e) {
+    if (e.is_double()) return std::isfinite(e.get_double());
+    if (e.is_array() || e.is_object()) todo.push_back(&e);
+    return true;
+  };
+  if (!visit(v)) return false;
+  while (!todo.empty()) {
+    const boost::json::value& e = *todo.back();
+    todo.pop_back();
+    if (e.is_array()) {
+      for (const auto& x : e.get_array())
+        if (!visit(x)) return false;
+    } else {
+      for (const auto& kv : e.get_object())
+        if (!visit(kv.value())) return false;
+    }
   }
+  return true;
 }
 
 }  // namespace hotrod

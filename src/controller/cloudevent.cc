@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
-#include "common/json_finite.h"
+#include "common/json_limits.h"
 #include "common/utf8.h"
 
 namespace hotrod {
@@ -116,12 +116,11 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
   if (!body.empty()) {
     if (IsJsonMediaType(content_type)) {
       boost::system::error_code ec;
-      json::value data = json::parse(body, ec);
-      if (!ec && !AllNumbersFinite(data)) ec = json::error::exponent_overflow;  // common/json_finite.h
+      json::value data = ParseJsonDocument(body, ec);
       if (ec)
         return InvalidArgumentError(
             fmt::format("the CloudEvent's data is declared as '{}' but is not JSON: {}",
-                        content_type, ec.message()));
+                        content_type, JsonErrorMessage(ec)));
       event["data"] = std::move(data);
     } else if (MediaType(content_type).starts_with("text/") && IsWellFormedUtf8(body)) {
       event["data"] = body;
@@ -134,9 +133,8 @@ Result<json::object> CloudEventFromBinary(const std::vector<std::pair<std::strin
 
 Result<json::object> CloudEventFromStructured(std::string_view body) {
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
-  if (ec) return InvalidArgumentError(fmt::format("the structured CloudEvent is not JSON: {}", ec.message()));
+  json::value v = ParseJsonDocument(body, ec);
+  if (ec) return InvalidArgumentError(fmt::format("the structured CloudEvent is not JSON: {}", JsonErrorMessage(ec)));
   if (!v.is_object()) return InvalidArgumentError("a structured CloudEvent must be a JSON object");
   HOTROD_RETURN_IF_ERROR(ValidateCloudEvent(v.as_object()));
   return std::move(v.as_object());
@@ -144,9 +142,8 @@ Result<json::object> CloudEventFromStructured(std::string_view body) {
 
 Result<std::vector<json::object>> CloudEventsFromBatch(std::string_view body) {
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (!ec && !AllNumbersFinite(v)) ec = json::error::exponent_overflow;  // common/json_finite.h
-  if (ec) return InvalidArgumentError(fmt::format("the CloudEvents batch is not JSON: {}", ec.message()));
+  json::value v = ParseJsonDocument(body, ec);
+  if (ec) return InvalidArgumentError(fmt::format("the CloudEvents batch is not JSON: {}", JsonErrorMessage(ec)));
   if (!v.is_array()) return InvalidArgumentError("a CloudEvents batch must be a JSON array of events");
   std::vector<json::object> events;
   size_t index = 0;

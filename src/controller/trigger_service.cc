@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/json_limits.h"
 #include "common/random.h"
 #include "controller/action_service.h"
 #include "controller/cron.h"
@@ -119,8 +120,11 @@ Result<std::optional<AlarmSchedule>> AlarmFromTrigger(const std::string& ns, con
         s.payload = value.as_object();
       } else if (value.is_string()) {
         boost::system::error_code ec;
-        json::value parsed = json::parse(value.as_string(), ec);
-        if (ec || !parsed.is_object())
+        json::value parsed = ParseJsonDocument(value.as_string(), ec);
+        if (ec)
+          return InvalidArgumentError(
+              fmt::format("alarm parameter 'trigger_payload' is not JSON: {}", JsonErrorMessage(ec)));
+        if (!parsed.is_object())
           return InvalidArgumentError("alarm parameter 'trigger_payload' must be a JSON object");
         s.payload = std::move(parsed.as_object());
       } else if (!value.is_null()) {

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_limits.h"
 #include "invoker/frame.h"
 
 namespace hotrod {
@@ -18,6 +19,17 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 // How long to wait for log sentinels after a reply, and for the last output of a dead instance.
 constexpr std::chrono::milliseconds kLogDrainBound{2000};
 constexpr std::chrono::milliseconds kDeathDrainBound{500};
+// A reply is {"ok":..,"result":R} (or "error"): one level above the function's document, which
+// may nest kMaxJsonDepth levels like any JSON a user sends (common/json_limits.h).
+const json::parse_options kReplyParseOptions = JsonParseOptions(kMaxJsonDepth + 1);
+
+// Why a whole reply frame was refused, in the user's terms (the depth is the result's, not the
+// reply's), or empty when it simply is not JSON.
+std::string ReplyError(const boost::system::error_code& ec) {
+  if (ec == json::error::too_deep) return JsonErrorMessage(ec, kMaxJsonDepth);
+  if (ec == json::error::exponent_overflow) return JsonErrorMessage(ec);
+  return "";
+}
 
 }  // namespace
 
@@ -230,7 +242,7 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
     ex.outcome = Exchange::Outcome::kTimeout;
   } else if (channel_ok) {
     boost::system::error_code jec;
-    json::value v = json::parse(body, jec);
+    json::value v = ParseJsonDocument(body, jec, kReplyParseOptions);
     if (read_buf_.size() > 1024 * 1024) std::string().swap(read_buf_);  // do not keep a huge buffer
     if (!jec && v.is_object()) {
       ex.outcome = Exchange::Outcome::kReply;
@@ -238,6 +250,7 @@ asio::awaitable<Exchange> Instance::Send(const json::object& request, std::chron
       ex.reply_bytes = body.size();
     } else {
       ex.outcome = Exchange::Outcome::kProtocolError;
+      ex.error = ReplyError(jec);
     }
   } else if (timed_out_) {
     ex.outcome = Exchange::Outcome::kTimeout;
@@ -357,8 +370,12 @@ asio::awaitable<Exchange> Instance::SendConcurrent(json::object request, std::ch
 
 bool Instance::SettleReply(std::string_view body) {
   boost::system::error_code jec;
-  json::value v = json::parse(body, jec);
-  if (jec || !v.is_object()) return false;
+  json::value v = ParseJsonDocument(body, jec, kReplyParseOptions);
+  if (jec || !v.is_object()) {
+    // The run's id is inside the refused document: every run in flight fails with the reason.
+    reply_error_ = ReplyError(jec);
+    return false;
+  }
   const json::value* idv = v.as_object().if_contains("id");
   if (!idv || !idv->is_number()) return false;
   boost::system::error_code nec;
@@ -426,6 +443,7 @@ asio::awaitable<void> Instance::ReadReplies() {
     run->ex.outcome = run->timed_out ? Exchange::Outcome::kTimeout
                       : protocol_error ? Exchange::Outcome::kProtocolError
                                        : Exchange::Outcome::kCrashed;
+    if (protocol_error) run->ex.error = reply_error_;
     run->ex.logs = logs_.TakeTagged(id);
     run->done = true;
     run->wake.cancel();

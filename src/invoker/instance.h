@@ -44,6 +44,9 @@ struct Exchange {
   json::object reply;
   size_t reply_bytes = 0;
   std::vector<std::string> logs;  // the lines attributed to this exchange
+  // kProtocolError: why the reply was refused when the frame was whole but its JSON was not
+  // acceptable ("nested deeper than 512 levels"); empty otherwise.
+  std::string error;
 };
 
 class Instance : public std::enable_shared_from_this<Instance> {
@@ -134,6 +137,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   uint64_t exchange_ = 0;  // counts exchanges, so a stale deadline handler can tell
   // Concurrency > 1.
   std::unordered_map<uint64_t, std::shared_ptr<PendingRun>> pending_;
+  std::string reply_error_;  // why SettleReply() refused a frame (Exchange::error)
   uint64_t next_run_id_ = 0;
   bool reader_started_ = false;
   std::deque<std::string> outbox_;  // frames not yet written, in order

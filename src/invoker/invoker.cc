@@ -320,7 +320,8 @@ void Invoker::Finish(const Exchange& run, const Instance& instance, const Action
       return;
     case Exchange::Outcome::kProtocolError:
       outcome.status = ActivationStatus::kDeveloperError;
-      outcome.result = ErrorResult("The action did not produce a valid JSON response.");
+      outcome.result = ErrorResult(run.error.empty() ? std::string("The action did not produce a valid JSON response.")
+                                                     : fmt::format("The action did not produce a valid JSON response: {}.", run.error));
       return;
     case Exchange::Outcome::kReply:
       break;

@@ -16,6 +16,7 @@
 #include "api/web_mapping.h"
 #include "common/base64.h"
 #include "common/json_finite.h"
+#include "common/json_limits.h"
 #include "fuzz_check.h"
 
 using namespace hotrod;
@@ -26,7 +27,7 @@ namespace {
 bool CarriesBody(const json::value& arg, const std::string& body) {
   if (arg.is_string() && (arg.as_string() == body || Base64Decode(arg.as_string()) == body)) return true;
   boost::system::error_code ec;
-  const json::value parsed = json::parse(body, ec);
+  const json::value parsed = json::parse(body, ec, {}, JsonParseOptions());
   return !ec && parsed == arg;
 }
 
@@ -55,7 +56,7 @@ void CheckRender(const json::value& result) {
     auto r = RenderWebResult(ext, result);
     if (ext == WebExtension::kJson) {
       FUZZ_CHECK(r.ok() == (result.is_object() || result.is_array()));
-      if (r.ok()) FUZZ_CHECK(fuzz::SameJson(json::parse(r->body), result));
+      if (r.ok()) FUZZ_CHECK(fuzz::SameJson(json::parse(r->body, {}, JsonParseOptions()), result));
     }
     if (!r.ok()) continue;
     FUZZ_CHECK(r->status >= 100 && r->status <= 599);
@@ -80,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckArguments(request);
 
   boost::system::error_code ec;
-  const json::value result = json::parse(request.body, ec);
+  const json::value result = json::parse(request.body, ec, {}, JsonParseOptions());
   // A result with a number out of double's range prints as `Infinity`: results are parsed by the
   // invoker, which must refuse those (common/json_finite.h); rendering cannot repair them.
   if (!ec && AllNumbersFinite(result)) CheckRender(result);

@@ -2,17 +2,14 @@
 
 #include <sqlite3.h>
 
+#include "common/json_limits.h"
+
 namespace hotrod::store_internal {
-namespace {
-
-// Our own rows can nest deeper than an HTTP body parser allows; reading them back must not fail.
-constexpr std::size_t kMaxJsonDepth = 10'000;
-
-}  // namespace
 
 Result<json::value> ParseJson(std::string_view text, std::string_view what) {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
+  // A row wraps a user's document (an activation's response.result, a parameter's value) in a
+  // few levels of our own: reading it back must not fail where the API accepted it.
+  json::parse_options options = JsonParseOptions(kMaxEnvelopedJsonDepth);
   // Function output may carry bytes that are not UTF-8 (logs especially); they were stored as
   // they came, so they must read back as they came.
   options.allow_invalid_utf8 = true;
