@@ -53,6 +53,11 @@ class HttpServer {
 
  private:
   using Stream = boost::beast::tcp_stream;
+  using RequestParser = http::request_parser<http::string_body>;
+  struct Answer {
+    Response response;
+    bool close = false;  // the connection cannot carry another request
+  };
   asio::awaitable<void> Accept();
   // Makes room for a connection from `address` and registers it; the refusal to send instead
   // of serving it, if it may not stay.
@@ -61,6 +66,10 @@ class HttpServer {
   // The request loop of one connection (session.cc). `refusal`: answer this and close.
   asio::awaitable<void> Serve(std::unique_ptr<Stream> stream, ConnectionTable::Id id,
                               std::optional<Response> refusal);
+  // After a well-formed header: the refusals that need no body, the body, the router.
+  // nullopt: the connection failed while the body was read.
+  asio::awaitable<std::optional<Answer>> Respond(Stream& stream, boost::beast::flat_buffer& buffer,
+                                                 RequestParser& parser);
   asio::awaitable<void> LingeringClose(Stream& stream, ConnectionTable::Id id);
   void Forget(ConnectionTable::Id id);
 

@@ -45,68 +45,60 @@ asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, Connectio
       }
       table_.Set(id, ConnectionState::kHeader, std::chrono::steady_clock::now());
     }
-    http::request_parser<http::string_body> parser;
+    RequestParser parser;
     parser.header_limit(kRequestHeaderLimit);
     // Beast checks Content-Length against its default 1 MiB body limit while reading the
     // header; lift it so the per-route limit below decides (and answers 413).
     parser.body_limit(boost::none);
     stream.expires_after(options_.header_timeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTok);
-    Response response;
-    bool close_after = false;
+    std::optional<Answer> answer;
     if (hec) {
       // A timeout (slow header), the peer gone, stopping or shed: no one to answer. Otherwise
       // the header is malformed: say why, then close (where the next request starts is unknown).
-      auto answer = AnswerToReadError(hec, parser.get());
-      if (!answer) break;
-      response = std::move(*answer);
-      close_after = true;
+      auto malformed = AnswerToReadError(hec, parser.get());
+      if (!malformed) break;
+      answer = Answer{std::move(*malformed), true};
     }
     table_.Set(id, ConnectionState::kBusy, std::chrono::steady_clock::now());
     stream.expires_after(options_.idle_timeout);  // the body, then the response, each at a client's pace
-
-    const auto& header = parser.get();
-    const size_t limit = hec ? 0 : router_.BodyLimit(header.method(), header.target());
-    const std::optional<uint64_t> declared =
-        !hec && parser.content_length() ? std::optional<uint64_t>(*parser.content_length()) : std::nullopt;
-    if (hec) {
-      // answered above
-    } else if (auto unsupported = AnswerToUnsupported(header)) {
-      response = std::move(*unsupported);
-      close_after = true;  // the body, if any, cannot be delimited
-    } else if (auto refused = router_.Precheck(header)) {
-      response = std::move(*refused);
-      close_after = !parser.is_done();  // the unread body is still on the wire
-    } else if (declared && *declared > limit) {
-      response = TooLarge(declared, limit);
-      close_after = true;  // the unread body is still on the wire
-    } else {
-      parser.body_limit(limit);
-      if (beast::iequals(header[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        co_await http::async_write(stream, cont, kTok);
-      }
-      boost::system::error_code bec;
-      if (!parser.is_done()) std::tie(bec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
-      if (bec == http::error::body_limit) {
-        response = TooLarge(std::nullopt, limit);
-        close_after = true;
-      } else if (auto answer = bec ? AnswerToReadError(bec, header) : std::nullopt) {
-        response = std::move(*answer);  // a malformed chunked body
-        close_after = true;
-      } else if (bec) {
-        break;
-      } else {
-        stream.expires_never();  // a blocking invoke may take up to the action's timeout
-        response = co_await router_.Handle(parser.release());
-        stream.expires_after(options_.idle_timeout);
-      }
-    }
+    if (!answer) answer = co_await Respond(stream, buffer, parser);
+    if (!answer) break;  // the connection failed while reading the body
+    auto& [response, close_after] = *answer;
     if (close_after || stopping_) response.keep_alive(false);
     auto [wec, wn] = co_await http::async_write(stream, response, kTok);
     if (wec || !response.keep_alive() || stopping_) break;
   }
   co_await LingeringClose(stream, id);
+}
+
+asio::awaitable<std::optional<HttpServer::Answer>> HttpServer::Respond(Stream& stream, beast::flat_buffer& buffer,
+                                                                      RequestParser& parser) {
+  const auto& header = parser.get();
+  if (auto unsupported = AnswerToUnsupported(header))
+    co_return Answer{std::move(*unsupported), true};  // the body, if any, cannot be delimited
+  if (auto refused = router_.Precheck(header))
+    co_return Answer{std::move(*refused), !parser.is_done()};  // close if the unread body is on the wire
+  const size_t limit = router_.BodyLimit(header.method(), header.target());
+  if (const auto declared = parser.content_length(); declared && *declared > limit)
+    co_return Answer{TooLarge(*declared, limit), true};  // the unread body is still on the wire
+  parser.body_limit(limit);
+  if (beast::iequals(header[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    co_await http::async_write(stream, cont, kTok);
+  }
+  boost::system::error_code ec;
+  if (!parser.is_done()) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
+  if (ec == http::error::body_limit) co_return Answer{TooLarge(std::nullopt, limit), true};
+  if (ec) {
+    auto malformed = AnswerToReadError(ec, header);  // a malformed chunked body
+    if (!malformed) co_return std::nullopt;
+    co_return Answer{std::move(*malformed), true};
+  }
+  stream.expires_never();  // a blocking invoke may take up to the action's timeout
+  Response response = co_await router_.Handle(parser.release());
+  stream.expires_after(options_.idle_timeout);
+  co_return Answer{std::move(response), false};
 }
 
 asio::awaitable<void> HttpServer::LingeringClose(Stream& stream, ConnectionTable::Id id) {
