@@ -1,3 +1,5 @@
+// The listener: accepting, the connection cap and shedding, stopping. The request loop of one
+// connection is in session.cc.
 #include "api/server.h"
 
 #include <fmt/format.h>
@@ -6,14 +8,24 @@
 namespace hotrod {
 namespace {
 
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+constexpr auto kWarnEvery = std::chrono::seconds(10);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, Router& router)
-    : io_(io), router_(router), acceptor_(io), drained_(io) {}
+bool HttpServer::Throttled::Due(std::chrono::steady_clock::time_point now) {
+  if (last != std::chrono::steady_clock::time_point{} && now - last < kWarnEvery) {
+    ++held_back;
+    return false;
+  }
+  last = now;
+  return true;
+}
+
+HttpServer::HttpServer(asio::io_context& io, Router& router, HttpServerOptions options)
+    : io_(io), router_(router), options_(options), acceptor_(io), drained_(io) {}
 
 Status HttpServer::Listen(const tcp::endpoint& endpoint) {
   boost::system::error_code ec;
@@ -33,8 +45,9 @@ void HttpServer::StopAccepting() {
   stopping_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& c : connections_)
-    if (!c.busy) c.stream->socket().shutdown(tcp::socket::shutdown_both, ignored), c.stream->cancel();
+  for (auto& [id, stream] : streams_)
+    if (table_.state(id) != ConnectionState::kBusy)
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored), stream->cancel();
 }
 
 asio::awaitable<void> HttpServer::Accept() {
@@ -43,86 +56,81 @@ asio::awaitable<void> HttpServer::Accept() {
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
       // Out of file descriptors (or similar): the pending connection keeps the listener
-      // readable, so retrying at once would spin. Back off and say so once per pause.
-      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
-      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      // readable, so retrying at once would spin. Give the fd of a connection that can be
+      // spared to the new one, or back off; and say so now and then, not at every retry.
+      const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+      const auto victim = out_of_fds ? table_.ChooseVictim() : std::nullopt;
+      if (accept_warning_.Due(std::chrono::steady_clock::now())) {
+        spdlog::warn("accept failed: {} ({} more since the last warning); {}", ec.message(),
+                     std::exchange(accept_warning_.held_back, 0),
+                     victim ? "shedding an idle or slow connection" : "retrying every 100 ms");
+      }
+      if (victim) {
+        Shed(*victim);
+        continue;
+      }
+      asio::steady_timer pause(io_, kAcceptRetry);
       co_await pause.async_wait(kTok);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);  // small JSON replies must not wait for Nagle
-    asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone
+    auto stream = std::make_unique<Stream>(std::move(socket));
+    ConnectionTable::Id id = 0;
+    auto refusal = Admit(stream.get(), peer.address().to_string(), &id);
+    asio::co_spawn(io_, Serve(std::move(stream), id, std::move(refusal)), asio::detached);
   }
 }
 
-asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  auto self = connections_.insert(connections_.end(), Connection{&stream, false});
-  beast::flat_buffer buffer;
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(64 * 1024);
-    // Beast checks Content-Length against its default 1 MiB body limit while reading the
-    // header; lift it so the per-route limit below decides (and answers 413).
-    parser.body_limit(boost::none);
-    stream.expires_after(idle_timeout_);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTok);
-    if (hec) break;  // closed, idle timeout, stop, or a malformed header: drop the connection
-    self->busy = true;
+std::optional<Response> HttpServer::Admit(Stream* stream, const std::string& address,
+                                          ConnectionTable::Id* id) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool over_address =
+      options_.max_connections_per_address > 0 && table_.OpenFrom(address) >= options_.max_connections_per_address;
+  if (table_.size() >= options_.max_connections) {
+    // A connection refused for its address is not worth another client's idle connection:
+    // for it, only a closing one is shed.
+    auto victim = table_.ChooseVictim();
+    if (victim && (!over_address || table_.state(*victim) == ConnectionState::kClosing)) Shed(*victim);
+  }
+  std::optional<Response> refusal;
+  if (over_address) {
+    refusal = ErrorResponse(http::status::service_unavailable,
+                            fmt::format("Too many connections from {} (at most {}); reuse a keep-alive connection.",
+                                        address, options_.max_connections_per_address));
+  } else if (table_.size() >= options_.max_connections) {
+    // Every connection is busy with a request. The refused one is closing, so the next new
+    // connection sheds it first: refusals keep at most one fd over the cap.
+    refusal = ErrorResponse(http::status::service_unavailable,
+                            fmt::format("The server is at its connection limit ({}); retry later.", options_.max_connections));
+  }
+  *id = table_.Add(address, refusal ? ConnectionState::kClosing : ConnectionState::kHeader, now);
+  streams_.emplace(*id, stream);
+  return refusal;
+}
 
-    Response response;
-    bool close_after = false;
-    const auto& header = parser.get();
-    const size_t limit = router_.BodyLimit(header.method(), header.target());
-    const auto declared = parser.content_length();
-    if (auto refused = router_.Precheck(header)) {
-      response = std::move(*refused);
-      close_after = !parser.is_done();  // the unread body is still on the wire
-    } else if (declared && *declared > limit) {
-      response = ErrorResponse(http::status::payload_too_large,
-                               fmt::format("The request content was too large: {} bytes exceeds the limit of {} bytes.",
-                                           *declared, limit));
-      close_after = true;  // the unread body is still on the wire
-    } else {
-      parser.body_limit(limit);
-      if (beast::iequals(header[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        co_await http::async_write(stream, cont, kTok);
-      }
-      boost::system::error_code bec;
-      if (!parser.is_done()) std::tie(bec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
-      if (bec == http::error::body_limit) {
-        response = ErrorResponse(http::status::payload_too_large,
-                                 fmt::format("The request content was too large: it exceeds the limit of {} bytes.", limit));
-        close_after = true;
-      } else if (bec) {
-        break;
-      } else {
-        stream.expires_never();  // a blocking invoke may take up to the action's timeout
-        response = co_await router_.Handle(parser.release());
-      }
-    }
-    if (close_after || stopping_) response.keep_alive(false);
-    stream.expires_after(idle_timeout_);
-    auto [wec, wn] = co_await http::async_write(stream, response, kTok);
-    self->busy = false;
-    if (wec || !response.keep_alive() || stopping_) break;
-  }
-  // Lingering close: after an early 413 the client may still be sending; reading (and dropping)
-  // what arrives for a moment lets it see our reply instead of a connection reset.
+void HttpServer::Shed(ConnectionTable::Id id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  // Closing now (not when its coroutine resumes) frees the fd for the connection that needs it;
+  // the coroutine finds its operation aborted and ends.
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.expires_after(std::chrono::seconds(2));
-  for (;;) {
-    char sink[16 * 1024];
-    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTok);
-    if (rec) break;
-  }
-  connections_.erase(self);
-  if (stopping_ && connections_.empty()) drained_.cancel();
+  it->second->socket().close(ignored);
+  Forget(id);
+  if (shed_warning_.Due(std::chrono::steady_clock::now()))
+    spdlog::warn("at the connection limit ({}) or out of fds: shed {} idle or slow connection(s) to accept new ones",
+                 options_.max_connections, 1 + std::exchange(shed_warning_.held_back, 0));
+}
+
+void HttpServer::Forget(ConnectionTable::Id id) {
+  table_.Remove(id);
+  streams_.erase(id);
+  if (stopping_ && streams_.empty()) drained_.cancel();
 }
 
 asio::awaitable<void> HttpServer::Drain(std::chrono::steady_clock::time_point deadline) {
-  while (!connections_.empty() && std::chrono::steady_clock::now() < deadline) {
+  while (!streams_.empty() && std::chrono::steady_clock::now() < deadline) {
     drained_.expires_at(deadline);
     co_await drained_.async_wait(kTok);
   }

@@ -88,6 +88,21 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
                   "on SIGTERM, how long calls in flight may take to finish before their instances are killed")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3600}));
+  // HTTP connections (docs/operations.md, "Connections").
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "HTTP connections open at once; a new one past it sheds the connection idle longest, else "
+                  "the one slowest to send its header (default: half the file descriptor limit)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  cmd->add_option("--max-connections-per-address", opts->max_connections_per_address,
+                  "HTTP connections one client address may have open; more get 503 (0: no cap, since clients "
+                  "behind one NAT or proxy share an address)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--header-timeout-s", opts->header_timeout_s,
+                  "seconds a connection has to send a complete request header, from its accept or the next "
+                  "request's first byte; slower ones are closed")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
   cmd->callback([&ctx, opts, serve] {
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {

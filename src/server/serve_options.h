@@ -31,6 +31,10 @@ struct ServeOptions {
   int64_t instance_stop_grace_ms = 500;  // SIGTERM -> SIGKILL of an instance stopped gracefully
   int64_t runtime_update_window_s = 60;  // after SIGHUP, old runtime instances live at most this long
   int64_t drain_timeout_s = 30;          // SIGTERM: calls in flight may finish this long
+  // HTTP connections (docs/operations.md, "Connections").
+  int64_t max_connections = 0;              // 0: half of the fd limit (MaxConnectionsFor)
+  int64_t max_connections_per_address = 0;  // 0: no per-address cap
+  int64_t header_timeout_s = 10;            // a request header must be complete this soon
 };
 
 }  // namespace hotrod

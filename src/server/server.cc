@@ -79,6 +79,7 @@ struct Server::Parts_ {
   std::unique_ptr<asio::signal_set> hangups;
   bool stopping = false;
   std::string url;
+  uint64_t fd_limit = 1024;
 
   Status BuildStorage();
   void BuildSandbox(std::unique_ptr<Launcher> given);
@@ -174,7 +175,18 @@ Status Server::Parts_::BuildServices() {
   ApiContext context{*auth, *actions, *invocations, *activation_log, *manifest, ApiLimits{}, *packages,
                      *resolver, *triggers, tenants.get(), {invoker.get()}};
   router = std::make_unique<Router>(context);
-  http = std::make_unique<HttpServer>(io, *router);
+  HttpServerOptions http_options;
+  http_options.max_connections = MaxConnectionsFor(options, fd_limit);
+  http_options.max_connections_per_address = static_cast<size_t>(options.max_connections_per_address);
+  http_options.header_timeout = std::chrono::seconds(options.header_timeout_s);
+  spdlog::info("connections: at most {}{}", http_options.max_connections,
+               http_options.max_connections_per_address > 0
+                   ? fmt::format(", {} per client address", http_options.max_connections_per_address)
+                   : std::string());
+  if (http_options.max_connections >= fd_limit)
+    spdlog::warn("--max-connections {} is not below the file descriptor limit {}: accept() may run out of fds",
+                 http_options.max_connections, fd_limit);
+  http = std::make_unique<HttpServer>(io, *router, http_options);
   HOTROD_ASSIGN_OR_RETURN(auto endpoint, ParseListen(options.listen));
   HOTROD_RETURN_IF_ERROR(http->Listen(endpoint));
   const auto bound = http->local_endpoint();
@@ -188,6 +200,7 @@ Result<std::unique_ptr<Server>> Server::Create(const ServeOptions& options, Part
   auto p = std::make_unique<Parts_>();
   p->options = options;
   p->data_dir = options.data_dir;
+  p->fd_limit = RaiseFdLimit();
   HOTROD_RETURN_IF_ERROR(p->BuildStorage());
   p->BuildSandbox(std::move(parts.launcher));
   HOTROD_RETURN_IF_ERROR(p->BuildServices());

@@ -1,6 +1,11 @@
 #include "server/server_setup.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <sstream>
@@ -42,6 +47,33 @@ Result<asio::ip::tcp::endpoint> ParseListen(const std::string& listen) {
   }
   if (ec || port < 0 || port > 65535) return bad;
   return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+uint64_t RaiseFdLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("cannot read the file descriptor limit: {}", std::strerror(errno));
+    return 1024;
+  }
+  if (lim.rlim_cur == lim.rlim_max) {
+    spdlog::info("file descriptor limit: {} (the hard limit)", static_cast<uint64_t>(lim.rlim_cur));
+    return lim.rlim_cur;
+  }
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("cannot raise the file descriptor limit from {} to {}: {}", static_cast<uint64_t>(before),
+                 static_cast<uint64_t>(lim.rlim_max), std::strerror(errno));
+    return before;
+  }
+  spdlog::info("file descriptor limit: raised from {} to {} (the hard limit)", static_cast<uint64_t>(before),
+               static_cast<uint64_t>(lim.rlim_cur));
+  return lim.rlim_cur;
+}
+
+size_t MaxConnectionsFor(const ServeOptions& options, uint64_t fd_limit) {
+  if (options.max_connections > 0) return static_cast<size_t>(options.max_connections);
+  return static_cast<size_t>(std::max<uint64_t>(16, fd_limit / 2));
 }
 
 Result<std::string> ReadManifestText(const std::string& file) {

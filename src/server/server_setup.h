@@ -2,6 +2,8 @@
 // the pool's options, and the sandbox with its cgroup subtree (server_setup.cc).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -28,6 +30,17 @@ PoolOptions PoolOptionsFrom(const ServeOptions& options);
 
 // The namespace limits' server-wide defaults with the serve flags applied.
 NamespaceLimits DefaultLimitsFrom(const ServeOptions& options);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (connections and instances each hold fds; the
+// default soft limit of 1,024 runs out under a modest connection flood). Returns the soft limit
+// now in force; when raising fails it stays as it was (and the failure is logged).
+uint64_t RaiseFdLimit();
+
+// --max-connections when given, else half of the fd limit (at least 16): the other half is for
+// the instances (a few fds each: pidfd, channel, log pipes), SQLite, code and runtime files,
+// and sockets to the instances. A connection past the cap sheds another, so accept() does not
+// run out of fds while instances still need them.
+size_t MaxConnectionsFor(const ServeOptions& options, uint64_t fd_limit);
 
 // The sandbox of one server. Its cgroups live in a subtree named after the data directory, so
 // several servers share a host safely and a restart on the same data cleans up what a crashed

@@ -263,15 +263,17 @@ def send_streaming(port, method, path, headers, declared_length=None, chunked=Fa
 class Server:
     """One `hotrod serve` process on a free port with its own data directory and log file."""
 
-    def __init__(self, data_dir=None, guest_key=None, use_env_key=True, extra_args=()):
+    def __init__(self, data_dir=None, guest_key=None, use_env_key=True, extra_args=(), command_prefix=()):
         """guest_key: the key passed as HOTROD_GUEST_KEY (a fresh one when None); with
-        use_env_key=False the variable is removed so the server generates or loads its own."""
+        use_env_key=False the variable is removed so the server generates or loads its own.
+        command_prefix: a command that execs the server (e.g. prlimit with its options)."""
         self.owns_dir = data_dir is None
         self.root = tempfile.mkdtemp(prefix="hotrod-it-")
         self.data_dir = data_dir or os.path.join(self.root, "data")
         self.use_env_key = use_env_key
         self.key = (guest_key or new_guest_key()) if use_env_key else None
         self.extra_args = list(extra_args)
+        self.command_prefix = list(command_prefix)
         self.port = None
         self.proc = None
         self.log_path = os.path.join(self.root, "server.log")
@@ -294,7 +296,7 @@ class Server:
         self.starts += 1
         self.log_file.write(b"\n===== hotrod start #%d =====\n" % self.starts)
         self.log_file.flush()
-        cmd = [HOTROD_BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
+        cmd = self.command_prefix + [HOTROD_BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir] + self.extra_args
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,

@@ -1,0 +1,77 @@
+// ConnectionTable: what the HTTP server knows about each open connection (its peer address and
+// what it is doing since when), and which one to shed when a new connection arrives at the cap.
+//
+// The shedding policy (docs/operations.md, "Connections"), in order:
+//  1. a connection that is closing (answered, draining what the peer still sends), oldest first;
+//  2. a keep-alive connection idle between requests, idle longest first;
+//  3. a connection still sending its request header, the one that started longest ago first
+//     (a slowloris, or a client that connected and never spoke);
+//  never a connection that is busy with a request (reading its body, running it, answering it).
+// Idle connections go before slow ones because an idle client loses nothing it sent (it
+// reconnects, as browsers and HTTP libraries do when a pooled connection was closed), while a
+// slow one may be a real client on a bad link. This is also what nginx does when it runs out of
+// connections (it reuses keep-alive connections first).
+//
+// Contract: a plain value, no I/O, no clock of its own (callers pass `now`); not thread-safe
+// (the HTTP server uses it on its event-loop thread only). Every call is O(log n).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace hotrod {
+
+enum class ConnectionState {
+  kHeader,   // accepted, or the first byte of a request arrived: the header is on its way
+  kIdle,     // between requests (keep-alive)
+  kBusy,     // reading the body, running the request, or writing the response
+  kClosing,  // answered and closing (or refused at accept); only draining what the peer sends
+};
+
+class ConnectionTable {
+ public:
+  using Id = uint64_t;
+  using Clock = std::chrono::steady_clock;
+
+  // A new connection from `address` (any string that identifies the peer's host), in `state`
+  // since `now`.
+  Id Add(const std::string& address, ConnectionState state, Clock::time_point now);
+  // Changes a connection's state (and restarts its clock). Unknown ids (removed, shed) are ignored.
+  void Set(Id id, ConnectionState state, Clock::time_point now);
+  // Forgets a connection. Unknown ids are ignored.
+  void Remove(Id id);
+
+  // The connection to shed to make room (the policy above), or nullopt when all are busy.
+  std::optional<Id> ChooseVictim() const;
+
+  size_t size() const { return entries_.size(); }
+  bool contains(Id id) const { return entries_.contains(id); }
+  std::optional<ConnectionState> state(Id id) const;
+  // Connections from `address` that are not closing (what the per-address cap counts).
+  size_t OpenFrom(const std::string& address) const;
+
+ private:
+  struct Entry {
+    std::string address;
+    ConnectionState state;
+    Clock::time_point since;
+  };
+  using Queue = std::set<std::pair<Clock::time_point, Id>>;  // oldest first
+  Queue* QueueFor(ConnectionState state);
+  void Unlink(Id id, const Entry& entry);
+  void Link(Id id, const Entry& entry);
+
+  Id next_id_ = 1;
+  std::unordered_map<Id, Entry> entries_;
+  Queue closing_, idle_, header_;  // busy connections are in no queue: they are never shed
+  std::map<std::string, size_t> open_from_;  // address -> connections not closing
+};
+
+}  // namespace hotrod
