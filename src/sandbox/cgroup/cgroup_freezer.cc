@@ -103,8 +103,9 @@ Status CgroupFreezer::Thaw() {
   thaws_.fetch_add(1);
   const Status failed = std::exchange(failed_, Status::Ok());
   if (!frozen_ && failed.ok()) return Status::Ok();  // no freeze reached the kernel: nothing to undo
-  frozen_ = false;
+  // A failed thaw leaves frozen_ set, so that Close() (the kill that follows) tries again.
   HOTROD_RETURN_IF_ERROR(WriteControl(false));
+  frozen_ = false;
   if (!failed.ok()) {
     return MakeError(failed.error().code,
                      fmt::format("an earlier freeze failed, the instance may have run between calls: {}",

@@ -154,6 +154,16 @@ TEST_P(FreezerTest, AFailedFreezeWriteIsReportedByTheNextThaw) {
   EXPECT_TRUE(freezer_->Thaw().ok());  // reported once
 }
 
+TEST_P(FreezerTest, AFailedThawIsRetriedByClose) {
+  ASSERT_TRUE(freezer_->Freeze(freezer_->thaws(), 1s).ok());
+  fake_->reject[Control().substr(Control().rfind('/') + 1)] = EIO;
+  EXPECT_FALSE(freezer_->Thaw().ok());
+  EXPECT_TRUE(freezer_->frozen());
+  fake_->reject.clear();
+  ASSERT_TRUE(freezer_->Close().ok());  // the kill that follows a failed thaw
+  EXPECT_FALSE(KernelSaysFrozen());
+}
+
 TEST_P(FreezerTest, TheFreezerOutlivesItsCgroup) {
   cgroup_.reset();  // destroyed: the directory is gone
   const Status s = freezer_->Freeze(freezer_->thaws(), 1s);
