@@ -80,6 +80,11 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
                   "after this long (0: SIGKILL at once)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{60000}));
+  cmd->add_option("--freeze-after-ms", opts->freeze_after_ms,
+                  "an instance idle this long is frozen until its next call, so that what its function "
+                  "left running makes no progress (0: never freeze)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3600 * 1000}));
   cmd->add_option("--runtime-update-window-s", opts->runtime_update_window_s,
                   "after SIGHUP reloads the runtimes, instances of the old version live at most this long")
       ->capture_default_str()

@@ -92,6 +92,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool alive() const { return alive_; }
   pid_t pid() const { return sandbox_ ? sandbox_->pid() : -1; }
   bool memory_limit_hit() const { return sandbox_ && sandbox_->MemoryLimitHit(); }
+  // The first limit the instance reached, if any (SandboxInstance::LimitReached).
+  SandboxLimit limit_reached() const { return sandbox_ ? sandbox_->LimitReached() : SandboxLimit::kNone; }
   const std::string& kind() const { return kind_; }
   // The sandbox itself (stem cells: attach code, resize). Valid for the object's lifetime.
   SandboxInstance& sandbox() { return *sandbox_; }

@@ -499,6 +499,19 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   // Init output (top-level code) belongs to the first activation, before the run's own lines.
   outcome.logs.insert(outcome.logs.end(), std::make_move_iterator(ex.logs.begin()),
                       std::make_move_iterator(ex.logs.end()));
+  // A fork bomb that filled the pids limit, or an OOM kill that took part of the runtime, leaves
+  // an instance that is not the one the next call expects (and keeps what the function started):
+  // it goes now, processes and cgroup with it.
+  if (const SandboxLimit limit = instance->limit_reached(); limit != SandboxLimit::kNone) {
+    const std::string what = limit == SandboxLimit::kPids
+                                 ? std::string("its process limit (a fork failed)")
+                                 : fmt::format("its memory limit ({} MB)", action.limits.memory_mb);
+    spdlog::info("activation {}: the instance reached {}; it was discarded", request.activation_id, what);
+    outcome.logs.push_back(fmt::format("{} stderr: The action's instance reached {} and was discarded.",
+                                       IsoTimestampNow(), what));
+    pool_.Discard(key, std::move(instance));
+    co_return outcome;
+  }
   pool_.Release(key, std::move(instance));
   co_return outcome;
 }

@@ -16,6 +16,13 @@ void Invoker::AppendMetrics(std::string& out) const {
   AppendMetric(out, "hotrod_pool_expired_total", "counter", "Idle instances removed after the keep-alive.", c.expired);
   AppendMetric(out, "hotrod_pool_queued_total", "counter", "Calls that waited for capacity.", c.queued);
   AppendMetric(out, "hotrod_pool_rejected_total", "counter", "Calls refused for lack of capacity (503).", c.rejected);
+  AppendMetric(out, "hotrod_pool_freezes_total", "counter", "Idle instances frozen until their next call.",
+               c.freezes);
+  AppendMetric(out, "hotrod_pool_thaw_failures_total", "counter",
+               "Frozen instances discarded because the thaw failed.", c.thaw_failures);
+  AppendMetric(out, "hotrod_pool_discarded_at_limit_total", "counter",
+               "Instances discarded after a call reached the pids or memory limit.", c.discarded_at_limit);
+  AppendMetric(out, "hotrod_pool_frozen_instances", "gauge", "Idle instances frozen now.", pool_.frozen_instances());
   AppendMetric(out, "hotrod_pool_instances", "gauge", "Instances held for actions (idle and busy).",
                pool_.total_instances());
   AppendMetric(out, "hotrod_pool_idle_instances", "gauge", "Idle instances held for actions.", pool_.idle_instances());

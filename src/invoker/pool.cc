@@ -1,6 +1,7 @@
 #include "invoker/pool.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,11 +14,16 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 Pool::Pool(asio::io_context& io, PoolOptions options, const SteadyClock& clock)
-    : io_(io), options_(options), clock_(clock), sweep_timer_(io) {
+    : io_(io), options_(options), clock_(clock), sweep_timer_(io), freeze_timer_(io) {
+  if (options_.freeze_after.count() > 0) freezing_ = std::make_unique<SerialWorker>();
   ScheduleSweep();
 }
 
-Pool::~Pool() { Shutdown(); }
+Pool::~Pool() {
+  Shutdown();
+  // Freezes still queued find their instances' freezers closed (Kill/Terminate) and return.
+  if (freezing_) freezing_->Stop();
+}
 
 size_t Pool::idle_instances() const {
   size_t n = 0;
@@ -51,16 +57,27 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
     if (shut_down_) co_return MakeError(ErrorCode::kUnavailable, "the invoker is shutting down");
     auto found = entries_.find(placement.key);
     const size_t count = found == entries_.end() ? 0 : found->second.size();
+    const Instance* thaw_failed = nullptr;
     if (found != entries_.end()) {
       for (auto& e : found->second) {
         // An instance with concurrency N takes up to N calls (one still initialising too: the
         // invoker waits for its init) before the action scales out.
         if (e.leases < e.concurrency && !e.retired && e.instance->alive()) {
+          if (!ThawForCall(e)) {
+            thaw_failed = e.instance.get();
+            break;
+          }
           ++e.leases;
           ++counters_.warm_starts;
           co_return Lease{e.instance, false, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrived)};
         }
       }
+    }
+    if (thaw_failed) {  // it may have run while it should not have: it goes, the call looks again
+      ++counters_.thaw_failures;
+      Remove(placement.key, thaw_failed);
+      WakeWaiters();
+      continue;
     }
     // At the namespace's maximum, its own least recently used idle instance makes way.
     const size_t ns_max = placement.max_per_namespace ? placement.max_per_namespace : options_.max_per_namespace;
@@ -99,6 +116,8 @@ asio::awaitable<Result<Lease>> Pool::Acquire(const Placement& placement, const S
         entry.concurrency = std::max<int64_t>(1, placement.concurrency);
         entry.leases = 1;
         entry.last_used = clock_.Now();
+        // A stem cell turns into an action's instance here: from now on it holds user code.
+        if (freezing_) entry.freezer = instance->sandbox().freezer();
         entries_[placement.key].push_back(std::move(entry));
         key_ns_[placement.key] = placement.ns;
         ++ns_count_[placement.ns];
@@ -144,11 +163,71 @@ void Pool::Release(const std::string& key, std::shared_ptr<Instance> instance) {
       Remove(key, instance.get(), instance->alive());
       WakeWaiters();  // memory came free: any waiter may use it
     } else {
+      if (e.leases == 0 && e.freezer) ArmFreezeTimer(options_.freeze_after);
       WakeOneFor(key);  // one lease came free: one waiter can take it
     }
     return;
   }
   HOTROD_CHECK(false && "released an instance the pool does not hold");
+}
+
+void Pool::Discard(const std::string& key, std::shared_ptr<Instance> instance) {
+  ++counters_.discarded_at_limit;
+  instance->Retire();  // no process left behind; Release() then drops the dead instance
+  Release(key, std::move(instance));
+}
+
+bool Pool::ThawForCall(Entry& e) {
+  if (!e.frozen) return true;
+  e.frozen = false;
+  --frozen_;
+  // One write (or none, when the freeze had not reached the kernel yet), on this thread: the
+  // call cannot start before it anyway.
+  const Status thawed = e.freezer->Thaw();
+  if (thawed.ok()) return true;
+  spdlog::warn("pool: an instance could not be thawed and is discarded: {}", thawed.error().message);
+  return false;
+}
+
+void Pool::ArmFreezeTimer(std::chrono::steady_clock::duration after) {
+  // One timer for the pool: a release arms it only when it is not armed, and each firing re-arms
+  // it for the next instance due. Releases come in time order, so none is due before it.
+  if (freeze_timer_armed_ || shut_down_) return;
+  freeze_timer_armed_ = true;
+  freeze_timer_.expires_after(after);
+  freeze_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: shutdown or the pool's destruction
+    freeze_timer_armed_ = false;
+    FreezeIdle();
+  });
+}
+
+void Pool::FreezeIdle() {
+  if (shut_down_ || !freezing_) return;
+  const auto now = clock_.Now();
+  std::optional<SteadyClock::time_point> next;
+  for (auto& [key, list] : entries_) {
+    for (auto& e : list) {
+      if (e.leases > 0 || e.frozen || e.retired || !e.freezer || !e.instance->alive()) continue;
+      const auto due = e.last_used + options_.freeze_after;
+      if (due > now) {
+        if (!next || due < *next) next = due;
+        continue;
+      }
+      // The ticket is read now, on the pool's thread: a call that takes the instance before the
+      // job runs thaws it, and the job then writes nothing.
+      SerialWorker::Job job = [freezer = e.freezer, ticket = e.freezer->thaws(), timeout = options_.freeze_timeout] {
+        const Status s = freezer->Freeze(ticket, timeout);
+        if (!s.ok() && s.error().code != ErrorCode::kConflict)
+          spdlog::warn("pool: freezing an idle instance: {}", s.error().message);
+      };
+      if (!freezing_->Post(job)) return;  // stopping: nothing is frozen any more
+      e.frozen = true;
+      ++frozen_;
+      ++counters_.freezes;
+    }
+  }
+  if (next) ArmFreezeTimer(*next - now);
 }
 
 void Pool::StopInstance(Instance& instance) { instance.Stop(options_.stop_grace, stopping_); }
@@ -163,6 +242,7 @@ void Pool::Remove(const std::string& key, const Instance* instance, bool gracefu
       StopInstance(*it->instance);
     else
       it->instance->Retire();
+    if (it->frozen) --frozen_;  // the sandbox's Kill()/Terminate() thawed it
     used_mb_ -= it->memory_mb;
     list.erase(it);
     --total_;
@@ -324,6 +404,7 @@ void Pool::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   sweep_timer_.cancel();
+  freeze_timer_.cancel();
   RetireStemCells();
   RetirePrefix("");
   // Still busy after the drain: SIGTERM now, SIGKILL after the grace; each call ends when its

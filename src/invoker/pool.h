@@ -29,6 +29,16 @@
 //  - Instances leave by a graceful stop (SIGTERM, then SIGKILL after `stop_grace`) at shutdown
 //    (busy ones too: by then the drain deadline has passed), keep-alive expiry and retirement;
 //    by SIGKILL when evicted to make room or when dead. stopping() counts those in their grace.
+//  - Freezing (docs/security.md "Instances between calls"): an instance that holds user code and
+//    has been idle for `freeze_after` (read on the clock) is frozen, so that whatever its function
+//    left running makes no progress until the next call. The decision is the pool's, on its
+//    thread; the freeze itself (which waits for the kernel) runs on the pool's own freezing
+//    thread. Acquire() thaws an instance before handing it out (a thaw cancels a freeze not yet
+//    written); a thaw that fails discards the instance and the call gets another one. An
+//    instance reused within the grace is never frozen. Stem cells hold no user code: never
+//    frozen. Instances leaving the pool are thawed by their sandbox's Kill()/Terminate().
+//  - Discard(): an instance that reached a limit (a fork bomb at the pids limit, an OOM kill)
+//    goes back through Discard() instead of Release(): killed at once, never reused.
 //  - Stem cells: ReserveStemCell() books room for one (evicting idle LRU instances if needed,
 //    never busy ones, never another stem cell), AddStemCell() turns the booking into a ready
 //    stem cell, CancelStemCell() returns it. RetireStemCells() drops every ready one.
@@ -49,6 +59,8 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "invoker/instance.h"
+#include "sandbox/cgroup/cgroup.h"
+#include "sandbox/serial_worker.h"
 
 namespace hotrod {
 
@@ -63,6 +75,10 @@ struct PoolOptions {
   // shutdown, keep-alive expiry and retirement (runtime update, action change); eviction to make
   // room and failed instances get SIGKILL at once. 0: SIGKILL always.
   std::chrono::milliseconds stop_grace{500};
+  // An instance idle this long is frozen until its next call; 0: never.
+  std::chrono::milliseconds freeze_after{50};
+  // Bound of one freeze's wait for the kernel (a task in uninterruptible sleep can hold it).
+  std::chrono::milliseconds freeze_timeout{1000};
 };
 
 // What the pool has done so far (exposed on GET /metrics, docs/operations.md).
@@ -75,6 +91,9 @@ struct PoolCounters {
   uint64_t expired = 0;              // idle instances past the keep-alive
   uint64_t rejected = 0;             // calls refused: queue full or waited until the deadline
   uint64_t queued = 0;               // calls that had to wait for capacity
+  uint64_t freezes = 0;              // idle instances frozen
+  uint64_t thaw_failures = 0;        // frozen instances discarded because the thaw failed
+  uint64_t discarded_at_limit = 0;   // instances discarded after a call reached a limit
 };
 
 struct Placement {
@@ -105,6 +124,9 @@ class Pool {
   asio::awaitable<Result<Lease>> Acquire(const Placement& placement, const SpawnFn& spawn,
                                          std::chrono::steady_clock::time_point deadline);
   void Release(const std::string& key, std::shared_ptr<Instance> instance);
+  // Release() for an instance that must not serve again (it reached a limit): killed now, its
+  // other calls (concurrency > 1) end as crashes.
+  void Discard(const std::string& key, std::shared_ptr<Instance> instance);
 
   // Tears down idle instances of every key starting with `prefix`; busy ones are torn down
   // when released. Used when an action is updated or deleted.
@@ -124,6 +146,10 @@ class Pool {
   // Tears down idle instances past the keep-alive and replaces dead stem cells, now; the pool
   // does it by itself every sweep_interval.
   void Sweep();
+  // Freezes the idle instances past `freeze_after`, now; the pool does it by itself on a timer.
+  void FreezeIdle();
+  // Instances frozen now (a freeze decided and not thawed since).
+  size_t frozen_instances() const { return frozen_; }
   // Instances stopped gracefully whose processes may still be finishing (at most stop_grace).
   int64_t stopping() const { return *stopping_; }
   bool shut_down() const { return shut_down_; }
@@ -155,6 +181,8 @@ class Pool {
     int64_t leases = 0;       // calls it holds now; idle at 0, busy at `concurrency`
     SteadyClock::time_point last_used{};
     bool retired = false;
+    std::shared_ptr<CgroupFreezer> freezer;  // null: the sandbox cannot freeze
+    bool frozen = false;                     // a freeze was decided and no thaw since
   };
   struct StemCell {
     std::shared_ptr<Instance> instance;
@@ -181,6 +209,10 @@ class Pool {
   void WakeOneFor(const std::string& key);
   void NotifyStemCellUsed();
   void ScheduleSweep();
+  // Thaws `e` if frozen; false (logged) when that failed and the instance must go.
+  bool ThawForCall(Entry& e);
+  // Arms the freeze timer to fire `after` from now, unless it is armed already.
+  void ArmFreezeTimer(std::chrono::steady_clock::duration after);
 
   asio::io_context& io_;
   PoolOptions options_;
@@ -199,6 +231,12 @@ class Pool {
   };
   std::list<Waiter> waiters_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer freeze_timer_;
+  bool freeze_timer_armed_ = false;
+  size_t frozen_ = 0;
+  // Runs the freezes (each waits for the kernel: v1 measured up to ~15 ms with busy tasks).
+  // Its jobs hold only freezers, which outlive their instances. Null when freezing is off.
+  std::unique_ptr<SerialWorker> freezing_;
   std::function<void()> on_stem_cell_used_;
   bool shut_down_ = false;
   std::shared_ptr<int64_t> stopping_ = std::make_shared<int64_t>(0);

@@ -16,6 +16,8 @@
 #include <string>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "common/unique_fd.h"
 #include "sandbox/attach_mount.h"
 #include "sandbox/cgroup/cgroup.h"
@@ -30,6 +32,7 @@ class PidfdInstance : public SandboxInstance {
   void Kill() override {
     if (killed_) return;
     killed_ = true;
+    Unfreeze();
     // Killing the namespace's init makes the kernel kill everything else in the pid namespace;
     // its pidfd turns readable once the init is a zombie, which happens only after the rest of
     // the namespace is gone. The cgroup kill, the second, independent layer, is the teardown's.
@@ -40,11 +43,22 @@ class PidfdInstance : public SandboxInstance {
   }
 
   void Terminate() override {
-    // To the namespace's init (hotrod-init), which forwards it to the runtime.
-    if (!killed_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
+    // To the namespace's init (hotrod-init), which forwards it to the runtime. Thawed first:
+    // a frozen init would not act on it.
+    if (killed_) return;
+    Unfreeze();
+    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
   }
 
   bool MemoryLimitHit() const override { return cgroup_ && cgroup_->OomKilled(); }
+
+  SandboxLimit LimitReached() const override {
+    if (!cgroup_) return SandboxLimit::kNone;
+    if (cgroup_->PidsLimitHit()) return SandboxLimit::kPids;
+    return cgroup_->OomKilled() ? SandboxLimit::kMemory : SandboxLimit::kNone;
+  }
+
+  std::shared_ptr<CgroupFreezer> freezer() override { return freezer_; }
 
   Status AttachReadOnly(const std::string& source, const std::string& target) override {
     if (killed_) return MakeError(ErrorCode::kUnavailable, "attach code: the instance was killed");
@@ -64,11 +78,22 @@ class PidfdInstance : public SandboxInstance {
 
  protected:
   PidfdInstance(pid_t pid, UniqueFd pidfd, std::unique_ptr<Cgroup> cgroup, CgroupLimits limits)
-      : pid_(pid), pidfd_(std::move(pidfd)), cgroup_(std::move(cgroup)), limits_(limits) {}
+      : pid_(pid), pidfd_(std::move(pidfd)), cgroup_(std::move(cgroup)), limits_(limits) {
+    if (cgroup_) freezer_ = cgroup_->MakeFreezer();
+  }
+
+  // No freeze from now on, and thaw if frozen: a frozen task acts on no signal (on v1 not even
+  // SIGKILL), so a kill or a graceful stop would otherwise wait for nothing.
+  void Unfreeze() {
+    if (!freezer_) return;
+    if (Status s = freezer_->Close(); !s.ok())
+      spdlog::warn("sandbox {}: thawing before the stop: {}", pid_, s.error().message);
+  }
 
   const pid_t pid_;
   UniqueFd pidfd_;
   std::unique_ptr<Cgroup> cgroup_;
+  std::shared_ptr<CgroupFreezer> freezer_;  // shared with the pool's freezing thread
   CgroupLimits limits_;
   bool killed_ = false;
 };

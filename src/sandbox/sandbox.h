@@ -7,7 +7,8 @@
 //    the error names the step that failed — fail closed).
 //  - Instance::Kill() stops every process of the instance; it is idempotent. Destroying an
 //    Instance kills and reaps it: no process of an instance outlives its Instance object.
-//  - Neither type is thread-safe; each instance has one owner (the invoker's pool).
+//  - Neither type is thread-safe; each instance has one owner (the invoker's pool). The one
+//    exception is the instance's freezer (freezer()), which is thread-safe and may outlive it.
 //  - Every instance sees only spec.mounts: paths inside differ from the host's (the invoker puts
 //    shims at /runtime and code at /code). Implementations: NamespaceLauncher (namespaces,
 //    cgroup, seccomp) and DisabledLauncher (fails every launch); tests use fakes that serve the
@@ -47,6 +48,15 @@ struct SandboxSpec {
   int64_t max_file_size_mb = 512;
 };
 
+class CgroupFreezer;  // cgroup/cgroup.h
+
+// A limit an instance ran into (SandboxInstance::LimitReached).
+enum class SandboxLimit {
+  kNone,
+  kPids,    // a fork failed at the pids limit (a fork bomb), or the instance holds that many tasks
+  kMemory,  // the OOM killer acted inside the instance
+};
+
 class SandboxInstance {
  public:
   virtual ~SandboxInstance() = default;
@@ -61,6 +71,17 @@ class SandboxInstance {
   }
   // True once the kernel's OOM killer acted inside the instance (memory limit reached).
   virtual bool MemoryLimitHit() const { return false; }
+  // The first limit the instance has reached since it started, if any. After one, what is left
+  // inside is not the runtime it was (processes filling the pids limit, half a runtime killed
+  // by the OOM killer): the pool discards it rather than reuse it. A few file reads.
+  virtual SandboxLimit LimitReached() const { return MemoryLimitHit() ? SandboxLimit::kMemory : SandboxLimit::kNone; }
+
+  // --- Between calls (docs/security.md "Instances between calls") ---
+  // The freezer that stops every process of the instance while it is idle; null where the
+  // sandbox has none (then the pool leaves it running). Thread-safe, shared: the pool freezes
+  // on its own thread. Kill() and Terminate() close it (thawing) first, since frozen tasks
+  // cannot act on a signal.
+  virtual std::shared_ptr<CgroupFreezer> freezer() { return nullptr; }
 
   // --- Taking over a pre-started instance ("stem cell", docs/runtimes.md) ---
   // Mounts host `source` read-only at `target` inside the running instance (attach_mount.h).

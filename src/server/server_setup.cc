@@ -104,6 +104,7 @@ PoolOptions PoolOptionsFrom(const ServeOptions& options) {
   pool.max_per_action = static_cast<size_t>(options.max_per_action);
   pool.max_per_namespace = static_cast<size_t>(options.max_per_namespace);
   pool.stop_grace = std::chrono::milliseconds(options.instance_stop_grace_ms);
+  pool.freeze_after = std::chrono::milliseconds(options.freeze_after_ms);
   spdlog::info("pool: memory budget {} MB, {} stem cell(s) per default runtime, keep-alive {} s, queue {}",
                pool.memory_budget_mb, options.stem_cells, options.keep_alive_s, pool.max_queue);
   return pool;

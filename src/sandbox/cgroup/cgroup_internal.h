@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ Status RemoveDirRetrying(CgroupFs& fs, const std::string& dir, std::chrono::mill
 Status KillListedUntilEmpty(CgroupFs& fs, const std::vector<std::string>& procs_files,
                             const std::function<Result<bool>()>& is_empty,
                             std::chrono::milliseconds timeout);
+
+// The freezers of cgroup.h for a v1 freezer directory and a v2 cgroup directory.
+std::shared_ptr<CgroupFreezer> MakeV1Freezer(std::shared_ptr<CgroupFs> fs, const std::string& freezer_dir);
+std::shared_ptr<CgroupFreezer> MakeV2Freezer(std::shared_ptr<CgroupFs> fs, const std::string& dir);
+
+// Cgroup::PidsLimitHit() for the pids directory `dir` (the same files on v1 and v2); false for "".
+bool PidsLimitHitIn(CgroupFs& fs, const std::string& dir);
 
 // Appends the cleanup failure (if any) to the primary error, so neither is lost.
 Error WithCleanup(Error primary, const Status& cleanup);

@@ -203,6 +203,37 @@ TEST_F(CgroupKernel, AddedChildIsCountedAndKilled) {
   EXPECT_FALSE(cg->OomKilled());
 }
 
+TEST_F(CgroupKernel, FreezeStopsEveryTaskUntilThawAndCloseLetsTheKillThrough) {
+  auto cg = Make("freeze");
+  ASSERT_TRUE(cg);
+  EXPECT_FALSE(cg->PidsLimitHit());
+  Child child([](int report) {
+    Report(report, 1);
+    for (;;) ::pause();
+  });
+  ASSERT_TRUE(cg->AddProcess(child.pid()).ok());
+  child.Go();
+  ASSERT_EQ(child.ReadLong(), 1);
+  auto freezer = cg->MakeFreezer();
+  ASSERT_NE(freezer, nullptr);
+  const auto frozen_says = [&] {
+    const auto dirs = Dirs("freeze");
+    if (manager_->version() == 2) return ReadFile(dirs[0] + "/cgroup.events").find("frozen 1") != std::string::npos;
+    return ReadFile(dirs[kV1Freezer] + "/freezer.state") == "FROZEN\n";
+  };
+  const Status frozen = freezer->Freeze(freezer->thaws(), std::chrono::milliseconds(2000));
+  ASSERT_TRUE(frozen.ok()) << frozen.error().message;
+  EXPECT_TRUE(frozen_says());
+  ASSERT_TRUE(freezer->Thaw().ok());
+  EXPECT_FALSE(frozen_says());
+  // Frozen again, then closed (as a kill does): thawed, so the SIGKILL takes effect.
+  ASSERT_TRUE(freezer->Freeze(freezer->thaws(), std::chrono::milliseconds(2000)).ok());
+  ASSERT_TRUE(freezer->Close().ok());
+  EXPECT_FALSE(frozen_says());
+  ASSERT_TRUE(cg->KillAll().ok());
+  EXPECT_EQ(child.Wait(), SIGKILL);
+}
+
 TEST_F(CgroupKernel, MemoryHogIsOomKilled) {
   auto cg = Make("hog", CgroupLimits{64, 64, 100});
   ASSERT_TRUE(cg);
@@ -242,6 +273,7 @@ TEST_F(CgroupKernel, ForkBombIsCappedAtPidsMax) {
   const long forks = child.ReadLong();
   EXPECT_EQ(forks, kPidsMax - 1);  // the child itself is the 16th
   EXPECT_EQ(*cg->ProcessCount(), kPidsMax);
+  EXPECT_TRUE(cg->PidsLimitHit());  // the pool discards such an instance
   ASSERT_TRUE(cg->KillAll().ok());
   EXPECT_EQ(*cg->ProcessCount(), 0);
   EXPECT_EQ(child.Wait(), SIGKILL);

@@ -265,6 +265,12 @@ bool V1Cgroup::OomKilled() const {
   return failcnt.ok() && Trim(*failcnt) != "0" && !Trim(*failcnt).empty();
 }
 
+bool V1Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, dirs_[kV1Pids]); }
+
+std::shared_ptr<CgroupFreezer> V1Cgroup::MakeFreezer() const {
+  return dirs_[kV1Freezer].empty() ? nullptr : MakeV1Freezer(fs_, dirs_[kV1Freezer]);
+}
+
 Result<int64_t> V1Cgroup::ProcessCount() const {
   const auto unique = UniqueDirs(dirs_);
   if (unique.empty()) return int64_t{0};

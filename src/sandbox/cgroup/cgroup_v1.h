@@ -59,6 +59,8 @@ class V1Cgroup final : public Cgroup {
   int fd() const override { return -1; }
   Status KillAll() override;
   bool OomKilled() const override;
+  bool PidsLimitHit() const override;
+  std::shared_ptr<CgroupFreezer> MakeFreezer() const override;
   Result<int64_t> ProcessCount() const override;
   Status Resize(const CgroupLimits& limits) override;
   const std::string& path() const override { return dirs_[kV1Memory]; }

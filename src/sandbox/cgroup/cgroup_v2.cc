@@ -236,6 +236,12 @@ bool V2Cgroup::OomKilled() const {
   return events.ok() && FlatKeyValue(*events, "oom_kill") > 0;
 }
 
+bool V2Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, path_); }
+
+std::shared_ptr<CgroupFreezer> V2Cgroup::MakeFreezer() const {
+  return MakeV2Freezer(fs_, path_);
+}
+
 Result<int64_t> V2Cgroup::ProcessCount() const {
   HOTROD_ASSIGN_OR_RETURN(auto procs, fs_->Read(JoinCgroupPath(path_, "cgroup.procs")));
   return static_cast<int64_t>(ParsePids(procs).size());

@@ -55,6 +55,8 @@ class V2Cgroup final : public Cgroup {
   int fd() const override { return fd_.get(); }
   Status KillAll() override;
   bool OomKilled() const override;
+  bool PidsLimitHit() const override;
+  std::shared_ptr<CgroupFreezer> MakeFreezer() const override;
   Result<int64_t> ProcessCount() const override;
   Status Resize(const CgroupLimits& limits) override;
   const std::string& path() const override { return path_; }

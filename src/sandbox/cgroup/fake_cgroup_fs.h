@@ -1,8 +1,10 @@
 // Test fake: a cgroup tree in a temp dir. On mkdir it creates the interface files the kernel
 // would (v1 and v2 alike: a superset, minus `omit`), and it imitates the few kernel behaviours
 // the managers depend on: subtree_control "+x -y" edits, a child's cgroup.controllers = its
-// parent's subtree_control, processes leaving cgroup.procs once they exit, and refusals
-// (`reject`: file name -> errno). Everything else is a plain file.
+// parent's subtree_control, processes leaving cgroup.procs once they exit, freezing (v1
+// freezer.state FROZEN turns FROZEN, or FREEZING while `freeze_stalls`; v2 cgroup.freeze sets
+// cgroup.events "frozen") and refusals (`reject`: file name -> errno). Everything else is a
+// plain file.
 #pragma once
 
 #include <dirent.h>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
@@ -30,11 +33,14 @@ class FakeCgroupFs : public CgroupFs {
       {"cgroup.procs", ""},
       {"cgroup.events", "populated 0\nfrozen 0\n"},
       {"cgroup.kill", ""},
+      {"cgroup.freeze", "0\n"},
       {"memory.max", "max\n"},
       {"memory.swap.max", "max\n"},
       {"memory.oom.group", "0\n"},
       {"memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"},
       {"pids.max", "max\n"},
+      {"pids.current", "0\n"},
+      {"pids.events", "max 0\n"},
       {"cpu.max", "max 100000\n"},
       {"memory.limit_in_bytes", "9223372036854771712\n"},
       {"memory.memsw.limit_in_bytes", "9223372036854771712\n"},
@@ -49,6 +55,9 @@ class FakeCgroupFs : public CgroupFs {
   std::map<std::string, int> reject;  // file name -> errno returned on write
   std::string proc_self_cgroup;       // served for /proc/self/cgroup when not empty
   std::vector<std::string> writes;    // "path=value", in order
+  // A freeze the kernel cannot finish (a task in uninterruptible sleep): v1 stays FREEZING,
+  // v2's cgroup.events keeps "frozen 0".
+  std::atomic<bool> freeze_stalls{false};
 
   // Makes `dir` a root cgroup offering `controllers`.
   static void MakeRoot(const std::string& dir, const std::string& controllers) {
@@ -111,7 +120,17 @@ class FakeCgroupFs : public CgroupFs {
     }
     // A kernel file's write replaces its value; a plain file needs truncating for that.
     if (!Exists(path)) return ErrnoError("write '" + std::string(value) + "' to", path, ENOENT);
+    if (name == "freezer.state") {
+      Put(path, value == "FROZEN" ? (freeze_stalls ? "FREEZING\n" : "FROZEN\n") : std::string(value) + "\n");
+      return Status::Ok();
+    }
     Put(path, std::string(value));
+    if (name == "cgroup.freeze") {
+      const std::string events = path.substr(0, path.rfind('/')) + "/cgroup.events";
+      const bool frozen = value == "1" && !freeze_stalls;
+      Put(events, "populated " + std::to_string(FlatKeyValue(Get(events), "populated") > 0 ? 1 : 0) +
+                      "\nfrozen " + (frozen ? "1" : "0") + "\n");
+    }
     return Status::Ok();
   }
 
