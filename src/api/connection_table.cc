@@ -7,6 +7,7 @@ ConnectionTable::Queue* ConnectionTable::QueueFor(ConnectionState state) {
     case ConnectionState::kClosing: return &closing_;
     case ConnectionState::kIdle: return &idle_;
     case ConnectionState::kHeader: return &header_;
+    case ConnectionState::kBody: return &body_;
     case ConnectionState::kBusy: return nullptr;
   }
   return nullptr;
@@ -49,7 +50,7 @@ void ConnectionTable::Remove(Id id) {
 }
 
 std::optional<ConnectionTable::Id> ConnectionTable::ChooseVictim() const {
-  for (const Queue* q : {&closing_, &idle_, &header_})
+  for (const Queue* q : {&closing_, &idle_, &header_, &body_})
     if (!q->empty()) return q->begin()->second;
   return std::nullopt;
 }

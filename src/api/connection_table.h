@@ -6,7 +6,10 @@
 //  2. a keep-alive connection idle between requests, idle longest first;
 //  3. a connection still sending its request header, the one that started longest ago first
 //     (a slowloris, or a client that connected and never spoke);
-//  never a connection that is busy with a request (reading its body, running it, answering it).
+//  4. a connection still sending its request body, the one that started longest ago first (a
+//     slow POST: without this, bodies trickled at a byte a second would hold every slot, and a
+//     web action needs no key to be sent one);
+//  never a connection that is busy with a request (running it, answering it).
 // Idle connections go before slow ones because an idle client loses nothing it sent (it
 // reconnects, as browsers and HTTP libraries do when a pooled connection was closed), while a
 // slow one may be a real client on a bad link. This is also what nginx does when it runs out of
@@ -31,7 +34,8 @@ namespace hotrod {
 enum class ConnectionState {
   kHeader,   // accepted, or the first byte of a request arrived: the header is on its way
   kIdle,     // between requests (keep-alive)
-  kBusy,     // reading the body, running the request, or writing the response
+  kBody,     // the header is in; the body is on its way
+  kBusy,     // running the request, or writing the response
   kClosing,  // answered and closing (or refused at accept); only draining what the peer sends
 };
 
@@ -70,7 +74,7 @@ class ConnectionTable {
 
   Id next_id_ = 1;
   std::unordered_map<Id, Entry> entries_;
-  Queue closing_, idle_, header_;  // busy connections are in no queue: they are never shed
+  Queue closing_, idle_, header_, body_;  // busy connections are in no queue: they are never shed
   std::map<std::string, size_t> open_from_;  // address -> connections not closing
 };
 

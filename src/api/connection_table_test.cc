@@ -44,6 +44,24 @@ TEST(ConnectionTable, ShedsTheSlowestHeaderFirst) {
   EXPECT_EQ(t.ChooseVictim(), newer);
 }
 
+TEST(ConnectionTable, SlowBodiesGoAfterSlowHeadersAndRunningRequestsNever) {
+  ConnectionTable t;
+  auto body_old = t.Add("a", S::kHeader, At(1));
+  auto body_new = t.Add("b", S::kHeader, At(2));
+  auto running = t.Add("c", S::kHeader, At(3));
+  auto header = t.Add("d", S::kHeader, At(20));
+  t.Set(body_old, S::kBody, At(4));
+  t.Set(body_new, S::kBody, At(6));
+  t.Set(running, S::kBusy, At(5));
+  EXPECT_EQ(t.ChooseVictim(), header);  // a header that started later still goes first
+  t.Remove(header);
+  EXPECT_EQ(t.ChooseVictim(), body_old);
+  t.Set(body_old, S::kBusy, At(8));  // its body arrived: now it runs
+  EXPECT_EQ(t.ChooseVictim(), body_new);
+  t.Set(body_new, S::kBusy, At(9));
+  EXPECT_EQ(t.ChooseVictim(), std::nullopt);
+}
+
 TEST(ConnectionTable, ClosingGoesFirst) {
   ConnectionTable t;
   t.Add("a", S::kIdle, At(1));

@@ -46,7 +46,7 @@ void HttpServer::StopAccepting() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   for (auto& [id, stream] : streams_)
-    if (table_.state(id) != ConnectionState::kBusy)
+    if (auto state = table_.state(id); state != ConnectionState::kBusy && state != ConnectionState::kBody)
       stream->socket().shutdown(tcp::socket::shutdown_both, ignored), stream->cancel();
 }
 

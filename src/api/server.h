@@ -69,7 +69,7 @@ class HttpServer {
   // After a well-formed header: the refusals that need no body, the body, the router.
   // nullopt: the connection failed while the body was read.
   asio::awaitable<std::optional<Answer>> Respond(Stream& stream, boost::beast::flat_buffer& buffer,
-                                                 RequestParser& parser);
+                                                 RequestParser& parser, ConnectionTable::Id id);
   asio::awaitable<void> LingeringClose(Stream& stream, ConnectionTable::Id id);
   void Forget(ConnectionTable::Id id);
 

@@ -62,7 +62,7 @@ asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, Connectio
     }
     table_.Set(id, ConnectionState::kBusy, std::chrono::steady_clock::now());
     stream.expires_after(options_.idle_timeout);  // the body, then the response, each at a client's pace
-    if (!answer) answer = co_await Respond(stream, buffer, parser);
+    if (!answer) answer = co_await Respond(stream, buffer, parser, id);
     if (!answer) break;  // the connection failed while reading the body
     auto& [response, close_after] = *answer;
     if (close_after || stopping_) response.keep_alive(false);
@@ -73,7 +73,7 @@ asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, Connectio
 }
 
 asio::awaitable<std::optional<HttpServer::Answer>> HttpServer::Respond(Stream& stream, beast::flat_buffer& buffer,
-                                                                      RequestParser& parser) {
+                                                                      RequestParser& parser, ConnectionTable::Id id) {
   const auto& header = parser.get();
   if (auto unsupported = AnswerToUnsupported(header))
     co_return Answer{std::move(*unsupported), true};  // the body, if any, cannot be delimited
@@ -88,7 +88,11 @@ asio::awaitable<std::optional<HttpServer::Answer>> HttpServer::Respond(Stream& s
     co_await http::async_write(stream, cont, kTok);
   }
   boost::system::error_code ec;
-  if (!parser.is_done()) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
+  if (!parser.is_done()) {
+    table_.Set(id, ConnectionState::kBody, std::chrono::steady_clock::now());  // sheddable while it trickles
+    std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
+    table_.Set(id, ConnectionState::kBusy, std::chrono::steady_clock::now());
+  }
   if (ec == http::error::body_limit) co_return Answer{TooLarge(std::nullopt, limit), true};
   if (ec) {
     auto malformed = AnswerToReadError(ec, header);  // a malformed chunked body

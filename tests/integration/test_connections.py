@@ -214,17 +214,42 @@ class ConnectionCapTest(ConnectionTestCase):
             c.close()
         self.stop_server(s)
 
-    def test_busy_connections_are_not_shed_and_a_newcomer_gets_503(self):
+    def test_a_slow_body_is_shed_after_slow_headers_oldest_first(self):
         s = self.start_server("--max-connections", "3", "--header-timeout-s", "60")
-        path = "/api/v1/namespaces/_/actions/busy"
-        busy = []
+        path = "/api/v1/namespaces/_/actions/slow"
+        slow = []
         for _ in range(3):
-            # A body still on its way: the request is busy (being read), not sheddable.
+            # A body still on its way (1 of 100 bytes): a slow POST, not yet a running request.
             c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             c.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/json\r\n"
                        "Content-Length: 100\r\n\r\n{" % (path, basic_auth(s.key))).encode())
-            busy.append(c)
+            slow.append(c)
+            time.sleep(0.1)  # distinct start times: slow[0] has been sending longest
         time.sleep(0.5)  # the server has read their headers
+        newcomer = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        self.assertEqual(get_on(newcomer), 200)
+        self.assertTrue(closed_by_peer(slow[0], 10), "the oldest slow body was not shed")
+        for c in slow[1:]:
+            self.assertFalse(closed_by_peer(c, 0.2), "a newer slow body was shed too")
+        for c in slow + [newcomer]:
+            c.close()
+        self.stop_server(s)
+
+    def test_running_requests_are_not_shed_and_a_newcomer_gets_503(self):
+        s = self.start_server("--max-connections", "3", "--header-timeout-s", "60")
+        api = s.client()
+        r = api.put_json("/api/v1/namespaces/_/actions/nap", {"exec": {
+            "kind": "nodejs:20",
+            "code": "function main() { return new Promise(r => setTimeout(() => r({slept: true}), 3000)); }"}})
+        self.assertEqual(r.status, 200, r.body)
+        api.close()  # at the cap below it is the first to go, if the server still holds it
+        running = []
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            c.sendall(("POST /api/v1/namespaces/_/actions/nap?blocking=true&result=true HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: %s\r\nContent-Length: 0\r\n\r\n" % basic_auth(s.key)).encode())
+            running.append(c)
+        time.sleep(0.5)  # the server has read them and is running them
         newcomer = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         newcomer.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         r = http.client.HTTPResponse(newcomer)
@@ -233,8 +258,11 @@ class ConnectionCapTest(ConnectionTestCase):
         self.assertIn("connection limit", json.loads(r.read())["error"])
         self.assertTrue(closed_by_peer(newcomer, 10))
         newcomer.close()
-        for c in busy:
-            self.assertFalse(closed_by_peer(c, 0.2), "a busy connection was shed")
+        for c in running:  # each still gets its answer
+            r = http.client.HTTPResponse(c)
+            r.begin()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(json.loads(r.read()), {"slept": True})
             c.close()
         self.stop_server(s)
 

@@ -20,15 +20,27 @@ std::string_view TrimEnd(std::string_view s) {
   return s;
 }
 
+// The control file is opened when the freezer is made (with the instance) and held, so that a
+// thaw works while the server is out of descriptors. If it could not be opened then, each write
+// opens it by path.
+std::unique_ptr<CgroupControlFile> OpenHeld(CgroupFs& fs, const std::string& path) {
+  auto file = fs.OpenControl(path);
+  return file.ok() ? std::move(*file) : nullptr;
+}
+
+Status WriteHeld(CgroupFs& fs, CgroupControlFile* held, const std::string& path, std::string_view value) {
+  return held ? held->Write(value) : fs.Write(path, value);
+}
+
 // v1: one state file, written and read. It has no change notification, so the wait polls
 // (CgroupFs::WaitUntil's backoff, up to 5 ms between reads).
 class V1Freezer final : public CgroupFreezer {
  public:
   V1Freezer(std::shared_ptr<CgroupFs> fs, const std::string& dir)
-      : fs_(std::move(fs)), state_(JoinCgroupPath(dir, "freezer.state")) {}
+      : fs_(std::move(fs)), state_(JoinCgroupPath(dir, "freezer.state")), control_(OpenHeld(*fs_, state_)) {}
 
  protected:
-  Status WriteControl(bool freeze) override { return fs_->Write(state_, freeze ? "FROZEN" : "THAWED"); }
+  Status WriteControl(bool freeze) override { return WriteHeld(*fs_, control_.get(), state_, freeze ? "FROZEN" : "THAWED"); }
   Status WaitFrozen(const std::function<bool()>& stop, std::chrono::milliseconds timeout) override {
     bool stopped = false;
     HOTROD_RETURN_IF_ERROR(fs_->WaitUntil(
@@ -44,6 +56,7 @@ class V1Freezer final : public CgroupFreezer {
  private:
   const std::shared_ptr<CgroupFs> fs_;
   const std::string state_;
+  const std::unique_ptr<CgroupControlFile> control_;  // null if it could not be opened
 };
 
 // v2: write cgroup.freeze, wait for "frozen 1" in cgroup.events (kernfs notifies its changes).
@@ -51,11 +64,12 @@ class V2Freezer final : public CgroupFreezer {
  public:
   V2Freezer(std::shared_ptr<CgroupFs> fs, const std::string& dir)
       : fs_(std::move(fs)),
-        control_(JoinCgroupPath(dir, "cgroup.freeze")),
-        events_(JoinCgroupPath(dir, "cgroup.events")) {}
+        control_path_(JoinCgroupPath(dir, "cgroup.freeze")),
+        events_(JoinCgroupPath(dir, "cgroup.events")),
+        control_(OpenHeld(*fs_, control_path_)) {}
 
  protected:
-  Status WriteControl(bool freeze) override { return fs_->Write(control_, freeze ? "1" : "0"); }
+  Status WriteControl(bool freeze) override { return WriteHeld(*fs_, control_.get(), control_path_, freeze ? "1" : "0"); }
   Status WaitFrozen(const std::function<bool()>& stop, std::chrono::milliseconds timeout) override {
     bool stopped = false;
     HOTROD_RETURN_IF_ERROR(fs_->WaitUntil(
@@ -70,8 +84,9 @@ class V2Freezer final : public CgroupFreezer {
 
  private:
   const std::shared_ptr<CgroupFs> fs_;
-  const std::string control_;
+  const std::string control_path_;
   const std::string events_;
+  const std::unique_ptr<CgroupControlFile> control_;  // null if it could not be opened
 };
 
 int64_t ParseCount(std::string_view s) {

@@ -104,6 +104,37 @@ Status CgroupFs::Write(const std::string& path, std::string_view value) {
   return Status::Ok();
 }
 
+namespace {
+
+class FdControlFile final : public CgroupControlFile {
+ public:
+  FdControlFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Status Write(std::string_view value) override {
+    ssize_t n;
+    do {
+      n = ::pwrite(fd_.get(), value.data(), value.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return ErrnoError(fmt::format("write '{}' to", value), path_, errno);
+    if (static_cast<size_t>(n) != value.size()) {
+      return MakeError(ErrorCode::kInternal,
+                       fmt::format("write '{}' to {}: short write ({} of {} bytes)", value, path_, n, value.size()));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const UniqueFd fd_;
+  const std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CgroupControlFile>> CgroupFs::OpenControl(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open", path, errno);
+  return std::unique_ptr<CgroupControlFile>(std::make_unique<FdControlFile>(std::move(fd), path));
+}
+
 Result<std::string> CgroupFs::Read(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("open", path, errno);

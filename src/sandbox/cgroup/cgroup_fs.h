@@ -23,6 +23,17 @@
 
 namespace hotrod {
 
+// A cgroup control file held open: writing it needs no new file descriptor. The freezer keeps
+// its control file this way, because it must be able to thaw an instance while the server is
+// out of descriptors (a flood of connections): frozen tasks act on no signal, so an instance
+// that cannot be thawed cannot be stopped either. Thread-compatible.
+class CgroupControlFile {
+ public:
+  virtual ~CgroupControlFile() = default;
+  // One write(2) at offset 0: one command, as CgroupFs::Write.
+  virtual Status Write(std::string_view value) = 0;
+};
+
 class CgroupFs {
  public:
   virtual ~CgroupFs() = default;
@@ -39,6 +50,8 @@ class CgroupFs {
   virtual Result<std::vector<std::string>> ListSubdirs(const std::string& path);
   // O_RDONLY|O_DIRECTORY|O_CLOEXEC: usable as clone3's cgroup fd (CLONE_INTO_CGROUP).
   virtual Result<UniqueFd> OpenDir(const std::string& path);
+  // Opens an existing control file for later writes (O_WRONLY|O_CLOEXEC).
+  virtual Result<std::unique_ptr<CgroupControlFile>> OpenControl(const std::string& path);
 
   // Re-reads `path` until done(contents) is true or `timeout` passes (then kTimeout). Between
   // reads it waits with backoff (50 us doubling to 5 ms) and wakes at once when the kernel

@@ -98,6 +98,18 @@ class FakeCgroupFs : public CgroupFs {
     return CgroupFs::RemoveDir(path);
   }
 
+  // Held control files write through Write() below, so the fake's kernel model sees them.
+  Result<std::unique_ptr<CgroupControlFile>> OpenControl(const std::string& path) override {
+    if (!Exists(path)) return ErrnoError("open", path, ENOENT);
+    struct ByPath final : CgroupControlFile {
+      ByPath(FakeCgroupFs* fs, std::string path) : fs(fs), path(std::move(path)) {}
+      Status Write(std::string_view value) override { return fs->Write(path, value); }
+      FakeCgroupFs* fs;
+      std::string path;
+    };
+    return std::unique_ptr<CgroupControlFile>(std::make_unique<ByPath>(this, path));
+  }
+
   Status Write(const std::string& path, std::string_view value) override {
     const std::string name = path.substr(path.rfind('/') + 1);
     if (auto it = reject.find(name); it != reject.end()) {
