@@ -141,6 +141,26 @@ TEST_F(ControllerTest, RemoveUnusedCodeKeepsOnlyWhatActionsUse) {
   EXPECT_EQ(code_->Digests()->size(), 1u);
 }
 
+TEST_F(ControllerTest, CodeGoesWhenItsLastReferenceGoes) {
+  auto digests = [&] { return code_->Digests()->size(); };
+  ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"shared"}})"), false).ok());
+  ASSERT_TRUE(actions_->Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"shared"}})"), false).ok());
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"exec":{"kind":"nodejs:20","code":"mine"}})"), false).ok());
+  EXPECT_EQ(digests(), 2u);
+  ASSERT_TRUE(actions_->Delete("guest", "a").ok());
+  EXPECT_EQ(digests(), 2u);  // b still uses "shared"
+  EXPECT_EQ(actions_->CodeOf(**actions_->Get("guest", "b")).value(), "shared");
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"exec":{"kind":"nodejs:20","code":"mine v2"}})"), true).ok());
+  EXPECT_EQ(digests(), 2u);  // "mine" went, "mine v2" came
+  // An update without new code keeps it.
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"parameters":[{"key":"k","value":1}]})"), true).ok());
+  EXPECT_EQ(actions_->CodeOf(**actions_->Get("guest", "c")).value(), "mine v2");
+  ASSERT_TRUE(actions_->Delete("guest", "b").ok());
+  ASSERT_TRUE(actions_->Delete("guest", "c").ok());
+  EXPECT_EQ(digests(), 0u);
+  EXPECT_EQ(store_->CodeInUse(std::string(64, 'a')).value(), false);
+}
+
 TEST(EntityNames, FollowOpenWhiskRule) {
   EXPECT_TRUE(IsValidEntityName("hello"));
   EXPECT_TRUE(IsValidEntityName("hello-world_1.2@x"));

@@ -238,6 +238,13 @@ uint64_t ActivationLog::TruncatedCount() {
   return truncated_;
 }
 
+std::optional<uint64_t> ActivationLog::FreeBytes() const {
+  if (options_.space_dir.empty()) return std::nullopt;
+  struct statvfs fs {};
+  if (::statvfs(options_.space_dir.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
 Status ActivationLog::Writable() {
   if (waiting_for_space_.load(std::memory_order_relaxed))
     return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage), "activation records wait for space");
@@ -266,6 +273,19 @@ void ActivationLog::TakeBatch() {
     queue_.pop_front();
     if (cut_prefix_ > 0) --cut_prefix_;
   }
+  // SQLite (WAL) needs about twice what a transaction writes: the log, then the checkpoint into
+  // the database. A batch that cannot have that is cut before it is tried: a 10 MB record that
+  // fills the disk would leave no room for anything after it, itself shrunk included.
+  if (const auto free = FreeBytes(); free && *free / 2 < batch->bytes) {
+    for (Activation& a : batch->records) {
+      const size_t before = ActivationRecordBytes(a);
+      if (!TruncateLogs(a, kLogsCutDiskFull)) continue;
+      const size_t saved = before - ActivationRecordBytes(a);
+      batch->bytes -= saved;
+      pending_bytes_ -= std::min(pending_bytes_, saved);
+      ++truncated_;
+    }
+  }
   in_flight_ = std::move(batch);
   // The leftovers arrived before now; counting their wait from now delays them by at most one
   // interval more, and it only happens when more than one batch was queued.
@@ -281,12 +301,13 @@ Status ActivationLog::Write(const std::vector<Activation>& records) {
 }
 
 // Without mu_: the batch is in_flight_, which only this thread replaces.
-ActivationLog::Outcome ActivationLog::WriteSeparately(const Batch& batch) {
+ActivationLog::Outcome ActivationLog::WriteSeparately(const Batch& batch, const Status& batch_status) {
   Outcome out;
   std::vector<Activation> one(1);
   for (const Activation& record : batch.records) {
     one[0] = record;
-    out.status = Write(one);
+    // A batch of one has just failed as it is: straight to shrinking it.
+    out.status = batch.records.size() == 1 ? batch_status : Write(one);
     if (!out.status.ok() && out.status.error().code == ErrorCode::kNoSpace &&
         TruncateLogs(one[0], kLogsCutDiskFull)) {
       // Too big for the space left: keep the record with its result, without most of its logs.
@@ -404,7 +425,7 @@ void ActivationLog::Run() {
     std::optional<Outcome> separately;
     if (!status.ok() && status.error().code == ErrorCode::kNoSpace) {
       // Find what does not fit: one record per transaction, shrinking the ones too big.
-      separately = WriteSeparately(*batch);
+      separately = WriteSeparately(*batch, status);
       status = separately->status;
     }
     mu_.Lock();

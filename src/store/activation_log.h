@@ -27,7 +27,10 @@
 //    fails the disk is full: the writer backs off (doubling from flush_interval up to
 //    max_retry_delay, so a full disk sees about one small write a second, which reuses the room
 //    the failed one took), counts the failure, and Writable() answers kNoSpace until a write
-//    succeeds again. Other failures are retried with the same back-off; records stay readable
+//    succeeds again. With space_dir set, a batch is cut the same way before it is tried when
+//    the free space is less than twice its weight (what SQLite's WAL needs: the log, then the
+//    checkpoint), so that one huge record cannot take the room every later record needs.
+//    Other failures are retried with the same back-off; records stay readable
 //    meanwhile. Failures are logged (spdlog, rate-limited) with their detail.
 //  - Flush() blocks until every record recorded before the call is durable in the store (or was
 //    dropped). It waits as long as the store keeps failing; use Stop() to bound it.
@@ -153,9 +156,11 @@ class ActivationLog {
 
   void Run();
   void TakeBatch() HOTROD_REQUIRES(mu_);
+  // Free bytes on the file system of space_dir; nullopt when not configured or unknown.
+  std::optional<uint64_t> FreeBytes() const;
   void EnforceMemoryBound() HOTROD_REQUIRES(mu_);
   Status Write(const std::vector<Activation>& records);
-  Outcome WriteSeparately(const Batch& batch);
+  Outcome WriteSeparately(const Batch& batch, const Status& batch_status);
   void Settle(const Outcome& outcome) HOTROD_REQUIRES(mu_);
   void GiveUp(const Status& status) HOTROD_REQUIRES(mu_);
   void ReportDrops() HOTROD_REQUIRES(mu_);

@@ -352,6 +352,21 @@ Result<bool> SqliteStore::DeleteAction(const std::string& ns, const std::string&
   });
 }
 
+Result<bool> SqliteStore::CodeInUse(const std::string& digest) {
+  return NoThrow("code in use", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                            st.stmts.Get("SELECT 1 FROM actions WHERE code_digest = ?1 LIMIT 1"));
+    Stmt stmt(raw);
+    stmt.Bind(1, digest);
+    const int rc = stmt.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(st.db.get(), rc, "code in use");
+  });
+}
+
 // --- activations --------------------------------------------------------------------------------
 
 Status SqliteStore::PutActivations(const std::vector<Activation>& activations) {

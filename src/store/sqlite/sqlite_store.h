@@ -55,6 +55,7 @@ class SqliteStore final : public Store, public EventStore {
   Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip,
                                           int64_t limit) override;
   Result<bool> DeleteAction(const std::string& ns, const std::string& name) override;
+  Result<bool> CodeInUse(const std::string& digest) override;
 
   // Packages and bindings (sqlite_store_packages.inc).
   Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) override;
