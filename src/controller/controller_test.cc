@@ -132,10 +132,13 @@ TEST_F(ControllerTest, RemoveUnusedCodeKeepsOnlyWhatActionsUse) {
   ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v1"}})"), false).ok());
   ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v2"}})"), true).ok());
   ASSERT_TRUE(actions_->Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"gone"}})"), false).ok());
-  ASSERT_TRUE(actions_->Delete("guest", "b").ok());
+  ASSERT_TRUE(actions_->Delete("guest", "b").ok());  // frees "v1" and "gone" at once
+  // What a crash between storing code and storing its action leaves behind.
+  ASSERT_TRUE(code_->Put("orphan 1").ok());
+  ASSERT_TRUE(code_->Put("orphan 2").ok());
   auto removed = actions_->RemoveUnusedCode();
   ASSERT_TRUE(removed.ok()) << removed.error().message;
-  EXPECT_EQ(*removed, 2u);  // "v1" and "gone"
+  EXPECT_EQ(*removed, 2u);  // the orphans
   auto a = actions_->Get("guest", "a");
   EXPECT_EQ(actions_->CodeOf(**a).value(), "v2");
   EXPECT_EQ(code_->Digests()->size(), 1u);
