@@ -82,7 +82,7 @@ class JournalTest(unittest.TestCase):
             self.wait_record(aid, timeout=120)
         records, skip = [], 0
         while True:
-            page = self.api.get("/api/v1/namespaces/_/activations?name=slow&limit=200&skip=%d" % skip).json()
+            page = self.api.get("/api/v1/namespaces/_/activations?name=slow&docs=true&limit=200&skip=%d" % skip).json()
             records += page
             if len(page) < 200:
                 break
