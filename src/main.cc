@@ -16,7 +16,7 @@ int Serve(const ServeOptions& given) {
   if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
   auto server = Server::Create(options);
   if (!server.ok()) {
-    spdlog::error("{}", server.error().message);
+    spdlog::error("{}", Describe(server.error()));
     return 1;
   }
   Server& s = **server;

@@ -1,6 +1,7 @@
 #include "api/http.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/json_limits.h"
 #include "common/random.h"
@@ -16,11 +17,19 @@ Response JsonResponse(http::status status, const json::value& body) {
   return res;
 }
 
-Response ErrorResponse(http::status status, std::string_view message) {
+namespace {
+
+Response ErrorWithId(http::status status, std::string_view message, const std::string& request_id) {
   json::object body;
   body["error"] = WellFormedUtf8(message);  // it may quote request bytes (common/utf8.h)
-  body["code"] = RandomHex(16);  // request id for the operator's logs
+  body["code"] = request_id;                // for the operator's logs
   return JsonResponse(status, body);
+}
+
+}  // namespace
+
+Response ErrorResponse(http::status status, std::string_view message) {
+  return ErrorWithId(status, message, RandomHex(16));
 }
 
 http::status StatusFor(ErrorCode code) {
@@ -37,6 +46,7 @@ http::status StatusFor(ErrorCode code) {
     case ErrorCode::kTimeout: return http::status::gateway_timeout;
     case ErrorCode::kTooManyRequests: return http::status::too_many_requests;
     case ErrorCode::kInternal: return http::status::internal_server_error;
+    case ErrorCode::kNoSpace: return http::status::insufficient_storage;
   }
   return http::status::internal_server_error;
 }
@@ -45,7 +55,17 @@ Response NotFoundResponse() { return ErrorResponse(http::status::not_found, kRes
 
 Response MethodNotAllowed() { return ErrorResponse(http::status::method_not_allowed, "Method not allowed."); }
 
-Response ErrorResponse(const Error& error) { return ErrorResponse(StatusFor(error.code), error.message); }
+Response ErrorResponse(const Error& error) {
+  const http::status status = StatusFor(error.code);
+  // A 500 is a failure of the server or its host: its message may name files or quote a
+  // library, which is for the operator only. So is every Error::detail.
+  const bool internal = error.code == ErrorCode::kInternal;
+  if (!internal && error.detail.empty()) return ErrorResponse(status, error.message);
+  const std::string request_id = RandomHex(16);
+  // The request id the client got (the body's "code") ties this line to its reply.
+  spdlog::warn("request {}: {} {}", request_id, static_cast<unsigned>(status), Describe(error));
+  return ErrorWithId(status, internal ? std::string_view("Internal server error.") : error.message, request_id);
+}
 
 std::variant<json::object, Response> JsonObjectBody(const Request& request) {
   if (request.body().empty()) return json::object();

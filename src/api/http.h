@@ -28,8 +28,12 @@ Response NotFoundResponse();
 // 405 "Method not allowed.".
 Response MethodNotAllowed();
 
-// The HTTP status for an Error that crossed into the API (400, 404, 409, 413, 401, 403, 503, 500).
+// The HTTP status for an Error that crossed into the API (400, 404, 409, 413, 401, 403, 503,
+// 507, 500). The one place that maps error codes to statuses.
 http::status StatusFor(ErrorCode code);
+// The reply for an Error: its status and its message. The message of a kInternal error (500)
+// is never sent ("Internal server error."), nor any Error::detail: both go to the server log
+// under the reply's request id instead, so host paths and SQLite's words stay there.
 Response ErrorResponse(const Error& error);
 
 // The request body as a JSON object (empty is {}), whatever its Content-Type; otherwise the 400

@@ -160,6 +160,11 @@ asio::awaitable<Response> Router::Dispatch(Request& request) {
     co_return NotFoundResponse();
   route.query = std::move(parsed->query);
   if (route.segments.empty()) co_return NotFoundResponse();
+  // While the disk is short of space every write is refused up front (507), so the room left
+  // goes to the records of calls already running; reads, and deletes (they free space), go on.
+  if (method == http::verb::put || method == http::verb::post) {
+    if (Status writable = ctx_.activations.Writable(); !writable.ok()) co_return ErrorResponse(writable.error());
+  }
   if (route.segments[0] == "actions") co_return co_await HandleActions(ctx_, route, request);
   if (route.segments[0] == "activations") co_return HandleActivations(ctx_, route, request);
   if (route.segments[0] == "packages") co_return HandlePackages(ctx_, route, request);

@@ -1,7 +1,10 @@
 // Router: maps an API request to its resource handler (docs/api.md) and decides body limits.
 //
 // Contract: lives on the event-loop thread. Handle() never throws; every failure becomes a JSON
-// error response. Authentication and namespace checks happen here, once, for every resource.
+// error response. Authentication and namespace checks happen here, once, for every resource, and
+// so does the disk-space check: a PUT or POST below /api/v1/namespaces gets 507 while
+// ActivationLog::Writable() says space is short (invokes by other routes are refused by
+// Invocations the same way).
 #pragma once
 
 #include <cstddef>

@@ -29,14 +29,38 @@ enum class ErrorCode {
   kTooManyRequests,   // 429, a namespace limit (throttle) refused it
   kInternal,          // a bug or an environment failure (500)
   kNoCapacity,        // 503: no instance could take the call now (memory budget, maxima, queue)
+  kNoSpace,           // 507: the data directory's disk is full (or below its reserve)
 };
 
 struct Error {
+  Error() = default;
+  Error(ErrorCode c, std::string m, std::string d = {})
+      : code(c), message(std::move(m)), detail(std::move(d)) {}
+
   ErrorCode code = ErrorCode::kInternal;
+  // What a client may read: no host paths, no library messages (the API sends it as is).
   std::string message;
+  // What only the operator sees (file names, SQLite's or the kernel's words): the API logs it
+  // under the reply's request id, never sends it. Empty when `message` says it all.
+  std::string detail;
 };
 
 inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+// An error whose details stay in the server log (see Error::detail).
+inline Error MakeError(ErrorCode code, std::string message, std::string detail) {
+  return Error{code, std::move(message), std::move(detail)};
+}
+// The message with its detail, for the server log.
+inline std::string Describe(const Error& error) {
+  return error.detail.empty() ? error.message : error.message + " (" + error.detail + ")";
+}
+
+// The plain messages of the storage errors (kNoSpace, kUnavailable from a store): one wording
+// for the API, whichever store failed.
+inline constexpr std::string_view kNoSpaceMessage =
+    "The server is out of disk space: writes are refused until space is freed (reads still work).";
+inline constexpr std::string_view kStoreUnavailableMessage =
+    "The server's storage is unavailable; retry later.";
 
 // The two errors that input checks and lookups in every layer return.
 inline Error InvalidArgumentError(std::string message) {

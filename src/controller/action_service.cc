@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/base64.h"
 #include "common/clock.h"
@@ -129,22 +130,37 @@ Result<std::vector<Action>> ActionService::List(const std::string& ns, int64_t s
   return store_.ListActions(ns, skip, limit);
 }
 
-Result<size_t> ActionService::RemoveUnusedCode() {
-  HOTROD_ASSIGN_OR_RETURN(auto namespaces, store_.ListNamespaces());
+Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code) {
+  HOTROD_ASSIGN_OR_RETURN(auto namespaces, store.ListNamespaces());
   std::unordered_set<std::string> used;
   for (const auto& ns : namespaces) {
-    HOTROD_ASSIGN_OR_RETURN(auto actions, store_.ListActions(ns, 0, 0));
+    HOTROD_ASSIGN_OR_RETURN(auto actions, store.ListActions(ns, 0, 0));
     for (const auto& a : actions)
       if (!a.exec.code_digest.empty()) used.insert(a.exec.code_digest);
   }
-  HOTROD_ASSIGN_OR_RETURN(auto digests, code_.Digests());
+  HOTROD_ASSIGN_OR_RETURN(auto digests, code.Digests());
   size_t removed = 0;
   for (const auto& d : digests) {
     if (used.contains(d)) continue;
-    HOTROD_RETURN_IF_ERROR(code_.Remove(d));
+    HOTROD_RETURN_IF_ERROR(code.Remove(d));
     ++removed;
   }
   return removed;
+}
+
+Result<size_t> ActionService::RemoveUnusedCode() { return hotrod::RemoveUnusedCode(store_, code_); }
+
+void ActionService::ReleaseCode(const std::string& digest) {
+  if (digest.empty()) return;  // a sequence
+  // Failures only delay the removal: the sweep at the next start removes what is left.
+  auto used = store_.CodeInUse(digest);
+  if (!used.ok()) {
+    spdlog::warn("code {}: cannot tell whether it is still used, kept: {}", digest, Describe(used.error()));
+    return;
+  }
+  if (*used) return;
+  if (Status removed = code_.Remove(digest); !removed.ok())
+    spdlog::warn("code {}: cannot remove it: {}", digest, Describe(removed.error()));
 }
 
 Result<std::string> ActionService::CodeOf(const Action& action) {
@@ -283,16 +299,26 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
       if (!unpacked.ok()) {
         (void)code_.Remove(digest);  // a digest that fails to unpack is used by no action
         const Error& e = unpacked.error();
-        if (e.code == ErrorCode::kInternal) return e;
+        // The server's own failures pass unchanged; only a refusal of the archive says so.
+        if (e.code == ErrorCode::kInternal || e.code == ErrorCode::kNoSpace || e.code == ErrorCode::kUnavailable)
+          return e;
         return MakeError(e.code, fmt::format("The zip archive was refused: {}", e.message));
       }
     }
   }
   action.updated_ms = NowMillis();
-  HOTROD_RETURN_IF_ERROR(store_.PutAction(action));
+  if (Status put = store_.PutAction(action); !put.ok()) {
+    // New code that no action took is garbage now (an update's old code stays in use).
+    if (new_code && (!existing || existing->exec.code_digest != action.exec.code_digest))
+      ReleaseCode(action.exec.code_digest);
+    return put.error();
+  }
   auto stored = std::make_shared<const Action>(std::move(action));
   cache_[CacheKey(ns, name)] = stored;
-  if (existing) Changed(ns, name);
+  if (existing) {
+    Changed(ns, name);
+    if (existing->exec.code_digest != stored->exec.code_digest) ReleaseCode(existing->exec.code_digest);
+  }
   return PutActionResult{stored, !existing};
 }
 
@@ -302,6 +328,7 @@ Result<std::shared_ptr<const Action>> ActionService::Delete(const std::string& n
   HOTROD_RETURN_IF_ERROR(store_.DeleteAction(ns, name));
   cache_.erase(CacheKey(ns, name));
   Changed(ns, name);
+  ReleaseCode(existing->exec.code_digest);
   return existing;
 }
 

@@ -6,6 +6,12 @@
 //  - Put() validates the whole body before anything is stored: a bad request changes nothing.
 //    Zip code is unpacked (safely, with caps) at deploy time, so invokes never extract.
 //  - Errors are values with OpenWhisk's messages; the API maps codes to HTTP statuses.
+//  - Code is freed when its last reference goes: Delete(), and a Put() that replaces the code,
+//    remove the old blob (and its unpacked tree) once no action's code_digest names it. This
+//    service is the only writer of actions and runs on one thread, so no PUT of the same code
+//    can come between that check and the removal. An instance of the old version that is still
+//    running keeps the files it has open; files of a zip it has not opened yet are gone (its
+//    instances retire after their current activation anyway).
 #pragma once
 
 #include <functional>
@@ -49,9 +55,7 @@ class ActionService {
   // The deleted action; kNotFound when absent.
   Result<std::shared_ptr<const Action>> Delete(const std::string& ns, const std::string& name);
 
-  // Removes stored code that no action refers to any more (old versions, deleted actions).
-  // Call it only while no instance runs (at start): a running instance may still have the
-  // old code mounted. Returns how many blobs were removed.
+  // Removes stored code that no action refers to any more (RemoveUnusedCode below).
   Result<size_t> RemoveUnusedCode();
 
   // The code as the API returns it: source text, or base64 of a zip.
@@ -59,6 +63,8 @@ class ActionService {
 
  private:
   void Changed(const std::string& ns, const std::string& name);
+  // Removes the code of `digest` from the code store when no action refers to it any more.
+  void ReleaseCode(const std::string& digest);
 
   Store& store_;
   CodeStore& code_;
@@ -68,6 +74,12 @@ class ActionService {
   Bus* invokers_;
   std::unordered_map<std::string, std::shared_ptr<const Action>> cache_;
 };
+
+// Removes stored code that no action refers to any more (old versions, deleted actions, code
+// left by a crash between storing it and storing its action). Call it only while no instance
+// runs (at start, before anything else writes: it is what makes room on a full disk): a
+// running instance may still have the old code mounted. Returns how many blobs were removed.
+Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code);
 
 // OpenWhisk's default limit on the actions of a sequence (counted with nested sequences inlined).
 inline constexpr size_t kMaxSequenceLength = 50;

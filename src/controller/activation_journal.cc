@@ -68,7 +68,7 @@ void ActivationJournal::Run() {
     uint64_t commits = 0;
     if (!shared_requests.empty()) {
       Status s = store_.AppendPending(shared_entries, {});
-      if (!s.ok()) spdlog::error("activation journal: {}", s.error().message);
+      if (!s.ok()) spdlog::error("activation journal: {}", Describe(s.error()));
       ++commits;
       for (auto* r : shared_requests) r->done(s);
     }

@@ -115,7 +115,7 @@ asio::awaitable<void> AlarmScheduler::Run() {
         it->second.schedule.last_fired_ms = *due;
       if (!fired.ok() && fired.error().code == ErrorCode::kNotFound && it != entries_.end()) entries_.erase(it);
     } else {
-      spdlog::error("alarm {}: fire at {} failed, retrying: {}", due_key, *due, fired.error().message);
+      spdlog::error("alarm {}: fire at {} failed, retrying: {}", due_key, *due, Describe(fired.error()));
       retry_at[due_key] = now_ms_() + kRetryMs;
     }
   }

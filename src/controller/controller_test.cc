@@ -132,13 +132,36 @@ TEST_F(ControllerTest, RemoveUnusedCodeKeepsOnlyWhatActionsUse) {
   ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v1"}})"), false).ok());
   ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"v2"}})"), true).ok());
   ASSERT_TRUE(actions_->Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"gone"}})"), false).ok());
-  ASSERT_TRUE(actions_->Delete("guest", "b").ok());
+  ASSERT_TRUE(actions_->Delete("guest", "b").ok());  // frees "v1" and "gone" at once
+  // What a crash between storing code and storing its action leaves behind.
+  ASSERT_TRUE(code_->Put("orphan 1").ok());
+  ASSERT_TRUE(code_->Put("orphan 2").ok());
   auto removed = actions_->RemoveUnusedCode();
   ASSERT_TRUE(removed.ok()) << removed.error().message;
-  EXPECT_EQ(*removed, 2u);  // "v1" and "gone"
+  EXPECT_EQ(*removed, 2u);  // the orphans
   auto a = actions_->Get("guest", "a");
   EXPECT_EQ(actions_->CodeOf(**a).value(), "v2");
   EXPECT_EQ(code_->Digests()->size(), 1u);
+}
+
+TEST_F(ControllerTest, CodeGoesWhenItsLastReferenceGoes) {
+  auto digests = [&] { return code_->Digests()->size(); };
+  ASSERT_TRUE(actions_->Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"shared"}})"), false).ok());
+  ASSERT_TRUE(actions_->Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"shared"}})"), false).ok());
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"exec":{"kind":"nodejs:20","code":"mine"}})"), false).ok());
+  EXPECT_EQ(digests(), 2u);
+  ASSERT_TRUE(actions_->Delete("guest", "a").ok());
+  EXPECT_EQ(digests(), 2u);  // b still uses "shared"
+  EXPECT_EQ(actions_->CodeOf(**actions_->Get("guest", "b")).value(), "shared");
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"exec":{"kind":"nodejs:20","code":"mine v2"}})"), true).ok());
+  EXPECT_EQ(digests(), 2u);  // "mine" went, "mine v2" came
+  // An update without new code keeps it.
+  ASSERT_TRUE(actions_->Put("guest", "c", Body(R"({"parameters":[{"key":"k","value":1}]})"), true).ok());
+  EXPECT_EQ(actions_->CodeOf(**actions_->Get("guest", "c")).value(), "mine v2");
+  ASSERT_TRUE(actions_->Delete("guest", "b").ok());
+  ASSERT_TRUE(actions_->Delete("guest", "c").ok());
+  EXPECT_EQ(digests(), 0u);
+  EXPECT_EQ(store_->CodeInUse(std::string(64, 'a')).value(), false);
 }
 
 TEST(EntityNames, FollowOpenWhiskRule) {

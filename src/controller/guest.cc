@@ -44,12 +44,18 @@ Result<GuestKey> EnsureGuestKey(Store& store, const std::filesystem::path& data_
     guest.uuid_key = NewUuid() + ":" + RandomHex(32);
     guest.generated = true;
   }
-  if (!from_env) {
+  // Nothing is written that is already right: a start on a full disk must not need space.
+  if (guest.generated) {
     HOTROD_RETURN_IF_ERROR(WriteKeyFile(key_file, guest.uuid_key));
+  } else if (!from_env) {
+    ::chmod(key_file.c_str(), 0600);
   }
   auto parts = SplitKey(guest.uuid_key);
-  HOTROD_RETURN_IF_ERROR(store.PutNamespace(kGuestNamespace));
-  HOTROD_RETURN_IF_ERROR(store.PutCredential({parts->first, kGuestNamespace, Sha256Hex(parts->second)}));
+  const Credential credential{parts->first, kGuestNamespace, Sha256Hex(parts->second)};
+  HOTROD_RETURN_IF_ERROR(store.PutNamespace(kGuestNamespace));  // INSERT OR IGNORE: no write when present
+  HOTROD_ASSIGN_OR_RETURN(auto stored, store.FindCredential(credential.uuid));
+  if (!stored || stored->ns != credential.ns || stored->key_hash != credential.key_hash)
+    HOTROD_RETURN_IF_ERROR(store.PutCredential(credential));
   return guest;
 }
 

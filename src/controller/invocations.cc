@@ -1,5 +1,7 @@
 #include "controller/invocations.h"
 
+#include <fmt/format.h>
+
 #include "common/clock.h"
 #include "common/random.h"
 #include "controller/entity_json.h"
@@ -152,6 +154,7 @@ asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
     co_return Submitted{std::move(id).value(), std::nullopt};
   }
   HOTROD_CO_RETURN_IF_ERROR(Accepting());
+  HOTROD_CO_RETURN_IF_ERROR(log_.Writable());
   auto admitted = Admit(invocation);
   HOTROD_CO_RETURN_IF_ERROR(admitted);
   const auto deadline = invocation.received + BlockingBound(invocation);
@@ -167,13 +170,20 @@ asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
   // (co_await arguments are named locals: GCC 12 mishandles temporaries in coroutines.)
   std::vector<PendingActivation> entries{JournalEntry(invocation, done->activation_id())};
   Status journaled = co_await journal_.Append(std::move(entries));
-  HOTROD_CO_RETURN_IF_ERROR(journaled);
+  if (!journaled.ok()) {
+    // The activation exists and runs on (its record is written when it ends, unless the server
+    // stops first): the client gets its id with the error.
+    Error error = std::move(journaled).error();
+    error.message = fmt::format("{} (activation {})", error.message, done->activation_id());
+    co_return error;
+  }
   co_return Submitted{done->activation_id(), std::nullopt};
 }
 
 asio::awaitable<Result<std::vector<Result<std::string>>>> Invocations::SubmitAll(std::vector<Invocation> invocations,
                                                                                 std::vector<AlarmFired> marks) {
   HOTROD_CO_RETURN_IF_ERROR(Accepting());
+  HOTROD_CO_RETURN_IF_ERROR(log_.Writable());
   std::vector<Result<std::string>> ids;
   std::vector<std::shared_ptr<void>> slots(invocations.size());
   std::vector<PendingActivation> entries;

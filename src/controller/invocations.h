@@ -4,11 +4,14 @@
 // included), journal recovery, and later the Lambda API and the cluster's controllers — calls
 // Submit() or SubmitAll(). In that one place, in this order:
 //   1. shutdown: once StopAccepting() was called, kUnavailable (503) and nothing is journaled;
+//      space: while the ActivationLog says space is short (Writable), kNoSpace (507), so that
+//      no call starts whose record might not fit;
 //   2. `final` parameters: a body that sets one is kInvalidArgument (400);
 //   3. namespace limits (NamespaceAdmission): the caller's namespace pays; kTooManyRequests (429);
 //   4. durability: a non-blocking activation is committed to the ActivationJournal before its id
 //      is returned, so a 202 survives a crash; a blocking one that outlives its wait is journaled
-//      then and returned as accepted (it becomes non-blocking);
+//      then and returned as accepted (it becomes non-blocking); if that journal write fails,
+//      the error names the activation's id (it runs on);
 //   5. the activation runs in its own coroutine: sequences through the SequenceRunner, atomic
 //      actions through the Bus to an invoker; its record goes to the ActivationLog.
 // A call the invoker could not place ends with a record (status 3) and, for a blocking caller,

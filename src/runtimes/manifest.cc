@@ -1,6 +1,7 @@
 #include "runtimes/manifest.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -236,9 +238,45 @@ std::span<const EmbeddedFile> EmbeddedShims() {
   return all.subspan(1);
 }
 
+// Whether `path` is a regular file with mode 0644 holding exactly `content`.
+bool HoldsExactly(const std::filesystem::path& path, std::string_view content) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0644 ||
+      static_cast<std::size_t>(st.st_size) != content.size())
+    return false;
+  std::string text(content.size(), '\0');
+  std::size_t off = 0;
+  while (off < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return text == content;
+}
+
+// Removes "<name>.tmp.<pid>.<n>" files in `dir` whose process is gone (a crash mid-write).
+void RemoveDeadTemps(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto tmp = name.rfind(".tmp.");
+    if (tmp == std::string::npos) continue;
+    const std::string rest = name.substr(tmp + 5);  // "<pid>.<n>"
+    const auto dot = rest.find('.');
+    if (dot == 0 || dot == std::string::npos || rest.find_first_not_of("0123456789") != dot) continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, dot).c_str(), nullptr, 10));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+  }
+}
+
 Status InstallEmbeddedShims(const std::filesystem::path& dir) {
   for (const EmbeddedFile& file : EmbeddedShims()) {
     const std::filesystem::path target = dir / file.path;
+    RemoveDeadTemps(target.parent_path());
+    // A start on a full disk must not need space for files that are already right.
+    if (HoldsExactly(target, file.content)) continue;
     std::error_code ec;
     std::filesystem::create_directories(target.parent_path(), ec);
     if (ec) {

@@ -81,7 +81,9 @@ std::span<const EmbeddedFile> EmbeddedShims();
 // Writes every embedded shim under `dir` (creating directories as needed), each atomically
 // (a temporary file in the same directory, then rename) with mode 0644, so that instances
 // starting concurrently never see a partial file. Safe to call while other processes do the
-// same. Errors are kInternal and name the path.
+// same. A file that already holds the right bytes with mode 0644 is left alone (a start on a
+// full disk writes nothing), and temporary files of processes that died are removed. Errors are
+// kInternal and name the path.
 Status InstallEmbeddedShims(const std::filesystem::path& dir);
 
 }  // namespace hotrod

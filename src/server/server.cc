@@ -101,12 +101,21 @@ Status Server::Parts_::BuildStorage() {
   auto parsed = RuntimeManifest::Parse(manifest_text);
   if (!parsed.ok()) return MakeError(parsed.error().code, fmt::format("runtime manifest: {}", parsed.error().message));
   manifest = std::make_unique<RuntimeManifest>(std::move(parsed).value());
-  HOTROD_RETURN_IF_ERROR(InstallEmbeddedShims(data_dir / "runtimes"));
+  // Garbage goes before anything is written, so that a start on a full disk has room: the code
+  // store drops dead processes' temp files (before SQLite may need room for its -shm file),
+  // then unused code goes (no instance runs yet, so code of old versions and deleted actions
+  // can go). Files that are already right are not written again (shims, keys).
+  code = std::make_unique<CodeStore>(data_dir / "code");
+  HOTROD_RETURN_IF_ERROR(code->init_status());
   HOTROD_ASSIGN_OR_RETURN(store, SqliteStore::Open(data_dir / "hotrod.db"));
+  if (auto removed = RemoveUnusedCode(*store, *code); !removed.ok())
+    spdlog::warn("code cleanup: {}", Describe(removed.error()));
+  else if (*removed > 0)
+    spdlog::info("removed {} unused code blob(s)", *removed);
+  HOTROD_RETURN_IF_ERROR(InstallEmbeddedShims(data_dir / "runtimes"));
   HOTROD_ASSIGN_OR_RETURN(guest, EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY")));
   HOTROD_ASSIGN_OR_RETURN(admin_key, EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY")));
-  code = std::make_unique<CodeStore>(data_dir / "code");
-  return code->init_status();
+  return Status::Ok();
 }
 
 void Server::Parts_::BuildSandbox(std::unique_ptr<Launcher> given) {
@@ -138,16 +147,13 @@ Status Server::Parts_::BuildServices() {
   invoker_options.zygote_slots = static_cast<uint32_t>(options.python_zygote_slots);
   invoker = std::make_unique<Invoker>(io, *launcher, *manifest, *code, invoker_options);
   bus = std::make_unique<LocalBus>(*invoker);
-  activation_log = std::make_unique<ActivationLog>(*store);
+  ActivationLogOptions log_options;
+  log_options.space_dir = data_dir;  // writes get 507 while its disk is short of space
+  activation_log = std::make_unique<ActivationLog>(*store, log_options);
   journal = std::make_unique<ActivationJournal>(io, *store);
   packages = std::make_unique<PackageService>(*store);
   actions = std::make_unique<ActionService>(*store, *code, *manifest, invoker_options.extract_limits, *packages,
                                             bus.get());
-  // No instance runs yet, so code of old versions and deleted actions can go.
-  if (auto removed = actions->RemoveUnusedCode(); !removed.ok())
-    spdlog::warn("code cleanup: {}", removed.error().message);
-  else if (*removed > 0)
-    spdlog::info("removed {} unused code blob(s)", *removed);
   resolver = std::make_unique<ActionResolver>(*actions, *packages);
   Store& stored = *store;
   limiter = std::make_unique<NamespaceLimiter>(

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <exception>
@@ -57,6 +58,7 @@ ActivationLog::ActivationLog(Store& store, const ActivationLogOptions& options)
   // Configuration comes from code, not from users: a bad value is a bug.
   HOTROD_CHECK(options_.max_batch >= 1);
   HOTROD_CHECK(options_.max_retained >= 1);
+  HOTROD_CHECK(options_.max_batch_bytes >= 1);
   HOTROD_CHECK(options_.flush_interval.count() >= 0);
   MutexLock lock(&join_mu_);
   writer_ = std::thread([this] { Run(); });
@@ -68,21 +70,19 @@ void ActivationLog::Record(Activation activation) {
   bool wake = false;
   bool rejected = false;
   try {
+    const size_t bytes = ActivationRecordBytes(activation);
     MutexLock lock(&mu_);
     if (writer_done_) {
       ++dropped_;
       rejected = true;
     } else {
       if (queue_.empty()) first_queued_at_ = Clock::now();
-      queue_.push_back(Entry{next_seq_++, std::move(activation)});
-      if (queue_.size() > options_.max_retained) {
-        // Only reachable while the store fails: keep the newest records, count the loss; the
-        // writer logs it on its next tick (not here, to keep Record cheap under a flood).
-        queue_.pop_front();
-        ++dropped_;
-      }
+      queue_.push_back(Entry{next_seq_++, std::move(activation), bytes});
+      pending_bytes_ += bytes;
+      EnforceMemoryBound();
       // The idle writer waits for a first record; a busy one for a full batch.
-      wake = queue_.size() == 1 || queue_.size() >= options_.max_batch;
+      wake = queue_.size() == 1 || queue_.size() >= options_.max_batch ||
+             pending_bytes_ >= options_.max_batch_bytes;
     }
   } catch (const std::exception& e) {
     spdlog::error("activation log: record dropped: {}", e.what());
@@ -96,6 +96,28 @@ void ActivationLog::Record(Activation activation) {
   if (wake) work_cv_.Signal();
 }
 
+// Only reachable while the store fails or falls far behind. Cheap per call: cut_prefix_ makes
+// every queued record's logs cut at most once, and drops happen at the front.
+void ActivationLog::EnforceMemoryBound() {
+  while (pending_bytes_ > options_.max_queued_bytes && cut_prefix_ < queue_.size()) {
+    Entry& e = queue_[cut_prefix_++];
+    if (!TruncateLogs(e.activation, kLogsCutBacklog)) continue;
+    const size_t bytes = ActivationRecordBytes(e.activation);
+    pending_bytes_ -= e.bytes - bytes;
+    e.bytes = bytes;
+    ++truncated_;
+  }
+  // Keep the newest records, count the loss; the writer logs it on its next tick (not here, to
+  // keep Record cheap under a flood).
+  while (!queue_.empty() && (queue_.size() > options_.max_retained ||
+                             (pending_bytes_ > options_.max_queued_bytes && cut_prefix_ >= queue_.size()))) {
+    pending_bytes_ -= queue_.front().bytes;
+    queue_.pop_front();
+    if (cut_prefix_ > 0) --cut_prefix_;
+    ++dropped_;
+  }
+}
+
 Result<std::optional<Activation>> ActivationLog::Get(const std::string& ns, const std::string& id) {
   try {
     {
@@ -106,7 +128,7 @@ Result<std::optional<Activation>> ActivationLog::Get(const std::string& ns, cons
           return std::optional<Activation>(it->activation);
       }
       if (in_flight_ != nullptr) {
-        for (auto it = in_flight_->rbegin(); it != in_flight_->rend(); ++it) {
+        for (auto it = in_flight_->records.rbegin(); it != in_flight_->records.rend(); ++it) {
           if (it->activation_id == id && it->ns == ns) return std::optional<Activation>(*it);
         }
       }
@@ -142,7 +164,7 @@ Result<std::vector<Activation>> ActivationLog::List(const ActivationQuery& query
     {
       MutexLock lock(&mu_);
       if (in_flight_ != nullptr) {
-        for (const Activation& a : *in_flight_) add_queued(a);
+        for (const Activation& a : in_flight_->records) add_queued(a);
       }
       for (const Entry& e : queue_) add_queued(e.activation);
     }
@@ -198,7 +220,12 @@ void ActivationLog::Stop() {
 
 size_t ActivationLog::PendingCount() {
   MutexLock lock(&mu_);
-  return queue_.size() + (in_flight_ != nullptr ? in_flight_->size() : 0);
+  return queue_.size() + (in_flight_ != nullptr ? in_flight_->records.size() : 0);
+}
+
+size_t ActivationLog::PendingBytes() {
+  MutexLock lock(&mu_);
+  return pending_bytes_;
 }
 
 uint64_t ActivationLog::DroppedCount() {
@@ -206,27 +233,157 @@ uint64_t ActivationLog::DroppedCount() {
   return dropped_;
 }
 
+uint64_t ActivationLog::TruncatedCount() {
+  MutexLock lock(&mu_);
+  return truncated_;
+}
+
+std::optional<uint64_t> ActivationLog::FreeBytes() const {
+  if (options_.space_dir.empty()) return std::nullopt;
+  struct statvfs fs {};
+  if (::statvfs(options_.space_dir.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+Status ActivationLog::Writable() {
+  if (waiting_for_space_.load(std::memory_order_relaxed))
+    return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage), "activation records wait for space");
+  if (options_.space_dir.empty()) return Status::Ok();
+  struct statvfs fs {};
+  // Cannot tell: let the write try (it reports its own failure).
+  if (::statvfs(options_.space_dir.c_str(), &fs) != 0) return Status::Ok();
+  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t reserve = options_.min_free_bytes != 0
+                               ? options_.min_free_bytes
+                               : DefaultMinFreeBytes(static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
+  if (free >= reserve) return Status::Ok();
+  return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage),
+                   fmt::format("{} has {} bytes free, below the reserve of {} bytes",
+                               options_.space_dir.string(), free, reserve));
+}
+
 void ActivationLog::TakeBatch() {
   auto batch = std::make_shared<Batch>();
-  const size_t n = std::min(queue_.size(), options_.max_batch);
-  batch->reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    in_flight_last_seq_ = queue_.front().seq;
-    batch->push_back(std::move(queue_.front().activation));
+  while (!queue_.empty() && batch->records.size() < options_.max_batch &&
+         (batch->records.empty() || batch->bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
+    Entry& e = queue_.front();
+    batch->records.push_back(std::move(e.activation));
+    batch->seqs.push_back(e.seq);
+    batch->bytes += e.bytes;
     queue_.pop_front();
+    if (cut_prefix_ > 0) --cut_prefix_;
+  }
+  // SQLite (WAL) needs about twice what a transaction writes: the log, then the checkpoint into
+  // the database. A batch that cannot have that is cut before it is tried: a 10 MB record that
+  // fills the disk would leave no room for anything after it, itself shrunk included.
+  if (const auto free = FreeBytes(); free && *free / 2 < batch->bytes) {
+    for (Activation& a : batch->records) {
+      const size_t before = ActivationRecordBytes(a);
+      if (!TruncateLogs(a, kLogsCutDiskFull)) continue;
+      const size_t saved = before - ActivationRecordBytes(a);
+      batch->bytes -= saved;
+      pending_bytes_ -= std::min(pending_bytes_, saved);
+      ++truncated_;
+    }
   }
   in_flight_ = std::move(batch);
   // The leftovers arrived before now; counting their wait from now delays them by at most one
-  // interval more, and it only happens when more than max_batch records were queued.
+  // interval more, and it only happens when more than one batch was queued.
   if (!queue_.empty()) first_queued_at_ = Clock::now();
+}
+
+Status ActivationLog::Write(const std::vector<Activation>& records) {
+  try {
+    return store_.PutActivations(records);
+  } catch (const std::exception& e) {  // Store promises not to throw; a broken one must not kill us
+    return FromException("put activations", e);
+  }
+}
+
+// Without mu_: the batch is in_flight_, which only this thread replaces.
+ActivationLog::Outcome ActivationLog::WriteSeparately(const Batch& batch, const Status& batch_status) {
+  Outcome out;
+  std::vector<Activation> one(1);
+  for (const Activation& record : batch.records) {
+    one[0] = record;
+    // A batch of one has just failed as it is: straight to shrinking it.
+    out.status = batch.records.size() == 1 ? batch_status : Write(one);
+    if (!out.status.ok() && out.status.error().code == ErrorCode::kNoSpace &&
+        TruncateLogs(one[0], kLogsCutDiskFull)) {
+      // Too big for the space left: keep the record with its result, without most of its logs.
+      ++out.truncated;
+      out.status = Write(one);
+      if (!out.status.ok()) {
+        out.shrunk = std::move(one[0]);
+        return out;
+      }
+    }
+    if (!out.status.ok()) return out;
+    ++out.written;
+  }
+  return out;
+}
+
+// Applies what WriteSeparately achieved: the durable prefix leaves in_flight_, a shrunk record
+// replaces its original (readers then see what will be stored).
+void ActivationLog::Settle(const Outcome& outcome) {
+  truncated_ += outcome.truncated;
+  if (outcome.written == 0 && !outcome.shrunk) return;
+  const Batch& old = *in_flight_;
+  auto rest = std::make_shared<Batch>();
+  size_t durable_bytes = 0;
+  for (size_t i = 0; i < old.records.size(); ++i) {
+    const size_t bytes = ActivationRecordBytes(old.records[i]);
+    if (i < outcome.written) {
+      durable_bytes += bytes;
+      continue;
+    }
+    if (i == outcome.written && outcome.shrunk) {
+      const size_t shrunk_bytes = ActivationRecordBytes(*outcome.shrunk);
+      durable_bytes += bytes - shrunk_bytes;  // not durable, but that much lighter
+      rest->records.push_back(*outcome.shrunk);
+      rest->bytes += shrunk_bytes;
+    } else {
+      rest->records.push_back(old.records[i]);
+      rest->bytes += bytes;
+    }
+    rest->seqs.push_back(old.seqs[i]);
+  }
+  pending_bytes_ -= std::min(pending_bytes_, durable_bytes);
+  if (outcome.written > 0) {
+    done_seq_ = old.seqs[outcome.written - 1];
+    done_cv_.SignalAll();
+  }
+  in_flight_ = std::move(rest);
+}
+
+void ActivationLog::GiveUp(const Status& status) {
+  std::vector<std::string> ids;
+  for (const Activation& a : in_flight_->records) ids.push_back(a.activation_id);
+  for (const Entry& e : queue_) ids.push_back(e.activation.activation_id);
+  dropped_ += ids.size();
+  constexpr size_t kIdsShown = 200;
+  std::string shown;
+  for (size_t i = 0; i < ids.size() && i < kIdsShown; ++i) shown += (i ? " " : "") + ids[i];
+  spdlog::error(
+      "activation log: giving up on {} activation records at shutdown, after {} ms: {}; their "
+      "ids{}: {}",
+      ids.size(), options_.stop_timeout.count(), Describe(status.error()),
+      ids.size() > kIdsShown ? fmt::format(" (the first {})", kIdsShown) : "", shown);
+  dropped_reported_ = dropped_;
+  in_flight_.reset();
+  queue_.clear();
+  cut_prefix_ = 0;
+  pending_bytes_ = 0;
+  done_seq_ = next_seq_ - 1;
 }
 
 void ActivationLog::ReportDrops() {
   if (dropped_ == dropped_reported_) return;
   spdlog::error(
       "activation log: dropped {} activation records ({} in total): the store has not "
-      "accepted writes and the queue holds at most {} records",
-      dropped_ - dropped_reported_, dropped_, options_.max_retained);
+      "accepted writes and the queue holds at most {} records and {} bytes",
+      dropped_ - dropped_reported_, dropped_, options_.max_retained, options_.max_queued_bytes);
   dropped_reported_ = dropped_;
 }
 
@@ -237,12 +394,12 @@ void ActivationLog::ReportFailure(const Error& error) {
     spdlog::error(
         "activation log: writing {} activation records failed ({} attempts so far, "
         "{} records queued), retrying: {}",
-        in_flight_ != nullptr ? in_flight_->size() : 0, failures_, queue_.size(), error.message);
+        in_flight_ != nullptr ? in_flight_->records.size() : 0, failures_, queue_.size(), Describe(error));
     last_failure_log_ = now;
   }
 }
 
-// The writer thread. It holds mu_ except while waiting and while the store writes a batch.
+// The writer thread. It holds mu_ except while waiting and while the store writes.
 void ActivationLog::Run() {
   mu_.Lock();
   for (;;) {
@@ -255,7 +412,8 @@ void ActivationLog::Run() {
       }
       // Let the batch fill up until its deadline, unless it is full or someone is waiting.
       const auto deadline = first_queued_at_ + options_.flush_interval;
-      while (!stopping_ && flush_waiters_ == 0 && queue_.size() < options_.max_batch) {
+      while (!stopping_ && flush_waiters_ == 0 && queue_.size() < options_.max_batch &&
+             pending_bytes_ < options_.max_batch_bytes) {
         if (!work_cv_.WaitUntil(&mu_, deadline)) break;
       }
       TakeBatch();
@@ -263,18 +421,21 @@ void ActivationLog::Run() {
 
     const std::shared_ptr<const Batch> batch = in_flight_;
     mu_.Unlock();
-    Status status;
-    try {
-      status = store_.PutActivations(*batch);
-    } catch (
-        const std::exception& e) {  // Store promises not to throw; a broken one must not kill us
-      status = FromException("put activations", e);
+    Status status = Write(batch->records);
+    std::optional<Outcome> separately;
+    if (!status.ok() && status.error().code == ErrorCode::kNoSpace) {
+      // Find what does not fit: one record per transaction, shrinking the ones too big.
+      separately = WriteSeparately(*batch, status);
+      status = separately->status;
     }
     mu_.Lock();
 
     if (status.ok()) {
-      done_seq_ = in_flight_last_seq_;
+      done_seq_ = batch->seqs.back();
+      pending_bytes_ -= std::min(pending_bytes_, batch->bytes);
+      if (separately) truncated_ += separately->truncated;
       in_flight_.reset();
+      waiting_for_space_.store(false, std::memory_order_relaxed);
       if (failures_ > 0) {
         spdlog::info("activation log: store accepts writes again after {} failed attempts",
                      failures_);
@@ -284,23 +445,21 @@ void ActivationLog::Run() {
       continue;
     }
 
+    if (separately) Settle(*separately);
+    waiting_for_space_.store(status.error().code == ErrorCode::kNoSpace, std::memory_order_relaxed);
     ReportFailure(status.error());
     if (stopping_ && Clock::now() >= stop_deadline_) {
-      const size_t lost = batch->size() + queue_.size();
-      dropped_ += lost;
-      spdlog::error("activation log: giving up on {} activation records at shutdown: {}", lost,
-                    status.error().message);
-      dropped_reported_ = dropped_;
-      in_flight_.reset();
-      queue_.clear();
-      done_seq_ = next_seq_ - 1;
+      GiveUp(status);
       break;
     }
-    // Retry the same batch after an interval: it was one transaction, so it is all or nothing,
-    // and writing a record again is an upsert. New records and Flush() callers do not shorten the
-    // wait: a failing disk should not be hammered.
-    const auto retry_at =
-        Clock::now() + std::max(options_.flush_interval, std::chrono::milliseconds(1));
+    // Retry what is left after a back-off: a batch is one transaction, all or nothing, and
+    // writing a record again is an upsert. New records and Flush() callers do not shorten the
+    // wait: a failing disk should not be hammered. While stopping, the deadline ends the wait.
+    const auto base = std::max(options_.flush_interval, std::chrono::milliseconds(1));
+    const auto delay = std::min<std::chrono::milliseconds>(
+        options_.max_retry_delay, base * (int64_t{1} << std::min<uint64_t>(failures_ - 1, 20)));
+    auto retry_at = Clock::now() + delay;
+    if (stopping_) retry_at = std::min(retry_at, stop_deadline_);
     while (work_cv_.WaitUntil(&mu_, retry_at)) {
     }
   }

@@ -35,6 +35,17 @@ class Store {
   // Sorted by name; at most `limit` rows (0 means no limit) after skipping `skip`.
   virtual Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip, int64_t limit) = 0;
   virtual Result<bool> DeleteAction(const std::string& ns, const std::string& name) = 0;  // false: absent
+  // Whether any action's code_digest is `digest` (the code store may drop the blob when not).
+  // The default reads every namespace's actions; a backend overrides it with one query.
+  virtual Result<bool> CodeInUse(const std::string& digest) {
+    HOTROD_ASSIGN_OR_RETURN(std::vector<std::string> namespaces, ListNamespaces());
+    for (const std::string& ns : namespaces) {
+      HOTROD_ASSIGN_OR_RETURN(std::vector<Action> actions, ListActions(ns, 0, 0));
+      for (const Action& a : actions)
+        if (a.exec.code_digest == digest) return true;
+    }
+    return false;
+  }
 
   // --- packages and bindings --------------------------------------------------------------------
   // Packages and bindings, keyed by (ns, name).

@@ -68,6 +68,33 @@ class JournalTest(unittest.TestCase):
         self.assertEqual([a["activationId"] for a in recs].count(aid), 1)
         self.assertEqual(len(recs), 1, recs)
 
+    def test_200_accepted_async_calls_are_each_recorded_once_after_kill(self):
+        import collections
+        accepted, statuses = {}, collections.Counter()  # activation id -> tag
+        for i in range(200):
+            r = self.api.post_json("/api/v1/namespaces/_/actions/slow", {"tag": str(i), "ms": 300})
+            statuses[r.status] += 1
+            if r.status == 202:
+                accepted[r.json()["activationId"]] = str(i)
+        self.assertGreater(len(accepted), 0, statuses)
+        self.restart_after_kill()  # most are queued or running: no drain, no flush
+        for aid in accepted:
+            self.wait_record(aid, timeout=120)
+        records, skip = [], 0
+        while True:
+            page = self.api.get("/api/v1/namespaces/_/activations?name=slow&docs=true&limit=200&skip=%d" % skip).json()
+            records += page
+            if len(page) < 200:
+                break
+            skip += 200
+        counts = collections.Counter(a["activationId"] for a in records)
+        print("\nSIGKILL with async calls: statuses %s, accepted %d, recorded once %d, records %d"
+              % (dict(statuses), len(accepted), sum(1 for a in accepted if counts[a] == 1), len(records)))
+        self.assertEqual([a for a in accepted if counts[a] != 1], [])
+        self.assertEqual(len(records), len(accepted))  # nothing ran that was not accepted
+        for a in records:  # each ran with its own body
+            self.assertEqual(a["response"]["result"], {"done": accepted[a["activationId"]]})
+
     def test_blocking_invoke_that_times_out_into_202_survives_kill(self):
         r = self.api.post_json("/api/v1/namespaces/_/actions/slow?blocking=true&timeout=200",
                                {"tag": "late", "ms": 3000})

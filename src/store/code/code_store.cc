@@ -19,9 +19,12 @@
 namespace hotrod {
 namespace {
 
+// A failed file operation: a full disk is kNoSpace, anything else kUnavailable (the disk may
+// come back), both with the plain messages of result.h; the path stays in the detail.
 Error SystemError(const std::string& what, const std::filesystem::path& path, int err) {
-  return MakeError(ErrorCode::kInternal,
-                   what + " " + path.string() + ": " + std::system_category().message(err));
+  std::string detail = "code store: " + what + " " + path.string() + ": " + std::system_category().message(err);
+  if (err == ENOSPC || err == EDQUOT) return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage), std::move(detail));
+  return MakeError(ErrorCode::kUnavailable, std::string(kStoreUnavailableMessage), std::move(detail));
 }
 
 bool IsDirectory(const std::filesystem::path& path) {

@@ -15,6 +15,9 @@
 //  - Temp entries are named "<pid>-<random>"; the constructor removes those of dead processes
 //    (a crash mid-write), so several processes and several CodeStore objects may share a root.
 //
+//  - Errors of the file system are kNoSpace (ENOSPC, EDQUOT) or kUnavailable, with the plain
+//    messages of common/result.h; the path and the kernel's words are in Error::detail.
+//
 // Thread-safety: all methods may be called concurrently from any thread. Remove() of a digest
 // whose unpacked directory is in use by a running instance is the caller's responsibility.
 #pragma once

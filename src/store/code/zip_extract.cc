@@ -53,6 +53,10 @@ std::string ErrnoText(int err) { return std::system_category().message(err); }
 Error SystemError(std::string_view name, std::string_view op, int err) {
   // A name the kernel rejects is the archive's fault; anything else is ours (disk full, EIO).
   const bool caller_fault = err == ENAMETOOLONG || err == EILSEQ || err == EINVAL;
+  if (err == ENOSPC || err == EDQUOT) {
+    return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage),
+                     "zip entry '" + Printable(name) + "': " + std::string(op) + ": " + ErrnoText(err));
+  }
   return MakeError(
       caller_fault ? ErrorCode::kInvalidArgument : ErrorCode::kInternal,
       "zip entry '" + Printable(name) + "': " + std::string(op) + ": " + ErrnoText(err));

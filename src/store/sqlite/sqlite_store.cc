@@ -45,6 +45,8 @@ namespace {
 using State = SqliteStore::State;
 
 constexpr int kBusyTimeoutMs = 5000;
+// About one auto-checkpoint's worth of WAL (1000 pages of 4 KiB), with some room.
+constexpr int64_t kJournalSizeLimitBytes = 8 << 20;
 
 constexpr const char* kActionColumns =
     "ns, name, version, kind, main, binary, code_digest, parameters, annotations, "
@@ -158,7 +160,13 @@ Status Configure(sqlite3* db, const std::string& name) {
   }
   stmt.reset();
   // NORMAL is safe with WAL (no corruption) and skips an fsync per commit; see the header.
-  return store_internal::Exec(db, "PRAGMA synchronous = NORMAL", name);
+  HOTROD_RETURN_IF_ERROR(store_internal::Exec(db, "PRAGMA synchronous = NORMAL", name));
+  // Without a limit the -wal file keeps the size of its largest burst for ever: a transaction
+  // that failed half-way on a full disk (its frames stay in the file, uncommitted) or a run of
+  // large records. With it, SQLite truncates the file to this size whenever a checkpoint lets
+  // the log start over, which hands the space back.
+  return store_internal::Exec(
+      db, fmt::format("PRAGMA journal_size_limit = {}", kJournalSizeLimitBytes).c_str(), name);
 }
 
 }  // namespace
@@ -171,7 +179,7 @@ SqliteStore::~SqliteStore() = default;
 int SqliteStore::SchemaVersion() { return store_internal::LatestSchemaVersion(); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& db_file) {
-  return NoThrow("open", [&]() -> Result<std::unique_ptr<SqliteStore>> {
+  Result<std::unique_ptr<SqliteStore>> opened = NoThrow("open", [&]() -> Result<std::unique_ptr<SqliteStore>> {
     const std::string name = db_file.string();
     HOTROD_RETURN_IF_ERROR(CreatePrivateFile(name));
     sqlite3* raw = nullptr;
@@ -186,6 +194,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
     return std::unique_ptr<SqliteStore>(
         new SqliteStore(std::make_unique<State>(std::move(db), name)));
   });
+  // Only the operator sees why a store does not open: the whole story goes in the message.
+  if (!opened.ok()) return MakeError(opened.error().code, Describe(opened.error()));
+  return opened;
 }
 
 // --- namespaces and credentials -----------------------------------------------------------------
@@ -338,6 +349,21 @@ Result<bool> SqliteStore::DeleteAction(const std::string& ns, const std::string&
     stmt.Bind(2, name);
     HOTROD_RETURN_IF_ERROR(StepDone(st, stmt, "delete action"));
     return sqlite3_changes64(st.db.get()) > 0;
+  });
+}
+
+Result<bool> SqliteStore::CodeInUse(const std::string& digest) {
+  return NoThrow("code in use", [&]() -> Result<bool> {
+    State& st = *state_;
+    MutexLock lock(&st.mu);
+    HOTROD_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                            st.stmts.Get("SELECT 1 FROM actions WHERE code_digest = ?1 LIMIT 1"));
+    Stmt stmt(raw);
+    stmt.Bind(1, digest);
+    const int rc = stmt.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(st.db.get(), rc, "code in use");
   });
 }
 

@@ -3,7 +3,8 @@
 // Contract (in addition to Store's):
 //  - Open() creates the file if it does not exist (its directory must), mode 0600 since it holds
 //    users' results and logs. It configures the connection: WAL journaling (readers never block
-//    the writer), synchronous=NORMAL, a busy timeout of 5 s, foreign keys on. It then migrates
+//    the writer), synchronous=NORMAL, journal_size_limit=8 MiB (the -wal file shrinks back after
+//    a burst), a busy timeout of 5 s, foreign keys on. It then migrates
 //    the schema to this binary's version (schema.h); a file with a newer schema is refused with
 //    kConflict and a message saying so.
 //  - Durability: a returned write survives a crash of the process. With synchronous=NORMAL the
@@ -18,6 +19,11 @@
 //    limit (the API layer applies OpenWhisk's defaults and maxima before calling).
 //    Activations come newest first: start_ms descending, ties broken by activation_id
 //    descending, so paging with skip/limit over an unchanged table is stable.
+//  - Errors: a full disk is kNoSpace and a file that cannot be used now (I/O errors, locked,
+//    read-only) kUnavailable, both with the plain messages of common/result.h and SQLite's words
+//    and the file name in Error::detail (sqlite_util.h). Open() puts everything in the message.
+//    A write that failed for lack of space rolled back completely (the file is as before, though
+//    the -wal file may have grown; the next write reuses that room).
 //  - A row whose JSON does not parse (edited by hand, say) is reported as kInternal naming the
 //    row, never thrown.
 #pragma once
@@ -49,6 +55,7 @@ class SqliteStore final : public Store, public EventStore {
   Result<std::vector<Action>> ListActions(const std::string& ns, int64_t skip,
                                           int64_t limit) override;
   Result<bool> DeleteAction(const std::string& ns, const std::string& name) override;
+  Result<bool> CodeInUse(const std::string& digest) override;
 
   // Packages and bindings (sqlite_store_packages.inc).
   Result<std::optional<Package>> GetPackage(const std::string& ns, const std::string& name) override;

@@ -53,7 +53,20 @@ void Rollback(SqliteStore::State& st) {
 
 Status Finish(SqliteStore::State& st, Status status) {
   if (status.ok()) status = Run(st, "COMMIT", "commit");
-  if (!status.ok()) Rollback(st);
+  if (!status.ok()) {
+    Rollback(st);
+    if (status.error().code == ErrorCode::kNoSpace) st.wal_grown = true;
+    return status;
+  }
+  if (st.wal_grown) {
+    // The failed write's frames stay in the -wal file (uncommitted) and a checkpoint that could
+    // restart the log may not come for a long while (it waits for 1000 new pages): on a full
+    // disk that room would stay taken. Copy the log into the database and cut it to zero now.
+    // Best effort: a reader elsewhere (the sqlite3 shell) makes it BUSY; the next commit retries.
+    if (sqlite3_wal_checkpoint_v2(st.db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr) ==
+        SQLITE_OK)
+      st.wal_grown = false;
+  }
   return status;
 }
 

@@ -20,6 +20,9 @@ struct SqliteStore::State {
   const store_internal::DbHandle db;
   const std::string name;  // the file, for messages
   store_internal::StatementCache stmts HOTROD_GUARDED_BY(mu);
+  // A write failed for lack of space since the last checkpoint: its frames may have grown the
+  // -wal file to fill the disk (Finish truncates it after the next commit).
+  bool wal_grown HOTROD_GUARDED_BY(mu) = false;
 };
 
 // Removes the journal entry of `activation_id` (if any). Caller holds st.mu inside a transaction.

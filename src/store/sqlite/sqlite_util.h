@@ -15,8 +15,19 @@
 
 namespace hotrod::store_internal {
 
-// An Error describing a failed SQLite call: the error code picks the ErrorCode (busy/locked ->
-// kUnavailable, constraint -> kInvalidArgument, too big -> kTooLarge, anything else -> kInternal).
+// The ErrorCode of a failed SQLite call: full disk (SQLITE_FULL, or an I/O error whose errno is
+// ENOSPC/EDQUOT) -> kNoSpace; the file cannot be used now (other I/O errors, busy, locked,
+// read-only, cannot open, out of memory) -> kUnavailable; constraint -> kInvalidArgument; too
+// big -> kTooLarge; anything else (corruption, misuse: bugs) -> kInternal.
+ErrorCode StoreErrorCode(int rc, int system_errno);
+
+// An Error for a store failure with code `code`: kNoSpace and kUnavailable get the plain
+// messages of common/result.h and keep `detail` (file names, SQLite's words) for the server log;
+// other codes carry `detail` as their message (they reach clients only as a 500, which the API
+// does not quote).
+Error StoreError(ErrorCode code, std::string detail);
+
+// An Error describing a failed SQLite call (StoreErrorCode, StoreError).
 Error SqliteError(sqlite3* db, int rc, std::string_view what);
 
 // Runs SQL text that returns no rows (may hold several statements).
