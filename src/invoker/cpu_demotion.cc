@@ -1,8 +1,8 @@
 #include "invoker/cpu_demotion.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "sandbox/cgroup/cgroup.h"
 
@@ -11,7 +11,8 @@ namespace hotrod {
 namespace {
 
 CpuDemotionOptions Checked(CpuDemotionOptions options) {
-  options.interval = std::clamp(options.interval, std::chrono::milliseconds(1), std::max(options.after, std::chrono::milliseconds(1)));
+  options.interval = std::clamp(options.interval, std::chrono::milliseconds(1),
+                                std::max(options.after, std::chrono::milliseconds(1)));
   return options;
 }
 
@@ -41,8 +42,9 @@ bool CpuDemotion::End(SandboxInstance& sandbox) {
   --demoted_;
   if (Status s = sandbox.SetCpuWeight(CpuWeight::kNormal); !s.ok()) {
     ++counters_.restore_failures;
-    spdlog::warn("instance {}: restoring the CPU weight after a CPU-bound run: {}; the instance is retired",
-                 sandbox.pid(), s.error().message);
+    spdlog::warn(
+        "instance {}: restoring the CPU weight after a CPU-bound run: {}; the instance is retired",
+        sandbox.pid(), s.error().message);
     return false;
   }
   return true;
@@ -65,9 +67,12 @@ void CpuDemotion::Tick() {
   for (auto& [sandbox, w] : watches_) {
     if (w.demoted) continue;  // nothing more to do until End()
     if (w.due <= now && CpuBound(*sandbox, w, now)) Demote(*sandbox, w);
-    if (!w.demoted && w.due != SteadyClock::time_point::max()) next = next ? std::min(*next, w.due) : w.due;
+    if (!w.demoted && w.due != SteadyClock::time_point::max())
+      next = next ? std::min(*next, w.due) : w.due;
   }
-  if (next) ArmTimer(std::max<std::chrono::steady_clock::duration>(*next - now, std::chrono::milliseconds(1)));
+  if (next)
+    ArmTimer(
+        std::max<std::chrono::steady_clock::duration>(*next - now, std::chrono::milliseconds(1)));
 }
 
 bool CpuDemotion::CpuBound(SandboxInstance& sandbox, WatchState& w, SteadyClock::time_point now) {
@@ -81,8 +86,9 @@ bool CpuDemotion::CpuBound(SandboxInstance& sandbox, WatchState& w, SteadyClock:
     }
     if (!told_wall_time_) {
       told_wall_time_ = true;
-      spdlog::info("CPU usage of instances is not known ({}): runs busy for {} ms are demoted by wall time",
-                   usage.error().message, options_.after.count());
+      spdlog::info(
+          "CPU usage of instances is not known ({}): runs busy for {} ms are demoted by wall time",
+          usage.error().message, options_.after.count());
     }
     return true;
   }
@@ -104,7 +110,8 @@ void CpuDemotion::Demote(SandboxInstance& sandbox, WatchState& w) {
       return;
     }
     // Not demoting leaves the instance as it was (its neighbours get less CPU); try again later.
-    spdlog::warn("instance {}: lowering the CPU weight of a CPU-bound run: {}", sandbox.pid(), s.error().message);
+    spdlog::warn("instance {}: lowering the CPU weight of a CPU-bound run: {}", sandbox.pid(),
+                 s.error().message);
     w.due = clock_.Now() + options_.interval;
     return;
   }

@@ -31,13 +31,12 @@
 //  - Tick() does what is due now; the timer calls it, tests call it after moving a FakeClock.
 #pragma once
 
+#include <boost/asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <unordered_map>
-
-#include <boost/asio.hpp>
 
 #include "common/clock.h"
 #include "sandbox/sandbox.h"
@@ -63,7 +62,8 @@ struct CpuDemotionCounters {
 class CpuDemotion {
  public:
   // `clock` must outlive the object.
-  CpuDemotion(asio::io_context& io, CpuDemotionOptions options, const SteadyClock& clock = RealClock());
+  CpuDemotion(asio::io_context& io, CpuDemotionOptions options,
+              const SteadyClock& clock = RealClock());
   CpuDemotion(const CpuDemotion&) = delete;
   CpuDemotion& operator=(const CpuDemotion&) = delete;
 
@@ -76,7 +76,8 @@ class CpuDemotion {
   // does nothing.
   class Watch {
    public:
-    Watch(CpuDemotion& demotion, SandboxInstance& sandbox) : demotion_(demotion.self_), sandbox_(&sandbox) {
+    Watch(CpuDemotion& demotion, SandboxInstance& sandbox)
+        : demotion_(demotion.self_), sandbox_(&sandbox) {
       demotion.Begin(*sandbox_);
     }
     ~Watch() { Finish(); }

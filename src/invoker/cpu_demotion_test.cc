@@ -44,7 +44,8 @@ class CpuDemotionTest : public ::testing::Test {
   // Moves time by `d`, the instance burning `cores` of CPU meanwhile, and runs what is due.
   void Run(WeightedSandbox& s, milliseconds d, double cores) {
     clock_.Advance(d);
-    s.usage += microseconds(static_cast<int64_t>(static_cast<double>(microseconds(d).count()) * cores));
+    s.usage +=
+        microseconds(static_cast<int64_t>(static_cast<double>(microseconds(d).count()) * cores));
     demotion_.Tick();
   }
 

@@ -18,13 +18,15 @@ const char* SharesFor(CpuWeight weight) { return weight == CpuWeight::kLowest ? 
 const char* WeightFor(CpuWeight weight) { return weight == CpuWeight::kLowest ? "1" : "100"; }
 
 Error NoUsage(const std::string& file, const Error& cause) {
-  return MakeError(ErrorCode::kUnavailable, fmt::format("no CPU usage for the cgroup ({}): {}", file, cause.message));
+  return MakeError(ErrorCode::kUnavailable,
+                   fmt::format("no CPU usage for the cgroup ({}): {}", file, cause.message));
 }
 
 }  // namespace
 
 Status V1Cgroup::SetCpuWeight(CpuWeight weight) {
-  if (destroyed_) return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path()));
+  if (destroyed_)
+    return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path()));
   return fs_->Write(JoinCgroupPath(dirs_[kV1Cpu], "cpu.shares"), SharesFor(weight));
 }
 
@@ -40,12 +42,14 @@ Result<std::chrono::microseconds> V1Cgroup::CpuUsage() const {
   int64_t ns = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ns);
   if (ec != std::errc() || end != v.data() + v.size() || v.empty() || ns < 0)
-    return MakeError(ErrorCode::kInternal, fmt::format("{}: not a count of nanoseconds: '{}'", file, v));
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: not a count of nanoseconds: '{}'", file, v));
   return std::chrono::microseconds(ns / 1000);
 }
 
 Status V2Cgroup::SetCpuWeight(CpuWeight weight) {
-  if (destroyed_) return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path_));
+  if (destroyed_)
+    return MakeError(ErrorCode::kConflict, fmt::format("cgroup {} was destroyed", path_));
   return fs_->Write(JoinCgroupPath(path_, "cpu.weight"), WeightFor(weight));
 }
 
