@@ -85,6 +85,11 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
                   "left running makes no progress (0: never freeze)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3600 * 1000}));
+  cmd->add_option("--cpu-demote-after-ms", opts->cpu_demote_after_ms,
+                  "a run that keeps the CPU busy longer than this gets the lowest CPU weight until it ends, "
+                  "so that other instances' short calls go first (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3600 * 1000}));
   cmd->add_option("--runtime-update-window-s", opts->runtime_update_window_s,
                   "after SIGHUP reloads the runtimes, instances of the old version live at most this long")
       ->capture_default_str()

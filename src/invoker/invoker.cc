@@ -49,6 +49,7 @@ Invoker::Invoker(asio::io_context& io, Launcher& launcher, const RuntimeManifest
       code_(code),
       options_(std::move(options)),
       pool_(io, options_.pool),
+      demotion_(io, options_.cpu_demotion),
       runtime_window_timer_(io) {
   ComputeRuntimeDigests();
   if (options_.stem_cells == 0 && !options_.python_zygote) return;
@@ -485,10 +486,16 @@ asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
   const bool tracked = running_.try_emplace(request.activation_id, &running).second;
   // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
   Exchange ex;
+  // A run that keeps the CPU busy past a threshold gets the lowest CPU weight until it ends;
+  // short calls pay no cgroup access (cpu_demotion.h).
+  CpuDemotion::Watch cpu_watch(demotion_, instance->sandbox());
   if (concurrency > 1)
     ex = co_await instance->SendConcurrent(std::move(run), milliseconds(action.limits.timeout_ms), log_cap);
   else
     ex = co_await instance->Send(run, milliseconds(action.limits.timeout_ms), true, log_cap);
+  // The weight goes back before the instance does: an instance left at the lowest weight would
+  // make its next (short) call slow, so one whose weight cannot be restored serves no more.
+  if (!cpu_watch.Finish()) instance->Retire();
   outcome.end_ms = NowMillis();
   Finish(ex, *instance, action, outcome);
   if (!running.cancelled.empty()) {

@@ -23,6 +23,7 @@
 
 #include "bus/bus.h"
 #include "common/metrics_source.h"
+#include "invoker/cpu_demotion.h"
 #include "invoker/pool.h"
 #include "invoker/stem_cells.h"
 #include "invoker/zygote_keeper.h"
@@ -41,6 +42,8 @@ struct InvokerOptions {
   std::filesystem::path shim_dir;  // where the runtime shims are installed
   std::string api_host;            // __OW_API_HOST seen by functions
   PoolOptions pool;
+  // Runs that keep the CPU busy are set to the lowest CPU weight while they last (cpu_demotion.h).
+  CpuDemotionOptions cpu_demotion;
   // Stem cells (stem_cells.h) kept per default runtime kind; 0 disables them.
   size_t stem_cells = 0;
   int64_t stem_cell_memory_mb = 256;  // their limit until an action takes one over
@@ -91,6 +94,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   void WhenStopped(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   const Pool& pool() const { return pool_; }
+  const CpuDemotion& cpu_demotion() const { return demotion_; }
   // MetricsSource: the pool's counters and gauges (invoker_metrics.cc).
   void AppendMetrics(std::string& out) const override;
   // The launcher's prepared sandboxes ready now (GET /metrics: hotrod_sandboxes_ready_ahead).
@@ -123,6 +127,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   CodeStore& code_;
   InvokerOptions options_;
   Pool pool_;
+  CpuDemotion demotion_;
   std::unordered_map<std::string, std::string> runtime_digests_;  // kind -> digest (12 hex)
   asio::steady_timer runtime_window_timer_;
   asio::steady_timer stopped_poll_{io_};  // AwaitStopped

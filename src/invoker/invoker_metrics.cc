@@ -22,6 +22,10 @@ void Invoker::AppendMetrics(std::string& out) const {
                "Frozen instances discarded because the thaw failed.", c.thaw_failures);
   AppendMetric(out, "hotrod_pool_discarded_at_limit_total", "counter",
                "Instances discarded after a call reached the pids or memory limit.", c.discarded_at_limit);
+  AppendMetric(out, "hotrod_cpu_demotions_total", "counter",
+               "Runs set to the lowest CPU weight for keeping the CPU busy.", demotion_.counters().demotions);
+  AppendMetric(out, "hotrod_cpu_demoted_instances", "gauge", "Instances running at the lowest CPU weight now.",
+               demotion_.demoted());
   AppendMetric(out, "hotrod_pool_frozen_instances", "gauge", "Idle instances frozen now.", pool_.frozen_instances());
   AppendMetric(out, "hotrod_pool_instances", "gauge", "Instances held for actions (idle and busy).",
                pool_.total_instances());

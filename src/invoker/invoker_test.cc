@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -36,6 +38,8 @@ struct World {
   std::vector<Request> requests;
   std::vector<std::pair<int, BindMount>> attached;  // code attached to a running instance
   std::vector<std::pair<int, int64_t>> resized;     // memory limits set on a running instance
+  std::vector<std::pair<int, std::string>> weights;  // CPU weights set ("lowest", "normal")
+  std::condition_variable weight_set;                 // notified with each of them
 
   size_t launch_count() {
     std::lock_guard lock(mu);
@@ -88,6 +92,12 @@ class FakeRuntime final : public SandboxInstance {
     world_->resized.emplace_back(id_, memory_mb);
     return Status::Ok();
   }
+  Status SetCpuWeight(CpuWeight weight) override {
+    std::lock_guard lock(world_->mu);
+    world_->weights.emplace_back(id_, weight == CpuWeight::kLowest ? "lowest" : "normal");
+    world_->weight_set.notify_all();
+    return Status::Ok();
+  }
 
  private:
   void Serve() {
@@ -131,6 +141,15 @@ class FakeRuntime final : public SandboxInstance {
     const json::object& params = request.at("params").as_object();
     const json::value* mode = params.if_contains("mode");
     if (mode && *mode == "hang") return true;
+    if (mode && *mode == "cpu_bound") {
+      // Busy until the invoker has lowered this instance's weight (bounded: a run that is never
+      // demoted ends after 5 s and the test sees no weight change).
+      std::unique_lock lock(world_->mu);
+      world_->weight_set.wait_for(lock, 5s, [&] {
+        return std::any_of(world_->weights.begin(), world_->weights.end(),
+                           [&](const auto& w) { return w.first == id_ && w.second == "lowest"; });
+      });
+    }
     if (mode && *mode == "crash") {
       Write(ends_.out, "about to crash\n");
       return false;
@@ -197,8 +216,9 @@ class InvokerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  void MakeInvoker(size_t stem_cells = 0) {
+  void MakeInvoker(size_t stem_cells = 0, CpuDemotionOptions demotion = {}) {
     InvokerOptions o;
+    o.cpu_demotion = demotion;
     o.shim_dir = dir_ / "shims";
     o.api_host = "http://127.0.0.1:3233";
     o.stem_cells = stem_cells;
@@ -495,6 +515,34 @@ TEST_F(InvokerTest, ACallWaitingForAFailedInitGetsItsError) {
   EXPECT_EQ(Error(**second), "Initialization has failed due to: SyntaxError: Unexpected token");
   EXPECT_EQ(world_->launch_count(), 1u);
   EXPECT_EQ(invoker_->pool().total_instances(), 0u);
+}
+
+// A run that stays busy past the threshold gets the lowest CPU weight, restored before the
+// instance serves again; a short call leaves the weight alone (cpu_demotion.h).
+TEST_F(InvokerTest, ACpuBoundRunIsDemotedAndRestoredBeforeTheNextCall) {
+  MakeInvoker(0, CpuDemotionOptions{10ms, 5ms, 0.5});  // the fake has no CPU usage: wall time decides
+  auto action = MakeAction();
+  InvokeOutcome slow = Invoke(action, json::object{{"mode", "cpu_bound"}});
+  EXPECT_EQ(slow.status, ActivationStatus::kSuccess) << json::serialize(slow.result);
+  const auto expected = std::vector<std::pair<int, std::string>>{{1, "lowest"}, {1, "normal"}};
+  {
+    std::lock_guard lock(world_->mu);
+    EXPECT_EQ(world_->weights, expected);
+  }
+  EXPECT_EQ(invoker_->cpu_demotion().counters().demotions, 1u);
+  EXPECT_EQ(invoker_->cpu_demotion().demoted(), 0u);
+  InvokeOutcome quick = Invoke(action);
+  EXPECT_EQ(quick.status, ActivationStatus::kSuccess);
+  EXPECT_EQ(world_->launch_count(), 1u) << "the demoted instance served again";
+  {
+    // (A short call may still pass the 10 ms on a loaded machine: then it too is restored.)
+    std::lock_guard lock(world_->mu);
+    EXPECT_EQ(world_->weights.size() % 2, 0u);
+    EXPECT_EQ(world_->weights.back().second, "normal");
+  }
+  std::string metrics;
+  invoker_->AppendMetrics(metrics);
+  EXPECT_NE(metrics.find("hotrod_cpu_demotions_total "), std::string::npos) << metrics;
 }
 
 }  // namespace

@@ -73,6 +73,16 @@ class PidfdInstance : public SandboxInstance {
     return Status::Ok();
   }
 
+  Status SetCpuWeight(CpuWeight weight) override {
+    if (!cgroup_) return SandboxInstance::SetCpuWeight(weight);
+    return cgroup_->SetCpuWeight(weight);
+  }
+
+  Result<std::chrono::microseconds> CpuUsage() const override {
+    if (!cgroup_) return SandboxInstance::CpuUsage();
+    return cgroup_->CpuUsage();
+  }
+
   // Moves the (still waiting) init into its cgroup before it is released.
   Status Attach() { return cgroup_->AddProcess(pid_); }
 

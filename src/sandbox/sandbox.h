@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,7 +49,8 @@ struct SandboxSpec {
   int64_t max_file_size_mb = 512;
 };
 
-class CgroupFreezer;  // cgroup/cgroup.h
+class CgroupFreezer;    // cgroup/cgroup.h
+enum class CpuWeight;  // cgroup/cgroup.h: kNormal, kLowest
 
 // A limit an instance ran into (SandboxInstance::LimitReached).
 enum class SandboxLimit {
@@ -82,6 +84,19 @@ class SandboxInstance {
   // on its own thread. Kill() and Terminate() close it (thawing) first, since frozen tasks
   // cannot act on a signal.
   virtual std::shared_ptr<CgroupFreezer> freezer() { return nullptr; }
+
+  // --- While a call runs (invoker/cpu_demotion.h) ---
+  // Sets the instance's CPU weight against the other instances (one cgroup write).
+  // kUnavailable where the sandbox has no cgroup.
+  virtual Status SetCpuWeight(CpuWeight weight) {
+    (void)weight;
+    return MakeError(ErrorCode::kUnavailable, "this sandbox has no CPU weight");
+  }
+  // CPU time the instance's processes used since it started (Cgroup::CpuUsage; one read).
+  // kUnavailable where it is not known.
+  virtual Result<std::chrono::microseconds> CpuUsage() const {
+    return MakeError(ErrorCode::kUnavailable, "this sandbox does not account CPU time");
+  }
 
   // --- Taking over a pre-started instance ("stem cell", docs/runtimes.md) ---
   // Mounts host `source` read-only at `target` inside the running instance (attach_mount.h).

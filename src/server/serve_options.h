@@ -30,6 +30,7 @@ struct ServeOptions {
   int64_t max_per_namespace = 64;        // instances of one namespace
   int64_t instance_stop_grace_ms = 500;  // SIGTERM -> SIGKILL of an instance stopped gracefully
   int64_t freeze_after_ms = 50;          // an instance idle this long is frozen; 0: never
+  int64_t cpu_demote_after_ms = 100;     // a CPU-bound run busy this long gets the lowest CPU weight; 0: never
   int64_t runtime_update_window_s = 60;  // after SIGHUP, old runtime instances live at most this long
   int64_t drain_timeout_s = 30;          // SIGTERM: calls in flight may finish this long
   // HTTP connections (docs/operations.md, "Connections").

@@ -140,6 +140,7 @@ Status Server::Parts_::BuildServices() {
   invoker_options.shim_dir = data_dir / "runtimes";
   invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
   invoker_options.pool = PoolOptionsFrom(options);
+  invoker_options.cpu_demotion.after = std::chrono::milliseconds(options.cpu_demote_after_ms);
   // Without a sandbox nothing can start: no stem cells or zygote either (they would only fail).
   invoker_options.stem_cells = can_run ? static_cast<size_t>(options.stem_cells) : 0;
   invoker_options.stem_mount_dir = data_dir / "stem-code";

@@ -66,6 +66,11 @@ struct CgroupOptions {
   int kill_timeout_ms = 2000;
 };
 
+// An instance's CPU weight against its siblings under contention (docs/security.md "CPU"):
+// kNormal is the kernel's default (v1 cpu.shares 1024, v2 cpu.weight 100), kLowest the minimum
+// (v1 cpu.shares 2, v2 cpu.weight 1). The quota (cpu.max / cfs_quota_us) is separate and unchanged.
+enum class CpuWeight { kNormal, kLowest };
+
 // CPU share for a memory size: 1769 MB = 1000 millicores, never below the floor.
 int64_t CpuMillicoresFor(int64_t memory_mb, int64_t min_millicores);
 
@@ -139,6 +144,13 @@ class Cgroup {
   // True once the pids limit stopped a fork (pids.events "max" above 0; kernels without that
   // file: pids.current at pids.max). False when the files cannot be read.
   virtual bool PidsLimitHit() const = 0;
+  // Sets the cgroup's CPU weight: one write (v1 cpu.shares, v2 cpu.weight). The invoker lowers
+  // it for a run that keeps the CPU busy (invoker/cpu_demotion.h) and restores it after.
+  virtual Status SetCpuWeight(CpuWeight weight) = 0;
+  // CPU time used by the cgroup's processes since it was made (v2 cpu.stat usage_usec; v1
+  // cpuacct.usage in the cpu directory, which exists only where cpuacct is mounted with cpu).
+  // kUnavailable where the kernel gives no such file; one read.
+  virtual Result<std::chrono::microseconds> CpuUsage() const = 0;
   // A freezer for this cgroup (one per owner: two would undo each other's freezes); null where
   // the cgroup has none (a v1 cgroup without a freezer directory).
   virtual std::shared_ptr<CgroupFreezer> MakeFreezer() const = 0;

@@ -188,6 +188,27 @@ TEST_F(CgroupKernel, CreateWritesLimitsTheKernelReadsBack) {
   EXPECT_EQ(*cg->ProcessCount(), 0);
 }
 
+// A CPU-bound run is demoted to the lowest weight and restored (invoker/cpu_demotion.h).
+TEST_F(CgroupKernel, CpuWeightIsWhatTheKernelReadsBack) {
+  auto cg = Make("weight");
+  ASSERT_TRUE(cg);
+  const auto dirs = Dirs("weight");
+  const std::string file = manager_->version() == 2 ? dirs[0] + "/cpu.weight" : dirs[kV1Cpu] + "/cpu.shares";
+  ASSERT_TRUE(cg->SetCpuWeight(CpuWeight::kLowest).ok());
+  EXPECT_EQ(ReadFile(file), manager_->version() == 2 ? "1\n" : "2\n");
+  ASSERT_TRUE(cg->SetCpuWeight(CpuWeight::kNormal).ok());
+  EXPECT_EQ(ReadFile(file), manager_->version() == 2 ? "100\n" : "1024\n");
+  // The usage is known on v2 and on v1 with cpuacct mounted with cpu; not on this machine's v1.
+  auto usage = cg->CpuUsage();
+  if (manager_->version() == 2 || Exists(dirs[kV1Cpu] + "/cpuacct.usage")) {
+    ASSERT_TRUE(usage.ok()) << usage.error().message;
+    EXPECT_EQ(usage->count(), 0);
+  } else {
+    ASSERT_FALSE(usage.ok());
+    EXPECT_EQ(usage.error().code, ErrorCode::kUnavailable);
+  }
+}
+
 TEST_F(CgroupKernel, AddedChildIsCountedAndKilled) {
   auto cg = Make("add");
   ASSERT_TRUE(cg);
@@ -447,6 +468,27 @@ TEST_F(CgroupUnifiedKernel, CloneIntoCgroupThenCgroupKillTakesTheWholeTree) {
   const std::string dir = (*cg)->path();
   cg->reset();
   EXPECT_FALSE(Exists(dir));
+}
+
+// cpu.stat's usage_usec is there even without the cpu controller, and counts a spinning child.
+TEST_F(CgroupUnifiedKernel, CpuUsageCountsASpinningChild) {
+  auto cg = manager_->Create("usage", CgroupLimits{});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  Child child([](int report) {
+    timespec t0{}, t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    do {
+      ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000000L);  // 50 ms of CPU
+    Report(report, 1);
+    for (;;) ::pause();
+  });
+  ASSERT_TRUE((*cg)->AddProcess(child.pid()).ok());
+  child.Go();
+  ASSERT_EQ(child.ReadLong(), 1);
+  auto usage = (*cg)->CpuUsage();
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_GE(usage->count(), 50000);
 }
 
 TEST_F(CgroupUnifiedKernel, StaleCgroupWithProcessesIsKilledAndRemoved) {

@@ -520,3 +520,64 @@ TEST_F(CgroupFakeV1, ResizeSetsMemoryMemswAndCpu) {
 
 }  // namespace
 }  // namespace hotrod
+
+namespace hotrod {
+namespace {
+
+// A run that keeps the CPU busy is demoted to the lowest weight and restored after
+// (invoker/cpu_demotion.h); the usage is what tells a busy run from a waiting one.
+TEST_F(CgroupFakeV2, CpuWeightWritesCpuWeightAndUsageReadsCpuStat) {
+  auto m = Open();
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto cg = (*m)->Create("inst", CgroupLimits{256, 32, 100});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  ASSERT_TRUE((*cg)->SetCpuWeight(CpuWeight::kLowest).ok());
+  EXPECT_EQ(Get("hotrod/inst/cpu.weight"), "1");
+  ASSERT_TRUE((*cg)->SetCpuWeight(CpuWeight::kNormal).ok());
+  EXPECT_EQ(Get("hotrod/inst/cpu.weight"), "100");
+
+  FakeCgroupFs::Put(root_ + "/hotrod/inst/cpu.stat", "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n");
+  auto usage = (*cg)->CpuUsage();
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->count(), 123456);
+  FakeCgroupFs::Put(root_ + "/hotrod/inst/cpu.stat", "user_usec 1\n");
+  EXPECT_FALSE((*cg)->CpuUsage().ok()) << "a cpu.stat without usage_usec is an error, not zero";
+
+  fake_->reject["cpu.weight"] = EINVAL;
+  auto refused = (*cg)->SetCpuWeight(CpuWeight::kLowest);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("cpu.weight"), std::string::npos) << refused.error().message;
+  fake_->reject.clear();
+  ASSERT_TRUE((*cg)->Destroy().ok());
+  EXPECT_EQ((*cg)->SetCpuWeight(CpuWeight::kNormal).error().code, ErrorCode::kConflict);
+}
+
+TEST_F(CgroupFakeV1, CpuWeightWritesCpuSharesAndUsageReadsCpuacct) {
+  auto cg = manager_->Create("inst", CgroupLimits{256, 32, 100});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  ASSERT_TRUE((*cg)->SetCpuWeight(CpuWeight::kLowest).ok());
+  EXPECT_EQ(FakeCgroupFs::Get(Dir("cpu", "inst") + "/cpu.shares"), "2");
+  ASSERT_TRUE((*cg)->SetCpuWeight(CpuWeight::kNormal).ok());
+  EXPECT_EQ(FakeCgroupFs::Get(Dir("cpu", "inst") + "/cpu.shares"), "1024");
+
+  // cpuacct mounted with cpu: nanoseconds in the cpu directory.
+  FakeCgroupFs::Put(Dir("cpu", "inst") + "/cpuacct.usage", "2500000999\n");
+  auto usage = (*cg)->CpuUsage();
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->count(), 2500000);
+  FakeCgroupFs::Put(Dir("cpu", "inst") + "/cpuacct.usage", "12x\n");
+  EXPECT_EQ((*cg)->CpuUsage().error().code, ErrorCode::kInternal);
+}
+
+TEST_F(CgroupFakeV1, CpuUsageIsUnavailableWhereCpuacctIsItsOwnHierarchy) {
+  fake_->omit.insert("cpuacct.usage");
+  auto cg = manager_->Create("inst", CgroupLimits{256, 32, 100});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  auto usage = (*cg)->CpuUsage();
+  ASSERT_FALSE(usage.ok());
+  EXPECT_EQ(usage.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(usage.error().message.find("cpuacct.usage"), std::string::npos) << usage.error().message;
+}
+
+}  // namespace
+}  // namespace hotrod

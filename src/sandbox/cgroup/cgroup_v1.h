@@ -63,6 +63,8 @@ class V1Cgroup final : public Cgroup {
   std::shared_ptr<CgroupFreezer> MakeFreezer() const override;
   Result<int64_t> ProcessCount() const override;
   Status Resize(const CgroupLimits& limits) override;
+  Status SetCpuWeight(CpuWeight weight) override;  // cgroup_cpu.cc
+  Result<std::chrono::microseconds> CpuUsage() const override;
   const std::string& path() const override { return dirs_[kV1Memory]; }
   Status Destroy() override;
 

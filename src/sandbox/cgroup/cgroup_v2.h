@@ -59,6 +59,8 @@ class V2Cgroup final : public Cgroup {
   std::shared_ptr<CgroupFreezer> MakeFreezer() const override;
   Result<int64_t> ProcessCount() const override;
   Status Resize(const CgroupLimits& limits) override;
+  Status SetCpuWeight(CpuWeight weight) override;  // cgroup_cpu.cc
+  Result<std::chrono::microseconds> CpuUsage() const override;
   const std::string& path() const override { return path_; }
   Status Destroy() override;
 

@@ -42,6 +42,8 @@ class FakeCgroupFs : public CgroupFs {
       {"pids.current", "0\n"},
       {"pids.events", "max 0\n"},
       {"cpu.max", "max 100000\n"},
+      {"cpu.weight", "100\n"},
+      {"cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"},
       {"memory.limit_in_bytes", "9223372036854771712\n"},
       {"memory.memsw.limit_in_bytes", "9223372036854771712\n"},
       {"memory.swappiness", "60\n"},
@@ -49,6 +51,8 @@ class FakeCgroupFs : public CgroupFs {
       {"memory.failcnt", "0\n"},
       {"cpu.cfs_period_us", "100000\n"},
       {"cpu.cfs_quota_us", "-1\n"},
+      {"cpu.shares", "1024\n"},
+      {"cpuacct.usage", "0\n"},  // where cpuacct is mounted with cpu
       {"freezer.state", "THAWED\n"},
   };
   std::set<std::string> omit;         // file names not created on mkdir
