@@ -39,21 +39,7 @@ class FakeSandbox final : public SandboxInstance {
 
  private:
   void Serve() {
-    std::string buf;
-    char chunk[4096];
-    for (;;) {
-      const ssize_t n = ::read(ends_.channel, chunk, sizeof chunk);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-      while (buf.size() >= 4) {
-        const uint32_t len = DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf.data()));
-        if (buf.size() < 4 + len) break;
-        buf.erase(0, 4 + len);
-        std::string reply;
-        AppendFrame(reply, R"({"ok":true})");
-        if (::write(ends_.channel, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) return;
-      }
-    }
+    ends_.ServeFrames([this](std::string_view) { return ends_.Reply(R"({"ok":true})"); });
   }
   FakeRuntimeEnds ends_{*this};
   std::atomic<bool> killed_{false};

@@ -42,30 +42,18 @@ class EchoRuntime final : public SandboxInstance {
 
  private:
   void Serve() {
-    std::string buf;
-    char chunk[4096];
-    for (;;) {
-      const ssize_t n = ::read(ends_.channel, chunk, sizeof chunk);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-      while (buf.size() >= 4) {
-        const uint32_t len = DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf.data()));
-        if (buf.size() < 4 + len) break;
-        json::object request = json::parse(std::string_view(buf).substr(4, len)).as_object();
-        buf.erase(0, 4 + len);
-        json::object reply{{"ok", true}};
-        if (request.at("op") == "run") {
-          const std::string line = "ran\n" + std::string(kActivationSentinel) + "\n";
-          const std::string sentinel = std::string(kActivationSentinel) + "\n";
-          if (::write(ends_.out, line.data(), line.size()) < 0) return;
-          if (::write(ends_.err, sentinel.data(), sentinel.size()) < 0) return;
-          reply["result"] = json::object{{"echo", request.at("params")}};
-        }
-        std::string frame;
-        AppendFrame(frame, json::serialize(reply));
-        if (::write(ends_.channel, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size())) return;
+    ends_.ServeFrames([this](std::string_view frame) {
+      json::object request = json::parse(frame).as_object();
+      json::object reply{{"ok", true}};
+      if (request.at("op") == "run") {
+        const std::string line = "ran\n" + std::string(kActivationSentinel) + "\n";
+        const std::string sentinel = std::string(kActivationSentinel) + "\n";
+        if (::write(ends_.out, line.data(), line.size()) < 0) return false;
+        if (::write(ends_.err, sentinel.data(), sentinel.size()) < 0) return false;
+        reply["result"] = json::object{{"echo", request.at("params")}};
       }
-    }
+      return ends_.Reply(json::serialize(reply));
+    });
   }
   FakeRuntimeEnds ends_{*this};
   std::atomic<bool> killed_{false};
