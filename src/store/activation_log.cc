@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -54,7 +55,11 @@ ActivationLog::ActivationLog(Store& store, std::chrono::milliseconds flush_inter
       }()) {}
 
 ActivationLog::ActivationLog(Store& store, const ActivationLogOptions& options)
-    : store_(store), options_(options) {
+    : store_(store),
+      options_(options),
+      space_dir_fd_(options.space_dir.empty()
+                        ? -1
+                        : ::open(options.space_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
   // Configuration comes from code, not from users: a bad value is a bug.
   HOTROD_CHECK(options_.max_batch >= 1);
   HOTROD_CHECK(options_.max_retained >= 1);
@@ -96,6 +101,14 @@ void ActivationLog::Record(Activation activation) {
   if (wake) work_cv_.Signal();
 }
 
+uint64_t ActivationLog::DoneThrough() const {
+  // Seqs ascend from the batch in flight through the queue; everything before the oldest
+  // pending record was written or dropped.
+  if (in_flight_ != nullptr && !in_flight_->seqs.empty()) return in_flight_->seqs.front() - 1;
+  if (!queue_.empty()) return queue_.front().seq - 1;
+  return next_seq_ - 1;
+}
+
 // Only reachable while the store fails or falls far behind. Cheap per call: cut_prefix_ makes
 // every queued record's logs cut at most once, and drops happen at the front.
 void ActivationLog::EnforceMemoryBound() {
@@ -109,13 +122,16 @@ void ActivationLog::EnforceMemoryBound() {
   }
   // Keep the newest records, count the loss; the writer logs it on its next tick (not here, to
   // keep Record cheap under a flood).
+  bool dropped_now = false;
   while (!queue_.empty() && (queue_.size() > options_.max_retained ||
                              (pending_bytes_ > options_.max_queued_bytes && cut_prefix_ >= queue_.size()))) {
     pending_bytes_ -= queue_.front().bytes;
     queue_.pop_front();
     if (cut_prefix_ > 0) --cut_prefix_;
     ++dropped_;
+    dropped_now = true;
   }
+  if (dropped_now) done_cv_.SignalAll();  // a Flush() may have waited for what was dropped
 }
 
 Result<std::optional<Activation>> ActivationLog::Get(const std::string& ns, const std::string& id) {
@@ -198,10 +214,10 @@ Result<std::vector<Activation>> ActivationLog::List(const ActivationQuery& query
 void ActivationLog::Flush() {
   MutexLock lock(&mu_);
   const uint64_t target = next_seq_ - 1;
-  if (done_seq_ >= target) return;
+  if (DoneThrough() >= target) return;
   ++flush_waiters_;
   work_cv_.Signal();
-  while (done_seq_ < target && !writer_done_) done_cv_.Wait(&mu_);
+  while (DoneThrough() < target && !writer_done_) done_cv_.Wait(&mu_);
   --flush_waiters_;
 }
 
@@ -238,24 +254,30 @@ uint64_t ActivationLog::TruncatedCount() {
   return truncated_;
 }
 
-std::optional<uint64_t> ActivationLog::FreeBytes() const {
+std::optional<ActivationLog::Space> ActivationLog::SpaceLeft() const {
   if (options_.space_dir.empty()) return std::nullopt;
   struct statvfs fs {};
-  if (::statvfs(options_.space_dir.c_str(), &fs) != 0) return std::nullopt;
-  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const int rc = space_dir_fd_.valid() ? ::fstatvfs(space_dir_fd_.get(), &fs)
+                                       : ::statvfs(options_.space_dir.c_str(), &fs);
+  if (rc != 0) return std::nullopt;
+  return Space{static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize, static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize};
+}
+
+std::optional<uint64_t> ActivationLog::FreeBytes() const {
+  const auto space = SpaceLeft();
+  if (!space) return std::nullopt;
+  return space->free;
 }
 
 Status ActivationLog::Writable() {
   if (waiting_for_space_.load(std::memory_order_relaxed))
     return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage), "activation records wait for space");
-  if (options_.space_dir.empty()) return Status::Ok();
-  struct statvfs fs {};
-  // Cannot tell: let the write try (it reports its own failure).
-  if (::statvfs(options_.space_dir.c_str(), &fs) != 0) return Status::Ok();
-  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  const uint64_t reserve = options_.min_free_bytes != 0
-                               ? options_.min_free_bytes
-                               : DefaultMinFreeBytes(static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize);
+  const auto space = SpaceLeft();
+  // Not configured, or cannot tell: let the write try (it reports its own failure).
+  if (!space) return Status::Ok();
+  const uint64_t free = space->free;
+  const uint64_t reserve =
+      options_.min_free_bytes != 0 ? options_.min_free_bytes : DefaultMinFreeBytes(space->total);
   if (free >= reserve) return Status::Ok();
   return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage),
                    fmt::format("{} has {} bytes free, below the reserve of {} bytes",
@@ -350,11 +372,8 @@ void ActivationLog::Settle(const Outcome& outcome) {
     rest->seqs.push_back(old.seqs[i]);
   }
   pending_bytes_ -= std::min(pending_bytes_, durable_bytes);
-  if (outcome.written > 0) {
-    done_seq_ = old.seqs[outcome.written - 1];
-    done_cv_.SignalAll();
-  }
   in_flight_ = std::move(rest);
+  if (outcome.written > 0) done_cv_.SignalAll();
 }
 
 void ActivationLog::GiveUp(const Status& status) {
@@ -375,7 +394,6 @@ void ActivationLog::GiveUp(const Status& status) {
   queue_.clear();
   cut_prefix_ = 0;
   pending_bytes_ = 0;
-  done_seq_ = next_seq_ - 1;
 }
 
 void ActivationLog::ReportDrops() {
@@ -431,7 +449,6 @@ void ActivationLog::Run() {
     mu_.Lock();
 
     if (status.ok()) {
-      done_seq_ = batch->seqs.back();
       pending_bytes_ -= std::min(pending_bytes_, batch->bytes);
       if (separately) truncated_ += separately->truncated;
       in_flight_.reset();

@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "common/thread_annotations.h"
+#include "common/unique_fd.h"
 #include "store/store.h"
 
 namespace hotrod {
@@ -156,9 +157,17 @@ class ActivationLog {
 
   void Run();
   void TakeBatch() HOTROD_REQUIRES(mu_);
+  struct Space {
+    uint64_t free;   // bytes available to unprivileged writers
+    uint64_t total;  // the file system's size
+  };
+  // The file system of space_dir; nullopt when not configured or unknown.
+  std::optional<Space> SpaceLeft() const;
   // Free bytes on the file system of space_dir; nullopt when not configured or unknown.
   std::optional<uint64_t> FreeBytes() const;
   void EnforceMemoryBound() HOTROD_REQUIRES(mu_);
+  // Every record with a seq up to this one is durable or was dropped.
+  uint64_t DoneThrough() const HOTROD_REQUIRES(mu_);
   Status Write(const std::vector<Activation>& records);
   Outcome WriteSeparately(const Batch& batch, const Status& batch_status);
   void Settle(const Outcome& outcome) HOTROD_REQUIRES(mu_);
@@ -168,6 +177,9 @@ class ActivationLog {
 
   Store& store_;
   const ActivationLogOptions options_;
+  // space_dir, held open: Writable() runs on every write request, and fstatvfs(2) on a held
+  // directory spares it the path walk of statvfs(2). Invalid: statvfs by path.
+  const UniqueFd space_dir_fd_;
 
   Mutex mu_;
   CondVar work_cv_;  // wakes the writer
@@ -181,7 +193,6 @@ class ActivationLog {
   size_t cut_prefix_ HOTROD_GUARDED_BY(mu_) = 0;
   uint64_t truncated_ HOTROD_GUARDED_BY(mu_) = 0;
   uint64_t next_seq_ HOTROD_GUARDED_BY(mu_) = 1;
-  uint64_t done_seq_ HOTROD_GUARDED_BY(mu_) = 0;  // every seq <= this is durable or dropped
   int flush_waiters_ HOTROD_GUARDED_BY(mu_) = 0;
   bool stopping_ HOTROD_GUARDED_BY(mu_) = false;
   bool writer_done_ HOTROD_GUARDED_BY(mu_) = false;

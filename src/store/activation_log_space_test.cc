@@ -144,6 +144,25 @@ TEST(ActivationLogSpace, RecordsAreDroppedOnlyWhenCutRecordsStillExceedTheBudget
   EXPECT_EQ(store.rows() + log.DroppedCount(), 200u);
 }
 
+TEST(ActivationLogSpace, FlushReturnsWhenTheLastRecordsWereDropped) {
+  FakeStore store;
+  store.Hold(true);
+  ActivationLogOptions o = Fast();
+  o.max_queued_bytes = 16 << 10;
+  ActivationLog log(store, o);
+  Activation first = MakeActivation("ns", "a", 0, 0);
+  first.result["pad"] = std::string(15 << 10, 'p');  // within the budget alone; results are never cut
+  log.Record(first);
+  store.WaitForCalls(1);  // in flight, held by the store
+  // The batch in flight leaves no room in the budget: each of these is dropped as it arrives.
+  for (int i = 1; i < 10; ++i) log.Record(MakeActivation("ns", "a", i, i));
+  EXPECT_EQ(log.DroppedCount(), 9u);
+  store.Hold(false);
+  log.Flush();  // returns once the first is stored: nothing else is left to wait for
+  EXPECT_EQ(store.rows(), 1u);
+  EXPECT_EQ(log.PendingCount(), 0u);
+}
+
 TEST(ActivationLogSpace, StopStoresServedRecordsOnANearlyFullDisk) {
   FakeStore store;
   store.SetSpace(100'000);
