@@ -1,57 +1,66 @@
 #include "api/connection_table.h"
 
+#include <iterator>
+
 namespace hotrod {
 
-ConnectionTable::Queue* ConnectionTable::QueueFor(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kClosing: return &closing_;
-    case ConnectionState::kIdle: return &idle_;
-    case ConnectionState::kHeader: return &header_;
-    case ConnectionState::kBody: return &body_;
-    case ConnectionState::kBusy: return nullptr;
-  }
-  return nullptr;
+ConnectionTable::Queue::iterator ConnectionTable::PlaceFor(ConnectionState state, Clock::time_point since) {
+  Queue& q = QueueFor(state);
+  auto it = q.end();
+  if (state == ConnectionState::kBusy) return it;  // never shed: its order does not matter
+  while (it != q.begin() && entries_.at(*std::prev(it)).since > since) --it;
+  return it;
 }
 
-void ConnectionTable::Link(Id id, const Entry& entry) {
-  if (Queue* q = QueueFor(entry.state)) q->emplace(entry.since, id);
-  if (entry.state != ConnectionState::kClosing) ++open_from_[entry.address];
-}
-
-void ConnectionTable::Unlink(Id id, const Entry& entry) {
-  if (Queue* q = QueueFor(entry.state)) q->erase({entry.since, id});
-  if (entry.state != ConnectionState::kClosing) {
-    auto it = open_from_.find(entry.address);
-    if (--it->second == 0) open_from_.erase(it);
+void ConnectionTable::CountAddress(const Entry& entry, int delta) {
+  if (entry.state == ConnectionState::kClosing) return;  // closing connections are not counted
+  if (delta > 0) {
+    ++open_from_[entry.address];
+    return;
   }
+  auto it = open_from_.find(entry.address);
+  if (--it->second == 0) open_from_.erase(it);
 }
 
 ConnectionTable::Id ConnectionTable::Add(const std::string& address, ConnectionState state, Clock::time_point now) {
   const Id id = next_id_++;
-  auto [it, inserted] = entries_.emplace(id, Entry{address, state, now});
-  Link(id, it->second);
+  auto node = QueueFor(state).insert(PlaceFor(state, now), id);
+  auto [it, inserted] = entries_.emplace(id, Entry{address, state, now, node});
+  CountAddress(it->second, +1);
   return id;
 }
 
 void ConnectionTable::Set(Id id, ConnectionState state, Clock::time_point now) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
-  Unlink(id, it->second);
-  it->second.state = state;
-  it->second.since = now;
-  Link(id, it->second);
+  Entry& e = it->second;
+  // Only closing changes the count per address; the request path (idle, header, busy) leaves
+  // it, and with it the string lookup.
+  const bool recount = (e.state == ConnectionState::kClosing) != (state == ConnectionState::kClosing);
+  if (recount) CountAddress(e, -1);
+  Queue& from = QueueFor(e.state);
+  const auto place = PlaceFor(state, now);
+  // splice keeps e.node valid: the node itself moves.
+  QueueFor(state).splice(place, from, e.node);
+  e.state = state;
+  e.since = now;
+  if (recount) CountAddress(e, +1);
 }
 
 void ConnectionTable::Remove(Id id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
-  Unlink(id, it->second);
+  CountAddress(it->second, -1);
+  QueueFor(it->second.state).erase(it->second.node);
   entries_.erase(it);
 }
 
 std::optional<ConnectionTable::Id> ConnectionTable::ChooseVictim() const {
-  for (const Queue* q : {&closing_, &idle_, &header_, &body_})
-    if (!q->empty()) return q->begin()->second;
+  for (ConnectionState s : {ConnectionState::kClosing, ConnectionState::kIdle, ConnectionState::kHeader,
+                            ConnectionState::kBody}) {
+    const Queue& q = queues_[static_cast<size_t>(s)];
+    if (!q.empty()) return q.front();
+  }
   return std::nullopt;
 }
 

@@ -16,15 +16,18 @@
 // connections (it reuses keep-alive connections first).
 //
 // Contract: a plain value, no I/O, no clock of its own (callers pass `now`); not thread-safe
-// (the HTTP server uses it on its event-loop thread only). Every call is O(log n).
+// (the HTTP server uses it on its event-loop thread only). Every request moves its connection
+// through a few states, so a move costs no allocation, and it is O(1) while the times passed do
+// not decrease (a steady clock's now); an earlier time costs a walk back to its place.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -47,7 +50,8 @@ class ConnectionTable {
   // A new connection from `address` (any string that identifies the peer's host), in `state`
   // since `now`.
   Id Add(const std::string& address, ConnectionState state, Clock::time_point now);
-  // Changes a connection's state (and restarts its clock). Unknown ids (removed, shed) are ignored.
+  // Changes a connection's state (and restarts its clock; kBusy has none, being never shed, so
+  // any time will do). Unknown ids (removed, shed) are ignored.
   void Set(Id id, ConnectionState state, Clock::time_point now);
   // Forgets a connection. Unknown ids are ignored.
   void Remove(Id id);
@@ -62,19 +66,23 @@ class ConnectionTable {
   size_t OpenFrom(const std::string& address) const;
 
  private:
+  // The connections in one state, oldest first; a connection's node moves between queues by
+  // splicing (no allocation).
+  using Queue = std::list<Id>;
   struct Entry {
     std::string address;
     ConnectionState state;
     Clock::time_point since;
+    Queue::iterator node;  // in queues_[state]
   };
-  using Queue = std::set<std::pair<Clock::time_point, Id>>;  // oldest first
-  Queue* QueueFor(ConnectionState state);
-  void Unlink(Id id, const Entry& entry);
-  void Link(Id id, const Entry& entry);
+  Queue& QueueFor(ConnectionState state) { return queues_[static_cast<size_t>(state)]; }
+  // Where a connection in `state` since `since` goes in its queue: after every older one.
+  Queue::iterator PlaceFor(ConnectionState state, Clock::time_point since);
+  void CountAddress(const Entry& entry, int delta);
 
   Id next_id_ = 1;
   std::unordered_map<Id, Entry> entries_;
-  Queue closing_, idle_, header_, body_;  // busy connections are in no queue: they are never shed
+  std::array<Queue, 5> queues_;  // by ConnectionState; kBusy's is never shed
   std::map<std::string, size_t> open_from_;  // address -> connections not closing
 };
 

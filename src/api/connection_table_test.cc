@@ -89,8 +89,14 @@ TEST(ConnectionTable, CountsOpenConnectionsPerAddress) {
   EXPECT_EQ(t.OpenFrom("10.0.0.1"), 2u);
   EXPECT_EQ(t.OpenFrom("10.0.0.2"), 1u);
   EXPECT_EQ(t.OpenFrom("10.0.0.3"), 0u);
+  t.Set(a1, S::kBusy, At(3));  // between open states: still counted
+  t.Set(a1, S::kIdle, At(3));
+  EXPECT_EQ(t.OpenFrom("10.0.0.1"), 2u);
   t.Set(a1, S::kClosing, At(3));
   EXPECT_EQ(t.OpenFrom("10.0.0.1"), 1u);
+  t.Set(refused, S::kIdle, At(4));  // (not a real transition, but counted again if it were)
+  EXPECT_EQ(t.OpenFrom("10.0.0.1"), 2u);
+  t.Set(refused, S::kClosing, At(4));
   t.Remove(a2);
   t.Remove(refused);
   EXPECT_EQ(t.OpenFrom("10.0.0.1"), 0u);

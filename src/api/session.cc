@@ -19,6 +19,22 @@ Response TooLarge(std::optional<uint64_t> declared, size_t limit) {
                                 : fmt::format("The request content was too large: it exceeds the limit of {} bytes.", limit));
 }
 
+// Parses a request header that is buffered whole already: the read that ended the idle wait
+// nearly always holds all of it, and parsing it here spares the event-loop trip an
+// async_read_header would take to complete. True when the header is done, or malformed (`ec`
+// set); false when more must be read (nothing is consumed then).
+bool ParseBufferedHeader(beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+                         boost::system::error_code& ec) {
+  if (buffer.size() == 0) return false;
+  const size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (ec == http::error::need_more) {
+    ec = {};
+    return false;
+  }
+  return ec || parser.is_header_done();
+}
+
 }  // namespace
 
 asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, ConnectionTable::Id id,
@@ -43,15 +59,20 @@ asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, Connectio
         if (ec) break;  // closed, idle timeout, stopping or shed
         buffer.commit(n);
       }
-      table_.Set(id, ConnectionState::kHeader, std::chrono::steady_clock::now());
     }
     RequestParser parser;
     parser.header_limit(kRequestHeaderLimit);
     // Beast checks Content-Length against its default 1 MiB body limit while reading the
     // header; lift it so the per-route limit below decides (and answers 413).
     parser.body_limit(boost::none);
-    stream.expires_after(options_.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kTok);
+    boost::system::error_code hec;
+    if (!ParseBufferedHeader(buffer, parser, hec)) {
+      // Part of a header (or none yet, on a new connection, which starts in kHeader): it is
+      // read under the header timeout, and sheddable as a slow header meanwhile.
+      if (!first) table_.Set(id, ConnectionState::kHeader, std::chrono::steady_clock::now());
+      stream.expires_after(options_.header_timeout);
+      std::tie(hec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, kTok);
+    }
     std::optional<Answer> answer;
     if (hec) {
       // A timeout (slow header), the peer gone, stopping or shed: no one to answer. Otherwise
@@ -60,7 +81,7 @@ asio::awaitable<void> HttpServer::Serve(std::unique_ptr<Stream> owned, Connectio
       if (!malformed) break;
       answer = Answer{std::move(*malformed), true};
     }
-    table_.Set(id, ConnectionState::kBusy, std::chrono::steady_clock::now());
+    table_.Set(id, ConnectionState::kBusy, {});  // in no queue: its time is never read
     stream.expires_after(options_.idle_timeout);  // the body, then the response, each at a client's pace
     if (!answer) answer = co_await Respond(stream, buffer, parser, id);
     if (!answer) break;  // the connection failed while reading the body
@@ -91,7 +112,7 @@ asio::awaitable<std::optional<HttpServer::Answer>> HttpServer::Respond(Stream& s
   if (!parser.is_done()) {
     table_.Set(id, ConnectionState::kBody, std::chrono::steady_clock::now());  // sheddable while it trickles
     std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTok);
-    table_.Set(id, ConnectionState::kBusy, std::chrono::steady_clock::now());
+    table_.Set(id, ConnectionState::kBusy, {});
   }
   if (ec == http::error::body_limit) co_return Answer{TooLarge(std::nullopt, limit), true};
   if (ec) {

@@ -151,10 +151,10 @@ std::shared_ptr<CgroupFreezer> MakeV2Freezer(std::shared_ptr<CgroupFs> fs, const
   return std::make_shared<V2Freezer>(std::move(fs), dir);
 }
 
-bool PidsLimitHitIn(CgroupFs& fs, const std::string& dir) {
+bool PidsLimitHitIn(CgroupFs& fs, const std::string& dir, HeldCgroupFile& events_file) {
   if (dir.empty()) return false;
   // "max N": forks refused at pids.max since the cgroup was made (v1 and v2 since Linux 4.3).
-  if (auto events = fs.Read(JoinCgroupPath(dir, "pids.events")); events.ok()) {
+  if (auto events = events_file.Read(fs); events.ok()) {
     const int64_t refused = FlatKeyValue(*events, "max");
     if (refused >= 0) return refused > 0;
   }

@@ -127,7 +127,43 @@ class FdControlFile final : public CgroupControlFile {
   const std::string path_;
 };
 
+class FdReadFile final : public CgroupReadFile {
+ public:
+  FdReadFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Result<std::string> Read() override {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::pread(fd_.get(), buf, sizeof buf, static_cast<off_t>(out.size()));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("read", path_, errno);
+      }
+      if (n == 0) return out;
+      out.append(buf, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof buf) return out;  // a cgroup file is generated whole
+    }
+  }
+
+ private:
+  const UniqueFd fd_;
+  const std::string path_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<CgroupReadFile>> CgroupFs::OpenForReading(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open", path, errno);
+  return std::unique_ptr<CgroupReadFile>(std::make_unique<FdReadFile>(std::move(fd), path));
+}
+
+Result<std::string> HeldCgroupFile::Read(CgroupFs& fs) {
+  if (!file_) {
+    HOTROD_ASSIGN_OR_RETURN(file_, fs.OpenForReading(path_));
+  }
+  return file_->Read();
+}
 
 Result<std::unique_ptr<CgroupControlFile>> CgroupFs::OpenControl(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));

@@ -34,6 +34,15 @@ class CgroupControlFile {
   virtual Status Write(std::string_view value) = 0;
 };
 
+// A cgroup file held open for reading: each Read() is one pread(2) from offset 0 (cgroupfs
+// regenerates the contents for it), instead of a path walk, open, read and close. For the
+// files read after every call (the pids and OOM counters). Thread-compatible.
+class CgroupReadFile {
+ public:
+  virtual ~CgroupReadFile() = default;
+  virtual Result<std::string> Read() = 0;
+};
+
 class CgroupFs {
  public:
   virtual ~CgroupFs() = default;
@@ -52,6 +61,8 @@ class CgroupFs {
   virtual Result<UniqueFd> OpenDir(const std::string& path);
   // Opens an existing control file for later writes (O_WRONLY|O_CLOEXEC).
   virtual Result<std::unique_ptr<CgroupControlFile>> OpenControl(const std::string& path);
+  // Opens an existing file for repeated reads (O_RDONLY|O_CLOEXEC).
+  virtual Result<std::unique_ptr<CgroupReadFile>> OpenForReading(const std::string& path);
 
   // Re-reads `path` until done(contents) is true or `timeout` passes (then kTimeout). Between
   // reads it waits with backoff (50 us doubling to 5 ms) and wakes at once when the kernel
@@ -59,6 +70,19 @@ class CgroupFs {
   virtual Status WaitUntil(const std::string& path,
                            const std::function<bool(std::string_view)>& done,
                            std::chrono::milliseconds timeout);
+};
+
+// A file of one cgroup that its owner reads again and again: opened on the first Read() and
+// held from then on (CgroupReadFile). Opening lazily keeps instance creation (the cold start)
+// free of it; a failed open is retried on the next Read(). Not thread-safe.
+class HeldCgroupFile {
+ public:
+  explicit HeldCgroupFile(std::string path) : path_(std::move(path)) {}
+  Result<std::string> Read(CgroupFs& fs);
+
+ private:
+  const std::string path_;
+  std::unique_ptr<CgroupReadFile> file_;
 };
 
 // "<op> <path>: EINVAL (Invalid argument)", with the error code derived from `err`.

@@ -44,8 +44,9 @@ Status KillListedUntilEmpty(CgroupFs& fs, const std::vector<std::string>& procs_
 std::shared_ptr<CgroupFreezer> MakeV1Freezer(std::shared_ptr<CgroupFs> fs, const std::string& freezer_dir);
 std::shared_ptr<CgroupFreezer> MakeV2Freezer(std::shared_ptr<CgroupFs> fs, const std::string& dir);
 
-// Cgroup::PidsLimitHit() for the pids directory `dir` (the same files on v1 and v2); false for "".
-bool PidsLimitHitIn(CgroupFs& fs, const std::string& dir);
+// Cgroup::PidsLimitHit() for the pids directory `dir` (the same files on v1 and v2), whose
+// pids.events is `events`; false for "".
+bool PidsLimitHitIn(CgroupFs& fs, const std::string& dir, HeldCgroupFile& events);
 
 // Appends the cleanup failure (if any) to the primary error, so neither is lost.
 Error WithCleanup(Error primary, const Status& cleanup);

@@ -268,6 +268,9 @@ TEST_F(CgroupKernel, FreezeStopsEveryTaskUntilThawAndCloseLetsTheKillThrough) {
 TEST_F(CgroupKernel, MemoryHogIsOomKilled) {
   auto cg = Make("hog", CgroupLimits{64, 64, 100});
   ASSERT_TRUE(cg);
+  // Asked before and after: the counter file is held open from the first read, and a later
+  // read must still see the kernel's new count.
+  EXPECT_FALSE(cg->OomKilled());
   Child child([](int report) {
     const size_t size = size_t{200} << 20;
     auto* p = static_cast<volatile char*>(
@@ -287,6 +290,7 @@ TEST_F(CgroupKernel, ForkBombIsCappedAtPidsMax) {
   constexpr int kPidsMax = 16;
   auto cg = Make("bomb", CgroupLimits{256, kPidsMax, 100});
   ASSERT_TRUE(cg);
+  EXPECT_FALSE(cg->PidsLimitHit());  // before and after, as for OomKilled above
   Child child([](int report) {
     long forks = 0;
     for (; forks < 500; ++forks) {  // bounded, so a broken limit cannot take the host down

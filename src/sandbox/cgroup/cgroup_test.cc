@@ -95,6 +95,21 @@ class TempDir {
   std::string path_;
 };
 
+TEST(CgroupFsHelpers, HeldFileRereadsFromTheStartAndRetriesAFailedOpen) {
+  TempDir dir;
+  const std::string path = dir.path() + "/pids.events";
+  auto real = CgroupFs::Real();
+  HeldCgroupFile held(path);
+  auto missing = held.Read(*real);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  const std::string big(10000, 'x');  // longer than one read
+  FakeCgroupFs::Put(path, big);
+  EXPECT_EQ(*held.Read(*real), big);  // opened now
+  FakeCgroupFs::Put(path, "max 3\n");  // truncated and rewritten in place: same file
+  EXPECT_EQ(*held.Read(*real), "max 3\n");
+}
+
 // A child that sleeps until killed; reaped (and killed if needed) on scope exit.
 class Sleeper {
  public:

@@ -230,7 +230,11 @@ Status V1Manager::RemoveSubtree() {
 
 V1Cgroup::V1Cgroup(V1Dirs dirs, std::shared_ptr<CgroupFs> fs,
                    std::chrono::milliseconds kill_timeout)
-    : dirs_(std::move(dirs)), fs_(std::move(fs)), kill_timeout_(kill_timeout) {}
+    : dirs_(std::move(dirs)),
+      fs_(std::move(fs)),
+      kill_timeout_(kill_timeout),
+      oom_control_(JoinCgroupPath(dirs_[kV1Memory], "memory.oom_control")),
+      pids_events_(JoinCgroupPath(dirs_[kV1Pids], "pids.events")) {}
 
 V1Cgroup::~V1Cgroup() {
   if (Status s = Destroy(); !s.ok()) {
@@ -254,7 +258,7 @@ Status V1Cgroup::KillAll() {
 }
 
 bool V1Cgroup::OomKilled() const {
-  auto control = fs_->Read(JoinCgroupPath(dirs_[kV1Memory], "memory.oom_control"));
+  auto control = oom_control_.Read(*fs_);
   if (!control.ok()) return false;
   // "oom_kill N" exists since Linux 4.13; before that, having been under OOM or having hit the
   // limit is the best evidence available.
@@ -265,7 +269,7 @@ bool V1Cgroup::OomKilled() const {
   return failcnt.ok() && Trim(*failcnt) != "0" && !Trim(*failcnt).empty();
 }
 
-bool V1Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, dirs_[kV1Pids]); }
+bool V1Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, dirs_[kV1Pids], pids_events_); }
 
 std::shared_ptr<CgroupFreezer> V1Cgroup::MakeFreezer() const {
   return dirs_[kV1Freezer].empty() ? nullptr : MakeV1Freezer(fs_, dirs_[kV1Freezer]);

@@ -72,6 +72,9 @@ class V1Cgroup final : public Cgroup {
   const V1Dirs dirs_;
   const std::shared_ptr<CgroupFs> fs_;
   const std::chrono::milliseconds kill_timeout_;
+  // Read after every call (OomKilled, PidsLimitHit): held open once read.
+  mutable HeldCgroupFile oom_control_;
+  mutable HeldCgroupFile pids_events_;
   bool destroyed_ = false;
 };
 

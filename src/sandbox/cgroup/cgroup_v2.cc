@@ -212,7 +212,12 @@ Status V2Manager::RemoveSubtree() {
 
 V2Cgroup::V2Cgroup(std::string path, UniqueFd fd, std::shared_ptr<CgroupFs> fs,
                    std::chrono::milliseconds kill_timeout)
-    : path_(std::move(path)), fd_(std::move(fd)), fs_(std::move(fs)), kill_timeout_(kill_timeout) {}
+    : path_(std::move(path)),
+      fd_(std::move(fd)),
+      fs_(std::move(fs)),
+      kill_timeout_(kill_timeout),
+      memory_events_(JoinCgroupPath(path_, "memory.events")),
+      pids_events_(JoinCgroupPath(path_, "pids.events")) {}
 
 V2Cgroup::~V2Cgroup() {
   if (Status s = Destroy(); !s.ok()) {
@@ -232,11 +237,11 @@ Status V2Cgroup::KillAll() {
 }
 
 bool V2Cgroup::OomKilled() const {
-  auto events = fs_->Read(JoinCgroupPath(path_, "memory.events"));
+  auto events = memory_events_.Read(*fs_);
   return events.ok() && FlatKeyValue(*events, "oom_kill") > 0;
 }
 
-bool V2Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, path_); }
+bool V2Cgroup::PidsLimitHit() const { return PidsLimitHitIn(*fs_, path_, pids_events_); }
 
 std::shared_ptr<CgroupFreezer> V2Cgroup::MakeFreezer() const {
   return MakeV2Freezer(fs_, path_);

@@ -69,6 +69,9 @@ class V2Cgroup final : public Cgroup {
   UniqueFd fd_;
   const std::shared_ptr<CgroupFs> fs_;
   const std::chrono::milliseconds kill_timeout_;
+  // Read after every call (OomKilled, PidsLimitHit): held open once read.
+  mutable HeldCgroupFile memory_events_;
+  mutable HeldCgroupFile pids_events_;
   bool destroyed_ = false;
 };
 

@@ -114,6 +114,18 @@ class FakeCgroupFs : public CgroupFs {
     return std::unique_ptr<CgroupControlFile>(std::make_unique<ByPath>(this, path));
   }
 
+  // Held read files read through Read() below, so a test's Put() shows in the next read.
+  Result<std::unique_ptr<CgroupReadFile>> OpenForReading(const std::string& path) override {
+    if (!Exists(path)) return ErrnoError("open", path, ENOENT);
+    struct ByPath final : CgroupReadFile {
+      ByPath(FakeCgroupFs* fs, std::string path) : fs(fs), path(std::move(path)) {}
+      Result<std::string> Read() override { return fs->Read(path); }
+      FakeCgroupFs* fs;
+      std::string path;
+    };
+    return std::unique_ptr<CgroupReadFile>(std::make_unique<ByPath>(this, path));
+  }
+
   Status Write(const std::string& path, std::string_view value) override {
     const std::string name = path.substr(path.rfind('/') + 1);
     if (auto it = reject.find(name); it != reject.end()) {
