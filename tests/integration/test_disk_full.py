@@ -15,6 +15,7 @@ import tempfile
 import threading
 import unittest
 
+import harness
 from harness import ACTIVATION_ID_RE, Server
 
 MOUNT_SIZE = 64 << 20
@@ -145,7 +146,8 @@ class DiskFullTest(unittest.TestCase):
             self.assertEqual(r.status, 202, r)
             accepted[r.json()["activationId"]] = "quick"
         self.assertEqual(statuses["loud 200"], 24, statuses)
-        self.assertLess(rss_after_loud, 200, "RSS after 24 calls logging 10 MB each")
+        if not harness.SANITIZED:
+            self.assertLess(rss_after_loud, 200, "RSS after 24 calls logging 10 MB each")
 
         # Below the reserve: every write is refused, whatever it is.
         self.fill(2 << 20)
