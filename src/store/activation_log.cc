@@ -101,6 +101,11 @@ void ActivationLog::Record(Activation activation) {
   if (wake) work_cv_.Signal();
 }
 
+size_t ActivationLog::QueuedBytes() const {
+  const size_t flying = in_flight_ != nullptr ? in_flight_->bytes : 0;
+  return pending_bytes_ > flying ? pending_bytes_ - flying : 0;
+}
+
 uint64_t ActivationLog::DoneThrough() const {
   // Seqs ascend from the batch in flight through the queue; everything before the oldest
   // pending record was written or dropped.
@@ -112,7 +117,7 @@ uint64_t ActivationLog::DoneThrough() const {
 // Only reachable while the store fails or falls far behind. Cheap per call: cut_prefix_ makes
 // every queued record's logs cut at most once, and drops happen at the front.
 void ActivationLog::EnforceMemoryBound() {
-  while (pending_bytes_ > options_.max_queued_bytes && cut_prefix_ < queue_.size()) {
+  while (QueuedBytes() > options_.max_queued_bytes && cut_prefix_ < queue_.size()) {
     Entry& e = queue_[cut_prefix_++];
     if (!TruncateLogs(e.activation, kLogsCutBacklog)) continue;
     const size_t bytes = ActivationRecordBytes(e.activation);
@@ -124,7 +129,7 @@ void ActivationLog::EnforceMemoryBound() {
   // keep Record cheap under a flood).
   bool dropped_now = false;
   while (!queue_.empty() && (queue_.size() > options_.max_retained ||
-                             (pending_bytes_ > options_.max_queued_bytes && cut_prefix_ >= queue_.size()))) {
+                             (QueuedBytes() > options_.max_queued_bytes && cut_prefix_ >= queue_.size()))) {
     pending_bytes_ -= queue_.front().bytes;
     queue_.pop_front();
     if (cut_prefix_ > 0) --cut_prefix_;

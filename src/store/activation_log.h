@@ -166,6 +166,10 @@ class ActivationLog {
   // Free bytes on the file system of space_dir; nullopt when not configured or unknown.
   std::optional<uint64_t> FreeBytes() const;
   void EnforceMemoryBound() HOTROD_REQUIRES(mu_);
+  // The weight of the queue alone: the budget (max_queued_bytes) is the queue's, the batch in
+  // flight comes on top (the contract's "plus one batch"), so a stuck batch cannot make every
+  // new record a drop.
+  size_t QueuedBytes() const HOTROD_REQUIRES(mu_);
   // Every record with a seq up to this one is durable or was dropped.
   uint64_t DoneThrough() const HOTROD_REQUIRES(mu_);
   Status Write(const std::vector<Activation>& records);

@@ -150,17 +150,39 @@ TEST(ActivationLogSpace, FlushReturnsWhenTheLastRecordsWereDropped) {
   ActivationLogOptions o = Fast();
   o.max_queued_bytes = 16 << 10;
   ActivationLog log(store, o);
-  Activation first = MakeActivation("ns", "a", 0, 0);
-  first.result["pad"] = std::string(15 << 10, 'p');  // within the budget alone; results are never cut
-  log.Record(first);
+  log.Record(MakeActivation("ns", "a", 0, 0));
   store.WaitForCalls(1);  // in flight, held by the store
-  // The batch in flight leaves no room in the budget: each of these is dropped as it arrives.
-  for (int i = 1; i < 10; ++i) log.Record(MakeActivation("ns", "a", i, i));
-  EXPECT_EQ(log.DroppedCount(), 9u);
+  // Each of these is alone above the budget, and a result is never cut: dropped as it arrives,
+  // which leaves nothing queued.
+  for (int i = 1; i < 4; ++i) {
+    Activation big = MakeActivation("ns", "a", i, i);
+    big.result["pad"] = std::string(32 << 10, 'p');
+    log.Record(big);
+  }
+  EXPECT_EQ(log.DroppedCount(), 3u);
   store.Hold(false);
   log.Flush();  // returns once the first is stored: nothing else is left to wait for
   EXPECT_EQ(store.rows(), 1u);
   EXPECT_EQ(log.PendingCount(), 0u);
+}
+
+TEST(ActivationLogSpace, AStuckBatchDoesNotMakeNewRecordsDrops) {
+  FakeStore store;
+  store.Hold(true);
+  ActivationLogOptions o = Fast();
+  o.max_queued_bytes = 40 << 10;
+  ActivationLog log(store, o);
+  Activation first = MakeActivation("ns", "a", 0, 0);
+  first.result["pad"] = std::string(36 << 10, 'p');  // fits the budget, and nearly fills it
+  log.Record(first);
+  store.WaitForCalls(1);  // in flight, held by the store
+  // Small ones: they fit the budget, which is the queue's; counted with the batch in flight they
+  // would not (and the newest would be dropped as they came).
+  for (int i = 1; i < 11; ++i) log.Record(MakeActivation("ns", "a", i, i));
+  EXPECT_EQ(log.DroppedCount(), 0u);
+  store.Hold(false);
+  log.Flush();
+  EXPECT_EQ(store.rows(), 11u);
 }
 
 TEST(ActivationLogSpace, StopStoresServedRecordsOnANearlyFullDisk) {
