@@ -137,7 +137,9 @@ TEST(ActivationLogSpace, RecordsAreDroppedOnlyWhenCutRecordsStillExceedTheBudget
     log.Record(a);
   }
   EXPECT_GT(log.DroppedCount(), 0u);
-  EXPECT_LE(log.PendingBytes(), (64u << 10) + (8u << 10));
+  // The budget holds the queue; the batch in flight comes on top, and it was taken from a queue
+  // within the budget (how many records it holds depends on when the writer woke).
+  EXPECT_LE(log.PendingBytes(), 2 * (64u << 10) + (8u << 10));
   EXPECT_TRUE(log.Get("ns", IdFor(199))->has_value());  // the newest survive
   store.Hold(false);
   log.Flush();
