@@ -268,12 +268,6 @@ std::optional<ActivationLog::Space> ActivationLog::SpaceLeft() const {
   return Space{static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize, static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize};
 }
 
-std::optional<uint64_t> ActivationLog::FreeBytes() const {
-  const auto space = SpaceLeft();
-  if (!space) return std::nullopt;
-  return space->free;
-}
-
 Status ActivationLog::Writable() {
   if (waiting_for_space_.load(std::memory_order_relaxed))
     return MakeError(ErrorCode::kNoSpace, std::string(kNoSpaceMessage), "activation records wait for space");
@@ -303,7 +297,7 @@ void ActivationLog::TakeBatch() {
   // SQLite (WAL) needs about twice what a transaction writes: the log, then the checkpoint into
   // the database. A batch that cannot have that is cut before it is tried: a 10 MB record that
   // fills the disk would leave no room for anything after it, itself shrunk included.
-  if (const auto free = FreeBytes(); free && *free / 2 < batch->bytes) {
+  if (const auto space = SpaceLeft(); space && space->free / 2 < batch->bytes) {
     for (Activation& a : batch->records) {
       const size_t before = ActivationRecordBytes(a);
       if (!TruncateLogs(a, kLogsCutDiskFull)) continue;

@@ -163,8 +163,6 @@ class ActivationLog {
   };
   // The file system of space_dir; nullopt when not configured or unknown.
   std::optional<Space> SpaceLeft() const;
-  // Free bytes on the file system of space_dir; nullopt when not configured or unknown.
-  std::optional<uint64_t> FreeBytes() const;
   void EnforceMemoryBound() HOTROD_REQUIRES(mu_);
   // The weight of the queue alone: the budget (max_queued_bytes) is the queue's, the batch in
   // flight comes on top (the contract's "plus one batch"), so a stuck batch cannot make every
