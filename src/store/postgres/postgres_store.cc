@@ -192,6 +192,19 @@ PostgresStore::~PostgresStore() = default;
 
 int PostgresStore::SchemaVersion() { return PgLatestSchemaVersion(); }
 
+Status PostgresStore::CheckConninfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return Status::Ok();
+  }
+  std::string why = error != nullptr ? error : "out of memory";
+  PQfreemem(error);
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  return InvalidArgumentError("not a valid PostgreSQL connection URL: " + why);
+}
+
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& conninfo) {
   Result<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo);
   // Only the operator sees why a store does not open: the whole story goes in the message.

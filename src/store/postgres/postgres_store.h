@@ -41,6 +41,9 @@ class PostgresStore final : public Store, public EventStore {
   static constexpr size_t kMaxConnections = 4;
 
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& conninfo);
+  // Whether libpq can read `conninfo` (PQconninfoParse), without connecting: kInvalidArgument
+  // with libpq's reason (never the string itself, which may hold a password) when not.
+  static Status CheckConninfo(const std::string& conninfo);
   ~PostgresStore() override;
 
   PostgresStore(const PostgresStore&) = delete;
