@@ -1,6 +1,6 @@
 // A real PostgreSQL server for tests: Debian's initdb and pg_ctl (package postgresql, version 15)
 // in a fresh temporary directory, listening on a free loopback TCP port, stopped and removed
-// when the object dies. Test support only (docs/testing.md).
+// when the object dies. Test support only (docs/architecture.md, "Store").
 //
 // PostgreSQL refuses to run as root: as root the binaries run as the `postgres` user (runuser),
 // in a directory that user owns; otherwise as the current user. The cluster trusts every local
