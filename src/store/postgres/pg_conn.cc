@@ -177,8 +177,8 @@ Result<std::unique_ptr<PgConn>> PgPool::Acquire() {
   ++open_;
   lock.Unlock();  // connecting takes a round trip or a timeout: not under the lock
   Result<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo_);
+  lock.Lock();
   if (!conn.ok()) {
-    lock.Lock();
     --open_;
     freed_.Signal();
   }
