@@ -12,9 +12,12 @@ CTEST_ARGS ?=
 # Debian packages needed to build and test (docs/operations.md says why each is there).
 DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-  libsqlite3-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev \
+  libsqlite3-dev libpq-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev \
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
   python3.11 zip unzip clang
+# Test servers the tests start themselves (`make test`/`make unit` install them with the build
+# packages): PostgreSQL 15 for the PostgreSQL store's tests (initdb/pg_ctl in a temporary directory).
+TEST_PACKAGES := postgresql
 # Node.js 20 and npm: the image's nodejs package, else Debian's.
 NODE_PACKAGES := nodejs npm
 # Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.
@@ -29,7 +32,7 @@ all: build
 
 deps:
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(DEB_PACKAGES) $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \

@@ -2,6 +2,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "store/postgres/postgres_store.h"
+#include "store/store_url.h"
 
 namespace hotrod {
 namespace {
@@ -24,6 +26,9 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--listen", opts->listen, "HOST:PORT to listen on")->capture_default_str();
   cmd->add_option("--data-dir", opts->data_dir,
                   "where state lives (default: $HOTROD_DATA_DIR, else ~/.hotrod/data)");
+  cmd->add_option("--store", opts->store,
+                  "where the state lives: sqlite: (the data directory's database, default), sqlite:PATH, or "
+                  "postgresql://user@host:port/db to share one PostgreSQL database between nodes");
   cmd->add_option("--runtimes", opts->runtimes_file, "runtime manifest JSON (default: the embedded one)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--api-host", opts->api_host,
@@ -117,6 +122,13 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
     ctx.run = [&ctx, opts, serve] {
       if (!ValidListen(opts->listen)) {
         ctx.err << "error: --listen wants HOST:PORT, got '" << opts->listen << "'\n";
+        return kExitUsage;
+      }
+      auto store = ParseStoreUrl(opts->store);
+      Status store_ok = store.ok() ? Status::Ok() : Status(store.error());
+      if (store.ok() && store->kind == StoreUrl::Kind::kPostgres) store_ok = PostgresStore::CheckConninfo(store->conninfo);
+      if (!store_ok.ok()) {
+        ctx.err << "error: --store: " << store_ok.error().message << "\n";
         return kExitUsage;
       }
       if (opts->data_dir.empty()) opts->data_dir = DefaultDataDir();

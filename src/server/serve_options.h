@@ -10,6 +10,7 @@ namespace hotrod {
 struct ServeOptions {
   std::string listen = "127.0.0.1:3233";  // host:port
   std::string data_dir;                   // default: $HOME/.hotrod/data
+  std::string store;                      // store/store_url.h; empty: sqlite: (<data_dir>/hotrod.db)
   std::string runtimes_file;              // empty: the embedded runtime manifest
   std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
   std::string log_level = "info";

@@ -30,7 +30,9 @@
 #include "server/server_setup.h"
 #include "store/code/code_store.h"
 #include "store/activation_log.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/store_url.h"
 
 namespace hotrod {
 namespace {
@@ -50,7 +52,9 @@ struct Server::Parts_ {
   ServeOptions options;
   std::filesystem::path data_dir;
   std::unique_ptr<RuntimeManifest> manifest;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Store> store;  // SqliteStore or PostgresStore (--store)
+  EventStore* events = nullptr;  // the same object's EventStore half
+  std::filesystem::path store_space_dir;  // the SQLite file's directory; empty for PostgreSQL
   GuestKey guest;
   AdminKey admin_key;
   std::unique_ptr<CodeStore> code;
@@ -82,6 +86,7 @@ struct Server::Parts_ {
   uint64_t fd_limit = 1024;
 
   Status BuildStorage();
+  Status OpenStore();
   void BuildSandbox(std::unique_ptr<Launcher> given);
   Status BuildServices();
   asio::awaitable<void> Drain();
@@ -107,7 +112,7 @@ Status Server::Parts_::BuildStorage() {
   // can go). Files that are already right are not written again (shims, keys).
   code = std::make_unique<CodeStore>(data_dir / "code");
   HOTROD_RETURN_IF_ERROR(code->init_status());
-  HOTROD_ASSIGN_OR_RETURN(store, SqliteStore::Open(data_dir / "hotrod.db"));
+  HOTROD_RETURN_IF_ERROR(OpenStore());
   if (auto removed = RemoveUnusedCode(*store, *code); !removed.ok())
     spdlog::warn("code cleanup: {}", Describe(removed.error()));
   else if (*removed > 0)
@@ -115,6 +120,26 @@ Status Server::Parts_::BuildStorage() {
   HOTROD_RETURN_IF_ERROR(InstallEmbeddedShims(data_dir / "runtimes"));
   HOTROD_ASSIGN_OR_RETURN(guest, EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY")));
   HOTROD_ASSIGN_OR_RETURN(admin_key, EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY")));
+  return Status::Ok();
+}
+
+// The backend --store names (store/store_url.h); both implement Store and EventStore.
+Status Server::Parts_::OpenStore() {
+  auto url = ParseStoreUrl(options.store);
+  if (!url.ok()) return MakeError(url.error().code, "--store: " + url.error().message);
+  if (url->kind == StoreUrl::Kind::kPostgres) {
+    HOTROD_ASSIGN_OR_RETURN(auto pg, PostgresStore::Open(url->conninfo));
+    events = pg.get();
+    store = std::move(pg);
+    spdlog::info("store: PostgreSQL (schema version {})", PostgresStore::SchemaVersion());
+    return Status::Ok();
+  }
+  const std::filesystem::path file =
+      url->sqlite_path.empty() ? data_dir / "hotrod.db" : std::filesystem::path(url->sqlite_path);
+  HOTROD_ASSIGN_OR_RETURN(auto sqlite, SqliteStore::Open(file));
+  store_space_dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  events = sqlite.get();
+  store = std::move(sqlite);
   return Status::Ok();
 }
 
@@ -149,9 +174,11 @@ Status Server::Parts_::BuildServices() {
   invoker = std::make_unique<Invoker>(io, *launcher, *manifest, *code, invoker_options);
   bus = std::make_unique<LocalBus>(*invoker);
   ActivationLogOptions log_options;
-  log_options.space_dir = data_dir;  // writes get 507 while its disk is short of space
+  // Writes get 507 while the store's disk is short of space; a PostgreSQL server reports its own
+  // full disk (kNoSpace) instead.
+  log_options.space_dir = store_space_dir;
   activation_log = std::make_unique<ActivationLog>(*store, log_options);
-  journal = std::make_unique<ActivationJournal>(io, *store);
+  journal = std::make_unique<ActivationJournal>(io, *events);
   packages = std::make_unique<PackageService>(*store);
   actions = std::make_unique<ActionService>(*store, *code, *manifest, invoker_options.extract_limits, *packages,
                                             bus.get());
@@ -165,7 +192,7 @@ Status Server::Parts_::BuildServices() {
         return std::optional<NamespaceLimitOverrides>(overrides);
       });
   invocations = std::make_unique<Invocations>(io, *bus, *activation_log, *journal, *resolver, *limiter);
-  triggers = std::make_unique<TriggerService>(io, *store, *invocations, *activation_log, *resolver, *limiter);
+  triggers = std::make_unique<TriggerService>(io, *events, *invocations, *activation_log, *resolver, *limiter);
   auth = std::make_unique<Authenticator>(*store);
   tenant_admin = std::make_unique<TenantAdmin>(*store);
   admin_auth = std::make_unique<AdminAuthenticator>(admin_key.uuid_key);
@@ -173,7 +200,7 @@ Status Server::Parts_::BuildServices() {
   if (auto s = triggers->StartAlarms(); !s.ok())
     return MakeError(s.error().code, fmt::format("cannot read alarm schedules: {}", s.error().message));
   // Activations accepted by a process that died run now, under the ids their clients got.
-  auto recovered = RecoverJournal(io, *store, *activation_log, *invocations, *resolver);
+  auto recovered = RecoverJournal(io, *events, *activation_log, *invocations, *resolver);
   if (!recovered.ok())
     return MakeError(recovered.error().code,
                      fmt::format("cannot recover the activation journal: {}", recovered.error().message));

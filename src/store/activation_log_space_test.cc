@@ -7,7 +7,7 @@
 
 #include "store/activation_log.h"
 #include "fake_activation_store.h"
-#include "store/sqlite/test_util.h"
+#include "store/store_test_util.h"
 
 namespace hotrod {
 namespace {

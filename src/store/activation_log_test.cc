@@ -9,7 +9,7 @@
 
 #include "common/thread_annotations.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/sqlite/test_util.h"
+#include "store/store_test_util.h"
 #include "fake_activation_store.h"
 
 namespace hotrod {

@@ -1,6 +1,6 @@
 // EventStore: durable state of triggers, rules, alarm schedules and the activation journal
 // (docs/architecture.md, "Triggers and the activation journal"). Kept apart from Store so the
-// core interface (and its fakes) stays small; SqliteStore implements both.
+// core interface (and its fakes) stays small; SqliteStore and PostgresStore implement both.
 //
 // Contract (in addition to Store's: thread-safe, blocking, errors are values, "no such row" is
 // an empty optional or false):

@@ -5,7 +5,8 @@
 //    path (actions are cached by the controller; activations go through ActivationLog).
 //  - Errors are values: kNotFound is never returned for "no such row" (that is an empty optional
 //    or false); errors mean the store itself failed (kInternal) or input broke a constraint.
-//  - Implementations: sqlite/ (single node). Later: postgres/.
+//  - Implementations: sqlite/ (single node) and postgres/ (shared by a cluster); `hotrod serve
+//    --store` picks one (store_url.h). store_conformance_test_util.h tests both against this contract.
 #pragma once
 
 #include <memory>

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include "store/sqlite/test_util.h"
+#include "store/store_test_util.h"
 
 namespace hotrod::store_internal {
 namespace {

@@ -1,12 +1,11 @@
-// SqliteStore, packages and bindings: package rows, the published-only listing, the
-// package-actions range scan, sequence components on actions, and the upgrade of a file written
-// before packages existed.
+// SqliteStore, packages and bindings: the upgrade of a file written before packages existed (the
+// behaviour of packages is in the store conformance suite, store_conformance_events_test.cc).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/sqlite/test_util.h"
+#include "store/store_test_util.h"
 
 namespace hotrod {
 namespace {
@@ -23,93 +22,6 @@ Package MakePackage(const std::string& ns, const std::string& name, bool publish
   p.publish = publish;
   p.updated_ms = 1234;
   return p;
-}
-
-Action MakeAction(const std::string& ns, const std::string& name) {
-  Action a;
-  a.ns = ns;
-  a.name = name;
-  a.version = "0.0.1";
-  a.exec.kind = "nodejs:20";
-  a.exec.code_digest = "abc";
-  a.updated_ms = 1;
-  return a;
-}
-
-class SqliteStorePackagesTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto store = SqliteStore::Open(dir_.path() / "db");
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(store).value();
-  }
-  TempDir dir_;
-  std::unique_ptr<SqliteStore> store_;
-};
-
-TEST_F(SqliteStorePackagesTest, PackageRoundTripReplaceDelete) {
-  Package p = MakePackage("ns", "pkg");
-  p.binding_ns = "other";
-  p.binding_name = "lib";
-  ASSERT_TRUE(store_->PutPackage(p).ok());
-  auto got = store_->GetPackage("ns", "pkg");
-  ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->binding_ns, "other");
-  EXPECT_EQ((*got)->binding_name, "lib");
-  EXPECT_TRUE((*got)->is_binding());
-  EXPECT_EQ((*got)->parameters, p.parameters);
-  EXPECT_EQ((*got)->annotations, p.annotations);
-  EXPECT_EQ((*got)->updated_ms, 1234);
-  p.version = "0.0.2";
-  ASSERT_TRUE(store_->PutPackage(p).ok());
-  EXPECT_EQ((*store_->GetPackage("ns", "pkg"))->version, "0.0.2");
-  EXPECT_FALSE(store_->GetPackage("other", "pkg")->has_value());
-  EXPECT_TRUE(*store_->DeletePackage("ns", "pkg"));
-  EXPECT_FALSE(*store_->DeletePackage("ns", "pkg"));
-  // The namespace row was created with the package.
-  EXPECT_EQ(*store_->ListNamespaces(), std::vector<std::string>{"ns"});
-}
-
-TEST_F(SqliteStorePackagesTest, ListAllOrPublishedOnly) {
-  Package binding = MakePackage("ns", "b", true);
-  binding.binding_ns = "ns";
-  binding.binding_name = "pub";
-  for (const Package& p : {MakePackage("ns", "priv"), MakePackage("ns", "pub", true), binding,
-                           MakePackage("elsewhere", "x", true)})
-    ASSERT_TRUE(store_->PutPackage(p).ok());
-  auto names = [](const std::vector<Package>& v) {
-    std::vector<std::string> out;
-    for (const auto& p : v) out.push_back(p.name);
-    return out;
-  };
-  EXPECT_EQ(names(*store_->ListPackages("ns", false, 0, 0)),
-            (std::vector<std::string>{"b", "priv", "pub"}));
-  EXPECT_EQ(names(*store_->ListPackages("ns", true, 0, 0)), (std::vector<std::string>{"pub"}));
-  EXPECT_EQ(names(*store_->ListPackages("ns", false, 1, 1)), (std::vector<std::string>{"priv"}));
-  EXPECT_FALSE(store_->ListPackages("ns", false, -1, 0).ok());
-}
-
-TEST_F(SqliteStorePackagesTest, PackageActionsAreExactlyThePrefixRange) {
-  for (const char* name : {"p", "p/a", "p/b c", "p0", "pa", "q/a", "o/z"})
-    ASSERT_TRUE(store_->PutAction(MakeAction("ns", name)).ok());
-  ASSERT_TRUE(store_->PutAction(MakeAction("other", "p/x")).ok());
-  auto actions = store_->ListPackageActions("ns", "p");
-  ASSERT_TRUE(actions.ok());
-  std::vector<std::string> names;
-  for (const auto& a : *actions) names.push_back(a.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"p/a", "p/b c"}));
-}
-
-TEST_F(SqliteStorePackagesTest, SequenceComponentsRoundTrip) {
-  Action seq = MakeAction("ns", "seq");
-  seq.exec = ActionExec{};
-  seq.exec.kind = "sequence";
-  seq.exec.components = {"/ns/a", "/other/pkg/b"};
-  ASSERT_TRUE(store_->PutAction(seq).ok());
-  auto got = store_->GetAction("ns", "seq");
-  ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->exec.components, seq.exec.components);
-  EXPECT_TRUE((*store_->GetAction("ns", "seq"))->exec.code_digest.empty());
 }
 
 // A database written by a binary from before packages: its actions read back with no components

@@ -1,4 +1,4 @@
-// Helpers shared by the tests in this folder: a scratch directory and sample entities.
+// Helpers shared by the store tests (any backend): a scratch directory and sample entities.
 #pragma once
 
 #include <stdlib.h>
