@@ -14,7 +14,9 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsqlite3-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev \
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  python3.11 zip unzip clang
+  python3.11 zip unzip clang libnats-dev
+# Servers the tests start themselves (never run as services): nats-server for the NATS bus tests.
+TEST_PACKAGES := nats-server
 # Node.js 20 and npm: the image's nodejs package, else Debian's.
 NODE_PACKAGES := nodejs npm
 # Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.
@@ -29,7 +31,7 @@ all: build
 
 deps:
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(DEB_PACKAGES) $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
