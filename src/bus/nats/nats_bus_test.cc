@@ -97,6 +97,20 @@ struct FakeRecords {
   }
 };
 
+TEST(NatsNames, BusUrlsAndInvokerIds) {
+  auto servers = ParseNatsServers("nats://10.0.0.1:4222,10.0.0.2:4222");
+  ASSERT_TRUE(servers.ok()) << servers.error().message;
+  EXPECT_EQ(*servers, (std::vector<std::string>{"nats://10.0.0.1:4222", "nats://10.0.0.2:4222"}));
+  EXPECT_TRUE(ParseNatsServers("localhost:4222").ok());
+  EXPECT_FALSE(ParseNatsServers("nats://").ok());
+  EXPECT_FALSE(ParseNatsServers("nats://h:1,").ok());
+  EXPECT_FALSE(ParseNatsServers("nats://host").ok());
+  EXPECT_TRUE(ValidInvokerId("host-1_abc").ok());
+  EXPECT_FALSE(ValidInvokerId("").ok());
+  EXPECT_FALSE(ValidInvokerId("a.b").ok());  // a '.' would split the subject
+  EXPECT_FALSE(ValidInvokerId("a*").ok());
+}
+
 class NatsBusTest : public testing::Test {
  protected:
   void SetUp() override {

@@ -275,7 +275,13 @@ Result<NatsSubscription> NatsConnection::Subscribe(const std::string& subject,
     return NatsError(fmt::format("subscribing to {}", subject), s);
   }
   s = natsSubscription_SetOnCompleteCB(sub, OnSubscriptionComplete, closure);
-  HOTROD_CHECK(s == NATS_OK);  // fails only for a closed or synchronous subscription
+  if (s != NATS_OK) {
+    // Closed meanwhile (the connection went away). A callback may still be running, so the
+    // closure is left behind (a few bytes) rather than freed under it.
+    state->active = false;
+    natsSubscription_Destroy(sub);
+    return NatsError(fmt::format("subscribing to {}", subject), s);
+  }
   NatsSubscription out;
   out.sub_ = sub;
   out.state_ = std::move(state);

@@ -56,7 +56,9 @@ class NatsServerProcess {
 namespace nats_server_test_util {  // details of NatsServerProcess
 
 inline std::string FindBinary() {
-  if (const char* env = std::getenv("HOTROD_NATS_SERVER"); env && *env) return env;
+  // An override that is not an executable counts as missing (and says so).
+  if (const char* env = std::getenv("HOTROD_NATS_SERVER"); env && *env)
+    return ::access(env, X_OK) == 0 ? std::string(env) : std::string();
   std::vector<std::string> dirs;
   if (const char* path = std::getenv("PATH")) {
     std::stringstream in(path);
@@ -99,10 +101,10 @@ inline std::string ReadFile(const std::string& path) {
 inline Result<NatsServerProcess> NatsServerProcess::Start() {
   std::string binary = nats_server_test_util::FindBinary();
   if (binary.empty())
-    return MakeError(
-        ErrorCode::kNotFound,
-        "nats-server not found (PATH, /usr/sbin, /usr/bin): install the Debian package nats-server "
-        "(`make deps` does)");
+    return MakeError(ErrorCode::kNotFound,
+                     "nats-server not found ($HOTROD_NATS_SERVER, PATH, /usr/sbin, /usr/bin): "
+                     "install the Debian package nats-server "
+                     "(`make deps` does)");
   std::string dir_template =
       (std::filesystem::temp_directory_path() / "hotrod-nats-XXXXXX").string();
   if (::mkdtemp(dir_template.data()) == nullptr)
