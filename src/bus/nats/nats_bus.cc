@@ -15,12 +15,7 @@ std::string Serialize(const json::object& o) { return json::serialize(o); }
 }  // namespace
 
 CompletionMessage UndeliveredCompletion(std::string message) {
-  CompletionMessage c;
-  c.status = ActivationStatus::kInternalError;
-  c.result = json::object{{"error", message}};
-  c.start_ms = c.end_ms = NowMillis();
-  c.placement = MakeError(ErrorCode::kUnavailable, std::move(message));
-  return c;
+  return FailedCompletion(ErrorCode::kUnavailable, std::move(message));
 }
 
 // One blocking activation waiting for its reply: the timer is the deadline, cancelled early

@@ -7,7 +7,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/thread_annotations.h"
 
 namespace hotrod {
@@ -26,15 +25,6 @@ Result<T> ParseJson(std::string_view text, Parse parse) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("bus message: not JSON: {}", ec.message()));
   return parse(value);
-}
-
-CompletionMessage Refused(std::string message) {
-  CompletionMessage c;
-  c.status = ActivationStatus::kInternalError;
-  c.result = json::object{{"error", message}};
-  c.start_ms = c.end_ms = NowMillis();
-  c.placement = MakeError(ErrorCode::kInvalidArgument, std::move(message));
-  return c;
 }
 
 }  // namespace
@@ -179,7 +169,8 @@ void NatsInvokerLink::Impl::OnRequest(NatsMessage m) {
     spdlog::warn("bus: refused an activation: {}", activation.error().message);
     if (!m.reply.empty()) {
       Status sent = connection.Publish(
-          m.reply, json::serialize(CompletionToJson(Refused(activation.error().message))));
+          m.reply, json::serialize(CompletionToJson(
+                       FailedCompletion(ErrorCode::kInvalidArgument, activation.error().message))));
       if (!sent.ok()) spdlog::warn("bus: reply not sent: {}", sent.error().message);
     }
     return;

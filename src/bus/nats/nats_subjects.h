@@ -1,5 +1,6 @@
 // The names the bus uses on NATS (docs/architecture.md, "The bus", table "On NATS"), in one
-// place: a controller and an invoker agree on them or never meet.
+// place: a controller and an invoker agree on them or never meet. Also what both sides build
+// alike: the stream and consumer configurations and the completion of a failed activation.
 // Thread-safety: constants and pure functions.
 #pragma once
 
@@ -7,7 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "bus/messages.h"
 #include "bus/nats/nats_client.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace hotrod {
@@ -54,6 +57,17 @@ inline NatsConsumerConfig ActivationsConsumer(const NatsDurableOptions& o) {
   c.filter_subject = kDurableActivateSubject;
   c.ack_wait = o.ack_wait;
   c.max_deliver = o.max_deliver;
+  return c;
+}
+
+// The completion of an activation that never ran: status 3, `placement` says why (kUnavailable:
+// the bus could not deliver it; kInvalidArgument: the invoker could not read it).
+inline CompletionMessage FailedCompletion(ErrorCode placement, std::string message) {
+  CompletionMessage c;
+  c.status = ActivationStatus::kInternalError;
+  c.result = json::object{{"error", message}};
+  c.start_ms = c.end_ms = NowMillis();
+  c.placement = MakeError(placement, std::move(message));
   return c;
 }
 
