@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -155,12 +156,16 @@ inline Status NatsServerProcess::Launch() {
   argv.push_back(nullptr);
   int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) return MakeError(ErrorCode::kInternal, "cannot create " + log);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(log_fd);
     return MakeError(ErrorCode::kInternal, "fork failed");
   }
   if (pid == 0) {
+    // A test that crashes takes its server along instead of leaving it running.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     ::execv(argv[0], argv.data());
