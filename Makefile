@@ -14,10 +14,11 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsqlite3-dev libpq-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev \
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  python3.11 zip unzip clang
-# Test servers the tests start themselves (`make test`/`make unit` install them with the build
-# packages): PostgreSQL 15 for the PostgreSQL store's tests (initdb/pg_ctl in a temporary directory).
-TEST_PACKAGES := postgresql
+  python3.11 zip unzip clang libnats-dev
+# Servers the tests start themselves (`make test`/`make unit` install them with the build packages;
+# never run as services): PostgreSQL 15 for the PostgreSQL store's tests (initdb/pg_ctl in a
+# temporary directory), nats-server for the NATS bus tests.
+TEST_PACKAGES := postgresql nats-server
 # Node.js 20 and npm: the image's nodejs package, else Debian's.
 NODE_PACKAGES := nodejs npm
 # Benchmarks only (`make bench`, never `make test`): wrk drives the throughput benchmark.

@@ -143,6 +143,7 @@ json::object ActivationToJson(const ActivationMessage& m) {
   o["params"] = m.params;
   o["receivedMs"] = NowMillis() - age.count();
   o["namespaceMaxInstances"] = static_cast<int64_t>(m.namespace_max_instances);
+  o["durable"] = m.durable;
   return o;
 }
 
@@ -168,6 +169,7 @@ Result<ActivationMessage> ActivationFromJson(const json::value& value) {
   HOTROD_ASSIGN_OR_RETURN(max_instances, f.Int("namespaceMaxInstances"));
   if (max_instances < 0) return Malformed("namespaceMaxInstances", "a non-negative integer");
   m.namespace_max_instances = static_cast<size_t>(max_instances);
+  HOTROD_ASSIGN_OR_RETURN(m.durable, f.Bool("durable"));
   return m;
 }
 
@@ -186,6 +188,7 @@ json::object CompletionToJson(const CompletionMessage& m) {
                                   {"sandboxUs", c.sandbox_us}, {"bootUs", c.boot_us}, {"codeLoadUs", c.code_load_us}};
   }
   o["timedOut"] = m.timed_out;
+  o["queued"] = m.queued;
   if (!m.placement.ok())
     o["placement"] = json::object{{"code", static_cast<int>(m.placement.error().code)},
                                   {"message", m.placement.error().message}};
@@ -229,6 +232,7 @@ Result<CompletionMessage> CompletionFromJson(const json::value& value) {
     m.cold_start = cs;
   }
   HOTROD_ASSIGN_OR_RETURN(m.timed_out, f.Bool("timedOut"));
+  HOTROD_ASSIGN_OR_RETURN(m.queued, f.Bool("queued"));
   if (f.Has("placement")) {
     const json::object* placement = nullptr;
     HOTROD_ASSIGN_OR_RETURN(placement, f.Object("placement"));
@@ -237,7 +241,7 @@ Result<CompletionMessage> CompletionFromJson(const json::value& value) {
     std::string message;
     HOTROD_ASSIGN_OR_RETURN(code, p.Int("code"));
     HOTROD_ASSIGN_OR_RETURN(message, p.String("message"));
-    if (code < 0 || code > static_cast<int>(ErrorCode::kNoCapacity)) return Malformed("placement.code", "an error code");
+    if (code < 0 || code > static_cast<int>(kLastErrorCode)) return Malformed("placement.code", "an error code");
     m.placement = MakeError(static_cast<ErrorCode>(code), std::move(message));
   }
   return m;

@@ -29,6 +29,11 @@ struct ActivationMessage {
   std::chrono::steady_clock::time_point received;  // when the controller accepted the call
   // The action's namespace may keep at most this many instances (its limit); 0: the pool's default.
   size_t namespace_max_instances = 0;
+  // false: a blocking call, whose caller waits for the CompletionMessage and writes the record.
+  // true: a non-blocking (async) one: a bus between processes stores it durably before Dispatch
+  // completes (with `queued`), and the invoker that runs it writes the record (NatsBus,
+  // docs/architecture.md "The bus"). The LocalBus runs both kinds alike.
+  bool durable = false;
 };
 
 // How a cold start went (the activation's "coldStart" annotation, docs/api.md).
@@ -55,6 +60,9 @@ struct CompletionMessage {
   // Ok, or why the call was never placed on an instance: kNoCapacity (memory budget, maxima,
   // bounded queue: the API answers 503 and the client may retry). The record exists either way.
   Status placement;
+  // Set by a bus that stored a durable activation instead of running it: nothing ran yet; the
+  // invoker that runs it writes the record. Never set for a blocking activation.
+  bool queued = false;
 };
 
 // controller -> invoker: stop this activation now; its completion says `reason`.

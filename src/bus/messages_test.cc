@@ -35,12 +35,14 @@ TEST(BusMessages, ActivationRoundTripsThroughJsonText) {
   m.activation_id = std::string(32, 'f');
   m.received = std::chrono::steady_clock::now() - std::chrono::milliseconds(250);
   m.namespace_max_instances = 7;
+  m.durable = true;
 
   auto back = ActivationFromJson(Reparse(ActivationToJson(m)));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->activation_id, m.activation_id);
   EXPECT_EQ(back->params, m.params);
   EXPECT_EQ(back->namespace_max_instances, 7u);
+  EXPECT_TRUE(back->durable);
   const Action& a = *back->action;
   EXPECT_EQ(a.ns, "guest");
   EXPECT_EQ(a.name, "pkg/hello");
@@ -87,6 +89,7 @@ TEST(BusMessages, CompletionRoundTripsWithColdStartAndPlacementError) {
   m.init_ms = 9;
   m.cold_start = ColdStart{true, false, 11, 22, 33, 44};
   m.timed_out = true;
+  m.queued = true;
   m.placement = MakeError(ErrorCode::kNoCapacity, "no capacity to run the action now: 3 calls waiting");
 
   auto back = CompletionFromJson(Reparse(CompletionToJson(m)));
@@ -106,6 +109,7 @@ TEST(BusMessages, CompletionRoundTripsWithColdStartAndPlacementError) {
   EXPECT_EQ(back->cold_start->boot_us, 33);
   EXPECT_EQ(back->cold_start->code_load_us, 44);
   EXPECT_TRUE(back->timed_out);
+  EXPECT_TRUE(back->queued);
   ASSERT_FALSE(back->placement.ok());
   EXPECT_EQ(back->placement.error().code, ErrorCode::kNoCapacity);
   EXPECT_EQ(back->placement.error().message, m.placement.error().message);
@@ -120,6 +124,20 @@ TEST(BusMessages, WarmCompletionHasNoColdStartAndAnOkPlacement) {
   EXPECT_FALSE(back->cold_start.has_value());
   EXPECT_TRUE(back->placement.ok());
   EXPECT_EQ(back->status, ActivationStatus::kSuccess);
+  EXPECT_FALSE(back->queued);
+}
+
+TEST(BusMessages, EveryPlacementErrorCodeRoundTrips) {
+  // A full disk (kNoSpace, 507) on the invoker must reach the caller as itself, not as a
+  // malformed message.
+  for (int code = 0; code <= static_cast<int>(kLastErrorCode); ++code) {
+    CompletionMessage m;
+    m.placement = MakeError(static_cast<ErrorCode>(code), "why");
+    auto back = CompletionFromJson(Reparse(CompletionToJson(m)));
+    ASSERT_TRUE(back.ok()) << "code " << code << ": " << back.error().message;
+    ASSERT_FALSE(back->placement.ok());
+    EXPECT_EQ(back->placement.error().code, static_cast<ErrorCode>(code));
+  }
 }
 
 TEST(BusMessages, CancelAndActionChangedRoundTrip) {
@@ -135,7 +153,7 @@ TEST(BusMessages, CancelAndActionChangedRoundTrip) {
 
 TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   EXPECT_EQ(ActivationFromJson(json::value(3)).error().code, ErrorCode::kInvalidArgument);
-  json::object activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0});
+  json::object activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, false});
   activation["action"].as_object()["limits"].as_object()["memory"] = "lots";
   auto bad = ActivationFromJson(activation);
   ASSERT_FALSE(bad.ok());
@@ -147,6 +165,10 @@ TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   completion = CompletionToJson(CompletionMessage{});
   completion.erase("logs");
   EXPECT_NE(CompletionFromJson(completion).error().message.find("'logs'"), std::string::npos);
+  // Blocking or durable is never guessed: a message without the field is refused.
+  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true});
+  activation.erase("durable");
+  EXPECT_NE(ActivationFromJson(activation).error().message.find("'durable'"), std::string::npos);
   EXPECT_FALSE(CancelFromJson(json::object{{"activationId", 1}, {"reason", ""}}).ok());
   EXPECT_FALSE(ActionChangedFromJson(json::object{{"namespace", "guest"}}).ok());
 }

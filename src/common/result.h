@@ -31,6 +31,8 @@ enum class ErrorCode {
   kNoCapacity,        // 503: no instance could take the call now (memory budget, maxima, queue)
   kNoSpace,           // 507: the data directory's disk is full (or below its reserve)
 };
+// The last enumerator: codes that cross a process boundary as numbers are checked against it.
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kNoSpace;
 
 struct Error {
   Error() = default;
