@@ -27,7 +27,7 @@ BENCH_PACKAGES := wrk
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_BUILD_DIR ?= build-fuzz
 
-.PHONY: all build deps bench-deps fuzz-deps run test unit test-sanitize clean bench fuzz format
+.PHONY: all build deps bench-deps fuzz-deps run cluster test unit test-sanitize clean bench fuzz format
 
 all: build
 
@@ -55,6 +55,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 run: build
 	$(BUILD_DIR)/hotrod serve $(ARGS)
+
+# A local cluster to try (docs/cluster.md): its own PostgreSQL and NATS, a controller and three
+# invokers on loopback, each node with its own data directory, until Ctrl-C.
+cluster: build
+	HOTROD_BIN=$(abspath $(BUILD_DIR))/hotrod python3 tests/integration/cluster.py --invokers 3
 
 test: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)

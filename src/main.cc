@@ -22,6 +22,13 @@ int Serve(const ServeOptions& given) {
   Server& s = **server;
   s.HandleSignals();
   const auto& data_dir = s.data_dir();
+  if (s.url().empty()) {  // an invoker: no API of its own
+    std::printf("hotrod invoker %s ready on %s (data in %s)\n", s.node_id().c_str(), options.bus.c_str(),
+                data_dir.c_str());
+    std::fflush(stdout);
+    s.Run();
+    return 0;
+  }
   std::printf("hotrod listening on %s (data in %s)\n", s.url().c_str(), data_dir.c_str());
   if (!std::getenv("HOTROD_GUEST_KEY") || !*std::getenv("HOTROD_GUEST_KEY"))
     std::printf("guest key%s: %s (stored in %s)\n", s.guest_key_generated() ? " (new)" : "", s.guest_key().c_str(),

@@ -47,6 +47,7 @@ http::status StatusFor(ErrorCode code) {
     case ErrorCode::kTooManyRequests: return http::status::too_many_requests;
     case ErrorCode::kInternal: return http::status::internal_server_error;
     case ErrorCode::kNoSpace: return http::status::insufficient_storage;
+    case ErrorCode::kInvokerLost: return http::status::bad_gateway;
   }
   return http::status::internal_server_error;
 }

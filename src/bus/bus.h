@@ -7,6 +7,8 @@
 //    and a placement error (kUnavailable), so the controller always has a record to write.
 //  - Cancel() asks for an activation to stop; it is a no-op for one that is not running.
 //  - Publish() tells every invoker that an action changed (its instances retire).
+//  - durable(): whether Dispatch() of a durable activation completes once the activation is
+//    stored (CompletionMessage::queued, the invoker writes the record) rather than when it ran.
 //  - Implementations say on which thread they may be called; the LocalBus is on the event loop.
 //  - ActivationHandler is the invoker's side: what a bus delivers messages to.
 #pragma once
@@ -33,6 +35,7 @@ class Bus {
   virtual asio::awaitable<CompletionMessage> Dispatch(ActivationMessage activation) = 0;
   virtual void Cancel(const CancelMessage& cancel) = 0;
   virtual void Publish(const ActionChangedMessage& changed) = 0;
+  virtual bool durable() const = 0;
 };
 
 }  // namespace hotrod

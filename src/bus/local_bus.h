@@ -18,6 +18,7 @@ class LocalBus final : public Bus {
   }
   void Cancel(const CancelMessage& cancel) override { invoker_.Cancel(cancel); }
   void Publish(const ActionChangedMessage& changed) override { invoker_.ActionChanged(changed); }
+  bool durable() const override { return false; }  // one process: it runs what it is given
 
  private:
   ActivationHandler& invoker_;

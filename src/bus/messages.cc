@@ -75,11 +75,6 @@ json::object ActionJson(const Action& a) {
   exec["binary"] = a.exec.binary;
   exec["codeDigest"] = a.exec.code_digest;
   exec["components"] = StringsJson(a.exec.components);
-  json::object limits;
-  limits["timeout"] = a.limits.timeout_ms;
-  limits["memory"] = a.limits.memory_mb;
-  limits["logs"] = a.limits.logs_mb;
-  limits["concurrency"] = a.limits.concurrency;
   json::object o;
   o["namespace"] = a.ns;
   o["name"] = a.name;
@@ -87,7 +82,7 @@ json::object ActionJson(const Action& a) {
   o["exec"] = std::move(exec);
   o["parameters"] = a.parameters;
   o["annotations"] = a.annotations;
-  o["limits"] = std::move(limits);
+  o["limits"] = LimitsToJson(a.limits);
   o["publish"] = a.publish;
   o["updated"] = a.updated_ms;
   return o;
@@ -144,6 +139,14 @@ json::object ActivationToJson(const ActivationMessage& m) {
   o["receivedMs"] = NowMillis() - age.count();
   o["namespaceMaxInstances"] = static_cast<int64_t>(m.namespace_max_instances);
   o["durable"] = m.durable;
+  json::object record(6);
+  record.emplace("namespace", m.record.ns);
+  record.emplace("subject", m.record.subject);
+  record.emplace("path", m.record.path);
+  record.emplace("binding", m.record.binding);
+  record.emplace("cause", m.record.cause);
+  record.emplace("causedBy", m.record.caused_by);
+  o["record"] = std::move(record);
   return o;
 }
 
@@ -170,6 +173,15 @@ Result<ActivationMessage> ActivationFromJson(const json::value& value) {
   if (max_instances < 0) return Malformed("namespaceMaxInstances", "a non-negative integer");
   m.namespace_max_instances = static_cast<size_t>(max_instances);
   HOTROD_ASSIGN_OR_RETURN(m.durable, f.Bool("durable"));
+  const json::object* record = nullptr;
+  HOTROD_ASSIGN_OR_RETURN(record, f.Object("record"));
+  Fields r(*record);
+  HOTROD_ASSIGN_OR_RETURN(m.record.ns, r.String("namespace"));
+  HOTROD_ASSIGN_OR_RETURN(m.record.subject, r.String("subject"));
+  HOTROD_ASSIGN_OR_RETURN(m.record.path, r.String("path"));
+  HOTROD_ASSIGN_OR_RETURN(m.record.binding, r.String("binding"));
+  HOTROD_ASSIGN_OR_RETURN(m.record.cause, r.String("cause"));
+  HOTROD_ASSIGN_OR_RETURN(m.record.caused_by, r.String("causedBy"));
   return m;
 }
 

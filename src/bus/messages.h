@@ -21,6 +21,18 @@
 
 namespace hotrod {
 
+// Whose the activation's record is and how the action was reached: what the record holds besides
+// the action and the completion (MakeActivationRecord, bus/activation_record.h). The controller
+// fills it in; the invoker that writes a durable activation's record reads it.
+struct RecordContext {
+  std::string ns;         // the invoking namespace, the record's (it may run a shared package's action)
+  std::string subject;    // who invoked it
+  std::string path;       // "ns/pkg/action" or "ns/action" of the action that runs
+  std::string binding;    // "ns/binding" when reached through a binding, else ""
+  std::string cause;      // the activation that caused this one (a trigger's), or ""
+  std::string caused_by;  // "sequence" for a sequence's component, or ""
+};
+
 // controller -> invoker: run this action once.
 struct ActivationMessage {
   std::shared_ptr<const Action> action;
@@ -34,6 +46,7 @@ struct ActivationMessage {
   // completes (with `queued`), and the invoker that runs it writes the record (NatsBus,
   // docs/architecture.md "The bus"). The LocalBus runs both kinds alike.
   bool durable = false;
+  RecordContext record;
 };
 
 // How a cold start went (the activation's "coldStart" annotation, docs/api.md).

@@ -36,6 +36,8 @@ TEST(BusMessages, ActivationRoundTripsThroughJsonText) {
   m.received = std::chrono::steady_clock::now() - std::chrono::milliseconds(250);
   m.namespace_max_instances = 7;
   m.durable = true;
+  m.record = RecordContext{"caller", "caller-subject", "guest/pkg/hello", "caller/bound", std::string(32, 'c'),
+                           "sequence"};
 
   auto back = ActivationFromJson(Reparse(ActivationToJson(m)));
   ASSERT_TRUE(back.ok()) << back.error().message;
@@ -43,6 +45,12 @@ TEST(BusMessages, ActivationRoundTripsThroughJsonText) {
   EXPECT_EQ(back->params, m.params);
   EXPECT_EQ(back->namespace_max_instances, 7u);
   EXPECT_TRUE(back->durable);
+  EXPECT_EQ(back->record.ns, "caller");
+  EXPECT_EQ(back->record.subject, "caller-subject");
+  EXPECT_EQ(back->record.path, "guest/pkg/hello");
+  EXPECT_EQ(back->record.binding, "caller/bound");
+  EXPECT_EQ(back->record.cause, m.record.cause);
+  EXPECT_EQ(back->record.caused_by, "sequence");
   const Action& a = *back->action;
   EXPECT_EQ(a.ns, "guest");
   EXPECT_EQ(a.name, "pkg/hello");
@@ -169,6 +177,10 @@ TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true});
   activation.erase("durable");
   EXPECT_NE(ActivationFromJson(activation).error().message.find("'durable'"), std::string::npos);
+  // Without whose record it is, an invoker could not write a durable activation's record.
+  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true});
+  activation["record"].as_object().erase("subject");
+  EXPECT_NE(ActivationFromJson(activation).error().message.find("'subject'"), std::string::npos);
   EXPECT_FALSE(CancelFromJson(json::object{{"activationId", 1}, {"reason", ""}}).ok());
   EXPECT_FALSE(ActionChangedFromJson(json::object{{"namespace", "guest"}}).ok());
 }

@@ -29,6 +29,20 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
   cmd->add_option("--store", opts->store,
                   "where the state lives: sqlite: (the data directory's database, default), sqlite:PATH, or "
                   "postgresql://user@host:port/db to share one PostgreSQL database between nodes");
+  cmd->add_option("--role", opts->role,
+                  "all: API, controller and invoker in this process (default); controller: the API and "
+                  "placement; invoker: runs functions (docs/cluster.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"all", "controller", "invoker"}));
+  cmd->add_option("--bus", opts->bus,
+                  "nats://host:port[,host:port...]: the NATS JetStream servers between controllers and "
+                  "invokers (default: none, one process)");
+  cmd->add_option("--invoker-id", opts->invoker_id,
+                  "this node's name on the bus (default: the host name and a hash of the data directory)");
+  cmd->add_option("--bus-replicas", opts->bus_replicas,
+                  "JetStream replicas of the stream of accepted async activations (3 on a 3-node NATS cluster)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{5}));
   cmd->add_option("--runtimes", opts->runtimes_file, "runtime manifest JSON (default: the embedded one)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--api-host", opts->api_host,
@@ -129,6 +143,10 @@ void AddServeCommand(CLI::App& root, CliContext& ctx, const ServeCommand& serve)
       if (store.ok() && store->kind == StoreUrl::Kind::kPostgres) store_ok = PostgresStore::CheckConninfo(store->conninfo);
       if (!store_ok.ok()) {
         ctx.err << "error: --store: " << store_ok.error().message << "\n";
+        return kExitUsage;
+      }
+      if (opts->role != "all" && opts->bus.empty()) {
+        ctx.err << "error: --role " << opts->role << " needs --bus nats://host:port (the other nodes' bus)\n";
         return kExitUsage;
       }
       if (opts->data_dir.empty()) opts->data_dir = DefaultDataDir();

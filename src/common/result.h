@@ -30,9 +30,10 @@ enum class ErrorCode {
   kInternal,          // a bug or an environment failure (500)
   kNoCapacity,        // 503: no instance could take the call now (memory budget, maxima, queue)
   kNoSpace,           // 507: the data directory's disk is full (or below its reserve)
+  kInvokerLost,       // 502: the invoker running the call went away before it answered
 };
 // The last enumerator: codes that cross a process boundary as numbers are checked against it.
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kNoSpace;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kInvokerLost;
 
 struct Error {
   Error() = default;

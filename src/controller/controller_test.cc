@@ -23,6 +23,7 @@ class ChangeRecorder final : public Bus {
   asio::awaitable<CompletionMessage> Dispatch(ActivationMessage) override { co_return CompletionMessage{}; }
   void Cancel(const CancelMessage&) override {}
   void Publish(const ActionChangedMessage& changed) override { this->changed.push_back(changed.ns + "/" + changed.name); }
+  bool durable() const override { return false; }
   std::vector<std::string> changed;
 };
 

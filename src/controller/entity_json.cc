@@ -14,15 +14,6 @@ const char* StatusText(ActivationStatus status) {
   return "whisk internal error";
 }
 
-json::object LimitsToJson(const ActionLimits& limits) {
-  json::object o;
-  o["timeout"] = limits.timeout_ms;
-  o["memory"] = limits.memory_mb;
-  o["logs"] = limits.logs_mb;
-  o["concurrency"] = limits.concurrency;
-  return o;
-}
-
 json::object ActionToJson(const Action& action, const std::optional<std::string>& code) {
   json::object exec;
   exec["kind"] = action.exec.kind;

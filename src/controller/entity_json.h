@@ -30,8 +30,6 @@ json::object ActivationResponseJson(const Activation& activation);
 // "success", "application error", "action developer error", "whisk internal error".
 const char* StatusText(ActivationStatus status);
 
-json::object LimitsToJson(const ActionLimits& limits);
-
 // `v` (a body's "parameters" or "annotations", named by `field`) is [{key: string, value: any}];
 // kInvalidArgument "'{field}' must be an array of {key, value} objects" otherwise.
 Status ValidateKeyValues(const json::value& v, const char* field);

@@ -1,9 +1,11 @@
 #include "controller/invocations.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "bus/activation_record.h"
 #include "controller/entity_json.h"
 
 // GCC 12 reports a false -Wmismatched-new-delete for the frames of this file's coroutines (asio's
@@ -14,52 +16,6 @@ namespace hotrod {
 namespace {
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-
-// Sized up front: growing an object (and the array below) entry by entry reallocates, and every
-// warm invoke builds six of these (a same-process micro-benchmark: 25-45% less time per record).
-json::object Annotation(std::string_view key, json::value value) {
-  json::object o(2);
-  o.emplace("key", key);
-  o.emplace("value", std::move(value));
-  return o;
-}
-
-Activation MakeRecord(const Identity& caller, const ResolvedAction& resolved, const std::string& id,
-                      CompletionMessage&& out) {
-  const Action& action = *resolved.action;
-  Activation a;
-  a.activation_id = id;
-  a.ns = caller.ns;  // OpenWhisk: the invoking namespace (it may run a shared package's action)
-  a.name = resolved.short_name();
-  a.version = action.version;
-  a.subject = caller.subject;
-  a.start_ms = out.start_ms;
-  a.end_ms = out.end_ms;
-  a.duration_ms = out.end_ms - out.start_ms;
-  a.status = out.status;
-  a.result = std::move(out.result);
-  a.logs = std::move(out.logs);
-  a.annotations.reserve(8);
-  a.annotations.push_back(Annotation("path", json::value(resolved.path)));
-  a.annotations.push_back(Annotation("waitTime", out.wait_ms));
-  a.annotations.push_back(Annotation("kind", json::value(action.exec.kind)));
-  a.annotations.push_back(Annotation("timeout", out.timed_out));
-  a.annotations.push_back(Annotation("limits", LimitsToJson(action.limits)));
-  if (out.init_ms) a.annotations.push_back(Annotation("initTime", *out.init_ms));
-  if (!resolved.binding.empty()) a.annotations.push_back(Annotation("binding", json::value(resolved.binding)));
-  if (out.cold_start) {
-    // How the cold start went, in microseconds (docs/api.md).
-    json::object c;
-    c["stemCell"] = out.cold_start->stem_cell;
-    c["zygote"] = out.cold_start->zygote;
-    c["queueUs"] = out.cold_start->queue_us;
-    c["sandboxUs"] = out.cold_start->sandbox_us;
-    c["bootUs"] = out.cold_start->boot_us;
-    c["codeLoadUs"] = out.cold_start->code_load_us;
-    a.annotations.push_back(Annotation("coldStart", std::move(c)));
-  }
-  return a;
-}
 
 }  // namespace
 
@@ -141,7 +97,7 @@ asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
   if (invocation.mode == InvokeMode::kResumed) {
     HOTROD_CHECK(!invocation.activation_id.empty());
     Start(invocation.caller, std::move(invocation.target), std::move(invocation.body), invocation.received,
-          invocation.activation_id, std::move(invocation.cause), nullptr);
+          invocation.activation_id, std::move(invocation.cause), nullptr, /*durable=*/true);
     co_return Submitted{std::move(invocation.activation_id), std::nullopt};
   }
   if (invocation.mode == InvokeMode::kNonBlocking) {
@@ -160,7 +116,7 @@ asio::awaitable<Result<Submitted>> Invocations::Submit(Invocation invocation) {
   const auto deadline = invocation.received + BlockingBound(invocation);
   // The body is kept: a call that outlives the wait is journaled with it.
   auto done = Start(invocation.caller, std::move(invocation.target), invocation.body, invocation.received,
-                    NewActivationId(), invocation.cause, std::move(admitted).value());
+                    NewActivationId(), invocation.cause, std::move(admitted).value(), /*durable=*/false);
   if (co_await done->Wait(deadline)) {
     Result<Activation> outcome = done->Take();
     HOTROD_CO_RETURN_IF_ERROR(outcome);
@@ -206,7 +162,7 @@ asio::awaitable<Result<std::vector<Result<std::string>>>> Invocations::SubmitAll
     if (!ids[i].ok()) continue;
     Invocation& inv = invocations[i];
     Start(inv.caller, std::move(inv.target), std::move(inv.body), inv.received, *ids[i], std::move(inv.cause),
-          std::move(slots[i]));
+          std::move(slots[i]), /*durable=*/true);
   }
   co_return std::move(ids);
 }
@@ -215,13 +171,13 @@ std::shared_ptr<Invocations::Completion> Invocations::Start(const Identity& call
                                                             json::object body,
                                                             std::chrono::steady_clock::time_point received,
                                                             std::string activation_id, std::string cause,
-                                                            std::shared_ptr<void> admission) {
+                                                            std::shared_ptr<void> admission, bool durable) {
   auto done = std::make_shared<Completion>(io_, std::move(activation_id));
   json::object params = MergeParameters(resolved.parameters, std::move(body));
   ++in_flight_;
   asio::co_spawn(io_,
                  Run(caller, std::move(resolved), std::move(params), received, done, std::move(cause),
-                     std::move(admission)),
+                     std::move(admission), durable),
                  asio::detached);
   return done;
 }
@@ -229,10 +185,19 @@ std::shared_ptr<Invocations::Completion> Invocations::Start(const Identity& call
 asio::awaitable<void> Invocations::Run(Identity caller, ResolvedAction resolved, json::object params,
                                        std::chrono::steady_clock::time_point received,
                                        std::shared_ptr<Completion> done, std::string cause,
-                                       std::shared_ptr<void> admission) {
-  Result<Activation> outcome = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
-                                                done->activation_id(), received, std::move(cause), {});
-  done->Complete(std::move(outcome));
+                                       std::shared_ptr<void> admission, bool durable) {
+  // A sequence runs here, on the controller, whatever the mode: its components are blocking
+  // calls, and its journal entry stays until its own record is written.
+  if (durable && resolved.action->exec.kind != "sequence") {
+    ActivationMessage message = Message(resolved, std::move(params), done->activation_id(), received, true);
+    message.record = RecordContext{caller.ns, caller.subject, resolved.path, resolved.binding, std::move(cause), {}};
+    co_await Hand(std::move(message));
+    done->Complete(MakeError(ErrorCode::kUnavailable, "a non-blocking activation has no record to wait for"));
+  } else {
+    Result<Activation> outcome = co_await Execute(std::move(caller), std::move(resolved), std::move(params),
+                                                  done->activation_id(), received, std::move(cause), {});
+    done->Complete(std::move(outcome));
+  }
   admission.reset();  // the namespace's concurrency slot ends with the activation
   if (--in_flight_ == 0) idle_signal_.cancel();
 }
@@ -243,23 +208,54 @@ asio::awaitable<Result<Activation>> Invocations::Execute(Identity caller, Resolv
                                                          std::string cause, std::string caused_by) {
   if (resolved.action->exec.kind == "sequence")
     co_return co_await sequences_.Run(caller, resolved, std::move(params), activation_id, received, cause);
-  ActivationMessage message;
-  message.action = resolved.action;
-  message.params = std::move(params);
-  message.activation_id = activation_id;
-  message.received = received;
-  // Instances belong to the action's own namespace, which its limit bounds.
-  message.namespace_max_instances = admission_.MaxInstances(resolved.action->ns);
+  // A blocking call's record is written here (the caller waits on this controller), so its
+  // context does not travel: the message is moved to the bus, never copied.
+  const RecordContext context{caller.ns,      caller.subject,   resolved.path,
+                              resolved.binding, std::move(cause), std::move(caused_by)};
   dispatched_.insert(activation_id);
-  CompletionMessage completion = co_await bus_.Dispatch(std::move(message));
+  CompletionMessage completion =
+      co_await bus_.Dispatch(Message(resolved, std::move(params), activation_id, received, /*durable=*/false));
   dispatched_.erase(activation_id);
   Status placement = std::move(completion.placement);
-  Activation record = MakeRecord(caller, resolved, activation_id, std::move(completion));
-  record.cause = std::move(cause);
-  if (!caused_by.empty()) record.annotations.push_back(Annotation("causedBy", json::value(caused_by)));
+  Activation record = MakeActivationRecord(*resolved.action, activation_id, context, std::move(completion));
   log_.Record(record);
   HOTROD_CO_RETURN_IF_ERROR(placement);
   co_return record;
+}
+
+ActivationMessage Invocations::Message(const ResolvedAction& resolved, json::object params, std::string activation_id,
+                                       std::chrono::steady_clock::time_point received, bool durable) const {
+  ActivationMessage message;
+  message.action = resolved.action;
+  message.params = std::move(params);
+  message.activation_id = std::move(activation_id);
+  message.received = received;
+  // Instances belong to the action's own namespace, which its limit bounds.
+  message.namespace_max_instances = admission_.MaxInstances(resolved.action->ns);
+  message.durable = durable;
+  return message;
+}
+
+asio::awaitable<void> Invocations::Hand(ActivationMessage message) {
+  // Kept for a record written here: the LocalBus runs the activation in this process, and a bus
+  // that could not store it leaves nothing to record.
+  const std::shared_ptr<const Action> action = message.action;
+  const std::string id = message.activation_id;
+  const RecordContext context = message.record;
+  dispatched_.insert(id);
+  CompletionMessage completion = co_await bus_.Dispatch(std::move(message));
+  dispatched_.erase(id);
+  // A bus between processes stored it: the invoker that runs it writes the record, which also
+  // takes its entry out of the journal.
+  if (completion.queued) co_return;
+  if (!completion.placement.ok() && completion.placement.error().code == ErrorCode::kUnavailable &&
+      bus_.durable()) {
+    // Not handed over (the bus is down): the journal keeps the activation, and the journal
+    // sweeper hands it over again (docs/cluster.md, "No accepted work lost").
+    spdlog::warn("activation {} stays journaled: {}", id, completion.placement.error().message);
+    co_return;
+  }
+  log_.Record(MakeActivationRecord(*action, id, context, std::move(completion)));
 }
 
 void Invocations::CancelInFlight(const std::string& reason) {

@@ -13,7 +13,10 @@
 //      then and returned as accepted (it becomes non-blocking); if that journal write fails,
 //      the error names the activation's id (it runs on);
 //   5. the activation runs in its own coroutine: sequences through the SequenceRunner, atomic
-//      actions through the Bus to an invoker; its record goes to the ActivationLog.
+//      actions through the Bus to an invoker; its record goes to the ActivationLog. A
+//      non-blocking atomic activation goes to the bus as durable: a bus between processes stores
+//      it (JetStream) and the invoker that runs it writes the record, which takes it out of the
+//      journal; a bus that cannot store it leaves it journaled for the JournalSweeper.
 // A call the invoker could not place ends with a record (status 3) and, for a blocking caller,
 // the error kNoCapacity (503).
 //
@@ -111,10 +114,14 @@ class Invocations {
   class Completion;
   std::shared_ptr<Completion> Start(const Identity& caller, ResolvedAction resolved, json::object body,
                                     std::chrono::steady_clock::time_point received, std::string activation_id,
-                                    std::string cause, std::shared_ptr<void> admission);
+                                    std::string cause, std::shared_ptr<void> admission, bool durable);
   asio::awaitable<void> Run(Identity caller, ResolvedAction resolved, json::object params,
                             std::chrono::steady_clock::time_point received, std::shared_ptr<Completion> done,
-                            std::string cause, std::shared_ptr<void> admission);
+                            std::string cause, std::shared_ptr<void> admission, bool durable);
+  ActivationMessage Message(const ResolvedAction& resolved, json::object params, std::string activation_id,
+                            std::chrono::steady_clock::time_point received, bool durable) const;
+  // Hands a durable activation to the bus; records it here only if it ran in this process.
+  asio::awaitable<void> Hand(ActivationMessage message);
   // Checks and admits one invocation (steps 2 and 3); the admission slot on success.
   Result<std::shared_ptr<void>> Admit(const Invocation& invocation);
   PendingActivation JournalEntry(const Invocation& invocation, const std::string& activation_id) const;

@@ -8,7 +8,7 @@
 namespace hotrod {
 
 Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, ActivationLog& log, Invocations& invocations,
-                              ActionResolver& resolver) {
+                              ActionResolver& resolver, const JournalEntryDue& due) {
   HOTROD_ASSIGN_OR_RETURN(auto pending, store.ListPending());
   size_t handled = 0;
   for (auto& entry : pending) {
@@ -16,6 +16,7 @@ Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, Activatio
     if (existing.ok() && existing->has_value()) continue;  // finished after all
     Identity caller{entry.ns, entry.subject};
     HOTROD_ASSIGN_OR_RETURN(auto action, resolver.Find(entry.ns, entry.action));
+    if (due && !due(entry, action ? action->action.get() : nullptr)) continue;
     ++handled;
     if (!action) {
       Activation record;

@@ -20,8 +20,10 @@
 namespace hotrod {
 
 // `io`: the event loop the resumed activations are submitted on. Entries name their action as
-// their namespace sees it (ActionResolver::Find).
+// their namespace sees it (ActionResolver::Find). `due` (optional) picks which entries to resume
+// (the JournalSweeper's age rule); the others are left alone.
+using JournalEntryDue = std::function<bool(const PendingActivation& entry, const Action* action)>;
 Result<size_t> RecoverJournal(asio::io_context& io, EventStore& store, ActivationLog& log, Invocations& invocations,
-                              ActionResolver& resolver);
+                              ActionResolver& resolver, const JournalEntryDue& due = {});
 
 }  // namespace hotrod

@@ -1,22 +1,12 @@
 #include "controller/sequence.h"
 
+#include "bus/activation_record.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "controller/entity_json.h"
 #include "controller/invocations.h"
 
 namespace hotrod {
-namespace {
-
-json::object Annotation(std::string_view key, json::value value) {
-  json::object o;
-  o["key"] = key;
-  o["value"] = std::move(value);
-  return o;
-}
-
-}  // namespace
-
 namespace {
 
 Result<size_t> CountAtomic(ActionResolver& resolver, const std::string& ns,
@@ -126,15 +116,15 @@ asio::awaitable<Result<Activation>> SequenceRunner::RunChain(Identity caller, Re
     input = std::move(step.result);
   }
   record.end_ms = NowMillis();
-  record.annotations.push_back(Annotation("topmost", topmost));
-  record.annotations.push_back(Annotation("path", json::value(sequence.path)));
-  record.annotations.push_back(Annotation("kind", "sequence"));
-  record.annotations.push_back(Annotation("limits", LimitsToJson(sequence.action->limits)));
+  record.annotations.push_back(RecordAnnotation("topmost", topmost));
+  record.annotations.push_back(RecordAnnotation("path", json::value(sequence.path)));
+  record.annotations.push_back(RecordAnnotation("kind", "sequence"));
+  record.annotations.push_back(RecordAnnotation("limits", LimitsToJson(sequence.action->limits)));
   if (!sequence.binding.empty())
-    record.annotations.push_back(Annotation("binding", json::value(sequence.binding)));
+    record.annotations.push_back(RecordAnnotation("binding", json::value(sequence.binding)));
   record.cause = cause;
   // A nested sequence is itself a component: it is recorded like one.
-  if (!topmost) record.annotations.push_back(Annotation("causedBy", "sequence"));
+  if (!topmost) record.annotations.push_back(RecordAnnotation("causedBy", "sequence"));
   log_.Record(record);
   HOTROD_CO_RETURN_IF_ERROR(placement);
   co_return record;

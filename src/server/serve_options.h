@@ -11,6 +11,11 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:3233";  // host:port
   std::string data_dir;                   // default: $HOME/.hotrod/data
   std::string store;                      // store/store_url.h; empty: sqlite: (<data_dir>/hotrod.db)
+  // The cluster (docs/cluster.md): what this node runs and how it meets the others.
+  std::string role = "all";   // all (API, controller and invoker), controller or invoker
+  std::string bus;            // empty: in-process (role all only); nats://host:port[,host:port...]
+  std::string invoker_id;     // empty: the host name and a hash of the data directory
+  int64_t bus_replicas = 1;   // JetStream replicas of the activations stream (3 on 3 NATS nodes)
   std::string runtimes_file;              // empty: the embedded runtime manifest
   std::string api_host;                   // URL functions see as __OW_API_HOST; empty: from listen
   std::string log_level = "info";

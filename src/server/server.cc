@@ -11,7 +11,6 @@
 
 #include "api/router.h"
 #include "api/server.h"
-#include "bus/local_bus.h"
 #include "common/clock.h"
 #include "controller/action_resolver.h"
 #include "controller/action_service.h"
@@ -20,6 +19,7 @@
 #include "controller/guest.h"
 #include "controller/invocations.h"
 #include "controller/journal_recovery.h"
+#include "controller/journal_sweeper.h"
 #include "controller/namespace_limiter.h"
 #include "controller/package_service.h"
 #include "controller/tenant_admin.h"
@@ -27,6 +27,7 @@
 #include "invoker/invoker.h"
 #include "runtimes/manifest.h"
 #include "sandbox/disabled_launcher.h"
+#include "server/node_bus.h"
 #include "server/server_setup.h"
 #include "store/code/code_store.h"
 #include "store/activation_log.h"
@@ -50,6 +51,7 @@ std::optional<std::string> FromEnv(const char* name) {
 // they are destroyed bottom-up (the HTTP server first, the sandbox's cgroup subtree last).
 struct Server::Parts_ {
   ServeOptions options;
+  NodeRole role = NodeRole::kAll;
   std::filesystem::path data_dir;
   std::unique_ptr<RuntimeManifest> manifest;
   std::unique_ptr<Store> store;  // SqliteStore or PostgresStore (--store)
@@ -63,8 +65,10 @@ struct Server::Parts_ {
   Launcher* launcher = nullptr;
   bool can_run = false;  // false: the DisabledLauncher refuses every launch
   asio::io_context io{1};
-  std::unique_ptr<Invoker> invoker;
-  std::unique_ptr<LocalBus> bus;
+  std::unique_ptr<Invoker> invoker;  // roles all and invoker
+  std::unique_ptr<NodeBus> node_bus;
+  Bus* bus = nullptr;  // the controller's side of node_bus; null on an invoker-only node
+  // Roles all and controller from here on.
   std::unique_ptr<ActivationLog> activation_log;
   std::unique_ptr<ActivationJournal> journal;
   std::unique_ptr<PackageService> packages;
@@ -73,6 +77,7 @@ struct Server::Parts_ {
   std::unique_ptr<NamespaceLimiter> limiter;
   std::unique_ptr<Invocations> invocations;
   std::unique_ptr<TriggerService> triggers;
+  std::unique_ptr<JournalSweeper> sweeper;  // with --bus: hands over what no invoker recorded
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<TenantAdmin> tenant_admin;
   std::unique_ptr<AdminAuthenticator> admin_auth;
@@ -88,7 +93,10 @@ struct Server::Parts_ {
   Status BuildStorage();
   Status OpenStore();
   void BuildSandbox(std::unique_ptr<Launcher> given);
-  Status BuildServices();
+  InvokerOptions InvokerOptionsFrom() const;
+  void BuildInvoker();
+  Status BuildBus();
+  Status BuildController();
   asio::awaitable<void> Drain();
   void ReloadRuntimes();
   void AwaitHangup();
@@ -118,6 +126,7 @@ Status Server::Parts_::BuildStorage() {
   else if (*removed > 0)
     spdlog::info("removed {} unused code blob(s)", *removed);
   HOTROD_RETURN_IF_ERROR(InstallEmbeddedShims(data_dir / "runtimes"));
+  if (!RunsController(role)) return Status::Ok();  // an invoker has no API, so no keys
   HOTROD_ASSIGN_OR_RETURN(guest, EnsureGuestKey(*store, data_dir, FromEnv("HOTROD_GUEST_KEY")));
   HOTROD_ASSIGN_OR_RETURN(admin_key, EnsureAdminKey(data_dir, FromEnv("HOTROD_ADMIN_KEY")));
   return Status::Ok();
@@ -160,7 +169,7 @@ void Server::Parts_::BuildSandbox(std::unique_ptr<Launcher> given) {
   can_run = true;
 }
 
-Status Server::Parts_::BuildServices() {
+InvokerOptions Server::Parts_::InvokerOptionsFrom() const {
   InvokerOptions invoker_options;
   invoker_options.shim_dir = data_dir / "runtimes";
   invoker_options.api_host = options.api_host.empty() ? "http://" + options.listen : options.api_host;
@@ -171,8 +180,24 @@ Status Server::Parts_::BuildServices() {
   invoker_options.stem_mount_dir = data_dir / "stem-code";
   invoker_options.python_zygote = can_run && options.python_zygote;
   invoker_options.zygote_slots = static_cast<uint32_t>(options.python_zygote_slots);
-  invoker = std::make_unique<Invoker>(io, *launcher, *manifest, *code, invoker_options);
-  bus = std::make_unique<LocalBus>(*invoker);
+  return invoker_options;
+}
+
+void Server::Parts_::BuildInvoker() {
+  invoker = std::make_unique<Invoker>(io, *launcher, *manifest, *code, InvokerOptionsFrom());
+}
+
+Status Server::Parts_::BuildBus() {
+  NodeBus::Parts bus_parts;
+  bus_parts.role = role;
+  bus_parts.invoker = invoker.get();
+  bus_parts.store = store.get();
+  HOTROD_ASSIGN_OR_RETURN(node_bus, NodeBus::Create(io, options, std::move(bus_parts)));
+  bus = node_bus->bus();
+  return Status::Ok();
+}
+
+Status Server::Parts_::BuildController() {
   ActivationLogOptions log_options;
   // Writes get 507 while the store's disk is short of space; a PostgreSQL server reports its own
   // full disk (kNoSpace) instead.
@@ -180,8 +205,8 @@ Status Server::Parts_::BuildServices() {
   activation_log = std::make_unique<ActivationLog>(*store, log_options);
   journal = std::make_unique<ActivationJournal>(io, *events);
   packages = std::make_unique<PackageService>(*store);
-  actions = std::make_unique<ActionService>(*store, *code, *manifest, invoker_options.extract_limits, *packages,
-                                            bus.get());
+  actions = std::make_unique<ActionService>(*store, *code, *manifest, InvokerOptionsFrom().extract_limits, *packages,
+                                            bus);
   resolver = std::make_unique<ActionResolver>(*actions, *packages);
   Store& stored = *store;
   limiter = std::make_unique<NamespaceLimiter>(
@@ -199,15 +224,24 @@ Status Server::Parts_::BuildServices() {
   tenants = std::make_unique<TenantServices>(TenantServices{*limiter, *tenant_admin, *admin_auth});
   if (auto s = triggers->StartAlarms(); !s.ok())
     return MakeError(s.error().code, fmt::format("cannot read alarm schedules: {}", s.error().message));
-  // Activations accepted by a process that died run now, under the ids their clients got.
-  auto recovered = RecoverJournal(io, *events, *activation_log, *invocations, *resolver);
-  if (!recovered.ok())
-    return MakeError(recovered.error().code,
-                     fmt::format("cannot recover the activation journal: {}", recovered.error().message));
-  if (*recovered > 0)
-    spdlog::info("activation journal: {} activation(s) accepted before the restart resumed", *recovered);
-  ApiContext context{*auth, *actions, *invocations, *activation_log, *manifest, ApiLimits{}, *packages,
-                     *resolver, *triggers, tenants.get(), {invoker.get()}};
+  if (bus->durable()) {
+    // A cluster: other controllers' entries are in the journal too, and theirs are in flight;
+    // what no invoker recorded in time is handed over again, by any controller.
+    sweeper = std::make_unique<JournalSweeper>(io, *events, *activation_log, *invocations, *resolver);
+    sweeper->Start();
+  } else {
+    // Activations accepted by a process that died run now, under the ids their clients got.
+    auto recovered = RecoverJournal(io, *events, *activation_log, *invocations, *resolver);
+    if (!recovered.ok())
+      return MakeError(recovered.error().code,
+                       fmt::format("cannot recover the activation journal: {}", recovered.error().message));
+    if (*recovered > 0)
+      spdlog::info("activation journal: {} activation(s) accepted before the restart resumed", *recovered);
+  }
+  std::vector<const MetricsSource*> metrics;
+  if (invoker) metrics.push_back(invoker.get());
+  ApiContext context{*auth,     *actions,  *invocations,   *activation_log, *manifest, ApiLimits{}, *packages,
+                     *resolver, *triggers, tenants.get(), std::move(metrics)};
   router = std::make_unique<Router>(context);
   HttpServerOptions http_options;
   http_options.max_connections = MaxConnectionsFor(options, fd_limit);
@@ -234,12 +268,19 @@ Result<std::unique_ptr<Server>> Server::Create(const ServeOptions& options, Part
   auto p = std::make_unique<Parts_>();
   p->options = options;
   p->data_dir = options.data_dir;
+  HOTROD_ASSIGN_OR_RETURN(p->role, ParseNodeRole(options.role));
   p->fd_limit = RaiseFdLimit();
   HOTROD_RETURN_IF_ERROR(p->BuildStorage());
-  p->BuildSandbox(std::move(parts.launcher));
-  HOTROD_RETURN_IF_ERROR(p->BuildServices());
-  p->invoker->Start();
-  p->http->Start();
+  if (RunsInvoker(p->role)) {
+    p->BuildSandbox(std::move(parts.launcher));
+    p->BuildInvoker();
+  }
+  HOTROD_RETURN_IF_ERROR(p->BuildBus());
+  if (RunsController(p->role)) {
+    HOTROD_RETURN_IF_ERROR(p->BuildController());
+  }
+  if (p->invoker) p->invoker->Start();
+  if (p->http) p->http->Start();
   return std::unique_ptr<Server>(new Server(std::move(p)));
 }
 
@@ -254,18 +295,25 @@ Server::~Server() = default;
 
 void Server::Run() {
   p_->io.run();
-  p_->journal->Stop();
-  p_->activation_log->Stop();
+  if (p_->journal) p_->journal->Stop();
+  if (p_->activation_log) p_->activation_log->Stop();
   spdlog::info("stopped cleanly");
 }
 
 asio::awaitable<void> Server::Parts_::Drain() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
-  co_await invocations->Drain(deadline);
-  // Past the drain's deadline: what still runs is stopped, and its record says why.
-  invocations->CancelInFlight("The server is shutting down; the activation was stopped before it finished.");
+  if (invocations) {
+    co_await invocations->Drain(deadline);
+    // Past the drain's deadline: what still runs is stopped, and its record says why.
+    invocations->CancelInFlight("The server is shutting down; the activation was stopped before it finished.");
+  }
+  if (!invoker) {
+    if (http) co_await http->Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+    io.stop();
+    co_return;
+  }
   invoker->Shutdown();  // every instance: SIGTERM, then SIGKILL after --instance-stop-grace-ms
-  co_await invocations->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  if (invocations) co_await invocations->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   {
     asio::steady_timer stopped(io, asio::steady_timer::time_point::max());
     invoker->WhenStopped(
@@ -274,7 +322,7 @@ asio::awaitable<void> Server::Parts_::Drain() {
     co_await stopped.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   // Requests still being read or answered (an upload, a blocking invoke's reply) finish.
-  co_await http->Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  if (http) co_await http->Drain(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
   io.stop();
 }
 
@@ -282,10 +330,15 @@ void Server::Stop() {
   asio::post(p_->io, [p = p_.get()] {
     if (p->stopping) return;
     p->stopping = true;
-    spdlog::info("stopping: draining {} activation(s) in flight", p->invocations->in_flight());
-    p->http->StopAccepting();
-    p->invocations->StopAccepting();  // requests still arriving on open connections get 503
-    p->triggers->StopAlarms();
+    if (p->invocations) {
+      spdlog::info("stopping: draining {} activation(s) in flight", p->invocations->in_flight());
+      p->http->StopAccepting();
+      p->invocations->StopAccepting();  // requests still arriving on open connections get 503
+      p->triggers->StopAlarms();
+      if (p->sweeper) p->sweeper->Stop();
+    }
+    // An invoker takes no new activations; what it has not acknowledged goes to another one.
+    if (p->invoker) p->node_bus->StopTakingWork();
     if (p->stop_signals) p->stop_signals->cancel();
     if (p->hangups) p->hangups->cancel();
     asio::co_spawn(p->io, p->Drain(), asio::detached);
@@ -300,7 +353,7 @@ void Server::Parts_::ReloadRuntimes() {
     return;
   }
   *manifest = std::move(parsed).value();  // in place: every holder is on this thread
-  invoker->RuntimesChanged(std::chrono::seconds(options.runtime_update_window_s));
+  if (invoker) invoker->RuntimesChanged(std::chrono::seconds(options.runtime_update_window_s));
 }
 
 void Server::ReloadRuntimes() {
@@ -328,6 +381,7 @@ void Server::HandleSignals() {
 }
 
 std::string Server::url() const { return p_->url; }
+std::string Server::node_id() const { return NodeId(p_->options); }
 const std::filesystem::path& Server::data_dir() const { return p_->data_dir; }
 const std::string& Server::guest_key() const { return p_->guest.uuid_key; }
 bool Server::guest_key_generated() const { return p_->guest.generated; }

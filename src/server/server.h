@@ -57,7 +57,8 @@ class Server {
   // SIGTERM and SIGINT call Stop(), SIGHUP ReloadRuntimes() (the `hotrod serve` process).
   void HandleSignals();
 
-  std::string url() const;  // "http://HOST:PORT" as bound
+  std::string url() const;  // "http://HOST:PORT" as bound; empty on an invoker (no API)
+  std::string node_id() const;  // this node's name on the bus (--invoker-id or derived)
   const std::filesystem::path& data_dir() const;
   const std::string& guest_key() const;  // "uuid:key"
   bool guest_key_generated() const;

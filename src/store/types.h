@@ -29,6 +29,17 @@ struct ActionLimits {
   int64_t concurrency = 1;      // 1 .. 500
 };
 
+// The limits as OpenWhisk writes them ({"timeout", "memory", "logs", "concurrency"}): in the
+// API's entities, the bus's messages and the records' "limits" annotation.
+inline json::object LimitsToJson(const ActionLimits& limits) {
+  json::object o(4);
+  o.emplace("timeout", limits.timeout_ms);
+  o.emplace("memory", limits.memory_mb);
+  o.emplace("logs", limits.logs_mb);
+  o.emplace("concurrency", limits.concurrency);
+  return o;
+}
+
 struct ActionExec {
   std::string kind;         // resolved kind, e.g. "nodejs:20" (never "nodejs:default")
   std::string main;         // entry point name; empty means the runtime's default ("main")

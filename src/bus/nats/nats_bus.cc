@@ -5,6 +5,10 @@
 
 #include "common/clock.h"
 
+// GCC 12 reports a false -Wmismatched-new-delete for coroutine frames (asio's awaitable frame has
+// matching class-level new/delete operators; see controller/invocations.cc).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace hotrod {
 namespace {
 
@@ -27,6 +31,7 @@ struct NatsBus::Pending {
   std::string activation_id;
   std::string target;  // "invoker 'x'", or "no invoker" for the shared subject
   std::string subject;
+  std::string invoker;  // the chosen invoker's id, or "" for the shared subject
 };
 
 Result<std::unique_ptr<NatsBus>> NatsBus::Create(NatsConnection& connection,
@@ -63,6 +68,7 @@ asio::awaitable<CompletionMessage> NatsBus::Request(ActivationMessage activation
   pending->target =
       invoker.empty() ? std::string("no invoker") : fmt::format("invoker '{}'", invoker);
   pending->subject = subject;
+  pending->invoker = invoker;
   pending_.emplace(token, pending);
   Status sent =
       connection_.Publish(subject, Serialize(ActivationToJson(activation)), inbox_ + "." + token);
@@ -79,9 +85,22 @@ asio::awaitable<CompletionMessage> NatsBus::Request(ActivationMessage activation
                                            : fmt::format("invoker '{}'", invoker);
   spdlog::warn("activation {}: no answer from {} within {} ms", activation.activation_id, lost,
                bound.count());
-  co_return UndeliveredCompletion(
-      fmt::format("activation {}: {} did not answer within {} ms (the action's timeout + {} ms)",
+  // It may have run, but its answer is gone with the invoker: the caller and the record say so.
+  co_return FailedCompletion(
+      ErrorCode::kInvokerLost,
+      fmt::format("activation {}: {} did not answer within {} ms (the action's timeout + {} ms); it was lost",
                   activation.activation_id, lost, bound.count(), options_.reply_margin.count()));
+}
+
+void NatsBus::InvokerLost(const std::string& invoker_id) {
+  for (auto& [token, pending] : pending_) {
+    if (pending->invoker != invoker_id || pending->reply) continue;
+    pending->reply = FailedCompletion(
+        ErrorCode::kInvokerLost,
+        fmt::format("activation {}: invoker '{}' went offline before it answered (no heartbeat); it was lost",
+                    pending->activation_id, invoker_id));
+    pending->timer.cancel();
+  }
 }
 
 void NatsBus::OnReply(NatsMessage reply) {

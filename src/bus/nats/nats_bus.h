@@ -51,6 +51,10 @@ class NatsBus final : public Bus {
   asio::awaitable<CompletionMessage> Dispatch(ActivationMessage activation) override;
   void Cancel(const CancelMessage& cancel) override;
   void Publish(const ActionChangedMessage& changed) override;
+  bool durable() const override { return true; }
+  // `invoker_id` is gone (its heartbeats stopped): blocking calls waiting on it complete now
+  // with kInvokerLost instead of at their timeout + margin. Event loop only.
+  void InvokerLost(const std::string& invoker_id);
 
  private:
   struct Pending;

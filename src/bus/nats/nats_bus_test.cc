@@ -95,6 +95,14 @@ struct FakeRecords {
       co_return Status::Ok();
     };
   }
+  // The link's `recorded` question: a record exists when one was stored.
+  std::map<std::string, int> asked;
+  NatsInvokerLinkOptions::Recorded RecordedHook() {
+    return [this](const ActivationMessage& a) -> asio::awaitable<Result<bool>> {
+      ++asked[a.activation_id];
+      co_return stored[a.activation_id] > 0;
+    };
+  }
 };
 
 TEST(NatsNames, BusUrlsAndInvokerIds) {
@@ -154,10 +162,11 @@ class NatsBusTest : public testing::Test {
   }
 
   NatsInvokerLink* Link(FakeInvoker& invoker, const std::string& id, FakeRecords& records,
-                        NatsConnection* connection = nullptr) {
+                        NatsConnection* connection = nullptr, bool ask_recorded = false) {
     NatsInvokerLinkOptions options;
     options.invoker_id = id;
     options.store_record = records.Hook();
+    if (ask_recorded) options.recorded = records.RecordedHook();
     options.retry_delay = std::chrono::milliseconds(200);
     options.durable = durable_;
     auto link =
@@ -252,9 +261,33 @@ TEST_F(NatsBusTest, BlockingDispatchToASilentInvokerEndsAfterTheTimeoutPlusTheMa
   CompletionMessage c = DispatchAndWait(*bus, Activation("act1", false, 100));
   EXPECT_EQ(c.status, ActivationStatus::kInternalError);
   ASSERT_FALSE(c.placement.ok());
+  EXPECT_EQ(c.placement.error().code, ErrorCode::kInvokerLost);  // the API answers 502
   EXPECT_NE(c.placement.error().message.find("invoker 'inv-1' did not answer"), std::string::npos)
       << c.placement.error().message;
   EXPECT_EQ(invoker.handled, std::vector<std::string>{"act1"});
+}
+
+TEST_F(NatsBusTest, BlockingCallsOfAnInvokerSeenOfflineEndAtOnceAsLost) {
+  FakeInvoker& invoker = Invoker("inv-1");
+  invoker.hang = true;
+  FakeRecords& records = records_;
+  ASSERT_NE(Link(invoker, "inv-1", records), nullptr);
+  auto bus = Bus("inv-1");
+  ASSERT_NE(bus, nullptr);
+  // A timeout far beyond the wait below: only InvokerLost can end the call in time.
+  auto out = Dispatch(*bus, Activation("act1", false, 10 * 60 * 1000));
+  ASSERT_TRUE(RunUntil([&] { return !invoker.handled.empty(); }));
+  bus->InvokerLost("other");  // another invoker's loss does not touch it
+  io_.run_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(out->has_value());
+  bus->InvokerLost("inv-1");
+  ASSERT_TRUE(RunUntil([&] { return out->has_value(); }));
+  const CompletionMessage& c = **out;
+  EXPECT_EQ(c.status, ActivationStatus::kInternalError);
+  ASSERT_FALSE(c.placement.ok());
+  EXPECT_EQ(c.placement.error().code, ErrorCode::kInvokerLost);
+  EXPECT_NE(c.placement.error().message.find("invoker 'inv-1' went offline"), std::string::npos)
+      << c.placement.error().message;
 }
 
 TEST_F(NatsBusTest, DurableActivationPublishedTwiceWithTheSameIdRunsOnce) {
@@ -313,6 +346,25 @@ TEST_F(NatsBusTest, DurableActivationWhoseRecordIsNotStoredIsNotAckedAndRunsAgai
   ASSERT_TRUE(RunUntil([&] { return records.stored["flaky"] == 1; }));
   EXPECT_EQ(records.calls, 3);  // refused twice, then stored
   EXPECT_EQ(std::count(invoker.handled.begin(), invoker.handled.end(), "flaky"), 3);
+}
+
+TEST_F(NatsBusTest, DurableActivationWhoseRecordExistsIsAcknowledgedWithoutRunning) {
+  // A controller handed it over twice beyond the duplicate window (the journal sweeper), or an
+  // ack got lost: the record is there, so the invoker does not run it again.
+  FakeInvoker& invoker = Invoker("inv-1");
+  FakeRecords& records = records_;
+  records.stored["done"] = 1;
+  ASSERT_NE(Link(invoker, "inv-1", records, nullptr, /*ask_recorded=*/true), nullptr);
+  auto bus = Bus("");
+  ASSERT_NE(bus, nullptr);
+  ASSERT_TRUE(DispatchAndWait(*bus, Activation("done", true)).queued);
+  ASSERT_TRUE(DispatchAndWait(*bus, Activation("new", true)).queued);
+  ASSERT_TRUE(RunUntil([&] { return records.stored["new"] == 1 && records.asked["done"] == 1; }));
+  // Acknowledged, not left to time out: after more than two ack waits it was not delivered again.
+  io_.run_for(durable_.ack_wait * 2 + std::chrono::milliseconds(500));
+  EXPECT_EQ(records.asked["done"], 1);
+  EXPECT_EQ(records.stored["done"], 1);
+  EXPECT_EQ(invoker.handled, std::vector<std::string>{"new"});
 }
 
 TEST_F(NatsBusTest, CancelAndActionChangedReachEveryInvoker) {

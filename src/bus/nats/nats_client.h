@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/off_loop.h"
 #include "common/result.h"
 
 // cnats types, kept out of the consumers' compile lines.
@@ -172,21 +173,7 @@ class NatsConnection {
   // executor (the event loop) with f's result.
   template <class R, class F>
   asio::awaitable<R> OffLoop(F f) {
-    return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
-        [this, f = std::move(f)](auto handler) mutable {
-          // Outstanding work on the caller's executor, as any asio operation keeps: its
-          // event loop must not run out of work while `f` runs elsewhere.
-          auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-          asio::post(worker_, [f = std::move(f), handler = std::move(handler),
-                               work = std::move(work)]() mutable {
-            R result = f();
-            auto ex = work.get_executor();
-            asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          });
-        },
-        asio::use_awaitable);
+    return hotrod::OffLoop<R>(worker_.get_executor(), std::move(f));
   }
 
   asio::io_context& io() { return io_; }

@@ -55,6 +55,8 @@ struct NatsInvokerLink::Impl : std::enable_shared_from_this<Impl> {
   static asio::awaitable<void> RunDurable(std::shared_ptr<Impl> self,
                                           std::shared_ptr<NatsJsMessage> msg,
                                           ActivationMessage activation);
+  // Acknowledges a durable activation whose record is stored.
+  asio::awaitable<void> Ack(std::shared_ptr<NatsJsMessage> msg, std::string activation_id);
   static asio::awaitable<void> ReportProgress(std::shared_ptr<Impl> self,
                                               std::shared_ptr<NatsJsMessage> msg,
                                               std::shared_ptr<bool> done);
@@ -212,6 +214,19 @@ void NatsInvokerLink::Impl::OnDurable(const std::shared_ptr<NatsJsMessage>& msg)
 asio::awaitable<void> NatsInvokerLink::Impl::RunDurable(std::shared_ptr<Impl> self,
                                                         std::shared_ptr<NatsJsMessage> msg,
                                                         ActivationMessage activation) {
+  if (self->options.recorded) {
+    Result<bool> recorded = co_await self->options.recorded(activation);
+    if (recorded.ok() && *recorded) {
+      spdlog::info("activation {}: delivered again after its record was stored; not run again",
+                   activation.activation_id);
+      co_await self->Ack(msg, activation.activation_id);
+      self->DurableDone();
+      co_return;
+    }
+    // Unknown (the store is away): running it is what at-least-once allows.
+    if (!recorded.ok())
+      spdlog::warn("activation {}: {}", activation.activation_id, recorded.error().message);
+  }
   auto done = std::make_shared<bool>(false);
   asio::co_spawn(self->connection.io(), ReportProgress(self, msg, done), asio::detached);
   CompletionMessage completion = co_await self->handler.Handle(activation);
@@ -227,13 +242,7 @@ asio::awaitable<void> NatsInvokerLink::Impl::RunDurable(std::shared_ptr<Impl> se
     co_return;
   }
   if (stored.ok()) {
-    const auto wait = std::chrono::milliseconds(5000);
-    auto ack = [msg, wait] { return msg->AckSync(wait); };  // named: see NatsBus::Enqueue
-    Status acked = co_await self->connection.OffLoop<Status>(std::move(ack));
-    // The record exists; an ack that did not arrive makes the activation run again, and
-    // store_record keeps one record per id.
-    if (!acked.ok())
-      spdlog::warn("activation {}: {}", activation.activation_id, acked.error().message);
+    co_await self->Ack(msg, activation.activation_id);
   } else {
     spdlog::warn("activation {}: record not stored, the bus delivers it again: {}",
                  activation.activation_id, stored.error().message);
@@ -242,6 +251,15 @@ asio::awaitable<void> NatsInvokerLink::Impl::RunDurable(std::shared_ptr<Impl> se
       spdlog::warn("activation {}: {}", activation.activation_id, refused.error().message);
   }
   self->DurableDone();
+}
+
+asio::awaitable<void> NatsInvokerLink::Impl::Ack(std::shared_ptr<NatsJsMessage> msg, std::string activation_id) {
+  const auto wait = std::chrono::milliseconds(5000);
+  auto ack = [msg, wait] { return msg->AckSync(wait); };  // named: see NatsBus::Enqueue
+  Status acked = co_await connection.OffLoop<Status>(std::move(ack));
+  // The record exists; an ack that did not arrive makes the activation come again, and
+  // store_record keeps one record per id.
+  if (!acked.ok()) spdlog::warn("activation {}: {}", activation_id, acked.error().message);
 }
 
 asio::awaitable<void> NatsInvokerLink::Impl::ReportProgress(std::shared_ptr<Impl> self,

@@ -11,6 +11,7 @@
 //    refuses the message (redelivered after `retry_delay`); an invoker that dies acks nothing,
 //    and after ack_wait the message goes to another invoker. At least once: `store_record` may
 //    see an activation id again (a redelivery after a lost ack) and must keep one record per id;
+//    with `recorded` set, an activation whose record exists is acknowledged and not run again;
 //  - hotrod.cancel and hotrod.action.changed: Cancel() and ActionChanged().
 //
 // Threading contract: the handler and `store_record` are called on the event loop of the
@@ -38,6 +39,10 @@ struct NatsInvokerLinkOptions {
   using StoreRecord =
       std::function<asio::awaitable<Status>(const ActivationMessage&, const CompletionMessage&)>;
   StoreRecord store_record;
+  // Whether a durable activation's record exists already (optional): such a redelivery (its ack
+  // was lost, or a controller handed it over twice) is acknowledged without running it again.
+  using Recorded = std::function<asio::awaitable<Result<bool>>(const ActivationMessage&)>;
+  Recorded recorded;
   size_t max_durable_in_flight = 16;
   std::chrono::milliseconds retry_delay{
       std::chrono::seconds(1)};  // redelivery after a failed store
