@@ -8,8 +8,8 @@
 namespace hotrod {
 namespace {
 
-// "<ns>/<action>/<version>/<updated_ms>/<runtime digest>" -> {"<ns>/<action>", "<version>/<updated_ms>"}.
-// Read from the right: an action's name may hold a package ("ns/pkg/a").
+// "<ns>/<action>/<version>/<updated_ms>/<runtime digest>" -> {"<ns>/<action>",
+// "<version>/<updated_ms>"}. Read from the right: an action's name may hold a package ("ns/pkg/a").
 std::pair<std::string_view, std::string_view> SplitPoolKey(std::string_view key) {
   size_t cut = key.size();
   size_t revision_start = 0;
@@ -39,7 +39,8 @@ InvokerHeartbeat Invoker::Heartbeat(std::string invoker_id, int64_t started_ms) 
   std::map<std::pair<std::string_view, std::string_view>, WarmActions> warm;
   for (const auto& k : state.keys) {
     const auto split = SplitPoolKey(k.key);
-    if (split.second.empty() || split.first.find('/') == std::string_view::npos) continue;  // not a key of Invoke()
+    if (split.second.empty() || split.first.find('/') == std::string_view::npos)
+      continue;  // not a key of Invoke()
     WarmActions& w = warm[split];
     w.idle += k.idle;
     w.busy += k.busy;
