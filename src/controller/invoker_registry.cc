@@ -210,7 +210,7 @@ DispatchTicket InvokerRegistry::Dispatched(const std::string& invoker_id,
   return t;
 }
 
-void InvokerRegistry::Completed(const DispatchTicket& t) {
+void InvokerRegistry::Completed(const DispatchTicket& t, bool on_instance) {
   auto it = invokers_.find(t.invoker_id);
   if (t.epoch == 0 || it == invokers_.end()) return;
   Invoker& inv = it->second;
@@ -218,7 +218,7 @@ void InvokerRegistry::Completed(const DispatchTicket& t) {
   // A heartbeat after the dispatch showed its instance busy (and its memory held): the end of
   // the call frees both, whichever heartbeat the dispatch was counted against.
   inv.outstanding_mb -= t.memory_mb;
-  if (t.took != DispatchTicket::Took::kQueue) ++inv.warm_delta[WarmKey{t.action, t.revision}];
+  if (on_instance) ++inv.warm_delta[WarmKey{t.action, t.revision}];
   if (t.epoch == inv.epoch) {
     --inv.dispatched;
     if (t.took == DispatchTicket::Took::kQueue) --inv.queued_added;

@@ -131,8 +131,10 @@ class InvokerRegistry {
   // Counts an activation sent to `invoker_id` (usually Choose()'s answer). An unknown invoker
   // gets a ticket that Completed() ignores.
   DispatchTicket Dispatched(const std::string& invoker_id, const PlacementRequest& request);
-  // The activation of `ticket` ended (any outcome, or given up).
-  void Completed(const DispatchTicket& ticket);
+  // The activation of `ticket` ended (any outcome, or given up). `on_instance`: it ran on an
+  // instance, which is idle now (false when it never got one: a placement error such as
+  // kNoCapacity, or the invoker was lost), so a warm slot is counted only when there is one.
+  void Completed(const DispatchTicket& ticket, bool on_instance = true);
 
   // Incarnations lost since the last Sweep (see the contract on top); forgets long-gone ones.
   std::vector<InvokerLoss> Sweep();

@@ -145,6 +145,10 @@ TEST_F(InvokerRegistryTest, MemoryThisControllerSentCountsUntilTheNextHeartbeat)
     EXPECT_EQ(tickets.back().took, DispatchTicket::Took::kMemory);
   }
   EXPECT_EQ(Chosen(r), next) << "512 MB free held two 256 MB instances";
+  // A call that never got an instance gives its memory back, and no warm slot.
+  const std::string third = NthOnWalk(kAction, ids, 2);
+  registry_->Completed(registry_->Dispatched(third, r), /*on_instance=*/false);
+  EXPECT_EQ(Chosen(r), next) << "no warm slot came of it on " << third;
   // One ended: its instance is idle now, a warm slot of the revision, preferred again.
   registry_->Completed(tickets[0]);
   EXPECT_EQ(Chosen(r), home);
