@@ -122,6 +122,26 @@ Result<Action> ActionFromJson(const json::object& o) {
   return a;
 }
 
+// A count or an amount: an integer >= 0, named `name` in the error.
+Result<int64_t> NonNegative(const Fields& f, std::string_view key, std::string_view name) {
+  const Result<int64_t> n = f.Int(key);
+  if (!n.ok() || *n < 0) return Malformed(name, "a non-negative integer");
+  return *n;
+}
+
+Result<WarmActions> WarmFromJson(const json::value& v) {
+  if (!v.is_object()) return Malformed("warm", "an array of objects");
+  Fields f(v.as_object());
+  WarmActions w;
+  HOTROD_ASSIGN_OR_RETURN(w.action, f.String("action"));
+  if (w.action.find('/') == std::string::npos) return Malformed("warm.action", "\"<namespace>/<action>\"");
+  HOTROD_ASSIGN_OR_RETURN(w.revision, f.String("revision"));
+  HOTROD_ASSIGN_OR_RETURN(w.idle, NonNegative(f, "idle", "warm.idle"));
+  HOTROD_ASSIGN_OR_RETURN(w.busy, NonNegative(f, "busy", "warm.busy"));
+  HOTROD_ASSIGN_OR_RETURN(w.free_slots, NonNegative(f, "freeSlots", "warm.freeSlots"));
+  return w;
+}
+
 Result<const json::object*> AsObject(const json::value& v) {
   if (!v.is_object()) return Malformed("message", "a JSON object");
   return &v.as_object();
@@ -287,5 +307,79 @@ Result<ActionChangedMessage> ActionChangedFromJson(const json::value& value) {
   return m;
 }
 
+std::string ActionRevision(const Action& action) { return fmt::format("{}/{}", action.version, action.updated_ms); }
+
+json::object InvokerHeartbeatToJson(const InvokerHeartbeat& m) {
+  json::array warm;
+  warm.reserve(m.warm.size());
+  for (const auto& w : m.warm)
+    warm.push_back(json::object{{"action", w.action},
+                                {"revision", w.revision},
+                                {"idle", w.idle},
+                                {"busy", w.busy},
+                                {"freeSlots", w.free_slots}});
+  json::object stems;
+  for (const auto& [kind, n] : m.stem_cells) stems[kind] = n;
+  json::object o;
+  o["invokerId"] = m.invoker_id;
+  o["startedMs"] = m.started_ms;
+  o["memoryMb"] = m.memory_mb;
+  o["memoryFreeMb"] = m.memory_free_mb;
+  o["memoryIdleMb"] = m.memory_idle_mb;
+  o["inFlight"] = m.in_flight;
+  o["queued"] = m.queued;
+  o["maxQueue"] = m.max_queue;
+  o["warm"] = std::move(warm);
+  o["stemCells"] = std::move(stems);
+  o["draining"] = m.draining;
+  return o;
+}
+
+Result<InvokerHeartbeat> InvokerHeartbeatFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
+  Fields f(*o);
+  InvokerHeartbeat m;
+  HOTROD_ASSIGN_OR_RETURN(m.invoker_id, f.String("invokerId"));
+  if (m.invoker_id.empty()) return Malformed("invokerId", "a non-empty string");
+  HOTROD_ASSIGN_OR_RETURN(m.started_ms, f.Int("startedMs"));
+  HOTROD_ASSIGN_OR_RETURN(m.memory_mb, NonNegative(f, "memoryMb", "memoryMb"));
+  HOTROD_ASSIGN_OR_RETURN(m.memory_free_mb, NonNegative(f, "memoryFreeMb", "memoryFreeMb"));
+  HOTROD_ASSIGN_OR_RETURN(m.memory_idle_mb, NonNegative(f, "memoryIdleMb", "memoryIdleMb"));
+  HOTROD_ASSIGN_OR_RETURN(m.in_flight, NonNegative(f, "inFlight", "inFlight"));
+  HOTROD_ASSIGN_OR_RETURN(m.queued, NonNegative(f, "queued", "queued"));
+  HOTROD_ASSIGN_OR_RETURN(m.max_queue, NonNegative(f, "maxQueue", "maxQueue"));
+  const json::array* warm = nullptr;
+  HOTROD_ASSIGN_OR_RETURN(warm, f.Array("warm"));
+  m.warm.reserve(warm->size());
+  for (const auto& v : *warm) {
+    HOTROD_ASSIGN_OR_RETURN(auto w, WarmFromJson(v));
+    m.warm.push_back(std::move(w));
+  }
+  const json::object* stems = nullptr;
+  HOTROD_ASSIGN_OR_RETURN(stems, f.Object("stemCells"));
+  Fields s(*stems);
+  for (const auto& kv : *stems) {
+    HOTROD_ASSIGN_OR_RETURN(m.stem_cells[std::string(kv.key())], NonNegative(s, kv.key(), "stemCells"));
+  }
+  HOTROD_ASSIGN_OR_RETURN(m.draining, f.Bool("draining"));
+  return m;
+}
+
+json::object ControllerHeartbeatToJson(const ControllerHeartbeat& m) {
+  return json::object{{"controllerId", m.controller_id}, {"startedMs", m.started_ms}, {"draining", m.draining}};
+}
+
+Result<ControllerHeartbeat> ControllerHeartbeatFromJson(const json::value& value) {
+  const json::object* o = nullptr;
+  HOTROD_ASSIGN_OR_RETURN(o, AsObject(value));
+  Fields f(*o);
+  ControllerHeartbeat m;
+  HOTROD_ASSIGN_OR_RETURN(m.controller_id, f.String("controllerId"));
+  if (m.controller_id.empty()) return Malformed("controllerId", "a non-empty string");
+  HOTROD_ASSIGN_OR_RETURN(m.started_ms, f.Int("startedMs"));
+  HOTROD_ASSIGN_OR_RETURN(m.draining, f.Bool("draining"));
+  return m;
+}
 
 }  // namespace hotrod

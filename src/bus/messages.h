@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +91,47 @@ struct ActionChangedMessage {
   std::string name;
 };
 
+// The revision of an action as the invokers key its instances: "<version>/<updated_ms>". An
+// update bumps both, so instances of the old code never serve the new one. The invoker's pool key
+// is "<namespace>/<action>/<revision>/<runtime digest>".
+std::string ActionRevision(const Action& action);
+
+// Instances of one action revision on an invoker, by what they are doing now. Retired instances
+// (an older runtime, a changed action) are not listed: they take no new call.
+struct WarmActions {
+  std::string action;    // "<namespace>/<action name>" (the name may hold a package: "ns/pkg/a")
+  std::string revision;  // ActionRevision()
+  int64_t idle = 0;      // holding no call
+  int64_t busy = 0;      // holding at least one call
+  // Calls they can take now without a new instance: idle for limits.concurrency 1; with more,
+  // the free slots of busy instances count too.
+  int64_t free_slots = 0;
+};
+
+// invoker -> every controller, every heartbeat interval (docs/architecture.md, "Cluster
+// membership and placement"). A snapshot of the invoker's pool: the controllers place work on it.
+struct InvokerHeartbeat {
+  std::string invoker_id;
+  int64_t started_ms = 0;  // wall clock of the process's start: a new value is a new invoker
+  int64_t memory_mb = 0;   // the pool's memory budget
+  int64_t memory_free_mb = 0;  // held by nothing (no instance, stem cell or reservation)
+  // Held by idle instances and ready stem cells: the pool evicts them to make room for a call.
+  int64_t memory_idle_mb = 0;
+  int64_t in_flight = 0;  // activations on the invoker now (running, starting or waiting)
+  int64_t queued = 0;     // of which waiting for capacity
+  int64_t max_queue = 0;  // calls that may wait for capacity at once
+  std::vector<WarmActions> warm;
+  std::map<std::string, int64_t> stem_cells;  // ready ones, by resolved runtime kind ("nodejs:20")
+  bool draining = false;  // stopping: it finishes what it has and takes nothing new
+};
+
+// controller -> every controller: how many share the namespace limits.
+struct ControllerHeartbeat {
+  std::string controller_id;
+  int64_t started_ms = 0;
+  bool draining = false;  // stopping: admits nothing new
+};
+
 json::object ActivationToJson(const ActivationMessage& message);
 Result<ActivationMessage> ActivationFromJson(const json::value& value);
 json::object CompletionToJson(const CompletionMessage& message);
@@ -98,5 +140,9 @@ json::object CancelToJson(const CancelMessage& message);
 Result<CancelMessage> CancelFromJson(const json::value& value);
 json::object ActionChangedToJson(const ActionChangedMessage& message);
 Result<ActionChangedMessage> ActionChangedFromJson(const json::value& value);
+json::object InvokerHeartbeatToJson(const InvokerHeartbeat& message);
+Result<InvokerHeartbeat> InvokerHeartbeatFromJson(const json::value& value);
+json::object ControllerHeartbeatToJson(const ControllerHeartbeat& message);
+Result<ControllerHeartbeat> ControllerHeartbeatFromJson(const json::value& value);
 
 }  // namespace hotrod

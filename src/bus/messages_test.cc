@@ -185,5 +185,89 @@ TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   EXPECT_FALSE(ActionChangedFromJson(json::object{{"namespace", "guest"}}).ok());
 }
 
+InvokerHeartbeat SampleHeartbeat() {
+  InvokerHeartbeat h;
+  h.invoker_id = "inv-1";
+  h.started_ms = 1'700'000'000'000;
+  h.memory_mb = 4096;
+  h.memory_free_mb = 1024;
+  h.memory_idle_mb = 512;
+  h.in_flight = 7;
+  h.queued = 2;
+  h.max_queue = 256;
+  h.warm = {WarmActions{"guest/pkg/hello", "0.0.3/1700000000123", 2, 1, 2},
+            WarmActions{"other/a", "0.0.1/5", 0, 3, 1}};
+  h.stem_cells = {{"nodejs:20", 2}, {"python:3.11", 1}};
+  h.draining = true;
+  return h;
+}
+
+TEST(BusMessages, ActionRevisionIsVersionAndUpdateTime) {
+  EXPECT_EQ(ActionRevision(*SampleAction()), "0.0.3/1700000000123");
+}
+
+TEST(BusMessages, InvokerHeartbeatRoundTrips) {
+  const InvokerHeartbeat h = SampleHeartbeat();
+  auto back = InvokerHeartbeatFromJson(Reparse(InvokerHeartbeatToJson(h)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->invoker_id, "inv-1");
+  EXPECT_EQ(back->started_ms, h.started_ms);
+  EXPECT_EQ(back->memory_mb, 4096);
+  EXPECT_EQ(back->memory_free_mb, 1024);
+  EXPECT_EQ(back->memory_idle_mb, 512);
+  EXPECT_EQ(back->in_flight, 7);
+  EXPECT_EQ(back->queued, 2);
+  EXPECT_EQ(back->max_queue, 256);
+  ASSERT_EQ(back->warm.size(), 2u);
+  EXPECT_EQ(back->warm[0].action, "guest/pkg/hello");
+  EXPECT_EQ(back->warm[0].revision, "0.0.3/1700000000123");
+  EXPECT_EQ(back->warm[0].idle, 2);
+  EXPECT_EQ(back->warm[0].busy, 1);
+  EXPECT_EQ(back->warm[0].free_slots, 2);
+  EXPECT_EQ(back->warm[1].action, "other/a");
+  EXPECT_EQ(back->warm[1].free_slots, 1);
+  EXPECT_EQ(back->stem_cells, h.stem_cells);
+  EXPECT_TRUE(back->draining);
+}
+
+TEST(BusMessages, ControllerHeartbeatRoundTrips) {
+  auto back = ControllerHeartbeatFromJson(Reparse(ControllerHeartbeatToJson(ControllerHeartbeat{"ctl-a", 42, true})));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->controller_id, "ctl-a");
+  EXPECT_EQ(back->started_ms, 42);
+  EXPECT_TRUE(back->draining);
+}
+
+TEST(BusMessages, MalformedHeartbeatsAreRefusedNamingTheField) {
+  auto message = [](const Result<InvokerHeartbeat>& r) { return r.ok() ? std::string("accepted") : r.error().message; };
+  EXPECT_EQ(InvokerHeartbeatFromJson(json::value("x")).error().code, ErrorCode::kInvalidArgument);
+  json::object o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["invokerId"] = "";
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'invokerId'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["memoryFreeMb"] = -1;
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'memoryFreeMb'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o.erase("draining");
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'draining'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["warm"].as_array()[1].as_object()["idle"] = "two";
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'warm.idle'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["warm"].as_array()[0].as_object()["action"] = "noslash";
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'warm.action'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["warm"] = json::array{1};
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'warm'"), std::string::npos);
+  o = InvokerHeartbeatToJson(SampleHeartbeat());
+  o["stemCells"].as_object()["nodejs:20"] = true;
+  EXPECT_NE(message(InvokerHeartbeatFromJson(o)).find("'stemCells'"), std::string::npos);
+
+  auto controller = ControllerHeartbeatFromJson(json::object{{"controllerId", "c"}, {"startedMs", "soon"}, {"draining", false}});
+  ASSERT_FALSE(controller.ok());
+  EXPECT_NE(controller.error().message.find("'startedMs'"), std::string::npos);
+  EXPECT_FALSE(ControllerHeartbeatFromJson(json::object{{"controllerId", ""}, {"startedMs", 1}, {"draining", false}}).ok());
+}
+
 }  // namespace
 }  // namespace hotrod

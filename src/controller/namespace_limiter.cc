@@ -1,5 +1,7 @@
 #include "controller/namespace_limiter.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace hotrod {
@@ -101,22 +103,30 @@ bool CountInWindow(int64_t minute, int64_t& window, int64_t& count, int64_t allo
 
 }  // namespace
 
+int64_t NamespaceLimiter::Share(int64_t limit) const {
+  const int64_t n = divisor_ ? std::max<int64_t>(1, static_cast<int64_t>(divisor_())) : 1;
+  if (limit <= 0 || n == 1) return limit;
+  return limit / n + (limit % n != 0 ? 1 : 0);  // ceil without overflow near INT64_MAX
+}
+
 Result<std::shared_ptr<NamespaceLimiter::InvocationSlot>> NamespaceLimiter::AdmitInvocation(const std::string& ns) {
   HOTROD_ASSIGN_OR_RETURN(auto entry, Refresh(ns));
   Entry& e = *entry;
-  if (!CountInWindow(MinuteOf(clock_()), e.invoke_minute, e.invoke_count, e.limits.invocations_per_minute))
-    return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.invoke_count, e.limits.invocations_per_minute));
-  if (e.counters->in_flight >= e.limits.concurrent_invocations)
-    return MakeError(ErrorCode::kTooManyRequests,
-                     TooManyConcurrentRequestsMessage(e.counters->in_flight, e.limits.concurrent_invocations));
+  const int64_t per_minute = Share(e.limits.invocations_per_minute);
+  if (!CountInWindow(MinuteOf(clock_()), e.invoke_minute, e.invoke_count, per_minute))
+    return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.invoke_count, per_minute));
+  const int64_t concurrent = Share(e.limits.concurrent_invocations);
+  if (e.counters->in_flight >= concurrent)
+    return MakeError(ErrorCode::kTooManyRequests, TooManyConcurrentRequestsMessage(e.counters->in_flight, concurrent));
   return std::make_shared<InvocationSlot>(e.counters);
 }
 
 Status NamespaceLimiter::AdmitFire(const std::string& ns) {
   HOTROD_ASSIGN_OR_RETURN(auto entry, Refresh(ns));
   Entry& e = *entry;
-  if (!CountInWindow(MinuteOf(clock_()), e.fire_minute, e.fire_count, e.limits.fires_per_minute))
-    return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.fire_count, e.limits.fires_per_minute));
+  const int64_t per_minute = Share(e.limits.fires_per_minute);
+  if (!CountInWindow(MinuteOf(clock_()), e.fire_minute, e.fire_count, per_minute))
+    return MakeError(ErrorCode::kTooManyRequests, TooManyRequestsMessage(e.fire_count, per_minute));
   return Status::Ok();
 }
 

@@ -15,6 +15,12 @@
 // lookup tells whether the namespace still exists: a deleted namespace's invocations are refused
 // with kNotFound within the same bound.
 //
+// Across controllers (docs/architecture.md, "Cluster membership and placement"): each controller
+// counts only what it admitted, so with a divisor (the number of live controllers, from their
+// heartbeats) each one enforces ceil(limit / N) of concurrentInvocations, invocationsPerMinute
+// and firesPerMinute, as OpenWhisk's controllers split a namespace's limits between them.
+// LimitsOf() still says the namespace's whole limits; the refusal texts say the share applied.
+//
 // Not thread-safe: owned by the event-loop thread. An InvocationSlot may outlive the limiter
 // (it holds the shared counters), and releases its concurrency when it is destroyed.
 #pragma once
@@ -82,6 +88,12 @@ class NamespaceLimiter final : public NamespaceAdmission {
   // The limits in force for `ns` (defaults with its overrides applied).
   Result<NamespaceLimits> LimitsOf(const std::string& ns);
 
+  // Splits the throttles between the controllers: `live_controllers` is read at every admission
+  // (a value below 1 counts as 1). Without it (the single node) the whole limits apply.
+  void SetDivisor(std::function<size_t()> live_controllers) { divisor_ = std::move(live_controllers); }
+  // This controller's share of `limit`: ceil(limit / N); 0 stays 0 (refuses everything).
+  int64_t Share(int64_t limit) const;
+
   // Re-read `ns`'s overrides (and existence) at its next use.
   void Forget(const std::string& ns);
 
@@ -101,6 +113,7 @@ class NamespaceLimiter final : public NamespaceAdmission {
   const Clock clock_;
   const std::chrono::milliseconds refresh_;
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+  std::function<size_t()> divisor_;
 };
 
 // Applies `overrides` over `defaults`.

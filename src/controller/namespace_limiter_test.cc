@@ -134,5 +134,38 @@ TEST_F(LimiterTest, ZeroRefusesEverything) {
             "Too many concurrent requests in flight (count: 0, allowed: 0).");
 }
 
+TEST_F(LimiterTest, EachOfNControllersEnforcesItsShareRoundedUp) {
+  auto limiter = Make({5, 10, 7});
+  size_t controllers = 3;
+  limiter.SetDivisor([&] { return controllers; });
+  EXPECT_EQ(limiter.Share(10), 4);  // ceil(10 / 3)
+  EXPECT_EQ(limiter.Share(0), 0) << "0 still refuses everything";
+  EXPECT_EQ(limiter.Share(1), 1) << "never below 1: some controller must admit the call";
+  EXPECT_EQ(limiter.Share(INT64_MAX), INT64_MAX / 3 + 1);
+
+  // Concurrency: ceil(5 / 3) = 2 here.
+  auto s1 = limiter.AdmitInvocation("a");
+  auto s2 = limiter.AdmitInvocation("a");
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  auto refused = limiter.AdmitInvocation("a");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "Too many concurrent requests in flight (count: 2, allowed: 2).");
+  // Per minute: ceil(10 / 3) = 4, the refused attempt above counted (3 so far).
+  s1 = Result<std::shared_ptr<NamespaceLimiter::InvocationSlot>>(MakeError(ErrorCode::kInternal, "dropped"));
+  EXPECT_TRUE(limiter.AdmitInvocation("a").ok());
+  EXPECT_EQ(limiter.AdmitInvocation("a").error().message, "Too many requests in the last minute (count: 5, allowed: 4).");
+  // Fires: ceil(7 / 3) = 3.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.AdmitFire("a").ok()) << i;
+  EXPECT_EQ(limiter.AdmitFire("a").error().message, "Too many requests in the last minute (count: 4, allowed: 3).");
+  // The whole limits are still the namespace's.
+  EXPECT_EQ(limiter.LimitsOf("a")->invocations_per_minute, 10);
+
+  // The divisor is read at every admission: a controller gone gives the others its share.
+  controllers = 1;
+  EXPECT_TRUE(limiter.AdmitFire("a").ok()) << "5 of 7";
+  controllers = 0;  // never below one
+  EXPECT_TRUE(limiter.AdmitFire("a").ok()) << "6 of 7";
+}
+
 }  // namespace
 }  // namespace hotrod

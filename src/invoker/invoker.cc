@@ -149,7 +149,8 @@ std::string Invoker::PoolKey(const Action& a) const {
   const RuntimeSpec* runtime = runtimes_.Resolve(a.exec.kind);
   auto digest = runtime ? runtime_digests_.find(runtime->kind) : runtime_digests_.end();
   // '/' cannot appear in a namespace or action name, so a prefix never matches another action.
-  return fmt::format("{}/{}/{}/{}/{}", a.ns, a.name, a.version, a.updated_ms,
+  // The heartbeat reads the revision back from the key (invoker_heartbeat.cc).
+  return fmt::format("{}/{}/{}/{}", a.ns, a.name, ActionRevision(a),
                      digest == runtime_digests_.end() ? std::string("-") : digest->second);
 }
 
@@ -359,6 +360,12 @@ void Invoker::Finish(const Exchange& run, const Instance& instance, const Action
 }
 
 asio::awaitable<InvokeOutcome> Invoker::Invoke(InvokeRequest request) {
+  // Counted in the frame: every way out of the call (a co_return, the frame destroyed) ends it.
+  struct InFlight {
+    size_t& n;
+    explicit InFlight(size_t& count) : n(count) { ++n; }
+    ~InFlight() { --n; }
+  } in_flight(in_flight_);
   const Action& action = *request.action;
   const std::string key = PoolKey(action);
   InvokeOutcome outcome;

@@ -93,6 +93,14 @@ class Invoker final : public ActivationHandler, public MetricsSource {
   void Shutdown();
   void WhenStopped(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
+  // The heartbeat this invoker sends (bus/messages.h, docs/architecture.md "Cluster membership
+  // and placement"): its pool's warm instances per action revision, ready stem cells per kind,
+  // memory budget, free and idle memory, the activations it holds now; draining once Shutdown()
+  // was called. On the io_context thread.
+  InvokerHeartbeat Heartbeat(std::string invoker_id, int64_t started_ms) const;
+  // Activations in Invoke() now: waiting for capacity, starting an instance or running.
+  size_t in_flight() const { return in_flight_; }
+
   const Pool& pool() const { return pool_; }
   const CpuDemotion& cpu_demotion() const { return demotion_; }
   // MetricsSource: the pool's counters and gauges (invoker_metrics.cc).
@@ -139,6 +147,7 @@ class Invoker final : public ActivationHandler, public MetricsSource {
     std::string cancelled;
   };
   std::unordered_map<std::string, Running*> running_;  // each points into its call's frame
+  size_t in_flight_ = 0;
 };
 
 // "ns/name/" : the prefix of every pool key of one action.

@@ -547,3 +547,66 @@ TEST_F(InvokerTest, ACpuBoundRunIsDemotedAndRestoredBeforeTheNextCall) {
 
 }  // namespace
 }  // namespace hotrod
+
+namespace hotrod {
+namespace {
+
+// The heartbeat reads the pool as it is: stem cells per kind, warm instances per action
+// revision (idle, then busy), the memory they hold, the calls in flight; draining at shutdown.
+TEST_F(InvokerTest, TheHeartbeatSaysWhatThePoolHolds) {
+  MakeInvoker(/*stem_cells=*/1);
+  RunUntil([&] { return invoker_->pool().ready_stem_cells() == 2; });
+  ASSERT_EQ(invoker_->pool().ready_stem_cells(), 2u);
+  const std::string python = runtimes_.Resolve("python:default")->kind;
+  InvokerHeartbeat h = invoker_->Heartbeat("inv-1", 1234);
+  EXPECT_EQ(h.invoker_id, "inv-1");
+  EXPECT_EQ(h.started_ms, 1234);
+  EXPECT_EQ(h.memory_mb, 4096);
+  EXPECT_EQ(h.memory_free_mb, 4096 - 2 * 256);
+  EXPECT_EQ(h.memory_idle_mb, 2 * 256) << "ready stem cells are evicted for room if need be";
+  EXPECT_EQ(h.stem_cells, (std::map<std::string, int64_t>{{"nodejs:20", 1}, {python, 1}}));
+  EXPECT_TRUE(h.warm.empty());
+  EXPECT_EQ(h.in_flight, 0);
+  EXPECT_EQ(h.max_queue, 256);
+  EXPECT_FALSE(h.draining);
+
+  // A package action (its name holds a '/'): the revision still reads back from the pool key.
+  auto action = std::const_pointer_cast<Action>(MakeAction());
+  action->name = "pkg/hello";
+  action->version = "0.0.4";
+  action->updated_ms = 99;
+  ASSERT_EQ(Invoke(action).status, ActivationStatus::kSuccess);
+  h = invoker_->Heartbeat("inv-1", 1234);
+  ASSERT_EQ(h.warm.size(), 1u);
+  EXPECT_EQ(h.warm[0].action, "guest/pkg/hello");
+  EXPECT_EQ(h.warm[0].revision, "0.0.4/99");
+  EXPECT_EQ(h.warm[0].revision, ActionRevision(*action));
+  EXPECT_EQ(h.warm[0].idle, 1);
+  EXPECT_EQ(h.warm[0].busy, 0);
+  EXPECT_EQ(h.warm[0].free_slots, 1);
+  EXPECT_EQ(h.in_flight, 0);
+  EXPECT_EQ(h.memory_free_mb, 4096 - invoker_->pool().used_mb());
+  EXPECT_EQ(h.memory_idle_mb, 128 + 256 * static_cast<int64_t>(invoker_->pool().ready_stem_cells()))
+      << "the idle instance and the stem cells";
+
+  auto out = StartInvoke(action, json::object{{"mode", "hang"}});
+  RunUntil([&] { return invoker_->pool().idle_instances() == 0; });  // the run is on the instance
+  h = invoker_->Heartbeat("inv-1", 1234);
+  ASSERT_EQ(h.warm.size(), 1u);
+  EXPECT_EQ(h.warm[0].idle, 0);
+  EXPECT_EQ(h.warm[0].busy, 1);
+  EXPECT_EQ(h.warm[0].free_slots, 0);
+  EXPECT_EQ(h.in_flight, 1);
+  EXPECT_EQ(h.memory_idle_mb, 256 * static_cast<int64_t>(invoker_->pool().ready_stem_cells()))
+      << "a busy instance's memory is not for the taking";
+  invoker_->Cancel(CancelMessage{"0123456789abcdef0123456789abcdef", "stop"});
+  RunUntil([&] { return out->has_value(); });
+  ASSERT_TRUE(out->has_value());
+  EXPECT_EQ(invoker_->Heartbeat("inv-1", 1234).in_flight, 0);
+
+  invoker_->Shutdown();
+  EXPECT_TRUE(invoker_->Heartbeat("inv-1", 1234).draining);
+}
+
+}  // namespace
+}  // namespace hotrod

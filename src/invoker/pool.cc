@@ -32,6 +32,29 @@ size_t Pool::idle_instances() const {
   return n;
 }
 
+PoolState Pool::State() const {
+  PoolState state;
+  state.used_mb = used_mb_;
+  for (const auto& [key, list] : entries_) {
+    PoolKeyState k{key};
+    for (const auto& e : list) {
+      if (e.leases == 0) state.idle_mb += e.memory_mb;
+      // Retired or dead: gone once its calls end; no new call goes there.
+      if (e.retired || !e.instance->alive()) continue;
+      (e.leases == 0 ? k.idle : k.busy) += 1;
+      k.free_slots += std::max<int64_t>(0, e.concurrency - e.leases);
+    }
+    if (k.idle + k.busy > 0) state.keys.push_back(std::move(k));
+  }
+  std::sort(state.keys.begin(), state.keys.end(),
+            [](const PoolKeyState& a, const PoolKeyState& b) { return a.key < b.key; });
+  for (const auto& [kind, k] : kinds_) {
+    if (!k.ready.empty()) state.stem_cells[kind] = static_cast<int64_t>(k.ready.size());
+    for (const auto& cell : k.ready) state.idle_mb += cell.memory_mb;
+  }
+  return state;
+}
+
 size_t Pool::CountNamespace(const std::string& ns) const {
   auto it = ns_count_.find(ns);
   return it == ns_count_.end() ? 0 : it->second;

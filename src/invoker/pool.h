@@ -49,6 +49,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -103,6 +104,21 @@ struct Placement {
   int64_t memory_mb = 256;
   size_t max_per_namespace = 0;  // the namespace's own maximum (its limit); 0: the pool's default
   int64_t concurrency = 1;       // calls a new instance may take at once (limits.concurrency)
+};
+
+// What the pool holds now (the invoker's heartbeat, bus/messages.h InvokerHeartbeat).
+struct PoolKeyState {
+  std::string key;
+  int64_t idle = 0;        // instances holding no call
+  int64_t busy = 0;        // instances holding at least one call
+  int64_t free_slots = 0;  // calls they could take now (concurrency minus leases, summed)
+};
+struct PoolState {
+  std::vector<PoolKeyState> keys;  // keys with instances that take new calls (not retired), sorted
+  std::map<std::string, int64_t> stem_cells;  // ready stem cells by kind
+  int64_t used_mb = 0;  // as used_mb()
+  // Held by idle instances (not retired) and ready stem cells: what Acquire() may evict for room.
+  int64_t idle_mb = 0;
 };
 
 struct Lease {
@@ -166,6 +182,7 @@ class Pool {
   // Posted to the io_context whenever a stem cell was taken or evicted.
   void set_on_stem_cell_used(std::function<void()> fn) { on_stem_cell_used_ = std::move(fn); }
 
+  PoolState State() const;
   size_t total_instances() const { return total_; }
   size_t idle_instances() const;
   size_t waiting() const { return waiters_.size(); }

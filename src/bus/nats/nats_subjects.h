@@ -32,6 +32,18 @@ inline constexpr std::string_view kActivationsConsumer = "hotrod-invokers";
 inline constexpr std::string_view kCancelSubject = "hotrod.cancel";
 inline constexpr std::string_view kActionChangedSubject = "hotrod.action.changed";
 
+// Heartbeats (core NATS, every interval; nats_heartbeats.h): every controller hears every
+// invoker and every other controller.
+inline std::string InvokerHeartbeatSubject(std::string_view invoker_id) {
+  return "hotrod.heartbeat.invoker." + std::string(invoker_id);
+}
+inline std::string ControllerHeartbeatSubject(std::string_view controller_id) {
+  return "hotrod.heartbeat.controller." + std::string(controller_id);
+}
+inline constexpr std::string_view kInvokerHeartbeatPrefix = "hotrod.heartbeat.invoker.";
+inline constexpr std::string_view kControllerHeartbeatPrefix = "hotrod.heartbeat.controller.";
+inline constexpr std::string_view kHeartbeatSubjects = "hotrod.heartbeat.>";
+
 // How durable activations are kept; controllers and invokers must be given the same.
 struct NatsDurableOptions {
   int replicas = 1;  // 3 on a 3-node JetStream cluster: it survives one node's loss
@@ -71,7 +83,7 @@ inline CompletionMessage FailedCompletion(ErrorCode placement, std::string messa
   return c;
 }
 
-// An invoker id is one subject token: letters, digits, '-' and '_'.
+// An invoker id (and a controller id) is one subject token: letters, digits, '-' and '_'.
 inline Status ValidInvokerId(std::string_view id) {
   if (id.empty() || id.size() > 128) return InvalidArgumentError("invoker id: 1 to 128 characters");
   for (char c : id) {
