@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "api/request_body.h"  // RequestBodyObject, for the resources
 #include "controller/action_service.h"
 #include "controller/auth.h"
+#include "controller/invoker_registry.h"
 #include "controller/action_resolver.h"
 #include "common/metrics_source.h"
 #include "controller/invocations.h"
@@ -41,6 +43,8 @@ struct TenantServices {
   NamespaceLimiter& limiter;
   TenantAdmin& admin;
   const AdminAuthenticator& admin_auth;
+  // The invokers as this node sees them (GET /api/v1/admin/invokers, `hotrod admin invokers`).
+  std::function<ClusterSnapshot()> cluster;
 };
 
 // The parts the resources use. All owned elsewhere; all on the event-loop thread.

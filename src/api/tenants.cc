@@ -104,6 +104,11 @@ Response HandleAdmin(ApiContext& ctx, const std::vector<std::string>& s,
   TenantAdmin& admin = ctx.tenants->admin;
   NamespaceLimiter& limiter = ctx.tenants->limiter;
   const auto method = request.method();
+  if (s.size() == 1 && s[0] == "invokers") {  // /admin/invokers
+    if (method != http::verb::get) return MethodNotAllowed();
+    if (!ctx.tenants->cluster) return NotFoundResponse();
+    return JsonResponse(http::status::ok, ClusterSnapshotToJson(ctx.tenants->cluster()));
+  }
   if (s.empty() || s[0] != "namespaces") return NotFoundResponse();
 
   if (s.size() == 1) {  // /admin/namespaces

@@ -12,6 +12,8 @@
 #include <memory>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/params.h"
@@ -140,6 +142,36 @@ void Leaf(CLI::App* group, const std::string& name, const std::string& help, Cli
 }
 
 std::string NsPath(const std::string& ns) { return "/namespaces/" + EscapeComponent(ns); }
+
+int64_t IntOf(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_int64() ? v->as_int64() : 0;
+}
+
+// `hotrod admin invokers`: one line per invoker, its warm instances after it.
+std::string InvokersTable(const json::value& v) {
+  std::string out = fmt::format("{:<28} {:<9} {:>9} {:>7} {:>13} {:>5}  {}\n", "INVOKER", "STATE", "IN-FLIGHT",
+                                "QUEUED", "FREE/MEM MB", "LOAD", "WARM (idle/busy)");
+  const auto* o = v.if_object();
+  const auto* list = o ? o->if_contains("invokers") : nullptr;
+  if (!list || !list->is_array()) return out;
+  for (const auto& item : list->as_array()) {
+    if (!item.is_object()) continue;
+    const auto& i = item.as_object();
+    std::string warm;
+    if (const auto* w = i.if_contains("warm"); w && w->is_array())
+      for (const auto& a : w->as_array())
+        if (a.is_object())
+          warm += fmt::format("{}{} {}/{}", warm.empty() ? "" : ", ", Str(a, "action"), IntOf(a.as_object(), "idle"),
+                              IntOf(a.as_object(), "busy"));
+    const auto* load = i.if_contains("load");
+    out += fmt::format("{:<28} {:<9} {:>9} {:>7} {:>13} {:>4.0f}%  {}\n", Str(item, "id"), Str(item, "state"),
+                       IntOf(i, "inFlight"), IntOf(i, "queued"),
+                       fmt::format("{}/{}", IntOf(i, "memoryFreeMb"), IntOf(i, "memoryMb")),
+                       load && load->is_double() ? 100 * load->as_double() : 0.0, warm.empty() ? "-" : warm);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -293,6 +325,18 @@ void AddAdminCommands(CLI::App& root, CliContext& ctx) {
                         }};
        },
        [](const json::value& v) { return "ok: revoked key " + Str(v, "uuid") + " of " + Str(v, "namespace") + "\n"; });
+
+  Leaf(admin, "invokers", "list the invokers a running server sees: state, load, warm instances (needs --admin-key)",
+       ctx, [](CLI::App*, AdminOptions&) {},
+       [](const AdminOptions&) -> Result<AdminOp> {
+         return AdminOp{"GET", "/invokers", "", [](TenantAdmin&) -> Result<json::value> {
+                          // Heartbeats live in the controllers' memory, not in the store.
+                          return MakeError(ErrorCode::kInvalidArgument,
+                                           "`hotrod admin invokers` asks a running server: pass --admin-key UUID:KEY "
+                                           "(or set HOTROD_ADMIN_KEY) and --apihost");
+                        }};
+       },
+       InvokersTable);
 }
 
 }  // namespace hotrod

@@ -219,7 +219,9 @@ asio::awaitable<Result<Activation>> Invocations::Execute(Identity caller, Resolv
   Status placement = std::move(completion.placement);
   Activation record = MakeActivationRecord(*resolved.action, activation_id, context, std::move(completion));
   log_.Record(record);
-  HOTROD_CO_RETURN_IF_ERROR(placement);
+  // A lost invoker is an outcome of the activation (it may have run): the caller gets its
+  // record, status 3 naming the invoker (502), like any failed activation.
+  if (!placement.ok() && placement.error().code != ErrorCode::kInvokerLost) co_return std::move(placement).error();
   co_return record;
 }
 

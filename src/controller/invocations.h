@@ -18,7 +18,8 @@
 //      it (JetStream) and the invoker that runs it writes the record, which takes it out of the
 //      journal; a bus that cannot store it leaves it journaled for the JournalSweeper.
 // A call the invoker could not place ends with a record (status 3) and, for a blocking caller,
-// the error kNoCapacity (503).
+// the error kNoCapacity (503). A call whose invoker was lost (kInvokerLost) ends with its record
+// (status 3, naming the invoker), which the API answers with 502.
 //
 // Threading: lives on the event-loop thread; not thread-safe.
 #pragma once

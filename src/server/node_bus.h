@@ -4,10 +4,13 @@
 //                       process's invoker (role all only)
 //   --bus nats://...    a NATS connection (JetStream for durable activations) and
 //                       - with a controller (role all or controller): the NatsBus, which places
-//                         blocking calls through `choose_invoker`;
+//                         blocking calls through the InvokerRegistry (fed by every node's
+//                         heartbeats; an invoker silent for 3 s is lost: its blocking calls
+//                         end at once with 502), and this controller's heartbeats;
 //                       - with an invoker (role all or invoker): the NatsInvokerLink, which feeds
 //                         the invoker and writes durable activations' records to the store
-//                         (ack after store; a redelivery whose record exists does not run again).
+//                         (ack after store; a redelivery whose record exists does not run again),
+//                         and the invoker's heartbeats (capacity, warm instances).
 //
 // Contract: Create() on the event loop of `io`, before it runs requests; everything it makes
 // runs on that loop. StopTakingWork() ends the invoker's subscriptions (what it has not
@@ -23,6 +26,8 @@
 
 #include "bus/bus.h"
 #include "common/result.h"
+#include "controller/invoker_registry.h"
+#include "invoker/invoker.h"
 #include "server/serve_options.h"
 #include "store/store.h"
 
@@ -43,10 +48,8 @@ class NodeBus {
  public:
   struct Parts {
     NodeRole role = NodeRole::kAll;
-    ActivationHandler* invoker = nullptr;  // set when the role runs an invoker
-    Store* store = nullptr;                // the durable records' (an invoker's)
-    // The controller's placement: the invoker a blocking call goes to ("": any one of them).
-    std::function<std::string(const ActivationMessage&)> choose_invoker;
+    Invoker* invoker = nullptr;  // set when the role runs an invoker
+    Store* store = nullptr;      // the durable records' (an invoker's)
   };
 
   static Result<std::unique_ptr<NodeBus>> Create(boost::asio::io_context& io, const ServeOptions& options,
@@ -57,6 +60,9 @@ class NodeBus {
 
   // The controller's side; null on an invoker-only node.
   Bus* bus();
+  // The cluster as this controller sees it; null without --bus or without a controller.
+  const InvokerRegistry* registry() const;
+  // An invoker announces it is draining and takes no new activations.
   void StopTakingWork();
 
  private:

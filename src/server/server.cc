@@ -94,6 +94,7 @@ struct Server::Parts_ {
   Status OpenStore();
   void BuildSandbox(std::unique_ptr<Launcher> given);
   InvokerOptions InvokerOptionsFrom() const;
+  std::function<ClusterSnapshot()> ClusterView();
   void BuildInvoker();
   Status BuildBus();
   Status BuildController();
@@ -197,6 +198,22 @@ Status Server::Parts_::BuildBus() {
   return Status::Ok();
 }
 
+// What `hotrod admin invokers` shows: a controller's registry, or a single node's own invoker as
+// a registry would see it.
+std::function<ClusterSnapshot()> Server::Parts_::ClusterView() {
+  if (const InvokerRegistry* registry = node_bus->registry()) return [registry] { return registry->Snapshot(); };
+  if (!invoker) return nullptr;
+  const std::string id = NodeId(options);
+  return [this, id, started = NowMillis()] {
+    InvokerRegistryOptions local;
+    local.controller_id = id;
+    local.started_ms = started;
+    InvokerRegistry registry(local);
+    registry.OnInvokerHeartbeat(invoker->Heartbeat(id, started));
+    return registry.Snapshot();
+  };
+}
+
 Status Server::Parts_::BuildController() {
   ActivationLogOptions log_options;
   // Writes get 507 while the store's disk is short of space; a PostgreSQL server reports its own
@@ -221,9 +238,13 @@ Status Server::Parts_::BuildController() {
   auth = std::make_unique<Authenticator>(*store);
   tenant_admin = std::make_unique<TenantAdmin>(*store);
   admin_auth = std::make_unique<AdminAuthenticator>(admin_key.uuid_key);
-  tenants = std::make_unique<TenantServices>(TenantServices{*limiter, *tenant_admin, *admin_auth});
+  tenants = std::make_unique<TenantServices>(TenantServices{*limiter, *tenant_admin, *admin_auth, ClusterView()});
   if (auto s = triggers->StartAlarms(); !s.ok())
     return MakeError(s.error().code, fmt::format("cannot read alarm schedules: {}", s.error().message));
+  if (const InvokerRegistry* registry = node_bus->registry()) {
+    // Each controller admits its share of a namespace's limits (docs/cluster.md).
+    limiter->SetDivisor([registry] { return registry->LiveControllers(); });
+  }
   if (bus->durable()) {
     // A cluster: other controllers' entries are in the journal too, and theirs are in flight;
     // what no invoker recorded in time is handed over again, by any controller.

@@ -3,10 +3,14 @@ directory, sharing a real PostgreSQL and a real nats-server. Calls go in through
 and run on the invokers; every accepted call ends with exactly one record, also when an invoker is
 killed with SIGKILL while it runs them (docs/cluster.md, "No accepted work lost")."""
 
+import json
+import subprocess
+import threading
 import time
 import unittest
 
 from cluster import Cluster
+from harness import HOTROD_BIN, read_admin_key
 
 ECHO = "function main(p) { return {echo: p.word}; }"
 SLEEP = ("function main(p) { return new Promise(r => setTimeout(() => r({slept: p.ms, n: p.n}), p.ms)); }")
@@ -61,6 +65,70 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["response"]["result"], {"echo": "hi"})
         self.wait_for_records([r.json()["activationId"]])
+
+    def invokers_seen(self):
+        controller = self.cluster.controllers[0]
+        out = subprocess.run([HOTROD_BIN, "admin", "invokers", "--json", "--apihost",
+                              "http://127.0.0.1:%d" % controller.port,
+                              "--admin-key", read_admin_key(controller.data_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return {i["id"]: i for i in json.loads(out.stdout)["invokers"]}
+
+    def test_admin_invokers_lists_both_invokers_online_with_their_warm_instances(self):
+        self.deploy("echo", ECHO)
+        r = self.api.post_json("/api/v1/namespaces/_/actions/echo?blocking=true", {"word": "warm"})
+        self.assertEqual(r.status, 200, r)
+        # The next heartbeats (every second) carry the warm instance the call left behind.
+        deadline = time.monotonic() + 10
+        while True:
+            seen = self.invokers_seen()
+            warm = [w for i in seen.values() for w in i["warm"] if w["action"].endswith("/echo")]
+            if warm or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual(sorted(seen), ["inv0", "inv1"])
+        for invoker in seen.values():
+            self.assertEqual(invoker["state"], "online", invoker)
+            self.assertGreater(invoker["memoryMb"], 0)
+        self.assertTrue(warm, seen)
+
+    def test_a_blocking_caller_whose_invoker_dies_gets_a_502_naming_it(self):
+        self.deploy("slow", SLEEP, timeout_ms=30000)
+        answer = {}
+
+        def call():
+            api = self.cluster.client()
+            try:
+                answer["r"] = api.post_json("/api/v1/namespaces/_/actions/slow?blocking=true", {"ms": 20000, "n": 0})
+            finally:
+                api.close()
+
+        caller = threading.Thread(target=call)
+        started = time.monotonic()
+        caller.start()
+        time.sleep(1.5)  # the call is running on one of the invokers
+        for node in self.cluster.invokers:
+            node.kill()
+        try:
+            caller.join(60)
+            elapsed = time.monotonic() - started
+            self.assertFalse(caller.is_alive(), "no answer within the action's timeout + 5 s")
+            r = answer["r"]
+            self.assertEqual(r.status, 502, r)
+            # The answer is the activation's record: status 3, its error naming the invoker.
+            self.assertEqual(r.json()["response"]["status"], "whisk internal error", r)
+            error = r.json()["response"]["result"]["error"]
+            self.assertRegex(error, r"invoker 'inv[01]'", error)
+            # The contract's bound: the action's timeout (30 s) + 5 s (plus slack for a loaded
+            # machine); the lost heartbeats normally end it after about 3 s.
+            self.assertLess(elapsed, 30 + 5 + 10)
+            aid = r.json()["activationId"]
+            record = self.wait_for_records([aid])[aid]
+            self.assertEqual(record["response"]["status"], "whisk internal error", record)
+        finally:
+            for node in self.cluster.invokers:
+                node.start()
 
     def test_async_calls_each_end_with_exactly_one_record_written_by_an_invoker(self):
         self.deploy("echo", ECHO)

@@ -55,8 +55,18 @@ asio::awaitable<CompletionMessage> NatsBus::Dispatch(ActivationMessage activatio
 }
 
 asio::awaitable<CompletionMessage> NatsBus::Request(ActivationMessage activation) {
-  const std::string invoker =
-      options_.choose_invoker ? options_.choose_invoker(activation) : std::string();
+  NatsPlacement placement;
+  if (options_.place) {
+    Result<NatsPlacement> placed = options_.place(activation);
+    if (!placed.ok()) co_return FailedCompletion(placed.error().code, placed.error().message);
+    placement = std::move(placed).value();
+  }
+  CompletionMessage completion = co_await Send(std::move(activation), placement.invoker);
+  if (placement.done) placement.done(completion);
+  co_return completion;
+}
+
+asio::awaitable<CompletionMessage> NatsBus::Send(ActivationMessage activation, const std::string& invoker) {
   const std::string subject =
       invoker.empty() ? std::string(kAnyInvokerActivateSubject) : InvokerActivateSubject(invoker);
   const int64_t timeout_ms = activation.action ? activation.action->limits.timeout_ms : 0;

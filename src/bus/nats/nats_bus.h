@@ -33,9 +33,18 @@
 
 namespace hotrod {
 
+// Where one blocking activation goes, and who hears how it ended.
+struct NatsPlacement {
+  std::string invoker;  // "": any one invoker (queue group)
+  // Optional: called once with the call's completion (a reply, a loss, a timeout).
+  std::function<void(const CompletionMessage&)> done;
+};
+
 struct NatsBusOptions {
-  // The invoker a blocking activation goes to; "" (or no function): any one invoker (queue group).
-  std::function<std::string(const ActivationMessage&)> choose_invoker;
+  // Places a blocking activation (the controller's InvokerRegistry). An error completes the call
+  // at once, status 3 with that error as its placement (kUnavailable: no invoker is online;
+  // kNoCapacity: none has room). No function: any one invoker (queue group).
+  std::function<Result<NatsPlacement>(const ActivationMessage&)> place;
   // A blocking caller waits the action's timeout plus this for an invoker's answer.
   std::chrono::milliseconds reply_margin{std::chrono::seconds(5)};
   NatsDurableOptions durable;
@@ -60,6 +69,7 @@ class NatsBus final : public Bus {
   struct Pending;
   NatsBus(NatsConnection& connection, NatsBusOptions options);
   asio::awaitable<CompletionMessage> Request(ActivationMessage activation);
+  asio::awaitable<CompletionMessage> Send(ActivationMessage activation, const std::string& invoker);
   asio::awaitable<CompletionMessage> Enqueue(ActivationMessage activation);
   void OnReply(NatsMessage reply);
 

@@ -153,7 +153,9 @@ class NatsBusTest : public testing::Test {
   std::unique_ptr<NatsBus> Bus(std::string invoker) {
     NatsBusOptions options;
     if (!invoker.empty())
-      options.choose_invoker = [invoker](const ActivationMessage&) { return invoker; };
+      options.place = [invoker](const ActivationMessage&) -> Result<NatsPlacement> {
+        return NatsPlacement{invoker, nullptr};
+      };
     options.reply_margin = std::chrono::milliseconds(500);
     options.durable = durable_;
     auto bus = NatsBus::Create(Connect(), std::move(options));
@@ -265,6 +267,40 @@ TEST_F(NatsBusTest, BlockingDispatchToASilentInvokerEndsAfterTheTimeoutPlusTheMa
   EXPECT_NE(c.placement.error().message.find("invoker 'inv-1' did not answer"), std::string::npos)
       << c.placement.error().message;
   EXPECT_EQ(invoker.handled, std::vector<std::string>{"act1"});
+}
+
+TEST_F(NatsBusTest, PlacementChoosesTheInvokerHearsTheEndAndMayRefuse) {
+  FakeInvoker& one = Invoker("one");
+  FakeInvoker& two = Invoker("two");
+  FakeRecords& records = records_;
+  ASSERT_NE(Link(one, "one", records), nullptr);
+  ASSERT_NE(Link(two, "two", records), nullptr);
+  std::vector<std::string> ended;
+  bool refuse = false;
+  NatsBusOptions options;
+  options.place = [&](const ActivationMessage& a) -> Result<NatsPlacement> {
+    if (refuse) return MakeError(ErrorCode::kNoCapacity, "no invoker has room for " + a.activation_id);
+    return NatsPlacement{"two", [&ended, id = a.activation_id](const CompletionMessage& c) {
+                           ended.push_back(id + (c.placement.ok() ? ":ok" : ":failed"));
+                         }};
+  };
+  options.durable = durable_;
+  auto bus = NatsBus::Create(Connect(), std::move(options));
+  ASSERT_TRUE(bus.ok()) << bus.error().message;
+  for (const char* id : {"a", "b", "c"}) {
+    CompletionMessage c = DispatchAndWait(**bus, Activation(id, false));
+    ASSERT_TRUE(c.placement.ok()) << c.placement.error().message;
+  }
+  EXPECT_TRUE(one.handled.empty());
+  EXPECT_EQ(two.handled, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(ended, (std::vector<std::string>{"a:ok", "b:ok", "c:ok"}));
+  // Refused: nothing is sent; the completion carries the placement's own error.
+  refuse = true;
+  CompletionMessage c = DispatchAndWait(**bus, Activation("d", false));
+  ASSERT_FALSE(c.placement.ok());
+  EXPECT_EQ(c.placement.error().code, ErrorCode::kNoCapacity);
+  EXPECT_EQ(c.status, ActivationStatus::kInternalError);
+  EXPECT_EQ(two.handled.size(), 3u);
 }
 
 TEST_F(NatsBusTest, BlockingCallsOfAnInvokerSeenOfflineEndAtOnceAsLost) {
