@@ -68,9 +68,10 @@ class Store {
   // --- Code blobs: action code shared by the nodes of a cluster ------------------------------
   // Content-addressed: `digest` is the SHA-256 of `bytes` (lowercase hex, CodeStore::Put), which
   // the caller computed; the bytes are binary (a zip) and kept exactly. Idempotent: a blob that
-  // is already stored keeps its bytes. Either way its put time becomes `now_ms` (ms since the
-  // epoch), which keeps it from the deletes below for their grace period: a deploy stores the
-  // blob, then the action, and a delete racing between the two must not take the blob.
+  // is already stored keeps its bytes. Either way its put time becomes at least `now_ms` (ms
+  // since the epoch; it never moves back), which keeps it from the deletes below for their
+  // grace period: a deploy stores the blob, then the action, and a delete racing between the
+  // two must not take the blob.
   // Not pure: a backend that serves one node only (test fakes) answers kInternal saying so.
   virtual Status PutCodeBlob(const std::string& digest, std::string_view /*bytes*/, int64_t /*now_ms*/) {
     return Unsupported("PutCodeBlob", "code " + digest);
