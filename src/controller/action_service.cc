@@ -18,6 +18,8 @@ namespace {
 
 std::string CacheKey(const std::string& ns, const std::string& name) { return ns + '/' + name; }
 
+int64_t Now(const ActionServiceOptions& options) { return options.now_ms ? options.now_ms() : NowMillis(); }
+
 
 Status ApplyLimit(const json::object& limits, const char* name, int64_t min, int64_t max, const char* unit,
                   int64_t& out) {
@@ -104,13 +106,15 @@ std::string BumpPatch(const std::string& version) {
 }
 
 ActionService::ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes,
-                             ExtractLimits extract_limits, PackageService& packages, Bus* invokers)
+                             ExtractLimits extract_limits, PackageService& packages, Bus* invokers,
+                             ActionServiceOptions options)
     : store_(store),
       code_(code),
       runtimes_(runtimes),
       extract_limits_(extract_limits),
       packages_(packages),
-      invokers_(invokers) {}
+      invokers_(invokers),
+      options_(std::move(options)) {}
 
 void ActionService::Changed(const std::string& ns, const std::string& name) {
   if (invokers_) invokers_->Publish(ActionChangedMessage{ns, name});
@@ -130,7 +134,7 @@ Result<std::vector<Action>> ActionService::List(const std::string& ns, int64_t s
   return store_.ListActions(ns, skip, limit);
 }
 
-Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code) {
+Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code, const ActionServiceOptions& options) {
   HOTROD_ASSIGN_OR_RETURN(auto namespaces, store.ListNamespaces());
   std::unordered_set<std::string> used;
   for (const auto& ns : namespaces) {
@@ -145,10 +149,14 @@ Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code) {
     HOTROD_RETURN_IF_ERROR(code.Remove(d));
     ++removed;
   }
+  if (options.share_code) {
+    HOTROD_ASSIGN_OR_RETURN(int64_t shared, store.DeleteUnusedCodeBlobs(Now(options) - options.shared_code_grace_ms));
+    removed += static_cast<size_t>(shared);
+  }
   return removed;
 }
 
-Result<size_t> ActionService::RemoveUnusedCode() { return hotrod::RemoveUnusedCode(store_, code_); }
+Result<size_t> ActionService::RemoveUnusedCode() { return hotrod::RemoveUnusedCode(store_, code_, options_); }
 
 void ActionService::ReleaseCode(const std::string& digest) {
   if (digest.empty()) return;  // a sequence
@@ -161,6 +169,11 @@ void ActionService::ReleaseCode(const std::string& digest) {
   if (*used) return;
   if (Status removed = code_.Remove(digest); !removed.ok())
     spdlog::warn("code {}: cannot remove it: {}", digest, Describe(removed.error()));
+  if (!options_.share_code) return;
+  // Other nodes' disk copies stay until their next start's sweep; without the store's copy no
+  // node fetches it again.
+  if (auto deleted = store_.DeleteCodeBlob(digest, Now(options_) - options_.shared_code_grace_ms); !deleted.ok())
+    spdlog::warn("code {}: cannot remove it from the store: {}", digest, Describe(deleted.error()));
 }
 
 Result<std::string> ActionService::CodeOf(const Action& action) {
@@ -306,8 +319,13 @@ Result<PutActionResult> ActionService::Put(const std::string& ns, const std::str
       }
     }
   }
-  action.updated_ms = NowMillis();
-  if (Status put = store_.PutAction(action); !put.ok()) {
+  // The blob is in the store before any action names it: an invoker never sees an action whose
+  // code it cannot fetch.
+  Status stored_code = Status::Ok();
+  if (new_code && options_.share_code)
+    stored_code = store_.PutCodeBlob(action.exec.code_digest, *new_code, Now(options_));
+  action.updated_ms = Now(options_);
+  if (Status put = stored_code.ok() ? store_.PutAction(action) : stored_code; !put.ok()) {
     // New code that no action took is garbage now (an update's old code stays in use).
     if (new_code && (!existing || existing->exec.code_digest != action.exec.code_digest))
       ReleaseCode(action.exec.code_digest);

@@ -12,6 +12,11 @@
 //    can come between that check and the removal. An instance of the old version that is still
 //    running keeps the files it has open; files of a zip it has not opened yet are gone (its
 //    instances retire after their current activation anyway).
+//  - With share_code (a store shared by several nodes), a deploy writes the code into the store
+//    (Store::PutCodeBlob) before the action row, so any invoker can fetch it (CodeStore's
+//    fetch-through), and the store's copy goes with the last action that used it, once older
+//    than shared_code_grace_ms (another controller's deploy of the same code may be between its
+//    PutCodeBlob and its PutAction; the put time it refreshed keeps the blob).
 #pragma once
 
 #include <functional>
@@ -33,6 +38,17 @@
 
 namespace hotrod {
 
+// A blob put into the shared store this recently may belong to a deploy in flight on another
+// controller (blob stored, action not yet): deploys take seconds; the margin also covers the
+// nodes' clock skew.
+inline constexpr int64_t kSharedCodeGraceMs = 10 * 60 * 1000;
+
+struct ActionServiceOptions {
+  bool share_code = false;  // the store is shared by several nodes (PostgreSQL)
+  int64_t shared_code_grace_ms = kSharedCodeGraceMs;
+  std::function<int64_t()> now_ms;  // ms since the epoch; empty: the system clock
+};
+
 struct PutActionResult {
   std::shared_ptr<const Action> action;
   bool created = false;
@@ -44,7 +60,7 @@ class ActionService {
   // resolve). `invokers`: told through the bus when an action changed or went away, so that its
   // instances retire; null where no invoker runs (tools).
   ActionService(Store& store, CodeStore& code, const RuntimeManifest& runtimes, ExtractLimits extract_limits,
-                PackageService& packages, Bus* invokers = nullptr);
+                PackageService& packages, Bus* invokers = nullptr, ActionServiceOptions options = {});
 
   // PUT body (docs/api.md). kAlreadyExists when it exists and !overwrite.
   Result<PutActionResult> Put(const std::string& ns, const std::string& name, const json::object& body,
@@ -72,14 +88,16 @@ class ActionService {
   ExtractLimits extract_limits_;
   PackageService& packages_;
   Bus* invokers_;
+  const ActionServiceOptions options_;
   std::unordered_map<std::string, std::shared_ptr<const Action>> cache_;
 };
 
 // Removes stored code that no action refers to any more (old versions, deleted actions, code
 // left by a crash between storing it and storing its action). Call it only while no instance
 // runs (at start, before anything else writes: it is what makes room on a full disk): a
-// running instance may still have the old code mounted. Returns how many blobs were removed.
-Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code);
+// running instance may still have the old code mounted. With options.share_code the store's
+// unused blobs older than the grace go too. Returns how many blobs were removed (both places).
+Result<size_t> RemoveUnusedCode(Store& store, CodeStore& code, const ActionServiceOptions& options = {});
 
 // OpenWhisk's default limit on the actions of a sequence (counted with nested sequences inlined).
 inline constexpr size_t kMaxSequenceLength = 50;

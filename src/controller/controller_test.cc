@@ -165,6 +165,48 @@ TEST_F(ControllerTest, CodeGoesWhenItsLastReferenceGoes) {
   EXPECT_EQ(store_->CodeInUse(std::string(64, 'a')).value(), false);
 }
 
+// With a shared store (share_code) deployed code goes into the store, where another node's
+// CodeStore fetches it, and leaves it with its last action once past the grace period.
+TEST_F(ControllerTest, SharedCodeIsInTheStoreForOtherNodes) {
+  int64_t now = 1'700'000'000'000;
+  ActionServiceOptions options;
+  options.share_code = true;
+  options.now_ms = [&] { return now; };
+  ActionService shared(*store_, *code_, *manifest_, ExtractLimits{}, *packages_, &invokers_, options);
+  auto blob_of = [&](std::string_view code) {
+    auto blob = store_->GetCodeBlob(Sha256Hex(code));
+    EXPECT_TRUE(blob.ok()) << blob.error().message;
+    return blob.ok() ? *blob : std::nullopt;
+  };
+
+  ASSERT_TRUE(shared.Put("guest", "a", Body(R"({"exec":{"kind":"nodejs:20","code":"shared code"}})"), false).ok());
+  EXPECT_EQ(blob_of("shared code"), "shared code");
+  // Another node: nothing on its disk, the store behind it.
+  CodeStore other(dir_ / "other-node", CodeStoreOptions{[&](const std::string& d) { return store_->GetCodeBlob(d); }});
+  EXPECT_EQ(other.Read(Sha256Hex("shared code")).value(), "shared code");
+
+  // Deleted within the grace period the store keeps it (another deploy of it may be in flight);
+  // the sweep takes it once the period is over.
+  ASSERT_TRUE(shared.Delete("guest", "a").ok());
+  EXPECT_TRUE(blob_of("shared code").has_value());
+  now += kSharedCodeGraceMs + 1;
+  auto removed = shared.RemoveUnusedCode();
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(blob_of("shared code").has_value());
+
+  // Past the grace period, replacing the code takes the old blob at once.
+  ASSERT_TRUE(shared.Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"v1"}})"), false).ok());
+  now += kSharedCodeGraceMs + 1;
+  ASSERT_TRUE(shared.Put("guest", "b", Body(R"({"exec":{"kind":"nodejs:20","code":"v2"}})"), true).ok());
+  EXPECT_FALSE(blob_of("v1").has_value());
+  EXPECT_EQ(blob_of("v2"), "v2");
+
+  // A single node's service keeps code on its disk only.
+  ASSERT_TRUE(actions_->Put("guest", "local", Body(R"({"exec":{"kind":"nodejs:20","code":"local only"}})"), false).ok());
+  EXPECT_FALSE(blob_of("local only").has_value());
+}
+
 TEST(EntityNames, FollowOpenWhiskRule) {
   EXPECT_TRUE(IsValidEntityName("hello"));
   EXPECT_TRUE(IsValidEntityName("hello-world_1.2@x"));

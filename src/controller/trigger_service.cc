@@ -15,6 +15,12 @@ namespace {
 
 std::string Key(const std::string& ns, const std::string& name) { return ns + '/' + name; }
 
+// A lease holder reloads the schedules from the store it shares with the other controllers.
+AlarmLease WithLoader(AlarmLease lease, EventStore& store) {
+  if (lease.store && !lease.load) lease.load = [&store] { return store.ListAlarms(); };
+  return lease;
+}
+
 const json::value* FindKey(const json::array& kvs, std::string_view key) {
   for (const auto& kv : kvs)
     if (kv.as_object().at("key").as_string() == key) return &kv.as_object().at("value");
@@ -199,7 +205,7 @@ json::object RuleToJson(const Rule& r, bool with_status) {
 
 TriggerService::TriggerService(asio::io_context& io, EventStore& store, Invocations& invocations, ActivationLog& log,
                                ActionResolver& resolver, NamespaceAdmission& admission,
-                               std::function<int64_t()> now_ms)
+                               std::function<int64_t()> now_ms, AlarmLease alarm_lease)
     : store_(store),
       invocations_(invocations),
       log_(log),
@@ -216,7 +222,7 @@ TriggerService::TriggerService(asio::io_context& io, EventStore& store, Invocati
             HOTROD_CO_RETURN_IF_ERROR(fired);
             co_return Status::Ok();
           },
-          std::move(now_ms)) {}
+          std::move(now_ms), WithLoader(std::move(alarm_lease), store)) {}
 
 Status TriggerService::StartAlarms() {
   HOTROD_ASSIGN_OR_RETURN(auto schedules, store_.ListAlarms());

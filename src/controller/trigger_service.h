@@ -13,6 +13,9 @@
 //  - Every fire, alarms included, first passes the namespace's fire limit (NamespaceAdmission).
 //  - Rules name actions as their namespace sees them; ActionResolver::Find resolves them.
 //  - It owns the AlarmScheduler of the alarms feed: schedules follow the triggers it writes.
+//    With several controllers on one store, `alarm_lease` names the store and this controller:
+//    only the lease holder fires, and it reloads the schedules from this EventStore (triggers
+//    written through other controllers) while it holds the lease (alarm_scheduler.h).
 #pragma once
 
 #include <functional>
@@ -50,7 +53,7 @@ class TriggerService {
  public:
   TriggerService(asio::io_context& io, EventStore& store, Invocations& invocations, ActivationLog& log,
                  ActionResolver& resolver, NamespaceAdmission& admission,
-                 std::function<int64_t()> now_ms = NowMillis);
+                 std::function<int64_t()> now_ms = NowMillis, AlarmLease alarm_lease = {});
 
   // Loads the alarm schedules from the store and starts firing them; StopAlarms() ends that.
   Status StartAlarms();

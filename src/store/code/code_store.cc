@@ -32,6 +32,15 @@ bool IsDirectory(const std::filesystem::path& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool IsRegularFile(const std::filesystem::path& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Error NoSuchCode(const std::string& digest) {
+  return MakeError(ErrorCode::kNotFound, "no code with digest " + digest);
+}
+
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -59,11 +68,12 @@ Error InvalidDigest(std::string_view digest) {
 
 }  // namespace
 
-CodeStore::CodeStore(std::filesystem::path root)
+CodeStore::CodeStore(std::filesystem::path root, CodeStoreOptions options)
     : root_(std::move(root)),
       blobs_(root_ / "blobs"),
       unpacked_(root_ / "unpacked"),
-      tmp_(root_ / "tmp") {
+      tmp_(root_ / "tmp"),
+      fetch_(std::move(options.fetch)) {
   for (const auto& dir : {blobs_, unpacked_, tmp_}) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -124,9 +134,13 @@ void CodeStore::RemoveStaleTemps() const {
 Result<std::string> CodeStore::Put(std::string_view bytes) {
   HOTROD_RETURN_IF_ERROR(init_);
   std::string digest = Sha256Hex(bytes);
+  HOTROD_RETURN_IF_ERROR(Publish(digest, bytes));
+  return digest;
+}
+
+Status CodeStore::Publish(const std::string& digest, std::string_view bytes) {
   const std::filesystem::path final_path = blobs_ / digest;
-  struct stat st {};
-  if (::lstat(final_path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return digest;
+  if (IsRegularFile(final_path)) return Status::Ok();
 
   const std::filesystem::path temp = NewTempPath();
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
@@ -142,20 +156,51 @@ Result<std::string> CodeStore::Put(std::string_view bytes) {
   } else {
     status = SyncDirectory(blobs_);
   }
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status.error();
-  }
-  return digest;
+  if (!status.ok()) ::unlink(temp.c_str());
+  return status;
 }
 
-Result<std::string> CodeStore::Read(const std::string& digest) const {
+Status CodeStore::FetchLocked(const std::string& digest) {
+  if (IsRegularFile(blobs_ / digest)) return Status::Ok();  // here already, or fetched meanwhile
+  if (!fetch_) return NoSuchCode(digest);
+  HOTROD_ASSIGN_OR_RETURN(std::optional<std::string> bytes, fetch_(digest));
+  if (!bytes) return NoSuchCode(digest);
+  // What the store hands out is checked like anything else from outside this process: the
+  // digest names the bytes an action was deployed with, and a sandbox will run them.
+  if (const std::string got = Sha256Hex(*bytes); got != digest)
+    return MakeError(ErrorCode::kInternal, "code fetched for digest " + digest + " has digest " + got + "; refused");
+  return Publish(digest, *bytes);
+}
+
+Result<std::filesystem::path> CodeStore::Blob(const std::string& digest) {
+  if (!IsValidDigest(digest)) return InvalidDigest(digest);
+  HOTROD_RETURN_IF_ERROR(init_);
+  std::filesystem::path path = blobs_ / digest;
+  // Fast path without locks: a blob only ever appears complete (atomic rename).
+  if (IsRegularFile(path)) return path;
+  if (!fetch_) return NoSuchCode(digest);
+  std::shared_ptr<Mutex> lock = AcquireDigestLock(digest);
+  Status fetched = [&] {
+    MutexLock guard(lock.get());
+    return FetchLocked(digest);
+  }();
+  ReleaseDigestLock(digest, std::move(lock));
+  if (!fetched.ok()) return fetched.error();
+  return path;
+}
+
+Result<std::string> CodeStore::Read(const std::string& digest) {
+  if (fetch_ && IsValidDigest(digest)) HOTROD_RETURN_IF_ERROR(Blob(digest));
+  return ReadLocal(digest);
+}
+
+Result<std::string> CodeStore::ReadLocal(const std::string& digest) const {
   if (!IsValidDigest(digest)) return InvalidDigest(digest);
   HOTROD_RETURN_IF_ERROR(init_);
   const std::filesystem::path path = blobs_ / digest;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
-    if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no code with digest " + digest);
+    if (errno == ENOENT) return NoSuchCode(digest);
     return SystemError("cannot open", path, errno);
   }
   struct stat st {};
@@ -211,7 +256,8 @@ Result<std::filesystem::path> CodeStore::UnpackLocked(const std::string& digest,
                                                       const ExtractLimits& limits) {
   std::filesystem::path dir = unpacked_ / digest;
   if (IsDirectory(dir)) return dir;  // another thread finished while we waited
-  HOTROD_ASSIGN_OR_RETURN(std::string bytes, Read(digest));
+  HOTROD_RETURN_IF_ERROR(FetchLocked(digest));
+  HOTROD_ASSIGN_OR_RETURN(std::string bytes, ReadLocal(digest));
 
   const std::filesystem::path temp = NewTempPath();
   std::error_code ec;

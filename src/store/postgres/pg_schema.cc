@@ -136,8 +136,26 @@ CREATE TABLE pending_activations (
 );
 )sql";
 
+// Code blobs and leases (SQLite's version 6 explains both tables). Zips are compressed already:
+// EXTERNAL storage keeps large blobs out of line without a second, futile compression.
+constexpr const char* kSchemaCluster = R"sql(
+CREATE TABLE code_blobs (
+  digest TEXT COLLATE "C" PRIMARY KEY,
+  bytes  BYTEA NOT NULL,
+  put_ms BIGINT NOT NULL
+);
+ALTER TABLE code_blobs ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+CREATE TABLE leases (
+  name       TEXT COLLATE "C" PRIMARY KEY,
+  holder     TEXT COLLATE "C" NOT NULL,
+  expires_ms BIGINT NOT NULL
+);
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema (SQLite's version 5)", kSchemaV1},
+    {2, "code blobs and leases (SQLite's version 6)", kSchemaCluster},
 };
 
 // Takes the migration lock and makes sure schema_version exists (both inside the caller's

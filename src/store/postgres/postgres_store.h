@@ -71,6 +71,15 @@ class PostgresStore final : public Store, public EventStore {
   Result<std::optional<Activation>> GetActivation(const std::string& ns, const std::string& id) override;
   Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) override;
 
+  // Code blobs and leases (postgres_store_cluster.cc).
+  Status PutCodeBlob(const std::string& digest, std::string_view bytes, int64_t now_ms) override;
+  Result<std::optional<std::string>> GetCodeBlob(const std::string& digest) override;
+  Result<bool> DeleteCodeBlob(const std::string& digest, int64_t put_before_ms) override;
+  Result<int64_t> DeleteUnusedCodeBlobs(int64_t put_before_ms) override;
+  Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, int64_t ttl_ms,
+                               int64_t now_ms) override;
+  Status ReleaseLease(const std::string& name, const std::string& holder) override;
+
   // Tenants (postgres_store_events.cc).
   Result<bool> NamespaceExists(const std::string& ns) override;
   Result<std::vector<Credential>> ListCredentials(const std::string& ns) override;

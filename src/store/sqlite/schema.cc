@@ -160,12 +160,36 @@ constexpr const char* kSchemaNamespaceInstances = R"sql(
 ALTER TABLE namespace_limits ADD COLUMN max_instances INTEGER;
 )sql";
 
+// What nodes sharing one store need (a single node writes neither table's rows today, but the
+// schema is the same for every backend):
+// - code_blobs: action code by SHA-256, the bytes as a BLOB; put_ms is the last PutCodeBlob, so
+//   that a deploy in flight keeps its blob from an unused-code delete. A rowid table, since rows
+//   are large (WITHOUT ROWID suits small rows).
+// - leases: who holds a named lease (the alarms) until when.
+// - actions_by_code_digest: "is this code still used" is one index probe.
+constexpr const char* kSchemaCluster = R"sql(
+CREATE TABLE code_blobs (
+  digest TEXT PRIMARY KEY NOT NULL,
+  bytes  BLOB NOT NULL,
+  put_ms INTEGER NOT NULL
+);
+
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY NOT NULL,
+  holder     TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX actions_by_code_digest ON actions(code_digest);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "packages, bindings and sequence components", kSchemaPackages},
     {3, "tenants: key creation time, namespace limits", kSchemaTenants},
     {4, "triggers, rules, alarms, activation journal", kSchemaTriggers},
     {5, "pool: per-namespace instance maximum", kSchemaNamespaceInstances},
+    {6, "code blobs and leases", kSchemaCluster},
 };
 
 Status ApplyStep(sqlite3* db, const Migration& step, std::string_view name) {

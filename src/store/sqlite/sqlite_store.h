@@ -15,6 +15,8 @@
 //    transaction): a key or an action always belongs to a namespace row.
 //  - Upserts: PutCredential replaces by uuid, PutAction by (ns, name), PutActivations by
 //    activation_id (a record written twice is stored once).
+//  - Leases: TryAcquireLease is one upsert in a BEGIN IMMEDIATE transaction, so processes that
+//    share the file decide a lease between them exactly as PostgreSQL's nodes do.
 //  - ListActions / ListActivations: skip < 0 or limit < 0 is kInvalidArgument; limit 0 means no
 //    limit (the API layer applies OpenWhisk's defaults and maxima before calling).
 //    Activations come newest first: start_ms descending, ties broken by activation_id
@@ -69,6 +71,15 @@ class SqliteStore final : public Store, public EventStore {
   Result<std::optional<Activation>> GetActivation(const std::string& ns,
                                                   const std::string& id) override;
   Result<std::vector<Activation>> ListActivations(const ActivationQuery& query) override;
+
+  // Code blobs and leases (sqlite_store_cluster.cc).
+  Status PutCodeBlob(const std::string& digest, std::string_view bytes, int64_t now_ms) override;
+  Result<std::optional<std::string>> GetCodeBlob(const std::string& digest) override;
+  Result<bool> DeleteCodeBlob(const std::string& digest, int64_t put_before_ms) override;
+  Result<int64_t> DeleteUnusedCodeBlobs(int64_t put_before_ms) override;
+  Result<bool> TryAcquireLease(const std::string& name, const std::string& holder, int64_t ttl_ms,
+                               int64_t now_ms) override;
+  Status ReleaseLease(const std::string& name, const std::string& holder) override;
 
   // Tenants (sqlite_store_tenants.cc).
   Result<bool> NamespaceExists(const std::string& ns) override;

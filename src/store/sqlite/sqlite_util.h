@@ -56,6 +56,14 @@ class Stmt {
     sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
   }
   void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  // A BLOB (bytes kept exactly, no text encoding); empty bytes bind an empty blob, not NULL.
+  void BindBlob(int index, std::string_view bytes) {
+    if (bytes.empty()) {
+      sqlite3_bind_zeroblob(stmt_, index, 0);
+      return;
+    }
+    sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  }
 
   // SQLITE_ROW, SQLITE_DONE, or an error code.
   int Step() { return sqlite3_step(stmt_); }
@@ -70,6 +78,10 @@ class Stmt {
                         : std::string_view(p, sqlite3_column_bytes(stmt_, column));
   }
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string Blob(int column) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, column));
+  }
 
  private:
   sqlite3_stmt* const stmt_;
