@@ -161,7 +161,7 @@ TEST(BusMessages, CancelAndActionChangedRoundTrip) {
 
 TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   EXPECT_EQ(ActivationFromJson(json::value(3)).error().code, ErrorCode::kInvalidArgument);
-  json::object activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, false});
+  json::object activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, false, {}});
   activation["action"].as_object()["limits"].as_object()["memory"] = "lots";
   auto bad = ActivationFromJson(activation);
   ASSERT_FALSE(bad.ok());
@@ -174,11 +174,11 @@ TEST(BusMessages, MalformedMessagesAreRefusedNamingTheField) {
   completion.erase("logs");
   EXPECT_NE(CompletionFromJson(completion).error().message.find("'logs'"), std::string::npos);
   // Blocking or durable is never guessed: a message without the field is refused.
-  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true});
+  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true, {}});
   activation.erase("durable");
   EXPECT_NE(ActivationFromJson(activation).error().message.find("'durable'"), std::string::npos);
   // Without whose record it is, an invoker could not write a durable activation's record.
-  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true});
+  activation = ActivationToJson(ActivationMessage{SampleAction(), {}, "id", {}, 0, true, {}});
   activation["record"].as_object().erase("subject");
   EXPECT_NE(ActivationFromJson(activation).error().message.find("'subject'"), std::string::npos);
   EXPECT_FALSE(CancelFromJson(json::object{{"activationId", 1}, {"reason", ""}}).ok());

@@ -116,6 +116,10 @@ ActionService::ActionService(Store& store, CodeStore& code, const RuntimeManifes
       invokers_(invokers),
       options_(std::move(options)) {}
 
+void ActionService::ChangedElsewhere(const std::string& ns, const std::string& name) {
+  cache_.erase(CacheKey(ns, name));
+}
+
 void ActionService::Changed(const std::string& ns, const std::string& name) {
   if (invokers_) invokers_->Publish(ActionChangedMessage{ns, name});
 }

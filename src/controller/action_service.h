@@ -1,8 +1,10 @@
 // ActionService: create, update, read, list and delete actions; owns the action cache.
 //
 // Contract:
-//  - Owned by the event-loop thread; not thread-safe. It is the only writer of actions, so its
-//    cache is always current (a single-node property; the cluster issue replaces it).
+//  - Owned by the event-loop thread; not thread-safe. On a single node it is the only writer of
+//    actions, so its cache is always current. On a cluster other controllers write too: every
+//    change is broadcast on the bus (ActionChangedMessage), and ChangedElsewhere() drops the
+//    cached entry when one arrives (also this controller's own, which costs one store read).
 //  - Put() validates the whole body before anything is stored: a bad request changes nothing.
 //    Zip code is unpacked (safely, with caps) at deploy time, so invokes never extract.
 //  - Errors are values with OpenWhisk's messages; the API maps codes to HTTP statuses.
@@ -70,6 +72,8 @@ class ActionService {
   Result<std::vector<Action>> List(const std::string& ns, int64_t skip, int64_t limit);
   // The deleted action; kNotFound when absent.
   Result<std::shared_ptr<const Action>> Delete(const std::string& ns, const std::string& name);
+  // Another controller changed or deleted the action: the next Get reads it from the store.
+  void ChangedElsewhere(const std::string& ns, const std::string& name);
 
   // Removes stored code that no action refers to any more (RemoveUnusedCode below).
   Result<size_t> RemoveUnusedCode();

@@ -240,7 +240,8 @@ void Invoker::WhenStopped(Clock::time_point deadline, std::function<void()> done
 }
 
 Result<std::filesystem::path> Invoker::HostCodePath(const Action& action) {
-  if (!action.exec.binary) return code_.BlobPath(action.exec.code_digest);
+  // Blob() fetches what this node has not seen yet from the shared store (a cluster's invoker).
+  if (!action.exec.binary) return code_.Blob(action.exec.code_digest);
   return code_.Unpacked(action.exec.code_digest, options_.extract_limits);  // unpacked at deploy
 }
 

@@ -133,6 +133,7 @@ Status NodeBus::Impl::StartController(const ServeOptions& options, const NatsDur
                           }));
   NatsBusOptions bus_options;
   bus_options.place = [this](const ActivationMessage& a) { return Place(a); };
+  bus_options.action_changed = parts.action_changed;
   bus_options.durable = durable;
   HOTROD_ASSIGN_OR_RETURN(nats_bus, NatsBus::Create(*nats, std::move(bus_options)));
   sweep_timer = std::make_unique<asio::steady_timer>(io);

@@ -50,6 +50,8 @@ class NodeBus {
     NodeRole role = NodeRole::kAll;
     Invoker* invoker = nullptr;  // set when the role runs an invoker
     Store* store = nullptr;      // the durable records' (an invoker's)
+    // A controller's: an action changed, here or on another controller (its cache entry goes).
+    std::function<void(const ActionChangedMessage&)> action_changed;
   };
 
   static Result<std::unique_ptr<NodeBus>> Create(boost::asio::io_context& io, const ServeOptions& options,

@@ -57,6 +57,9 @@ struct Server::Parts_ {
   std::unique_ptr<Store> store;  // SqliteStore or PostgresStore (--store)
   EventStore* events = nullptr;  // the same object's EventStore half
   std::filesystem::path store_space_dir;  // the SQLite file's directory; empty for PostgreSQL
+  // PostgreSQL: other nodes share the store, so code travels through it (content-addressed) and
+  // each node's code directory is a cache of it.
+  bool shared_store = false;
   GuestKey guest;
   AdminKey admin_key;
   std::unique_ptr<CodeStore> code;
@@ -94,6 +97,11 @@ struct Server::Parts_ {
   Status OpenStore();
   void BuildSandbox(std::unique_ptr<Launcher> given);
   InvokerOptions InvokerOptionsFrom() const;
+  ActionServiceOptions SharedCodeOptions() const {
+    ActionServiceOptions o;
+    o.share_code = shared_store;
+    return o;
+  }
   std::function<ClusterSnapshot()> ClusterView();
   void BuildInvoker();
   Status BuildBus();
@@ -119,10 +127,16 @@ Status Server::Parts_::BuildStorage() {
   // store drops dead processes' temp files (before SQLite may need room for its -shm file),
   // then unused code goes (no instance runs yet, so code of old versions and deleted actions
   // can go). Files that are already right are not written again (shims, keys).
-  code = std::make_unique<CodeStore>(data_dir / "code");
+  // `store` is opened just below; a fetch only happens when an invoker misses a blob.
+  CodeStoreOptions code_options;
+  code_options.fetch = [this](const std::string& digest) -> Result<std::optional<std::string>> {
+    if (!shared_store) return std::optional<std::string>();
+    return store->GetCodeBlob(digest);
+  };
+  code = std::make_unique<CodeStore>(data_dir / "code", std::move(code_options));
   HOTROD_RETURN_IF_ERROR(code->init_status());
   HOTROD_RETURN_IF_ERROR(OpenStore());
-  if (auto removed = RemoveUnusedCode(*store, *code); !removed.ok())
+  if (auto removed = RemoveUnusedCode(*store, *code, SharedCodeOptions()); !removed.ok())
     spdlog::warn("code cleanup: {}", Describe(removed.error()));
   else if (*removed > 0)
     spdlog::info("removed {} unused code blob(s)", *removed);
@@ -141,6 +155,7 @@ Status Server::Parts_::OpenStore() {
     HOTROD_ASSIGN_OR_RETURN(auto pg, PostgresStore::Open(url->conninfo));
     events = pg.get();
     store = std::move(pg);
+    shared_store = true;
     spdlog::info("store: PostgreSQL (schema version {})", PostgresStore::SchemaVersion());
     return Status::Ok();
   }
@@ -193,6 +208,9 @@ Status Server::Parts_::BuildBus() {
   bus_parts.role = role;
   bus_parts.invoker = invoker.get();
   bus_parts.store = store.get();
+  bus_parts.action_changed = [this](const ActionChangedMessage& changed) {
+    if (actions) actions->ChangedElsewhere(changed.ns, changed.name);
+  };
   HOTROD_ASSIGN_OR_RETURN(node_bus, NodeBus::Create(io, options, std::move(bus_parts)));
   bus = node_bus->bus();
   return Status::Ok();
@@ -223,7 +241,7 @@ Status Server::Parts_::BuildController() {
   journal = std::make_unique<ActivationJournal>(io, *events);
   packages = std::make_unique<PackageService>(*store);
   actions = std::make_unique<ActionService>(*store, *code, *manifest, InvokerOptionsFrom().extract_limits, *packages,
-                                            bus);
+                                            bus, SharedCodeOptions());
   resolver = std::make_unique<ActionResolver>(*actions, *packages);
   Store& stored = *store;
   limiter = std::make_unique<NamespaceLimiter>(
@@ -234,7 +252,12 @@ Status Server::Parts_::BuildController() {
         return std::optional<NamespaceLimitOverrides>(overrides);
       });
   invocations = std::make_unique<Invocations>(io, *bus, *activation_log, *journal, *resolver, *limiter);
-  triggers = std::make_unique<TriggerService>(io, *events, *invocations, *activation_log, *resolver, *limiter);
+  // Alarms fire on the one controller that holds the store's "alarms" lease.
+  AlarmLease alarm_lease;
+  alarm_lease.store = store.get();
+  alarm_lease.holder = NodeId(options);
+  triggers = std::make_unique<TriggerService>(io, *events, *invocations, *activation_log, *resolver, *limiter,
+                                              NowMillis, std::move(alarm_lease));
   auth = std::make_unique<Authenticator>(*store);
   tenant_admin = std::make_unique<TenantAdmin>(*store);
   admin_auth = std::make_unique<AdminAuthenticator>(admin_key.uuid_key);

@@ -5,6 +5,7 @@ separate machines. Every process is a child of the test (it dies with it) and is
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,12 +13,20 @@ import sys
 import tempfile
 import time
 
-from harness import HOTROD_BIN, Server, _die_with_parent, free_port, new_guest_key
+from harness import HOTROD_BIN, Server, _die_with_parent, free_port, new_guest_key, read_admin_key
 from postgres import PostgresServer
 
-NATS_BIN = "/usr/bin/nats-server"
-NATS_MISSING = ("nats-server is not installed (no %s): install the Debian package `nats-server` "
-                "(apt-get install nats-server, or `make deps`)" % NATS_BIN)
+NATS_MISSING = ("nats-server not found ($HOTROD_NATS_SERVER, PATH, /usr/sbin, /usr/bin): install the "
+                "Debian package `nats-server` (apt-get install nats-server, or `make deps`)")
+
+
+def nats_binary():
+    """Where nats-server is, found as the C++ tests find it (nats_server_test_util.h)."""
+    for candidate in (os.environ.get("HOTROD_NATS_SERVER"), shutil.which("nats-server"),
+                      "/usr/sbin/nats-server", "/usr/bin/nats-server"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(NATS_MISSING)
 READY_TIMEOUT_S = 20
 
 
@@ -25,8 +34,7 @@ class NatsServer:
     """nats-server -js on a free loopback port, its JetStream store in a temporary directory."""
 
     def __init__(self):
-        if not os.path.exists(NATS_BIN):
-            raise RuntimeError(NATS_MISSING)
+        self.binary = nats_binary()
         self.dir = tempfile.mkdtemp(prefix="hotrod-nats-", dir="/tmp")
         self.port = free_port()
         self.proc = None
@@ -38,7 +46,7 @@ class NatsServer:
 
     def start(self):
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([NATS_BIN, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+        self.proc = subprocess.Popen([self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
                                       "-sd", os.path.join(self.dir, "js")],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent)
@@ -71,7 +79,7 @@ class NatsServer:
 class InvokerNode(Server):
     """`hotrod serve --role invoker`: no API of its own; ready once it says it takes activations."""
 
-    READY = b"hotrod invoker "
+    READY = re.compile(r"hotrod invoker \S+ ready on ")
 
     def start(self):
         assert self.proc is None, "already running"
@@ -90,7 +98,7 @@ class InvokerNode(Server):
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while self.READY not in self.log_text(since=since).encode():
+        while not self.READY.search(self.log_text(since=since)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError("hotrod invoker did not start; log:\n%s" % self.log_text(since=since))
@@ -123,7 +131,35 @@ class Cluster:
             self.add_invoker("inv%d" % i)
         for _ in range(self.n_controllers):
             self.add_controller()
+        self.wait_for_invokers()
         return self
+
+    def invokers_seen(self, controller=0):
+        """GET /api/v1/admin/invokers of a controller: {id: invoker}."""
+        c = self.controllers[controller]
+        api = c.client(read_admin_key(c.data_dir))
+        try:
+            r = api.get("/api/v1/admin/invokers")
+            if r.status != 200:
+                raise RuntimeError("admin/invokers: %s" % r)
+            return {i["id"]: i for i in r.json()["invokers"]}
+        finally:
+            api.close()
+
+    def wait_for_invokers(self, timeout_s=READY_TIMEOUT_S):
+        """Until every controller sees every running invoker online (their heartbeats come every
+        second): what a client needs before its calls can be placed."""
+        running = sorted(n.invoker_id for n in self.invokers if n.alive())
+        deadline = time.monotonic() + timeout_s
+        for i in range(len(self.controllers)):
+            while True:
+                seen = self.invokers_seen(i)
+                online = sorted(k for k, v in seen.items() if v["state"] == "online")
+                if all(k in online for k in running):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("controller %d sees %s online, not %s" % (i, online, running))
+                time.sleep(0.1)
 
     def common_args(self):
         return ["--store", self.store, "--bus", self.nats.url]
@@ -137,6 +173,7 @@ class Cluster:
 
     def add_invoker(self, invoker_id):
         node = InvokerNode(extra_args=self.common_args() + ["--invoker-id", invoker_id] + self.invoker_args)
+        node.invoker_id = invoker_id
         self.invokers.append(node)
         node.start()
         return node

@@ -43,6 +43,21 @@ Result<std::unique_ptr<NatsBus>> NatsBus::Create(NatsConnection& connection,
                                       [self](NatsMessage m) { self->OnReply(std::move(m)); });
   HOTROD_RETURN_IF_ERROR(replies);
   bus->replies_ = std::move(replies).value();
+  if (self->options_.action_changed) {
+    auto changes = connection.Subscribe(std::string(kActionChangedSubject), "", [self](NatsMessage m) {
+      boost::system::error_code ec;
+      json::value value = json::parse(m.data, ec);
+      auto changed = ec ? Result<ActionChangedMessage>(MakeError(ErrorCode::kInvalidArgument, ec.message()))
+                        : ActionChangedFromJson(value);
+      if (!changed.ok()) {
+        spdlog::warn("bus: refused an action change: {}", changed.error().message);
+        return;
+      }
+      self->options_.action_changed(*changed);
+    });
+    HOTROD_RETURN_IF_ERROR(changes);
+    bus->changes_ = std::move(changes).value();
+  }
   return bus;
 }
 

@@ -45,6 +45,9 @@ struct NatsBusOptions {
   // at once, status 3 with that error as its placement (kUnavailable: no invoker is online;
   // kNoCapacity: none has room). No function: any one invoker (queue group).
   std::function<Result<NatsPlacement>(const ActivationMessage&)> place;
+  // Optional: every ActionChangedMessage on the bus (any controller's, this one's included), so
+  // that a controller's action cache follows the others' changes. Called on the event loop.
+  std::function<void(const ActionChangedMessage&)> action_changed;
   // A blocking caller waits the action's timeout plus this for an invoker's answer.
   std::chrono::milliseconds reply_margin{std::chrono::seconds(5)};
   NatsDurableOptions durable;
@@ -78,6 +81,7 @@ class NatsBus final : public Bus {
   std::string inbox_;  // replies come to <inbox_>.<token>
   uint64_t next_token_ = 0;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
+  NatsSubscription changes_;  // with options_.action_changed
   NatsSubscription replies_;  // last: unsubscribed before the rest goes
 };
 

@@ -403,6 +403,24 @@ TEST_F(NatsBusTest, DurableActivationWhoseRecordExistsIsAcknowledgedWithoutRunni
   EXPECT_EQ(invoker.handled, std::vector<std::string>{"new"});
 }
 
+TEST_F(NatsBusTest, ActionChangesReachEveryControllerThatAsks) {
+  std::vector<std::string> heard_a, heard_b;
+  auto make = [&](std::vector<std::string>& heard) {
+    NatsBusOptions options;
+    options.durable = durable_;
+    options.action_changed = [&heard](const ActionChangedMessage& c) { heard.push_back(c.ns + "/" + c.name); };
+    auto bus = NatsBus::Create(Connect(), std::move(options));
+    EXPECT_TRUE(bus.ok()) << bus.error().message;
+    return std::move(bus).value();
+  };
+  auto a = make(heard_a);
+  auto b = make(heard_b);
+  a->Publish(ActionChangedMessage{"guest", "hello"});
+  ASSERT_TRUE(RunUntil([&] { return heard_a.size() == 1 && heard_b.size() == 1; }));
+  EXPECT_EQ(heard_b[0], "guest/hello");  // the other controller drops its cached copy
+  EXPECT_EQ(heard_a[0], "guest/hello");  // and the publisher hears its own
+}
+
 TEST_F(NatsBusTest, CancelAndActionChangedReachEveryInvoker) {
   FakeInvoker& one = Invoker("one");
   FakeInvoker& two = Invoker("two");

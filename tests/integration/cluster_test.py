@@ -66,7 +66,7 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(r.json()["response"]["result"], {"echo": "hi"})
         self.wait_for_records([r.json()["activationId"]])
 
-    def invokers_seen(self):
+    def invokers_by_cli(self):
         controller = self.cluster.controllers[0]
         out = subprocess.run([HOTROD_BIN, "admin", "invokers", "--json", "--apihost",
                               "http://127.0.0.1:%d" % controller.port,
@@ -82,7 +82,7 @@ class ClusterTest(unittest.TestCase):
         # The next heartbeats (every second) carry the warm instance the call left behind.
         deadline = time.monotonic() + 10
         while True:
-            seen = self.invokers_seen()
+            seen = self.invokers_by_cli()
             warm = [w for i in seen.values() for w in i["warm"] if w["action"].endswith("/echo")]
             if warm or time.monotonic() > deadline:
                 break
@@ -129,6 +129,7 @@ class ClusterTest(unittest.TestCase):
         finally:
             for node in self.cluster.invokers:
                 node.start()
+            self.cluster.wait_for_invokers()
 
     def test_async_calls_each_end_with_exactly_one_record_written_by_an_invoker(self):
         self.deploy("echo", ECHO)
@@ -165,6 +166,7 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(self.sql("SELECT count(*) FROM pending_activations"), "0")
         finally:
             victim.start()
+            self.cluster.wait_for_invokers()
 
 
 if __name__ == "__main__":
