@@ -68,7 +68,12 @@ class PostgresStoreTest(unittest.TestCase):
         r = self.api.post_json("/api/v1/namespaces/_/actions/echo?blocking=true", {"word": "again"})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["response"]["result"], {"echo": "again"})
-        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM activations WHERE name = 'echo'"), "2")
+        # Records are written behind the reply (the activation log's batch): wait for the row.
+        deadline = time.monotonic() + 10
+        count = lambda: self.pg.psql(self.db, "SELECT count(*) FROM activations WHERE name = 'echo'")
+        while count() != "2" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(count(), "2")
 
     def test_postgres_restart_under_a_running_server(self):
         r = self.api.put_json("/api/v1/namespaces/_/actions/echo", {"exec": {"kind": "nodejs:20", "code": ECHO}})
