@@ -213,6 +213,9 @@ Result<std::unique_ptr<NatsConnection>> NatsConnection::Connect(asio::io_context
   // One delivery thread for every subscription instead of one each: handlers only post.
   HOTROD_RETURN_IF_ERROR(
       Check("global delivery", natsOptions_UseGlobalMessageDelivery(opts, true)));
+  // A blocking call is a request and its reply, each one message with a caller waiting: send
+  // at once instead of waiting for cnats's flusher to batch (bench/cluster_cost.py).
+  HOTROD_RETURN_IF_ERROR(Check("send asap", natsOptions_SetSendAsap(opts, true)));
   HOTROD_RETURN_IF_ERROR(
       Check("callbacks", natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr)));
   HOTROD_RETURN_IF_ERROR(

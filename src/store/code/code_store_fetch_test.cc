@@ -101,7 +101,9 @@ class CodeStoreFetchTest : public ::testing::Test {
 };
 
 TEST_F(CodeStoreFetchTest, MissingBlobIsFetchedOnceThenServedFromDisk) {
-  const std::string source = std::string("exports.main = () => ({ok: true});\0\xff", 38);
+  // Bytes a C string would cut: a NUL and a high byte (sizeof counts them, not the terminator).
+  static constexpr char kBytes[] = "exports.main = () => ({ok: true});\0\xff";
+  const std::string source(kBytes, sizeof kBytes - 1);
   const std::string digest = remote_.Add(source);
   CodeStore store(root_, remote_.Options());
   EXPECT_FALSE(fs::exists(store.BlobPath(digest))) << "BlobPath never fetches";
